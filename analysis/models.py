@@ -1,0 +1,1 @@
+# The analysis app stores nothing: it reads votes and gold through selectors.

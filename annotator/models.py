@@ -1,0 +1,328 @@
+"""The annotation data model of MSED section 3: projects with a label schema,
+items (text-image pairs), annotations with one vote per task, majority gold.
+
+The database guards the invariants that concurrency could break: one
+annotation per (item, annotator, round), one vote per (item, annotator,
+round, task), unique hotkeys per project, items with at least one modality.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Project(models.Model):
+    class QueueOrder(models.TextChoices):
+        FINISH_FIRST = "finish_first", "Finish items first (most votes first)"
+        RANDOM = "random", "Random"
+        SEQUENTIAL = "sequential", "Sequential (import order)"
+        UNCERTAIN = "uncertain", "Most uncertain first (model entropy)"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown; shown to annotators beside every item.")
+    votes_per_item = models.PositiveSmallIntegerField(default=5)
+    ask_inference_order = models.BooleanField(default=True)
+    unimodal_rounds = models.BooleanField(
+        default=False, help_text="CH-SIMS style: text only, then image only, then both."
+    )
+    show_suggestions = models.BooleanField(default=False)
+    suggestions_after_first_choice = models.BooleanField(
+        default=False, help_text="Reveal model suggestions only after the annotator's own first choice."
+    )
+    queue_order = models.CharField(max_length=20, choices=QueueOrder.choices, default=QueueOrder.FINISH_FIRST)
+    claim_minutes = models.PositiveSmallIntegerField(default=10)
+    dispute_threshold = models.FloatField(
+        default=0.6, help_text="Gold support (votes for / votes) below this marks an item disputed."
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(votes_per_item__gte=1, votes_per_item__lte=50), name="project_votes_per_item_range"),
+            models.CheckConstraint(condition=Q(dispute_threshold__gte=0, dispute_threshold__lte=1), name="project_dispute_threshold_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def rounds(self) -> list[str]:
+        """The rounds an item goes through, in CH-SIMS order when unimodal rounds are on."""
+        if self.unimodal_rounds:
+            return [Annotation.Round.TEXT, Annotation.Round.IMAGE, Annotation.Round.MULTIMODAL]
+        return [Annotation.Round.MULTIMODAL]
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        LEAD = "lead", "Lead"
+        ANNOTATOR = "annotator", "Annotator"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.ANNOTATOR)
+    pseudonym = models.CharField(max_length=40, help_text="Shown in exports when the lead hides identities.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+
+class Task(models.Model):
+    """One classification question of a project's schema (e.g. desire)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    key = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100)
+    required = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "key"], name="task_unique_key")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Label(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="labels")
+    # Denormalised from task so the database can keep hotkeys unique per project.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    key = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    hotkey = models.CharField(max_length=1, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["task", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "key"], name="label_unique_key"),
+            models.UniqueConstraint(fields=["project", "hotkey"], condition=~Q(hotkey=""), name="label_unique_hotkey"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImageAsset(models.Model):
+    """An image stored once under MEDIA_ROOT, named by its SHA-256."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.CharField(max_length=200, help_text="Path relative to MEDIA_ROOT.")
+    format = models.CharField(max_length=10)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sha256[:12]
+
+
+class ItemQuerySet(models.QuerySet):
+    def unlabelled(self):
+        """Items nobody has voted on yet."""
+        return self.filter(vote_count=0)
+
+    def complete(self):
+        """Items that received the project's number of votes."""
+        return self.filter(vote_count__gte=models.F("project__votes_per_item"))
+
+
+class Item(models.Model):
+    class Split(models.TextChoices):
+        TRAIN = "train", "Train"
+        DEV = "dev", "Dev"
+        TEST = "test", "Test"
+        UNASSIGNED = "unassigned", "Unassigned"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200)
+    text = models.TextField(blank=True)
+    image = models.ForeignKey(ImageAsset, null=True, blank=True, on_delete=models.PROTECT, related_name="items")
+    metadata = models.JSONField(default=dict, blank=True)
+    split = models.CharField(max_length=12, choices=Split.choices, default=Split.UNASSIGNED)
+    # Multimodal-round annotations received, kept in the same transaction as
+    # the vote so the queue never counts votes per request.
+    vote_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id"),
+            models.CheckConstraint(condition=~Q(text="") | Q(image__isnull=False), name="item_has_text_or_image"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "split", "id"], name="item_project_split"),
+            models.Index(fields=["project", "vote_count", "id"], name="item_project_votes"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text)
+
+    @property
+    def has_image(self) -> bool:
+        return self.image_id is not None
+
+
+class Annotation(models.Model):
+    """One annotator's judgement of one item in one round: a vote per task."""
+
+    class Round(models.TextChoices):
+        MULTIMODAL = "multimodal", "Text and image"
+        TEXT = "text", "Text only"
+        IMAGE = "image", "Image only"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    round = models.CharField(max_length=12, choices=Round.choices, default=Round.MULTIMODAL)
+    # A permutation of the project's task keys: the order in which the
+    # annotator inferred the labels (MSED 3.3, e.g. desire -> sentiment -> emotion).
+    inference_order = models.JSONField(default=list, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    suggestion_run = models.ForeignKey(
+        "inference.PredictionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # {task_key: true|false}: whether the shown suggestion was kept.
+    suggestion_accepted = models.JSONField(default=dict, blank=True)
+    # Client-generated key: a retried submit finds its first annotation.
+    client_key = models.UUIDField(null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator", "round"], name="annotation_unique_per_round"),
+            models.CheckConstraint(condition=Q(duration_ms__lte=86_400_000), name="annotation_duration_below_a_day"),
+        ]
+        indexes = [models.Index(fields=["annotator", "-updated_at"], name="annotation_by_annotator")]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on {self.item} ({self.round})"
+
+
+class Vote(models.Model):
+    """One label for one task. item, annotator and round are copied from the
+    annotation so the database itself forbids two votes for one task, and so
+    the dashboards read compact integer columns without joins."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="votes")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="votes")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    round = models.CharField(max_length=12, choices=Annotation.Round.choices)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="votes")
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="votes")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator", "round", "task"], name="vote_unique_per_task"),
+            models.UniqueConstraint(fields=["annotation", "task"], name="vote_unique_in_annotation"),
+        ]
+        indexes = [models.Index(fields=["task", "round", "item"], name="vote_task_round_item")]
+
+    def __str__(self) -> str:
+        return f"{self.task.key}={self.label.key}"
+
+
+class AnnotationEdit(models.Model):
+    """The history of an annotation: who changed what, when (old -> new)."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="edits")
+    editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    old = models.JSONField()
+    new = models.JSONField()
+
+    class Meta:
+        ordering = ["annotation", "at", "id"]
+
+
+class Gold(models.Model):
+    """The gold label of an item for one task (MSED: the majority vote)."""
+
+    class Source(models.TextChoices):
+        MAJORITY = "majority", "Majority vote"
+        ADJUDICATED = "adjudicated", "Adjudicated by a lead"
+        IMPORTED = "imported", "Imported"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="gold")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="gold")
+    # Null while the majority is tied: no gold until a vote or a lead settles it.
+    label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.MAJORITY)
+    votes_for = models.PositiveIntegerField(default=0)
+    votes_total = models.PositiveIntegerField(default=0)
+    is_tie = models.BooleanField(default=False)
+    adjudicated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "task"], name="gold_unique_per_task"),
+            models.CheckConstraint(condition=Q(votes_for__lte=models.F("votes_total")), name="gold_support_le_total"),
+        ]
+        indexes = [models.Index(fields=["task", "label"], name="gold_task_label")]
+
+    @property
+    def support(self) -> float | None:
+        return self.votes_for / self.votes_total if self.votes_total else None
+
+
+class ImportJob(models.Model):
+    """An import of a dataset file: validated first, then written all at once."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        VALIDATING = "validating", "Validating"
+        INVALID = "invalid", "Has errors"
+        VALID = "valid", "Ready to import"
+        RUNNING = "running", "Importing"
+        SUCCEEDED = "succeeded", "Imported"
+        FAILED = "failed", "Failed"
+
+    class OnDuplicate(models.TextChoices):
+        SKIP = "skip", "Skip items whose id exists"
+        UPDATE = "update", "Update items whose id exists"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    original_name = models.CharField(max_length=255)
+    path = models.CharField(max_length=500, help_text="Uploaded file, kept until the import ends.")
+    format = models.CharField(max_length=10, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    on_duplicate = models.CharField(max_length=8, choices=OnDuplicate.choices, default=OnDuplicate.SKIP)
+    only_valid_rows = models.BooleanField(default=False)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    # [{"row": 3, "column": "image", "message": "..."}], capped.
+    errors = models.JSONField(default=list, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def progress(self) -> float:
+        return self.rows_done / self.rows_total if self.rows_total else 0.0

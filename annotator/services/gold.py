@@ -1,0 +1,82 @@
+"""Majority gold (MSED 3.3: the label that receives the majority of votes),
+recomputed in the transaction of the vote that changes it, and lead
+adjudication of disputed items."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+from django.db import transaction
+from django.db.models import Count
+
+from ..errors import DomainError
+from ..models import Annotation, Gold, Item, Label, Task, Vote
+
+
+def recompute_gold(*, item_ids: Iterable[int]) -> None:
+    """Recompute gold of the given items from their multimodal-round votes.
+
+    Majority gold takes the most voted label; a shared top count is a tie
+    (label None, is_tie True). Adjudicated and imported gold keep their
+    label and only refresh their support. Call inside the transaction that
+    changed the votes; the caller holds the item rows' locks.
+    """
+    item_ids = list(item_ids)
+    if not item_ids:
+        return
+    counts: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
+    rows = (
+        Vote.objects.filter(item_id__in=item_ids, round=Annotation.Round.MULTIMODAL)
+        .values_list("item_id", "task_id", "label_id")
+        .annotate(n=Count("id"))
+    )
+    for item_id, task_id, label_id, n in rows:
+        counts[(item_id, task_id)][label_id] = n
+    existing = {(g.item_id, g.task_id): g for g in Gold.objects.filter(item_id__in=item_ids)}
+    # Label order breaks no tie: a tie is reported, not resolved silently.
+    to_save: list[Gold] = []
+    for key in set(counts) | set(existing):
+        item_id, task_id = key
+        by_label = counts.get(key, {})
+        total = sum(by_label.values())
+        gold = existing.get(key) or Gold(item_id=item_id, task_id=task_id)
+        if gold.source == Gold.Source.MAJORITY:
+            if total == 0:
+                if gold.pk:
+                    gold.delete()
+                continue
+            top = max(by_label.values())
+            winners = [label for label, n in by_label.items() if n == top]
+            gold.is_tie = len(winners) > 1
+            gold.label_id = None if gold.is_tie else winners[0]
+            gold.votes_for = top
+        elif total:
+            gold.votes_for = by_label.get(gold.label_id, 0)
+        gold.votes_total = total if (total or gold.source == Gold.Source.MAJORITY) else gold.votes_total
+        to_save.append(gold)
+    new = [g for g in to_save if g.pk is None]
+    old = [g for g in to_save if g.pk is not None]
+    Gold.objects.bulk_create(new, batch_size=2000)
+    Gold.objects.bulk_update(old, ["label", "votes_for", "votes_total", "is_tie"], batch_size=2000)
+
+
+@transaction.atomic
+def adjudicate(*, item: Item, task: Task, label: Label, lead) -> Gold:
+    """A lead settles the gold label of an item for one task. The choice is
+    kept (source = adjudicated) even when more votes arrive."""
+    if task.project_id != item.project_id:
+        raise DomainError("That task belongs to another project.")
+    if label.task_id != task.pk:
+        raise DomainError(f"{label.key!r} is not a label of the task {task.key!r}.")
+    Item.objects.select_for_update().get(pk=item.pk)
+    gold, _ = Gold.objects.get_or_create(item=item, task=task)
+    votes = Vote.objects.filter(item=item, task=task, round=Annotation.Round.MULTIMODAL)
+    gold.label = label
+    gold.source = Gold.Source.ADJUDICATED
+    gold.is_tie = False
+    gold.adjudicated_by = lead
+    gold.votes_total = votes.count()
+    gold.votes_for = votes.filter(label=label).count()
+    gold.save()
+    return gold

@@ -1,0 +1,302 @@
+"""Projects, their label schema and their members."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from ..errors import DomainError
+from ..models import Label, Membership, Project, Task, Vote
+from ..schemas import SCHEMA_TEMPLATES, template_tasks
+
+User = get_user_model()
+
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# Keys the labelling page keeps for itself (submit, skip, navigation, reorder).
+RESERVED_HOTKEYS = set(" \n\t[]<>?/")
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60] or "project"
+    slug, n = base, 2
+    while Project.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def validate_schema(tasks: list[dict]) -> list[dict]:
+    """Check a schema (see annotator.schemas) and return it normalised.
+
+    Raises DomainError naming the first problem: empty or duplicate keys,
+    a task with fewer than two labels, a hotkey used twice in the project.
+    """
+    if not isinstance(tasks, list):
+        raise DomainError("The schema must be a list of tasks.")
+    seen_tasks: set[str] = set()
+    seen_hotkeys: dict[str, str] = {}
+    clean: list[dict] = []
+    for t_index, task in enumerate(tasks, start=1):
+        if not isinstance(task, dict):
+            raise DomainError(f"Task {t_index} must be an object with key, name and labels.")
+        key = str(task.get("key", "")).strip().lower()
+        if not KEY_RE.match(key):
+            raise DomainError(f"Task {t_index}: the key {key!r} must be 1-40 lowercase letters, digits, '-' or '_'.")
+        if key in seen_tasks:
+            raise DomainError(f"Task key {key!r} is used twice; task keys must be unique.")
+        seen_tasks.add(key)
+        labels = task.get("labels") or []
+        if not isinstance(labels, list) or len(labels) < 2:
+            raise DomainError(f"Task {key!r} needs at least two labels.")
+        seen_labels: set[str] = set()
+        clean_labels = []
+        for l_index, label in enumerate(labels, start=1):
+            if not isinstance(label, dict):
+                raise DomainError(f"Task {key!r}, label {l_index} must be an object with key and name.")
+            lkey = str(label.get("key", "")).strip().lower()
+            if not KEY_RE.match(lkey):
+                raise DomainError(f"Task {key!r}: the label key {lkey!r} must be 1-40 lowercase letters, digits, '-' or '_'.")
+            if lkey in seen_labels:
+                raise DomainError(f"Task {key!r}: the label key {lkey!r} is used twice.")
+            seen_labels.add(lkey)
+            hotkey = str(label.get("hotkey") or "")
+            if len(hotkey) > 1:
+                raise DomainError(f"Label {key}/{lkey}: a hotkey is a single character, got {hotkey!r}.")
+            hotkey = hotkey.lower()
+            if hotkey and hotkey in RESERVED_HOTKEYS:
+                raise DomainError(f"Label {key}/{lkey}: the hotkey {hotkey!r} is reserved by the labelling page.")
+            if hotkey and hotkey in seen_hotkeys:
+                raise DomainError(
+                    f"The hotkey {hotkey!r} is used by both {seen_hotkeys[hotkey]} and {key}/{lkey}; hotkeys must be unique in a project."
+                )
+            if hotkey:
+                seen_hotkeys[hotkey] = f"{key}/{lkey}"
+            clean_labels.append(
+                {
+                    "key": lkey,
+                    "name": str(label.get("name") or lkey).strip()[:100],
+                    "description": str(label.get("description") or "").strip(),
+                    "hotkey": hotkey,
+                }
+            )
+        clean.append(
+            {
+                "key": key,
+                "name": str(task.get("name") or key).strip()[:100],
+                "required": bool(task.get("required", True)),
+                "labels": clean_labels,
+            }
+        )
+    return clean
+
+
+def get_schema(project: Project) -> list[dict]:
+    """The project's schema in the same shape validate_schema takes."""
+    return [
+        {
+            "key": task.key,
+            "name": task.name,
+            "required": task.required,
+            "labels": [
+                {"key": l.key, "name": l.name, "description": l.description, "hotkey": l.hotkey}
+                for l in task.labels.all()
+            ],
+        }
+        for task in project.tasks.order_by("position", "id").prefetch_related("labels")
+    ]
+
+
+def _check_additive(old: list[dict], new: list[dict]) -> None:
+    """Once votes exist, tasks and labels may only be added (or renamed,
+    described, re-keyed to new hotkeys): removing or re-ordering would change
+    what existing votes mean."""
+    new_tasks = {t["key"]: t for t in new}
+    for position, task in enumerate(old):
+        if task["key"] not in new_tasks:
+            raise DomainError(
+                f"The task {task['key']!r} already has votes and cannot be removed; only additions are allowed once annotation has started."
+            )
+        new_label_keys = [l["key"] for l in new_tasks[task["key"]]["labels"]]
+        old_label_keys = [l["key"] for l in task["labels"]]
+        missing = [k for k in old_label_keys if k not in new_label_keys]
+        if missing:
+            raise DomainError(
+                f"The label(s) {', '.join(missing)} of task {task['key']!r} cannot be removed once votes exist; add new labels instead."
+            )
+        if new_label_keys[: len(old_label_keys)] != old_label_keys:
+            raise DomainError(
+                f"The labels of task {task['key']!r} cannot be re-ordered once votes exist (exports and models rely on their order); add new labels at the end."
+            )
+    if [t["key"] for t in new][: len(old)] != [t["key"] for t in old]:
+        raise DomainError("Tasks cannot be re-ordered once votes exist; add new tasks at the end.")
+    for task in new[len(old):]:
+        if task["required"]:
+            raise DomainError(
+                f"The new task {task['key']!r} must be optional: items already annotated have no vote for it."
+            )
+
+
+@transaction.atomic
+def save_schema(*, project: Project, tasks: list[dict]) -> None:
+    """Replace the project's schema with `tasks` (validated).
+
+    Once any vote exists only additive changes are accepted (see _check_additive).
+    Locks the project row so two leads editing at once cannot interleave.
+    """
+    tasks = validate_schema(tasks)
+    Project.objects.select_for_update().get(pk=project.pk)
+    has_votes = Vote.objects.filter(task__project=project).exists()
+    if has_votes:
+        _check_additive(get_schema(project), tasks)
+    existing = {t.key: t for t in project.tasks.all()}
+    keep_keys = {t["key"] for t in tasks}
+    # Without votes nothing refers to a removed task or label: delete them.
+    project.tasks.exclude(key__in=keep_keys).delete()
+    # Free every hotkey first so swapping keys between labels does not trip
+    # the unique constraint half-way.
+    Label.objects.filter(project=project).update(hotkey="")
+    for t_pos, t in enumerate(tasks):
+        task = existing.get(t["key"]) or Task(project=project, key=t["key"])
+        task.name, task.required, task.position = t["name"], t["required"], t_pos
+        task.save()
+        old_labels = {l.key: l for l in task.labels.all()}
+        task.labels.exclude(key__in=[l["key"] for l in t["labels"]]).delete()
+        for l_pos, l in enumerate(t["labels"]):
+            label = old_labels.get(l["key"]) or Label(task=task, project=project, key=l["key"])
+            label.name, label.description, label.hotkey, label.position = l["name"], l["description"], l["hotkey"], l_pos
+            label.save()
+
+
+@transaction.atomic
+def create_project(
+    *,
+    name: str,
+    created_by=None,
+    template: str = "msed",
+    tasks: list[dict] | None = None,
+    description: str = "",
+    guidelines: str = "",
+    votes_per_item: int = 5,
+    ask_inference_order: bool = True,
+    unimodal_rounds: bool = False,
+    show_suggestions: bool = False,
+    queue_order: str = Project.QueueOrder.FINISH_FIRST,
+    slug: str | None = None,
+) -> Project:
+    """Create a project from a schema template (msed | sentiment | custom) or
+    explicit tasks; the creator becomes its lead."""
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("A project needs a name.", field="name")
+    if template not in SCHEMA_TEMPLATES:
+        raise DomainError(
+            f"Unknown template {template!r}; choose one of {', '.join(SCHEMA_TEMPLATES)}.", field="template"
+        )
+    if not 1 <= int(votes_per_item) <= 50:
+        raise DomainError("Votes per item must be between 1 and 50.", field="votes_per_item")
+    if queue_order not in Project.QueueOrder.values:
+        raise DomainError(f"Unknown queue order {queue_order!r}.", field="queue_order")
+    if slug:
+        slug = slugify(slug)
+        if not slug:
+            raise DomainError("The slug must contain letters or digits.", field="slug")
+        if Project.objects.filter(slug=slug).exists():
+            raise DomainError(f"A project with the slug {slug!r} exists already.", field="slug")
+    project = Project.objects.create(
+        name=name[:200],
+        slug=slug or _unique_slug(name),
+        description=description,
+        guidelines=guidelines,
+        votes_per_item=votes_per_item,
+        ask_inference_order=ask_inference_order,
+        unimodal_rounds=unimodal_rounds,
+        show_suggestions=show_suggestions,
+        queue_order=queue_order,
+        created_by=created_by,
+    )
+    save_schema(project=project, tasks=tasks if tasks is not None else template_tasks(template))
+    if created_by is not None:
+        add_member(project=project, user=created_by, role=Membership.Role.LEAD)
+    return project
+
+
+def _next_pseudonym(project: Project) -> str:
+    return f"annotator-{project.memberships.count() + 1:02d}"
+
+
+@transaction.atomic
+def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR) -> Membership:
+    """Add `user` to the project with `role`, or change the role of a member."""
+    if role not in Membership.Role.values:
+        raise DomainError(f"Unknown role {role!r}; choose lead or annotator.", field="role")
+    membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if membership:
+        membership.role = role
+        membership.save(update_fields=["role"])
+        return membership
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(project=project, user=user, role=role, pseudonym=_next_pseudonym(project))
+    except IntegrityError as exc:  # a concurrent add of the same user
+        raise DomainError(f"{user} was just added to this project by someone else.") from exc
+
+
+@transaction.atomic
+def create_member_account(
+    *, project: Project, username: str, email: str = "", role: str = Membership.Role.ANNOTATOR
+) -> tuple[object, str]:
+    """Create a user with a one-time password and add them to the project.
+
+    Returns (user, password); the password is shown once to the lead, who
+    passes it on; the user should change it at first sign-in.
+    """
+    username = (username or "").strip()
+    if not re.fullmatch(r"[\w.@+-]{1,150}", username):
+        raise DomainError("A username is 1-150 letters, digits or @.+-_ characters.", field="username")
+    if User.objects.filter(username__iexact=username).exists():
+        raise DomainError(
+            f"The username {username!r} is taken; add the existing user instead or choose another name.",
+            field="username",
+        )
+    password = secrets.token_urlsafe(12)
+    user = User.objects.create_user(username=username, email=email, password=password)
+    add_member(project=project, user=user, role=role)
+    return user, password
+
+
+@transaction.atomic
+def remove_member(*, project: Project, user) -> None:
+    membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if membership is None:
+        raise DomainError(f"{user} is not a member of this project.")
+    if membership.role == Membership.Role.LEAD and project.memberships.filter(role=Membership.Role.LEAD).count() == 1:
+        raise DomainError("A project needs at least one lead; make someone else lead first.")
+    # Their votes stay: they are part of the project's record.
+    membership.delete()
+
+
+@transaction.atomic
+def update_project_settings(*, project: Project, **changes) -> Project:
+    """Change a project's settings (not its schema: see save_schema)."""
+    allowed = {
+        "name", "description", "guidelines", "votes_per_item", "ask_inference_order", "unimodal_rounds",
+        "show_suggestions", "suggestions_after_first_choice", "queue_order", "claim_minutes", "dispute_threshold",
+    }
+    unknown = set(changes) - allowed
+    if unknown:
+        raise DomainError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
+    if "votes_per_item" in changes and not 1 <= int(changes["votes_per_item"]) <= 50:
+        raise DomainError("Votes per item must be between 1 and 50.", field="votes_per_item")
+    if "queue_order" in changes and changes["queue_order"] not in Project.QueueOrder.values:
+        raise DomainError(f"Unknown queue order {changes['queue_order']!r}.", field="queue_order")
+    if "dispute_threshold" in changes and not 0 <= float(changes["dispute_threshold"]) <= 1:
+        raise DomainError("The dispute threshold is a share between 0 and 1.", field="dispute_threshold")
+    if "name" in changes and not str(changes["name"]).strip():
+        raise DomainError("A project needs a name.", field="name")
+    for field, value in changes.items():
+        setattr(project, field, value)
+    project.save()
+    return project

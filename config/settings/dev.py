@@ -1,0 +1,7 @@
+"""The zero-config default: DEBUG on, SQLite, in-process Celery."""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+
+from .base import *  # noqa: E402,F401,F403

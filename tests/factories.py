@@ -1,0 +1,41 @@
+"""factory_boy factories. Projects are made through the real service so
+their schema is the template's."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from annotator.models import Item, Membership
+from annotator.services.projects import add_member, create_project
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+
+def make_project(*, lead=None, template: str = "msed", name: str = "Desire study", **kwargs):
+    return create_project(name=name, template=template, created_by=lead, **kwargs)
+
+
+def make_member(project, *, role: str = Membership.Role.ANNOTATOR, username: str | None = None):
+    user = UserFactory(username=username) if username else UserFactory()
+    add_member(project=project, user=user, role=role)
+    return user
+
+
+class ItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Item
+
+    external_id = factory.Sequence(lambda n: f"item-{n:05d}")
+    text = factory.Sequence(lambda n: f"A family walk along the river, post number {n}.")
+    split = Item.Split.TRAIN
