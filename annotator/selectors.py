@@ -81,3 +81,125 @@ def list_gold_visible_to(user: AbstractBaseUser, project: Project) -> QuerySet[G
 
 def list_members(project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("role", "user__username")
+
+
+def get_project_stats(project: Project, *, user: AbstractBaseUser) -> dict:
+    """Counts for the project overview, in a handful of aggregate queries.
+
+    Leads get project-wide progress; annotators get their own counts too
+    (never other people's votes).
+    """
+    from django.db.models import Count, F, Q
+
+    items = Item.objects.filter(project=project)
+    agg = items.aggregate(
+        total=Count("id"),
+        complete=Count("id", filter=Q(vote_count__gte=project.votes_per_item)),
+        started=Count("id", filter=Q(vote_count__gt=0)),
+        with_image=Count("id", filter=Q(image__isnull=False)),
+        with_text=Count("id", filter=~Q(text="")),
+    )
+    by_split = dict(items.values_list("split").annotate(n=Count("id")).values_list("split", "n"))
+    stats = {
+        **agg,
+        "by_split": {split: by_split.get(split, 0) for split in Item.Split.values},
+        "votes_needed": agg["total"] * project.votes_per_item,
+        "mine": Annotation.objects.filter(item__project=project, annotator=user).count()
+        if user.is_authenticated
+        else 0,
+    }
+    if is_lead(user, project):
+        stats["annotations"] = Annotation.objects.filter(item__project=project, round=Annotation.Round.MULTIMODAL).count()
+        stats["members"] = project.memberships.count()
+        stats["disputed"] = (
+            Gold.objects.filter(item__project=project)
+            .filter(Q(is_tie=True) | Q(votes_for__lt=F("votes_total") * project.dispute_threshold))
+            .exclude(source=Gold.Source.ADJUDICATED)
+            .values("item_id")
+            .distinct()
+            .count()
+        )
+    return stats
+
+
+class ItemFilters:
+    """Filters of the item browser, parsed from a query string."""
+
+    STATUSES = [
+        ("unlabelled", "Unlabelled"),
+        ("in_progress", "In progress"),
+        ("complete", "Complete"),
+        ("disputed", "Disputed"),
+    ]
+
+    def __init__(self, *, split: str = "", status: str = "", q: str = "", gold_task: str = "", gold_label: str = ""):
+        self.split, self.status, self.q = split, status, q
+        self.gold_task, self.gold_label = gold_task, gold_label
+
+    @classmethod
+    def from_query(cls, query, project: Project) -> "ItemFilters":
+        split = query.get("split", "")
+        status = query.get("status", "")
+        gold = query.get("gold", "")  # "task_key:label_key"
+        gold_task, _, gold_label = gold.partition(":")
+        return cls(
+            split=split if split in Item.Split.values else "",
+            status=status if status in dict(cls.STATUSES) else "",
+            q=query.get("q", "").strip()[:200],
+            gold_task=gold_task,
+            gold_label=gold_label,
+        )
+
+    def as_query(self) -> str:
+        from urllib.parse import urlencode
+
+        params = {"split": self.split, "status": self.status, "q": self.q}
+        if self.gold_task:
+            params["gold"] = f"{self.gold_task}:{self.gold_label}"
+        return urlencode({k: v for k, v in params.items() if v})
+
+    def apply(self, qs: QuerySet[Item], project: Project) -> QuerySet[Item]:
+        from django.db.models import Exists, F, OuterRef, Q
+
+        if self.split:
+            qs = qs.filter(split=self.split)
+        if self.status == "unlabelled":
+            qs = qs.filter(vote_count=0)
+        elif self.status == "in_progress":
+            qs = qs.filter(vote_count__gt=0, vote_count__lt=project.votes_per_item)
+        elif self.status == "complete":
+            qs = qs.filter(vote_count__gte=project.votes_per_item)
+        elif self.status == "disputed":
+            disputed = Gold.objects.filter(item=OuterRef("pk")).exclude(source=Gold.Source.ADJUDICATED).filter(
+                Q(is_tie=True) | Q(votes_for__lt=F("votes_total") * project.dispute_threshold)
+            )
+            qs = qs.filter(Exists(disputed))
+        if self.q:
+            qs = qs.filter(Q(text__icontains=self.q) | Q(external_id=self.q))
+        if self.gold_task and self.gold_label:
+            qs = qs.filter(
+                Exists(Gold.objects.filter(item=OuterRef("pk"), task__key=self.gold_task, label__key=self.gold_label))
+            )
+        return qs
+
+
+def list_items_page(project: Project, filters: ItemFilters, *, after: str | None, limit: int = 50) -> dict:
+    """One page of items after the id `after`, in id order, with gold prefetched.
+
+    Keyset pagination: no OFFSET and no COUNT over the whole table, so the
+    cost of a page does not grow with the project.
+    """
+    qs = filters.apply(Item.objects.filter(project=project), project).select_related("image")
+    try:
+        after_id = int(after) if after else 0
+    except ValueError:
+        after_id = 0
+    rows = list(qs.filter(id__gt=after_id).order_by("id")[: limit + 1])
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    gold = {}
+    for g in Gold.objects.filter(item__in=rows).select_related("label", "task"):
+        gold.setdefault(g.item_id, {})[g.task.key] = g
+    for item in rows:
+        item.gold_by_task = gold.get(item.pk, {})
+    return {"items": rows, "next_after": rows[-1].pk if has_next and rows else None, "after": after_id}

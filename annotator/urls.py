@@ -1,4 +1,21 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from .views import data, projects
 
 app_name = "annotator"
-urlpatterns: list = []
+urlpatterns = [
+    path("", projects.project_list, name="project-list"),
+    path("projects/new/", projects.project_create, name="project-create"),
+    path("projects/<slug:slug>/", projects.project_detail, name="project-detail"),
+    path("projects/<slug:slug>/settings/", projects.project_settings, name="project-settings"),
+    path("projects/<slug:slug>/schema/", projects.project_schema, name="project-schema"),
+    path("projects/<slug:slug>/members/", projects.project_members, name="project-members"),
+    path("projects/<slug:slug>/members/<int:user_id>/remove/", projects.member_remove, name="member-remove"),
+    path("projects/<slug:slug>/items/", data.item_list, name="item-list"),
+    path("projects/<slug:slug>/items/<int:item_id>/image/", data.item_image, name="item-image"),
+    path("projects/<slug:slug>/import/", data.import_upload, name="import-upload"),
+    path("projects/<slug:slug>/import/<int:job_id>/", data.import_detail, name="import-detail"),
+    path("projects/<slug:slug>/import/<int:job_id>/confirm/", data.import_confirm, name="import-confirm"),
+    path("projects/<slug:slug>/export/", data.export_page, name="export"),
+    path("projects/<slug:slug>/splits/", data.assign_splits, name="assign-splits"),
+]

@@ -1,0 +1,100 @@
+"""Admin for every model, read-mostly: votes, annotations and gold change
+only through services, so their invariants (counts, gold, history) hold."""
+
+from django.contrib import admin
+
+from .models import Annotation, AnnotationEdit, Gold, ImageAsset, ImportJob, Item, Label, Membership, Project, Task, Vote
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    extra = 0
+    fields = ["key", "name", "required", "position"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "votes_per_item", "queue_order", "created_at"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["created_at", "created_by"]
+    inlines = [TaskInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["project", "user", "role", "pseudonym"]
+    list_filter = ["role", "project"]
+    search_fields = ["user__username", "project__name"]
+    raw_id_fields = ["user", "project"]
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = ["project", "key", "name", "required", "position"]
+    list_filter = ["project"]
+
+
+@admin.register(Label)
+class LabelAdmin(ReadOnlyAdmin):
+    list_display = ["task", "key", "name", "hotkey", "position"]
+    list_filter = ["project"]
+
+
+@admin.register(ImageAsset)
+class ImageAssetAdmin(ReadOnlyAdmin):
+    list_display = ["sha256", "format", "width", "height", "size_bytes", "created_at"]
+    search_fields = ["sha256"]
+
+
+@admin.register(Item)
+class ItemAdmin(ReadOnlyAdmin):
+    list_display = ["external_id", "project", "split", "vote_count", "created_at"]
+    list_filter = ["project", "split"]
+    search_fields = ["external_id"]
+    show_full_result_count = False  # no COUNT(*) over a million items per page
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyAdmin):
+    list_display = ["item", "annotator", "round", "duration_ms", "updated_at"]
+    list_filter = ["round"]
+    raw_id_fields = ["item"]
+    show_full_result_count = False
+
+
+@admin.register(Vote)
+class VoteAdmin(ReadOnlyAdmin):
+    list_display = ["item", "annotator", "round", "task", "label"]
+    show_full_result_count = False
+
+
+@admin.register(AnnotationEdit)
+class AnnotationEditAdmin(ReadOnlyAdmin):
+    list_display = ["annotation", "editor", "at"]
+
+
+@admin.register(Gold)
+class GoldAdmin(ReadOnlyAdmin):
+    list_display = ["item", "task", "label", "source", "votes_for", "votes_total", "is_tie"]
+    list_filter = ["source", "is_tie"]
+    show_full_result_count = False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdmin):
+    list_display = ["project", "original_name", "status", "rows_total", "error_count", "created_at"]
+    list_filter = ["status"]

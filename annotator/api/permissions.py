@@ -1,0 +1,49 @@
+"""Permission classes backed by the same selectors as the HTML views.
+
+A view using them defines `get_project()`; outsiders get a 404 so a
+project's existence is not revealed, members without the role a 403.
+"""
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from rest_framework.permissions import BasePermission
+
+from .. import selectors
+from ..models import Project
+
+
+class ProjectMixin:
+    """Loads the project named by the URL's slug once per request."""
+
+    def get_project(self) -> Project:
+        if not hasattr(self, "_project"):
+            self._project = get_object_or_404(Project, slug=self.kwargs["slug"])
+        return self._project
+
+
+class IsProjectMember(BasePermission):
+    message = "You are not a member of this project."
+
+    def has_permission(self, request, view) -> bool:
+        project = view.get_project()
+        if not selectors.is_member(request.user, project):
+            raise Http404("No such project.")
+        return True
+
+
+class IsProjectLead(IsProjectMember):
+    message = "Only the project's leads can do this."
+
+    def has_permission(self, request, view) -> bool:
+        super().has_permission(request, view)
+        return selectors.is_lead(request.user, view.get_project())
+
+
+class IsProjectLeadOrReadOnlyMember(IsProjectMember):
+    message = "Only the project's leads can change this."
+
+    def has_permission(self, request, view) -> bool:
+        super().has_permission(request, view)
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return selectors.is_lead(request.user, view.get_project())

@@ -1,0 +1,260 @@
+"""REST endpoints: one view per operation. Input serializers validate, a
+service acts, output serializers answer. Domain errors become 400s through
+annotator.api_errors."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors
+from ..errors import DomainError
+from ..models import ImportJob, Item
+from ..services import exports as export_services
+from ..services import imports as import_services
+from ..services import projects as project_services
+from ..services import splits as split_services
+from . import serializers as s
+from .permissions import IsProjectLead, IsProjectLeadOrReadOnlyMember, IsProjectMember, ProjectMixin
+
+User = get_user_model()
+
+
+class IdCursor(CursorPagination):
+    """Keyset pagination on the primary key: constant cost per page."""
+
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ProjectListCreate(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=s.ProjectOut(many=True), summary="Projects you are a member of")
+    def get(self, request):
+        return Response(s.ProjectOut(selectors.list_projects_for_member(request.user), many=True).data)
+
+    @extend_schema(request=s.ProjectCreateIn, responses={201: s.ProjectOut}, summary="Create a project from a template")
+    def post(self, request):
+        data = s.ProjectCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = project_services.create_project(created_by=request.user, **data.validated_data)
+        return Response(s.ProjectOut(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetail(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLeadOrReadOnlyMember]
+
+    @extend_schema(responses=s.ProjectOut, summary="A project's settings")
+    def get(self, request, slug):
+        return Response(s.ProjectOut(self.get_project()).data)
+
+    @extend_schema(request=s.ProjectSettingsIn, responses=s.ProjectOut, summary="Change settings (leads)")
+    def patch(self, request, slug):
+        data = s.ProjectSettingsIn(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        project = project_services.update_project_settings(project=self.get_project(), **data.validated_data)
+        return Response(s.ProjectOut(project).data)
+
+
+class ProjectSchema(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLeadOrReadOnlyMember]
+
+    @extend_schema(responses=s.SchemaIO, summary="The label schema: tasks and their labels, in order")
+    def get(self, request, slug):
+        return Response({"tasks": project_services.get_schema(self.get_project())})
+
+    @extend_schema(request=s.SchemaIO, responses=s.SchemaIO, summary="Replace the schema (leads; additive only once votes exist)")
+    def put(self, request, slug):
+        data = s.SchemaIO(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = self.get_project()
+        project_services.save_schema(project=project, tasks=data.validated_data["tasks"])
+        return Response({"tasks": project_services.get_schema(project)})
+
+
+class ItemList(ProjectMixin, generics.ListAPIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+    serializer_class = s.ItemOut
+    pagination_class = IdCursor
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("split", str, enum=Item.Split.values),
+            OpenApiParameter("status", str, enum=[k for k, _ in selectors.ItemFilters.STATUSES]),
+            OpenApiParameter("q", str, description="Text contains, or exact external id"),
+            OpenApiParameter("gold", str, description="task_key:label_key"),
+        ],
+        summary="Items of a project (leads), cursor-paginated",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        project = self.get_project()
+        filters = selectors.ItemFilters.from_query(self.request.query_params, project)
+        return filters.apply(Item.objects.filter(project=project), project)
+
+
+class MyAnnotations(ProjectMixin, generics.ListAPIView):
+    permission_classes = [IsAuthenticated, IsProjectMember]
+    serializer_class = s.MyAnnotationOut
+    pagination_class = IdCursor
+
+    @extend_schema(summary="Your own annotations in this project")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return (
+            selectors.list_annotations_visible_to(self.request.user, self.get_project())
+            .filter(annotator=self.request.user)
+            .select_related("item")
+            .prefetch_related("votes__task", "votes__label")
+        )
+
+
+class GoldList(ProjectMixin, generics.ListAPIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+    serializer_class = s.GoldOut
+    pagination_class = IdCursor
+
+    @extend_schema(summary="Gold labels (leads only)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.list_gold_visible_to(self.request.user, self.get_project()).select_related("item", "task", "label")
+
+
+class MemberListCreate(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(responses=s.MembershipOut(many=True), summary="Members and roles (leads)")
+    def get(self, request, slug):
+        return Response(s.MembershipOut(selectors.list_members(self.get_project()), many=True).data)
+
+    @extend_schema(request=s.MembershipIn, responses={201: s.MembershipCreatedOut}, summary="Add a member, or create an account")
+    def post(self, request, slug):
+        data = s.MembershipIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        d, project = data.validated_data, self.get_project()
+        if d["create"]:
+            user, password = project_services.create_member_account(
+                project=project, username=d["username"], email=d["email"], role=d["role"]
+            )
+        else:
+            user = User.objects.filter(username__iexact=d["username"], is_active=True).first()
+            if user is None:
+                raise DomainError(f"There is no user {d['username']!r}; send create=true to create one.", field="username")
+            project_services.add_member(project=project, user=user, role=d["role"])
+            password = None
+        membership = project.memberships.select_related("user").get(user=user)
+        body = s.MembershipOut(membership).data
+        if password:
+            body["one_time_password"] = password
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class MemberDelete(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(responses={204: None}, summary="Remove a member (their votes are kept)")
+    def delete(self, request, slug, user_id):
+        user = get_object_or_404(User, pk=user_id)
+        project_services.remove_member(project=self.get_project(), user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _progress_body(job: ImportJob) -> dict:
+    progress = import_services.get_import_progress(job)
+    return {"id": job.pk, "error_count": job.error_count, **progress}
+
+
+class ImportCreate(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=s.ImportIn, responses={202: s.ImportProgressOut}, summary="Upload a dataset to validate and import")
+    def post(self, request, slug):
+        data = s.ImportIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        job = import_services.create_import_job(
+            project=self.get_project(),
+            user=request.user,
+            upload=upload,
+            original_name=upload.name,
+            on_duplicate=data.validated_data["on_duplicate"],
+            dry_run=data.validated_data["dry_run"],
+        )
+        job.refresh_from_db()
+        return Response(_progress_body(job), status=status.HTTP_202_ACCEPTED)
+
+
+class ImportStatus(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(responses=s.ImportProgressOut, summary="Progress and problems of an import")
+    def get(self, request, slug, job_id):
+        job = get_object_or_404(ImportJob, pk=job_id, project=self.get_project())
+        return Response(_progress_body(job))
+
+
+class ImportConfirm(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(request=s.ImportConfirmIn, responses={202: s.ImportProgressOut}, summary="Import a validated file (optionally only its valid rows)")
+    def post(self, request, slug, job_id):
+        job = get_object_or_404(ImportJob, pk=job_id, project=self.get_project())
+        data = s.ImportConfirmIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        import_services.confirm_import(job=job, user=request.user, **data.validated_data)
+        job.refresh_from_db()
+        return Response(_progress_body(job), status=status.HTTP_202_ACCEPTED)
+
+
+class Export(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["csv", "jsonl", "msed"], default="csv"),
+            OpenApiParameter("pseudonymise", bool, default=True),
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        summary="Stream the project's items, gold and votes",
+    )
+    def get(self, request, slug):
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in ("csv", "jsonl", "msed"):
+            raise DomainError("format must be csv, jsonl or msed.", field="format")
+        pseudonymise = request.query_params.get("pseudonymise", "true").lower() not in ("0", "false", "no")
+        filename, content_type, chunks = export_services.stream_export(
+            project=self.get_project(), fmt=fmt, pseudonymise=pseudonymise
+        )
+        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class AssignSplits(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(request=s.SplitIn, responses={200: OpenApiTypes.OBJECT}, summary="Stratified 70/10/20 split (MSED 5.1)")
+    def post(self, request, slug):
+        data = s.SplitIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        counts = split_services.assign_splits(project=self.get_project(), **data.validated_data)
+        return Response(counts)

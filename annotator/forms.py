@@ -1,0 +1,71 @@
+import json
+
+from django import forms
+
+from .models import ImportJob, Membership, Project
+from .schemas import SCHEMA_TEMPLATES
+
+
+class ProjectCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    template = forms.ChoiceField(choices=[(k, v["name"]) for k, v in SCHEMA_TEMPLATES.items()], initial="msed")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    guidelines = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, help_text="Markdown.")
+    votes_per_item = forms.IntegerField(min_value=1, max_value=50, initial=5)
+    ask_inference_order = forms.BooleanField(required=False, initial=True)
+    unimodal_rounds = forms.BooleanField(required=False, help_text="Text only, then image only, then both (CH-SIMS).")
+    show_suggestions = forms.BooleanField(required=False)
+    queue_order = forms.ChoiceField(choices=Project.QueueOrder.choices, initial=Project.QueueOrder.FINISH_FIRST)
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = [
+            "name", "description", "guidelines", "votes_per_item", "ask_inference_order", "unimodal_rounds",
+            "show_suggestions", "suggestions_after_first_choice", "queue_order", "claim_minutes", "dispute_threshold",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2}), "guidelines": forms.Textarea(attrs={"rows": 8})}
+
+
+class SchemaForm(forms.Form):
+    schema = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false", "class": "mono"}))
+
+    def clean_schema(self):
+        try:
+            value = json.loads(self.cleaned_data["schema"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+        if not isinstance(value, list):
+            raise forms.ValidationError("The schema must be a JSON list of tasks.")
+        return value
+
+
+class AddMemberForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="An existing user's name, or a new one to create.")
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.ANNOTATOR)
+    create = forms.BooleanField(required=False, label="Create a new account with a one-time password")
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV, JSONL, or a ZIP with such a file and its images, or an MSED release ZIP.")
+    on_duplicate = forms.ChoiceField(choices=ImportJob.OnDuplicate.choices, initial=ImportJob.OnDuplicate.SKIP)
+    dry_run = forms.BooleanField(required=False, initial=True, label="Validate only (dry run)")
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        name = f.name.lower()
+        if not name.endswith((".csv", ".jsonl", ".ndjson", ".zip")):
+            raise forms.ValidationError("Upload a .csv, .jsonl or .zip file.")
+        return f
+
+
+class ConfirmImportForm(forms.Form):
+    only_valid_rows = forms.BooleanField(required=False, label="Import only the valid rows")
+    on_duplicate = forms.ChoiceField(choices=ImportJob.OnDuplicate.choices)
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSONL"), ("msed", "MSED layout (ZIP)")])
+    pseudonymise = forms.BooleanField(required=False, initial=True, label="Replace annotator names by pseudonyms")

@@ -1,0 +1,134 @@
+"""Items, images, import, export and splits."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .. import selectors
+from ..access import project_view
+from ..errors import DomainError
+from ..forms import ConfirmImportForm, ExportForm, ImportForm
+from ..models import ImportJob, Item, Membership
+from ..services import exports as export_services
+from ..services import imports as import_services
+from ..services import splits as split_services
+from ..storage import open_image_file
+
+PAGE_SIZE = 50
+
+
+@project_view(role=Membership.Role.LEAD)
+def item_list(request, project):
+    """Keyset-paginated (by id) so a page costs the same on item 1 and item 1,000,000."""
+    filters = selectors.ItemFilters.from_query(request.GET, project)
+    page = selectors.list_items_page(project, filters, after=request.GET.get("after"), limit=PAGE_SIZE)
+    return render(
+        request,
+        "annotator/item_list.html",
+        {
+            "project": project,
+            "page": page,
+            "filters": filters,
+            "tasks": selectors.list_tasks_with_labels(project),
+            "splits": Item.Split.choices,
+            "statuses": selectors.ItemFilters.STATUSES,
+        },
+    )
+
+
+@project_view()
+def item_image(request, project, item_id: int):
+    """Images are served only to project members, from the content-addressed store."""
+    item = get_object_or_404(Item.objects.select_related("image"), pk=item_id, project=project)
+    if item.image is None:
+        raise Http404("This item has no image.")
+    handle, content_type = open_image_file(item.image)
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_http_methods(["GET", "POST"])
+def import_upload(request, project):
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = import_services.create_import_job(
+                project=project,
+                user=request.user,
+                upload=upload,
+                original_name=upload.name,
+                on_duplicate=form.cleaned_data["on_duplicate"],
+                dry_run=form.cleaned_data["dry_run"],
+            )
+        except DomainError as exc:
+            form.add_error("file", exc.message)
+        else:
+            return redirect("annotator:import-detail", slug=project.slug, job_id=job.pk)
+    jobs = project.imports.all()[:10]
+    return render(request, "annotator/import_upload.html", {"project": project, "form": form, "jobs": jobs})
+
+
+@project_view(role=Membership.Role.LEAD)
+def import_detail(request, project, job_id: int):
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
+    progress = import_services.get_import_progress(job)
+    if request.GET.get("format") == "json":
+        return JsonResponse(progress)
+    confirm = ConfirmImportForm(initial={"on_duplicate": job.on_duplicate})
+    return render(
+        request, "annotator/import_detail.html", {"project": project, "job": job, "progress": progress, "confirm": confirm}
+    )
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_POST
+def import_confirm(request, project, job_id: int):
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
+    form = ConfirmImportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose what to do with duplicate ids.")
+    else:
+        try:
+            import_services.confirm_import(
+                job=job,
+                user=request.user,
+                only_valid_rows=form.cleaned_data["only_valid_rows"],
+                on_duplicate=form.cleaned_data["on_duplicate"],
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    return redirect("annotator:import-detail", slug=project.slug, job_id=job.pk)
+
+
+@project_view(role=Membership.Role.LEAD)
+def export_page(request, project):
+    form = ExportForm(request.GET or None)
+    if request.GET and form.is_valid():
+        fmt, pseudonymise = form.cleaned_data["format"], form.cleaned_data["pseudonymise"]
+        filename, content_type, chunks = export_services.stream_export(
+            project=project, fmt=fmt, pseudonymise=pseudonymise
+        )
+        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    return render(request, "annotator/export.html", {"project": project, "form": form})
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_POST
+def assign_splits(request, project):
+    only_unassigned = request.POST.get("scope", "unassigned") == "unassigned"
+    try:
+        counts = split_services.assign_splits(project=project, only_unassigned=only_unassigned)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        messages.success(request, f"Splits assigned (70/10/20, stratified by desire) — {summary}.")
+    return redirect("annotator:project-detail", slug=project.slug)
