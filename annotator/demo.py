@@ -208,52 +208,25 @@ _DESIRE_PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Phrases that name an emotion; order follows LABEL_KEYS["emotion"].
+# Phrases that name an emotion. Every emotion shares the same sentence frames, so only the
+# emotion word tells them apart, as with real lexical cues (order follows LABEL_KEYS["emotion"]).
+_EMOTION_WORDS: dict[str, str] = {
+    "happiness": "happy|joyful|delighted",
+    "sad": "sad|heartbroken|miserable",
+    "neutral": "indifferent|unmoved|so-so",
+    "disgust": "disgusted|grossed out|sickened",
+    "anger": "angry|furious|livid",
+    "fear": "scared|afraid|terrified",
+}
+_EMOTION_FRAMES: tuple[str, ...] = (
+    "feeling {so|really|truly|pretty} {%s}",
+    "{so|really|honestly|absolutely} {%s} {right now|today|about it|tonight}",
+    "I am {%s}",
+    "{honestly|to be fair|if I am honest}, {%s}",
+    "{%s} {as ever|again|as always|all day}",
+)
 _EMOTION_PHRASES: dict[str, tuple[str, ...]] = {
-    "happiness": (
-        "{so|really|truly} happy",
-        "over the moon",
-        "pure joy {right now|today}",
-        "smiling from ear to ear",
-        "loving every minute of it",
-        "{could not|couldn't} be happier",
-    ),
-    "sad": (
-        "feeling {so|really} down",
-        "{completely|totally} heartbroken",
-        "the tears will not stop",
-        "so sad {today|right now}",
-        "everything feels grey and empty",
-        "my heart {aches|hurts}",
-    ),
-    "neutral": (
-        "feeling {pretty|fairly} indifferent",
-        "no strong feelings {either way|about it}",
-        "{just|simply} an ordinary {day|moment}, nothing more",
-        "it is what it is",
-        "neither good nor bad",
-    ),
-    "disgust": (
-        "{absolutely|totally} gross",
-        "this makes me {sick|want to throw up}",
-        "{so|utterly} disgusting",
-        "yuck, {revolting|nasty} {stuff|smell}",
-        "{cannot|can't} stand the filth",
-    ),
-    "anger": (
-        "{so|absolutely} furious",
-        "boiling with rage",
-        "I am {livid|fuming}",
-        "{so|really} angry {right now|today}",
-        "this makes my blood boil",
-    ),
-    "fear": (
-        "{absolutely|totally} terrified",
-        "scared to death",
-        "my hands are shaking",
-        "{so|really} afraid of what comes next",
-        "heart pounding with fear",
-    ),
+    key: tuple(frame % words for frame in _EMOTION_FRAMES) for key, words in _EMOTION_WORDS.items()
 }
 
 _FILLERS: tuple[str, ...] = (
