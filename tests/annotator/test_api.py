@@ -1,0 +1,103 @@
+"""REST API: every endpoint refuses outsiders; leads and annotators see what their role allows."""
+
+import pytest
+from django.urls import reverse
+
+from annotator.models import Annotation, Vote
+from tests.factories import ItemFactory
+
+pytestmark = pytest.mark.django_db
+
+PROJECT_ENDPOINTS = [
+    ("get", "api:project-detail"),
+    ("get", "api:project-schema"),
+    ("get", "api:item-list"),
+    ("get", "api:my-annotations"),
+    ("get", "api:gold-list"),
+    ("get", "api:member-list"),
+    ("post", "api:import-create"),
+    ("get", "api:export"),
+    ("post", "api:assign-splits"),
+]
+LEAD_ONLY = {"api:item-list", "api:gold-list", "api:member-list", "api:import-create", "api:export", "api:assign-splits"}
+
+
+def test_anonymous_requests_are_refused(api, project):
+    assert api.get(reverse("api:project-list")).status_code in (401, 403)
+    assert api.get(reverse("api:project-detail", args=[project.slug])).status_code in (401, 403)
+
+
+@pytest.mark.parametrize("method, name", PROJECT_ENDPOINTS)
+def test_an_outsider_is_refused_every_project_endpoint(api, project, outsider, method, name):
+    api.force_authenticate(outsider)
+    assert getattr(api, method)(reverse(name, args=[project.slug])).status_code == 404
+
+
+@pytest.mark.parametrize("method, name", [e for e in PROJECT_ENDPOINTS if e[1] in LEAD_ONLY])
+def test_an_annotator_is_refused_lead_endpoints(api, project, annotator, method, name):
+    api.force_authenticate(annotator)
+    assert getattr(api, method)(reverse(name, args=[project.slug])).status_code == 403
+
+
+def test_token_authentication_works(api, project, lead):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=lead)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = api.get(reverse("api:project-list"))
+    assert response.status_code == 200 and [p["slug"] for p in response.json()] == [project.slug]
+
+
+def test_create_project_and_read_its_schema(api, lead):
+    api.force_authenticate(lead)
+    response = api.post(reverse("api:project-list"), {"name": "API study", "template": "sentiment"}, format="json")
+    assert response.status_code == 201
+    schema = api.get(reverse("api:project-schema", args=[response.json()["slug"]])).json()
+    assert [l["key"] for l in schema["tasks"][0]["labels"]] == ["positive", "neutral", "negative"]
+
+
+def test_a_schema_error_is_a_400_with_the_reason(api, project, lead):
+    api.force_authenticate(lead)
+    bad = {"tasks": [{"key": "t", "labels": [{"key": "a", "hotkey": "1"}, {"key": "b", "hotkey": "1"}]}]}
+    response = api.put(reverse("api:project-schema", args=[project.slug]), bad, format="json")
+    assert response.status_code == 400 and "hotkeys must be unique" in response.json()["detail"]
+
+
+def test_an_annotator_cannot_change_settings(api, project, annotator):
+    api.force_authenticate(annotator)
+    response = api.patch(reverse("api:project-detail", args=[project.slug]), {"votes_per_item": 3}, format="json")
+    assert response.status_code == 403
+
+
+def test_items_are_cursor_paginated_and_filtered(api, project, lead):
+    for i in range(5):
+        ItemFactory(project=project, split="test" if i % 2 else "train")
+    api.force_authenticate(lead)
+    page = api.get(reverse("api:item-list", args=[project.slug]), {"page_size": 2, "split": "train"}).json()
+    assert len(page["results"]) == 2 and page["next"]
+    rest = api.get(page["next"]).json()
+    assert len(rest["results"]) == 1 and rest["next"] is None
+    assert {r["split"] for r in page["results"] + rest["results"]} == {"train"}
+
+
+def test_my_annotations_never_include_other_peoples_votes(api, project, annotator, other_annotator):
+    item = ItemFactory(project=project)
+    task = project.tasks.get(key="sentiment")
+    for user, key in [(annotator, "positive"), (other_annotator, "negative")]:
+        a = Annotation.objects.create(item=item, annotator=user)
+        Vote.objects.create(annotation=a, item=item, annotator=user, round=a.round, task=task, label=task.labels.get(key=key))
+    api.force_authenticate(annotator)
+    results = api.get(reverse("api:my-annotations", args=[project.slug])).json()["results"]
+    assert len(results) == 1 and results[0]["votes"] == [{"task": "sentiment", "label": "positive"}]
+
+
+def test_openapi_schema_documents_the_endpoints(api, lead):
+    api.force_authenticate(lead)
+    response = api.get(reverse("api-schema"), {"format": "json"})
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/api/projects/{slug}/imports/" in paths and "/api/projects/{slug}/export/" in paths
+
+
+def test_the_schema_needs_a_login(api):
+    assert api.get(reverse("api-schema")).status_code in (401, 403)
