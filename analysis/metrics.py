@@ -131,27 +131,26 @@ def counts_from_labels(labels: Any, n_categories: int | None = None) -> np.ndarr
     """
     array, k = _as_labels(labels, n_categories)
     n_items = array.shape[0]
-    voted = array >= 0
     # One bincount over (item, category) cells is a single pass over the votes.
-    cells = (np.arange(n_items, dtype=np.int64)[:, None] * k + array)[voted]
+    cells = (np.arange(n_items, dtype=np.int64)[:, None] * k + array).ravel()
+    if array.size and array.min() < 0:
+        cells = cells[array.ravel() >= 0]
     return np.bincount(cells, minlength=n_items * k).reshape(n_items, k)
 
 
-def _rated(counts: np.ndarray) -> np.ndarray:
-    """Rows of ``counts`` with at least one vote; UndefinedMetric unless one has two or more."""
-    if counts.shape[0] == 0:
+def _check_pairable(votes: np.ndarray) -> None:
+    """Raise UndefinedMetric unless some item has two votes; votes = per-item vote totals."""
+    if votes.shape[0] == 0:
         raise UndefinedMetric("no items: agreement needs at least one item with two votes")
-    votes = counts.sum(axis=1)
     if not np.any(votes >= 2):
         raise UndefinedMetric(
-            f"no item has at least 2 votes ({counts.shape[0]} items excluded): "
+            f"no item has at least 2 votes ({votes.shape[0]} items excluded): "
             "agreement needs two annotators on the same item"
         )
-    return counts[votes >= 1]
 
 
-def _require_variation(counts: np.ndarray, metric: str) -> None:
-    used = np.flatnonzero(counts.sum(axis=0))
+def _require_variation(category_totals: np.ndarray, metric: str) -> None:
+    used = np.flatnonzero(category_totals)
     if used.size < 2:
         raise UndefinedMetric(
             f"{metric} is undefined: every vote is for category {int(used[0])}, so the "
@@ -184,6 +183,46 @@ def _features(counts: np.ndarray) -> np.ndarray:
     return np.column_stack(
         [np.ones_like(m), pairable, same / (m * pairs), m * pairable, same / pairs, counts / m[:, None],
          counts * pairable[:, None]]
+    )
+
+
+def _feature_sums(counts: np.ndarray) -> np.ndarray:
+    """The column sums of ``_features`` over the rows with >= 1 vote, shape (5 + 2k,).
+
+    Computed with matrix-vector products instead of building the
+    (n_items, 5 + 2k) matrix, which is most of the cost on 200k items.
+    Raises UndefinedMetric unless some item has two votes.
+    """
+    # Reductions go through einsum: ndarray.sum along a 7-wide axis is several
+    # times slower, and BLAS (@) spawns threads that only add jitter on a
+    # shared 2-core machine for these memory-bound sums.
+    votes = np.einsum("ij->i", counts)
+    _check_pairable(votes)
+    if votes.min() == votes.max():
+        # Every item has the same m (the usual design, 5 votes per item in
+        # MSED): every per-item weight is a constant, so integer column sums
+        # and one sum of squares give all the sums, with no float copy.
+        m = int(votes[0])
+        n = counts.shape[0]
+        same = float(np.einsum("ij,ij->", counts, counts) - n * m)
+        column = np.einsum("ij->j", counts).astype(np.float64)
+        return np.concatenate([[n, n, same / (m * (m - 1)), n * m, same / (m - 1)], column / m, column])
+    as_float = counts.astype(np.float64)
+    m = votes.astype(np.float64)
+    rated, pairable = m >= 1, m >= 2
+    same = np.einsum("ij,ij->i", as_float, as_float) - m  # sum_c n_ic (n_ic - 1)
+    inverse_m = np.divide(1.0, m, out=np.zeros_like(m), where=rated)
+    inverse_pairs = np.divide(1.0, m - 1, out=np.zeros_like(m), where=pairable)
+    pairable_weight = pairable.astype(np.float64)
+    head = [
+        rated.sum(),
+        pairable.sum(),
+        np.einsum("i,i,i->", same, inverse_m, inverse_pairs),
+        np.einsum("i,i->", m, pairable_weight),
+        np.einsum("i,i->", same, inverse_pairs),
+    ]
+    return np.concatenate(
+        [head, np.einsum("i,ij->j", inverse_m, as_float), np.einsum("i,ij->j", pairable_weight, as_float)]
     )
 
 
@@ -228,7 +267,7 @@ def percent_agreement_from_counts(counts: Any) -> float:
     every item has the same number of votes). Defined with one category only
     (it is then 1).
     """
-    return float(_from_sums(_features(_rated(_as_counts(counts))).sum(axis=0), "percent"))
+    return float(_from_sums(_feature_sums(_as_counts(counts)), "percent"))
 
 
 def percent_agreement(labels: Any, *, n_categories: int | None = None) -> float:
@@ -248,16 +287,16 @@ def fleiss_kappa_from_counts(counts: Any) -> float:
     votes in category c: exactly Fleiss (1971) and statsmodels'
     ``fleiss_kappa``. With unequal numbers of votes this is Gwet's
     generalised Fleiss kappa for missing ratings (Handbook of Inter-Rater
-    Reliability, 4th ed., ch. 5; R irrCAC ``fleiss.kappa.raw``): items with a
+    Reliability; R irrCAC ``fleiss.kappa.raw``): items with a
     single vote take no part in P_bar, but, as in Gwet, still count in the
     category prevalences p_c.
 
     Perfect agreement gives 1 when at least two categories occur; when every
     vote is for one category P_e = 1 and UndefinedMetric is raised.
     """
-    rated = _rated(_as_counts(counts))
-    _require_variation(rated, "Fleiss' kappa")
-    return float(_from_sums(_features(rated).sum(axis=0), "fleiss"))
+    sums = _feature_sums(_as_counts(counts))
+    _require_variation(sums[_FIRST : (sums.size + _FIRST) // 2], "Fleiss' kappa")
+    return float(_from_sums(sums, "fleiss"))
 
 
 def fleiss_kappa(labels: Any, *, n_categories: int | None = None) -> float:
@@ -270,20 +309,21 @@ def fleiss_kappa_per_category_from_counts(counts: Any) -> np.ndarray:
 
     kappa_c = 1 - mean_i[n_ic (m_i - n_ic) / (m_i (m_i - 1))] / (p_c (1 - p_c)),
     the mean over items with m_i >= 2 and p_c as in fleiss_kappa_from_counts
-    (Fleiss 1971, eq. 13, for constant m). It equals Fleiss' kappa of the
+    (Fleiss 1971, for constant m). It equals Fleiss' kappa of the
     table collapsed to "c" vs "not c", so the same generalisation covers
     unequal numbers of votes. A category never or always chosen
     (p_c in {0, 1}) gets NaN; if that holds for every category (one
     category used), UndefinedMetric is raised.
     """
-    rated = _rated(_as_counts(counts))
-    _require_variation(rated, "Fleiss' kappa per category")
-    values = rated.astype(np.float64)
-    m = values.sum(axis=1, keepdims=True)
-    prevalence = (values / m).mean(axis=0)
-    pairable = m[:, 0] >= 2
-    pairs = m[pairable] * (m[pairable] - 1)
-    disagreement = (values[pairable] * (m[pairable] - values[pairable]) / pairs).mean(axis=0)
+    array = _as_counts(counts)
+    sums = _feature_sums(array)
+    k = array.shape[1]
+    _require_variation(sums[_FIRST : _FIRST + k], "Fleiss' kappa per category")
+    prevalence = sums[_FIRST : _FIRST + k] / sums[_RATED]
+    values = array.astype(np.float64)
+    m = np.einsum("ij->i", values)
+    weight = np.divide(1.0, m * (m - 1), out=np.zeros_like(m), where=m >= 2)
+    disagreement = np.einsum("i,ij,ij->j", weight, values, m[:, None] - values) / sums[_PAIRABLE]
     chance = prevalence * (1 - prevalence)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(chance > 0, 1 - disagreement / chance, np.nan)
@@ -307,9 +347,9 @@ def krippendorff_alpha_from_counts(counts: Any) -> float:
     all one category D_e = 0 and UndefinedMetric is raised (as the
     ``krippendorff`` package does; NLTK returns 1 instead).
     """
-    rated = _rated(_as_counts(counts))
-    _require_variation(rated[rated.sum(axis=1) >= 2], "Krippendorff's alpha")
-    return float(_from_sums(_features(rated).sum(axis=0), "alpha"))
+    sums = _feature_sums(_as_counts(counts))
+    _require_variation(sums[(sums.size + _FIRST) // 2 :], "Krippendorff's alpha")
+    return float(_from_sums(sums, "alpha"))
 
 
 def krippendorff_alpha(labels: Any, *, n_categories: int | None = None) -> float:
@@ -320,7 +360,7 @@ def krippendorff_alpha(labels: Any, *, n_categories: int | None = None) -> float
 def gwet_ac1_from_counts(counts: Any) -> float:
     """Gwet's AC1 from a (n_items, k) count matrix (k = the number of categories q).
 
-    Gwet (2008; Handbook of Inter-Rater Reliability, 4th ed.; R irrCAC
+    Gwet (2008; Handbook of Inter-Rater Reliability; R irrCAC
     ``gwet.ac1.raw``): AC1 = (p_a - p_e) / (1 - p_e) with p_a the percent
     agreement (items with m_i >= 2), pi_c = mean over items with at least one
     vote of n_ic / m_i, and p_e = sum_c pi_c (1 - pi_c) / (q - 1).
@@ -333,7 +373,7 @@ def gwet_ac1_from_counts(counts: Any) -> float:
     array = _as_counts(counts)
     if array.shape[1] < 2:
         raise UndefinedMetric(f"Gwet's AC1 needs at least 2 categories, got n_categories={array.shape[1]}")
-    return float(_from_sums(_features(_rated(array)).sum(axis=0), "ac1"))
+    return float(_from_sums(_feature_sums(array), "ac1"))
 
 
 def gwet_ac1(labels: Any, *, n_categories: int | None = None) -> float:
@@ -364,19 +404,26 @@ def cohen_kappa(a: Any, b: Any, *, n_categories: int | None = None) -> float:
     a_array, b_array = np.asarray(a), np.asarray(b)
     if a_array.ndim != 1 or a_array.shape != b_array.shape:
         raise ValueError(f"a and b must be 1-D of equal length, got shapes {a_array.shape} and {b_array.shape}")
-    stacked, k = _as_labels(np.column_stack([a_array, b_array]), n_categories)
-    shared = stacked[(stacked >= 0).all(axis=1)]
-    if shared.shape[0] == 0:
+    # Validated as a (2, n) matrix: same rules as a label matrix, each rater's row contiguous.
+    rows, k = _as_labels(np.stack([a_array, b_array]), n_categories)
+    cells = _pair_cells(rows[0], rows[1], k)
+    if cells.size == 0:
         raise UndefinedMetric("no shared items: the two annotators never labelled the same item")
-    confusion = np.bincount(shared[:, 0] * k + shared[:, 1], minlength=k * k).reshape(k, k)
-    value = _kappa_from_confusion(confusion)
+    value = _kappa_from_confusion(np.bincount(cells, minlength=k * k).reshape(k, k))
     if np.isnan(value):
-        category = int(shared[0, 0])
         raise UndefinedMetric(
-            f"Cohen's kappa is undefined: both annotators chose category {category} on all "
-            f"{shared.shape[0]} shared items, so the chance agreement is 1 (0/0)"
+            f"Cohen's kappa is undefined: both annotators chose category {int(cells[0]) // k} on all "
+            f"{cells.size} shared items, so the chance agreement is 1 (0/0)"
         )
     return value
+
+
+def _pair_cells(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """Contingency-table cell a * k + b of each item both raters labelled (-1 = missing)."""
+    cells = a * k + b
+    if a.min(initial=0) < 0 or b.min(initial=0) < 0:
+        cells = cells[(a >= 0) & (b >= 0)]
+    return cells
 
 
 class PairwiseCohen(NamedTuple):
@@ -397,16 +444,14 @@ def pairwise_cohen(labels: Any, *, n_categories: int | None = None) -> PairwiseC
     n_raters = array.shape[1]
     kappa = np.full((n_raters, n_raters), np.nan)
     n_shared = np.zeros((n_raters, n_raters), dtype=np.int64)
-    voted = array >= 0
+    columns = np.ascontiguousarray(array.T)  # one contiguous vector per rater
     for r in range(n_raters):
-        # Restrict to rater r's items once, then pair with every later rater.
-        own = array[voted[:, r]]
-        n_shared[r, r] = own.shape[0]
+        n_shared[r, r] = np.count_nonzero(columns[r] >= 0)
         for s in range(r + 1, n_raters):
-            pair = own[own[:, s] >= 0][:, [r, s]]
-            n_shared[r, s] = n_shared[s, r] = pair.shape[0]
-            if pair.shape[0]:
-                confusion = np.bincount(pair[:, 0] * k + pair[:, 1], minlength=k * k).reshape(k, k)
+            cells = _pair_cells(columns[r], columns[s], k)
+            n_shared[r, s] = n_shared[s, r] = cells.size
+            if cells.size:
+                confusion = np.bincount(cells, minlength=k * k).reshape(k, k)
                 kappa[r, s] = kappa[s, r] = _kappa_from_confusion(confusion)
     return PairwiseCohen(kappa, n_shared)
 
@@ -467,7 +512,7 @@ def _bootstrap_sums(rated: np.ndarray, n_boot: int, rng: np.random.Generator) ->
     sums = np.empty((n_boot, features.shape[1]))
     for b in range(n_boot):
         weights = np.bincount(inverse[rng.integers(0, n, size=n)], minlength=n_patterns)
-        sums[b] = weights @ features
+        sums[b] = np.einsum("p,pd->d", weights, features)
     return sums
 
 
@@ -503,18 +548,23 @@ def bootstrap_ci_from_counts(
     """Percentile bootstrap confidence interval over items, from a (n_items, k) count matrix.
 
     statistic: "fleiss" (kappa), "alpha" (nominal Krippendorff), "ac1" or
-    "percent". Items with fewer than 2 votes are dropped first; each of the
-    n_boot replicates resamples the remaining items with replacement and
+    "percent". Items without votes are dropped; each of the n_boot
+    replicates resamples the remaining n items with replacement (one-vote
+    items included: they count in the chance terms of Fleiss and AC1) and
     recomputes the statistic from their count rows; the interval is the
     (1 - level) / 2 and (1 + level) / 2 quantiles of the replicates. A fixed
     ``seed`` gives identical results. Replicates where the statistic is 0/0
     (e.g. only one category drawn) are counted in n_undefined and left out.
     Raises UndefinedMetric when the point estimate is undefined.
+
+    Cost: O(n) to group the count rows, then O(n_boot x distinct rows) when
+    rows repeat (the usual case: well under a second for 200k items and
+    1000 replicates), or O(n_boot x n) when most rows are distinct.
     """
     _check_bootstrap_args([statistic], n_boot, level)
     array = _as_counts(counts)
     estimate = _POINT_FUNCTIONS[statistic](array)
-    sums = _bootstrap_sums(_rated(array), n_boot, np.random.default_rng(seed))
+    sums = _bootstrap_sums(array[array.sum(axis=1) >= 1], n_boot, np.random.default_rng(seed))
     return _interval(estimate, _from_sums(sums, statistic), level, statistic)
 
 
@@ -644,14 +694,16 @@ def label_confusion_from_counts(counts: Any, *, normalize: str | None = "all") -
     """
     if normalize not in ("all", "row", None):
         raise ValueError(f"normalize must be 'all', 'row' or None, got {normalize!r}")
-    rated = _rated(_as_counts(counts))
-    pairable = rated[rated.sum(axis=1) >= 2]
+    array = _as_counts(counts)
+    votes = array.sum(axis=1)
+    _check_pairable(votes)
+    pairable = array[votes >= 2]
     if normalize is None:
-        return pairable.T @ pairable - np.diag(pairable.sum(axis=0))
+        return np.einsum("ia,ib->ab", pairable, pairable) - np.diag(pairable.sum(axis=0))
     values = pairable.astype(np.float64)
     m = values.sum(axis=1)
     weighted = values / (m * (m - 1))[:, None]
-    matrix = (weighted.T @ values - np.diag(weighted.sum(axis=0))) / values.shape[0]
+    matrix = (np.einsum("ia,ib->ab", weighted, values) - np.diag(weighted.sum(axis=0))) / values.shape[0]
     if normalize == "row":
         with np.errstate(divide="ignore", invalid="ignore"):
             matrix = matrix / matrix.sum(axis=1, keepdims=True)
@@ -830,7 +882,7 @@ def keywords(
         delta_w = log((y_w^g + a_w) / (n^g + a_0 - y_w^g - a_w))
                 - log((y_w^r + a_w) / (n^r + a_0 - y_w^r - a_w)),
         var(delta_w) ~ 1 / (y_w^g + a_w) + 1 / (y_w^r + a_w),
-        z_w = delta_w / sqrt(var)   (Monroe et al. 2008, eqs. 16, 18-20).
+        z_w = delta_w / sqrt(var)   (Monroe, Colaresi & Quinn 2008, "Fightin' Words").
     Returns group name -> the top_k (word, z, count in group) by descending
     z, among words used at least ``min_count`` times in the group. Texts are
     split by analysis.text.tokenize (lower case, stop words removed).
@@ -845,10 +897,14 @@ def keywords(
     group_of_class: dict[int, int] = {}
     for g, classes in enumerate(groups.values()):
         for c in classes:
-            if int(c) in group_of_class:
-                raise ValueError(f"class {c} is in more than one group")
+            if int(c) < 0 or int(c) in group_of_class:
+                raise ValueError(f"class {c} is negative or in more than one group")
             group_of_class[int(c)] = g
-    text_group = np.array([group_of_class.get(int(c), -1) for c in label_array], dtype=np.int64)
+    # Lookup table class -> group (-1 = in no group), so texts map to groups without a loop.
+    size = max([int(label_array.max(initial=-1)), *group_of_class]) + 1
+    lookup = np.full(max(size, 1), -1, dtype=np.int64)
+    lookup[list(group_of_class)] = list(group_of_class.values())
+    text_group = np.where(label_array >= 0, lookup[np.clip(label_array, 0, None)], -1)
 
     # Tokenising is Python string work per text; everything after is array work.
     vocabulary: dict[str, int] = {}
@@ -895,12 +951,13 @@ def _entry(statistic: str, counts: np.ndarray, intervals: Mapping[str, Confidenc
     try:
         value = _POINT_FUNCTIONS[statistic](counts)
     except UndefinedMetric as error:
-        return {"value": None, "ci_low": None, "ci_high": None, "reason": str(error)}
+        return {"value": None, "ci_low": None, "ci_high": None, "n_boot_undefined": None, "reason": str(error)}
     interval = intervals.get(statistic)
     return {
         "value": value,
         "ci_low": None if interval is None else interval.low,
         "ci_high": None if interval is None else interval.high,
+        "n_boot_undefined": None if interval is None else interval.n_undefined,
         "reason": None,
     }
 
@@ -916,8 +973,8 @@ def agreement_summary_from_counts(
       n_votes, n_categories, votes_per_item_min / _max (over used items),
       equal_votes: whether every used item has the same number of votes (if
         not, Fleiss' kappa is the generalised form, see fleiss_kappa_from_counts);
-      percent, fleiss, alpha, ac1: {"value", "ci_low", "ci_high", "reason"};
-        fleiss also has "band" (Landis-Koch). An undefined metric has value
+      percent, fleiss, alpha, ac1: {"value", "ci_low", "ci_high",
+        "n_boot_undefined", "reason"}; fleiss also has "band" (Landis-Koch). An undefined metric has value
         None and the UndefinedMetric message as its reason, so one degenerate
         task does not break the page. CIs come from one shared bootstrap
         (n_boot resamples of items, ``seed``; n_boot=0 skips it).
@@ -957,9 +1014,9 @@ def agreement_summary_from_counts(
 def agreement_summary(
     labels: Any,
     n_categories: int | None = None,
-    *,
     n_boot: int = 1000,
     seed: int | None = 0,
+    *,
     level: float = 0.95,
 ) -> dict:
     """All agreement statistics of one task's (n_items, n_raters) label matrix for the dashboard.

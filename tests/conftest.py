@@ -65,3 +65,64 @@ def outsider_client(client, outsider):
 def api():
     """An API client; call api.force_authenticate(user) in the test."""
     return APIClient()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings, tmp_path):
+    """A real Celery worker process, fed through Redis, on the test database.
+
+    The test's data must be committed for the worker to see it, hence
+    transactional_db. Each run uses its own queue so concurrent test runs on
+    one Redis never steal each other's tasks.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+    from pathlib import Path
+
+    import redis
+    from django.db import connection
+
+    from config.celery import app
+
+    broker = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:  # pragma: no cover - environment problem, said plainly
+        pytest.fail(f"Redis is not reachable at {broker}: {exc}. Start it (see .ci/run).")
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_URL": broker,
+        "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TEST_MODEL_DIR": str(settings.MODEL_DIR),
+    }
+    log = tmp_path / "worker.log"
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue,
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
+        cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue")}
+    app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue)
+    try:
+        deadline = time.time() + 60
+        while "ready" not in log.read_text():
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"The Celery worker did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        proc.log_path = log
+        yield proc
+    finally:
+        app.conf.update(old)
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

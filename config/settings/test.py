@@ -1,6 +1,7 @@
 """Tests run against PostgreSQL (the production database), with a fast hasher."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
@@ -15,5 +16,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_ROOT = BASE_DIR / "var" / "test-media"
-MODEL_DIR = BASE_DIR / "var" / "test-models"
+# A worker process started by a test is told where that test keeps its files.
+MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", BASE_DIR / "var" / "test-media"))
+MODEL_DIR = Path(os.environ.get("TEST_MODEL_DIR", BASE_DIR / "var" / "test-models"))

@@ -26,9 +26,10 @@ WIKIPEDIA_FLEISS_COUNTS = np.array(
     ]
 )
 
-# Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C:
-# 4 observers x 12 units, nominal values 1..5, '.' = missing. The same data is
-# irrCAC's `cac.raw4raters` (Gwet's Handbook), which reports AC1 and Fleiss on it.
+# Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the example
+# with missing data: 4 observers x 12 units, nominal values 1..5, 0 = missing here.
+# The same data is irrCAC's `cac.raw4raters` (Gwet's Handbook), whose documentation
+# reports AC1 and Fleiss' kappa on it.
 KRIPPENDORFF_2011 = np.array(
     [
         [1, 2, 3, 3, 2, 1, 4, 1, 2, 0, 0, 0],
@@ -174,6 +175,7 @@ def test_cohen_kappa_equals_sklearn_and_statsmodels(seed):
     assert metrics.cohen_kappa(a, b) == pytest.approx(cohens_kappa(table, return_results=False), abs=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # sklearn warns where kappa is undefined (NaN)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_pairwise_cohen_equals_sklearn_on_each_pairs_shared_items_and_nltk_mean(seed):
     from nltk.metrics.agreement import AnnotationTask
@@ -452,3 +454,11 @@ def test_agreement_summary_gives_reasons_instead_of_raising_for_a_degenerate_tas
     empty = metrics.agreement_summary(np.empty((0, 5), dtype=int), n_categories=3, n_boot=50)
     assert empty["n_items"] == 0
     assert all("no items" in empty[name]["reason"] for name in ("percent", "fleiss", "alpha", "ac1"))
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.3])
+def test_summed_item_features_take_the_same_values_with_and_without_the_equal_votes_shortcut(missing):
+    counts = metrics.counts_from_labels(random_labels(7, missing=missing))
+    rated = counts[counts.sum(axis=1) >= 1]
+
+    assert np.allclose(metrics._feature_sums(counts), metrics._features(rated).sum(axis=0), rtol=1e-12, atol=0)
