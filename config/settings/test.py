@@ -19,3 +19,7 @@ STORAGES = {
 # A worker process started by a test is told where that test keeps its files.
 MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", BASE_DIR / "var" / "test-media"))
 MODEL_DIR = Path(os.environ.get("TEST_MODEL_DIR", BASE_DIR / "var" / "test-models"))
+# Tests (and the live server of browser tests) serve static files from the
+# app folders through the finders, not from a collectstatic output.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,117 @@
+"""The demo project: MSED schema, a lead, five annotators with different
+error rates, and synthetic text-image pairs (annotator/demo.py) with
+simulated votes, so every page has something real to show."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from .. import demo
+from ..models import Item, Membership, Project
+from .bulk import AnnotationRow, write_annotations
+from .imports import save_image_asset
+from .projects import add_member, create_project
+
+User = get_user_model()
+
+DEMO_SLUG = "demo"
+LEAD = "demo-lead"
+ANNOTATORS = [f"annotator{i}" for i in range(1, 6)]
+GUIDELINES = """Label each post for the **desire** it expresses (or *none*), its **sentiment** and its **emotion**.
+
+1. Read the text and look at the image together: the label is about the post as a whole.
+2. Desire follows MSED Table 3 — hover a label for its explanation.
+3. Then drag or reorder the *inference order*: which task helped you decide the others?
+"""
+
+
+@dataclass
+class DemoResult:
+    project: Project
+    created: bool
+    logins: list[tuple[str, str, str]]  # (username, password, role)
+    items: int
+    annotations: int
+
+
+def _set_password(username: str, *, staff: bool = False) -> tuple[object, str]:
+    user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@demo.invalid"})
+    password = secrets.token_urlsafe(9)
+    user.set_password(password)
+    user.is_staff = user.is_staff or staff
+    user.save()
+    return user, password
+
+
+def seed_demo_project(*, items: int = 600, seed: int = 0, labelled_share: float = 0.8, slug: str = DEMO_SLUG) -> DemoResult:
+    """Create (or refresh the logins of) the demo project.
+
+    The first run creates the project with `items` synthetic items, stores
+    their images, and writes five simulated votes per item on the first
+    `labelled_share` of them (the rest wait in the queue). Later runs keep
+    the data and only give the demo users new passwords, which are returned
+    so they can be printed: passwords are never stored in clear.
+    """
+    if items < 1:
+        raise ValueError("The demo needs at least one item.")
+    lead, lead_password = _set_password(LEAD)
+    logins = [(LEAD, lead_password, "lead")]
+    annotator_users = []
+    for name in ANNOTATORS:
+        user, password = _set_password(name)
+        annotator_users.append(user)
+        logins.append((name, password, "annotator"))
+
+    project = Project.objects.filter(slug=slug).first()
+    if project is not None:
+        return DemoResult(project, False, logins, project.items.count(), 0)
+
+    with transaction.atomic():
+        project = create_project(
+            name="MSED demo", slug=slug, template="msed", created_by=lead, guidelines=GUIDELINES,
+            description="Synthetic social-media posts labelled for desire, sentiment and emotion (MSED schema).",
+        )
+        for user in annotator_users:
+            add_member(project=project, user=user, role=Membership.Role.ANNOTATOR)
+        synthetic = demo.generate_items(items, seed=seed, image_pool=None if items <= 5000 else 8)
+        asset_ids: dict[int, int] = {}
+        new_items = []
+        for item in synthetic:
+            image_id = None
+            if item.image_bytes is not None:
+                key = id(item.image_bytes)
+                if key not in asset_ids:
+                    asset_ids[key] = save_image_asset(data=item.image_bytes, name=f"{item.external_id}.jpg").pk
+                image_id = asset_ids[key]
+            new_items.append(
+                Item(
+                    project=project, external_id=item.external_id, text=item.text or "", image_id=image_id,
+                    split=item.split, metadata={"title": item.title, "source": "synthetic demo"},
+                )
+            )
+        Item.objects.bulk_create(new_items, batch_size=2000)
+        item_ids = list(project.items.order_by("id").values_list("id", flat=True))
+
+        n_labelled = int(round(labelled_share * len(synthetic)))
+        truth = demo.label_index_matrix(synthetic[:n_labelled])
+        votes = demo.simulate_votes(truth, n_annotators=len(annotator_users), seed=seed)
+        orders = demo.simulate_inference_orders(n_labelled, len(annotator_users), seed=seed)
+        durations = demo.simulate_durations(n_labelled, len(annotator_users), seed=seed, inference_orders=orders)
+        rows = (
+            AnnotationRow(
+                item_id=item_ids[i],
+                annotator_id=user.pk,
+                labels={task: demo.LABEL_KEYS[task][int(votes[i, a, t])] for t, task in enumerate(demo.TASKS)},
+                inference_order=demo.inference_order_keys(orders[i, a]),
+                duration_ms=int(np.sum(durations[i, a])),
+            )
+            for i in range(n_labelled)
+            for a, user in enumerate(annotator_users)
+        )
+        counts = write_annotations(project=project, rows=rows)
+    return DemoResult(project, True, logins, len(item_ids), counts["annotations"])
