@@ -51,3 +51,29 @@ def test_development_defaults_need_no_configuration(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SECRET_", "DEBUG", "HF_", "TRANSFORMERS_"))}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "1"], result.stderr
+
+
+def test_compose_runs_the_production_shape():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker"} <= set(services)
+    for name in ("postgres", "redis", "web", "worker"):
+        assert "healthcheck" in services[name], name
+    for name in ("web", "worker"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
+        assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+        assert any(v.startswith("media:") for v in services[name]["volumes"])
+    assert "gunicorn" in services["web"]["command"] and "celery" in services["worker"]["command"]
+    assert {"pgdata", "media"} <= set(compose["volumes"])
+    dockerfile = ROOT / services["web"]["build"]["dockerfile"]
+    assert "requirements.txt" in dockerfile.read_text()
+
+
+def test_readme_opens_with_the_two_commands():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    block = lines[lines.index("```sh") + 1 : lines.index("```sh") + 3]
+    assert block[0].startswith("make demo") and block[1].startswith("make test")
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
