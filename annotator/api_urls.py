@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .api import views
+from .api import workspace
 
 app_name = "api"
 urlpatterns = [
@@ -17,4 +18,17 @@ urlpatterns = [
     path("projects/<slug:slug>/imports/<int:job_id>/confirm/", views.ImportConfirm.as_view(), name="import-confirm"),
     path("projects/<slug:slug>/export/", views.Export.as_view(), name="export"),
     path("projects/<slug:slug>/splits/", views.AssignSplits.as_view(), name="assign-splits"),
+]
+
+# Labelling workspace (members) and item record / adjudication (leads).
+urlpatterns += [
+    path("projects/<slug:slug>/queue/next/", workspace.QueueNext.as_view(), name="queue-next"),
+    path("projects/<slug:slug>/queue/heartbeat/", workspace.QueueHeartbeat.as_view(), name="queue-heartbeat"),
+    path("projects/<slug:slug>/items/<int:item_id>/", workspace.ItemRecord.as_view(), name="item-detail"),
+    path("projects/<slug:slug>/items/<int:item_id>/submit/", workspace.ItemSubmit.as_view(), name="item-submit"),
+    path("projects/<slug:slug>/items/<int:item_id>/skip/", workspace.ItemSkip.as_view(), name="item-skip"),
+    path("projects/<slug:slug>/items/<int:item_id>/adjudicate/", workspace.ItemAdjudicate.as_view(), name="item-adjudicate"),
+    path("projects/<slug:slug>/annotations/mine/previous/", workspace.OwnAnnotationPrevious.as_view(), name="my-annotation-step"),
+    path("projects/<slug:slug>/annotations/mine/<int:annotation_id>/", workspace.OwnAnnotation.as_view(), name="my-annotation"),
+    path("projects/<slug:slug>/disputed/", workspace.DisputedList.as_view(), name="disputed-list"),
 ]

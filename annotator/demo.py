@@ -17,17 +17,24 @@ gives some of the answer and only the two together give all of it:
   tranquility only in a nature scene, otherwise none (MSED Fig. 3 shows none and tranquility are
   often confused); ``describe`` is none whatever the scene, so a couple photo alone doesn't
   mean romance.
-* **Emotion and sentiment.** The image shows faces with a drawn expression on a background in a
-  matching colour (warm yellow for happiness, blue for sad, grey for neutral, olive for disgust,
-  red for anger, dark purple for fear; one image in ten has misleading colours, but the faces
-  always show the expression). About half of the texts name an emotion
-  ("absolutely furious", "scared to death"). A named emotion is the label even if the faces show
-  something else; those are the *conflict* items, where text and image disagree. When the text
-  names no emotion, the faces give the label.
+* **Emotion and sentiment.** The image shows faces of one of three kinds, on a background
+  from a matching set of colours: ``soft`` (happiness or neutral, bright colours), ``tense``
+  (fear or anger, dark colours) and ``downcast`` (sad or disgust, cool colours). One image in ten
+  has colours from another set, but the faces are always right. Every text has a tone phrase:
+  ``excited`` (breathless, trembling: happiness or fear), ``low`` (quiet, tired: neutral or sad)
+  or ``hostile`` (fed up, had enough: anger or disgust). Each face/tone pair shares exactly one
+  emotion, so the emotion needs both. So does the sentiment: an excited text can be positive or
+  negative, and a soft face positive or neutral. These pairs copy the confusions MSED Fig. 3
+  reports (neutral vs happiness, neutral vs sad) and the ambiguity of intense faces.
 
-Each rule is an AND or an OR of one text cue and one image cue, so a linear classifier on the
-concatenated features can learn it. Nothing needs an XOR-style interaction such as "negation
-flips the face". Titles are random and carry no information.
+Text and image never contradict each other about the emotion. Each narrows the label, and the
+label is the one both allow. The *conflict* items are the desire cases where the image suggests
+a desire (couple, family, group or nature scene) but the text is a plain description or a calm
+remark without a nature scene, so the gold is none. Every rule is an AND or an OR of one text cue
+and one image cue, so a linear classifier on concatenated features can learn it. Nothing needs
+an XOR-style interaction such as "negation flips the face". Titles are random and carry no
+information. (An earlier version in which a named emotion overrode the face turned out fragile:
+with sentence and CNN embeddings, a fused classifier barely beat text alone.)
 
 Votes are simulated separately (`simulate_votes`). Each annotator has an error rate, and errors
 go to the confusions MSED Fig. 3 reports (none and tranquility, neutral and positive/negative,
@@ -35,7 +42,7 @@ neutral and happiness/sad), so Fleiss' kappa is about 0.5-0.7 per task, as in MS
 
 Sizes: 600 items with images take about 2 s. For benchmarks up to 200k items use
 ``with_images=False`` (a few seconds), or ``image_pool=k``, which reuses k drawings for each
-(expression, scene) pair. `simulate_votes` for 200k items x 5 annotators takes well under a
+(scene, face, colours) combination. `simulate_votes` for 200k items x 5 annotators takes well under a
 second.
 """
 
@@ -142,13 +149,26 @@ EMOTION_GIVEN_DESIRE = np.array(
 )
 
 # Emotion -> sentiment, exactly as in MSED Table 4.
-SENTIMENT_OF_EMOTION = np.array([_S["positive"], _S["negative"], _S["neutral"], _S["negative"], _S["negative"], _S["negative"]])
+SENTIMENT_OF_EMOTION = np.array(
+    [_S["positive"], _S["negative"], _S["neutral"], _S["negative"], _S["negative"], _S["negative"]]
+)
 
-# Probability that the text names the emotion, per emotion (people rarely write "I feel neutral").
-EXPLICIT_EMOTION_RATE = np.array([0.50, 0.55, 0.35, 0.60, 0.60, 0.55])
-# When the text names the emotion, probability that the faces show the same one.
-FACE_AGREES_WITH_TEXT = 0.55
-# Fraction of images whose background colours belong to a different emotion than the faces.
+# Emotion cues (see the module docstring). The faces narrow the emotion to one pair, the text's
+# tone to another, and the two pairs share exactly one emotion:
+#              excited     low        hostile
+#   soft       happiness   neutral    -
+#   tense      fear        -          anger
+#   downcast   -           sad        disgust
+# Happiness and neutral, the common emotions, share a face. Telling a rare emotion from a common
+# one (fear from happiness, sad from neutral) then relies on the face's valence, the cue that is
+# easiest to see.
+FACES: tuple[str, ...] = ("soft", "tense", "downcast")
+TONES: tuple[str, ...] = ("excited", "low", "hostile")
+# Indexed by emotion: happiness, sad, neutral, disgust, anger, fear.
+FACE_OF_EMOTION = np.array([0, 2, 0, 2, 1, 1])
+TONE_OF_EMOTION = np.array([0, 1, 1, 2, 2, 0])
+# Fraction of images whose background colours belong to another face group (the faces still
+# show the right one), so colour alone isn't enough.
 MISLEADING_PALETTE_RATE = 0.10
 
 SCENES: tuple[str, ...] = ("portrait", "couple", "adult_child", "group", "nature")
@@ -168,15 +188,18 @@ NONE_CALM_RATE = 0.20  # share of "none" posts that talk about calm but show no 
 
 _DESIRE_PHRASES: dict[str, tuple[str, ...]] = {
     "together": (
-        "spending the {evening|weekend|afternoon|whole day} together with {the ones I love|my favourite people|the people who matter most}",
-        "nothing beats {quality|slow|precious} time with {the ones I love|my favourite people|the people who matter most}",
+        "spending the {evening|weekend|afternoon|whole day} together with "
+        "{the ones I love|my favourite people|the people who matter most}",
+        "nothing beats {quality|slow|precious} time with "
+        "{the ones I love|my favourite people|the people who matter most}",
         "{finally|at last} together again after {a long week|months apart|such a busy month}",
         "making {new|more} memories with {the ones I love|my favourite people|the people closest to me}",
         "{cannot|can't} wait to {see|hold} them again {this weekend|tonight|very soon}",
         "all I {need|want} is {more|a little more} time {together|with them}",
     ),
     "explore": (
-        "I wonder what is {behind that door|around the next corner|inside the old box|at the end of the trail}",
+        "I wonder what is "
+        "{behind that door|around the next corner|inside the old box|at the end of the trail}",
         "so curious to find out {how it works|where this road goes|what they are hiding}",
         "{exploring|discovering} {a place|somewhere} I have never been before",
         "need to know {the answer|the whole story|the secret} {right now|before tomorrow}",
@@ -208,26 +231,23 @@ _DESIRE_PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Phrases that name an emotion. Every emotion shares the same sentence frames, so only the
-# emotion word tells them apart, as with real lexical cues (order follows LABEL_KEYS["emotion"]).
-_EMOTION_WORDS: dict[str, str] = {
-    "happiness": "happy|joyful|delighted",
-    "sad": "sad|heartbroken|miserable",
-    "neutral": "indifferent|unmoved|so-so",
-    "disgust": "disgusted|grossed out|sickened",
-    "anger": "angry|furious|livid",
-    "fear": "scared|afraid|terrified",
-}
-_EMOTION_FRAMES: tuple[str, ...] = (
-    "feeling {so|really|truly|pretty} {%s}",
-    "{so|really|honestly|absolutely} {%s} {right now|today|about it|tonight}",
-    "I am {%s}",
-    "{honestly|to be fair|if I am honest}, {%s}",
-    "{%s} {as ever|again|as always|all day}",
+# Tone phrases, one per text (order follows TONES): "excited" fits happiness or fear (a racing
+# heart), "low" neutral or sad, "hostile" anger or disgust. All tones share the same sentence
+# frames, so only the tone words tell them apart, like the lexical cues in real captions.
+_TONE_WORDS: tuple[str, ...] = (
+    "breathless|trembling|wired|shaking|stunned",
+    "quiet|tired|flat|blank|subdued",
+    "fed up|sick of it|done with this|had enough|over it",
 )
-_EMOTION_PHRASES: dict[str, tuple[str, ...]] = {
-    key: tuple(frame % words for frame in _EMOTION_FRAMES) for key, words in _EMOTION_WORDS.items()
-}
+_TONE_FRAMES: tuple[str, ...] = (
+    "feeling {%s}{| today| tonight| right now}",
+    "{honestly|to be fair|all in all}, {%s}",
+    "{%s}, {as usual|again|all day|if I am honest}",
+    "{still|just} {%s} {about it|after all that|this week}",
+)
+_TONE_PHRASES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(frame % words for frame in _TONE_FRAMES) for words in _TONE_WORDS
+)
 
 _FILLERS: tuple[str, ...] = (
     "{posted|shared} {from my phone|late at night|on the way home}",
@@ -236,7 +256,9 @@ _FILLERS: tuple[str, ...] = (
     "{taken|written} {yesterday|last night|on Sunday}",
     "{first|second} post of the {week|month}",
 )
-_HASHTAGS: tuple[str, ...] = ("#photooftheday", "#life", "#mood", "#weekend", "#nofilter", "#today", "#instadaily")
+_HASHTAGS: tuple[str, ...] = (
+    "#photooftheday", "#life", "#mood", "#weekend", "#nofilter", "#today", "#instadaily"
+)
 _TITLES: tuple[str, ...] = (
     "Saturday",
     "Moments",
@@ -279,7 +301,7 @@ class SyntheticItem:
 
     ``text`` is None when the text is missing and ``image_bytes`` is None when the image is
     missing or ``with_images=False``. ``labels`` maps task key to label key. ``conflict`` is True
-    when the text names one emotion and the faces show another.
+    when the scene suggests a desire (couple, family, group or nature) but the label is none.
     """
 
     external_id: str
@@ -309,8 +331,8 @@ def generate_items(
     by emotion within each desire. An item lacks either its text or its image, never both, with
     the given rates (either may be 0).
 
-    ``image_pool=k`` draws only k variants for each (expression, scene) pair and reuses them (the
-    same ``bytes`` object), so large sets with images stay fast and small in memory. By default
+    ``image_pool=k`` draws only k variants for each (scene, face, colours) combination and reuses
+    them (the same ``bytes`` object), so large sets with images stay fast and small. By default
     every image is drawn separately. Images are RGB, ``image_size`` pixels square, and all cues
     stay inside the central 224/256 crop.
     """
@@ -323,9 +345,9 @@ def generate_items(
 
     desire, emotion = _sample_labels(n, label_rng)
     sentiment = SENTIMENT_OF_EMOTION[emotion]
-    text_cue, scene, explicit, face, palette = _sample_cues(desire, emotion, cue_rng)
+    text_cue, scene, face, palette = _sample_cues(desire, emotion, cue_rng)
     split = _assign_splits(desire, emotion, split_rng)
-    texts, titles = _compose_texts(text_cue, explicit, emotion, text_rng)
+    texts, titles = _compose_texts(text_cue, TONE_OF_EMOTION[emotion], text_rng)
 
     u = missing_rng.random(n)
     missing_text = u < missing_text_rate
@@ -333,9 +355,13 @@ def generate_items(
 
     images: list[bytes | None] = [None] * n
     if with_images:
-        images = _render_images(n, scene, face, palette, missing_image, seed=seed, size=image_size, fmt=image_format, pool=image_pool)
+        images = _render_images(
+            n, scene, face, palette, missing_image,
+            seed=seed, size=image_size, fmt=image_format, pool=image_pool,
+        )
 
     desire_keys, sentiment_keys, emotion_keys = (LABEL_KEYS[t] for t in TASKS)
+    scene_suggests_desire = scene != _SC["portrait"]
     width = max(6, len(str(n)))
     return [
         SyntheticItem(
@@ -349,7 +375,7 @@ def generate_items(
                 "emotion": emotion_keys[emotion[i]],
             },
             split=SPLITS[split[i]],
-            conflict=bool(face[i] != emotion[i]),
+            conflict=bool(scene_suggests_desire[i] and desire[i] == _D["none"]),
         )
         for i in range(n)
     ]
@@ -386,7 +412,7 @@ def _pick(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
 
 
 def _sample_cues(desire: np.ndarray, emotion: np.ndarray, rng: np.random.Generator):
-    """Text intent cue, scene, whether the text names the emotion, face expression, palette."""
+    """Text intent cue, scene, face group and palette group for each item."""
     n = desire.size
     text_cue = np.empty(n, dtype=np.int64)
     scene = np.empty(n, dtype=np.int64)
@@ -409,15 +435,10 @@ def _sample_cues(desire: np.ndarray, emotion: np.ndarray, rng: np.random.Generat
     scene[none[calm]] = _pick(rng, _NONE_CALM_SCENE, int(calm.sum()))
     scene[none[~calm]] = _pick(rng, _NONE_DESCRIBE_SCENE, int((~calm).sum()))
 
-    explicit = rng.random(n) < EXPLICIT_EMOTION_RATE[emotion]
-    # Conflict items: the text names the emotion, the faces show one of the other five.
-    n_emotions = len(LABEL_KEYS["emotion"])
-    other = (emotion + rng.integers(1, n_emotions, size=n)) % n_emotions
-    disagree = explicit & (rng.random(n) >= FACE_AGREES_WITH_TEXT)
-    face = np.where(disagree, other, emotion)
+    face = FACE_OF_EMOTION[emotion]
     misleading = rng.random(n) < MISLEADING_PALETTE_RATE
-    palette = np.where(misleading, (face + rng.integers(1, n_emotions, size=n)) % n_emotions, face)
-    return text_cue, scene, explicit, face, palette
+    palette = np.where(misleading, (face + rng.integers(1, len(FACES), size=n)) % len(FACES), face)
+    return text_cue, scene, face, palette
 
 
 def _assign_splits(desire: np.ndarray, emotion: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -434,14 +455,14 @@ def _assign_splits(desire: np.ndarray, emotion: np.ndarray, rng: np.random.Gener
     return split
 
 
-def _compose_texts(text_cue, explicit, emotion, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+def _compose_texts(text_cue, tone, rng: np.random.Generator) -> tuple[list[str], list[str]]:
     n = text_cue.size
     desire_banks = [_phrase_bank(_DESIRE_PHRASES[cue]) for cue in TEXT_CUES]
-    emotion_banks = [_phrase_bank(_EMOTION_PHRASES[key]) for key in LABEL_KEYS["emotion"]]
+    tone_banks = [_phrase_bank(phrases) for phrases in _TONE_PHRASES]
     filler_bank = _phrase_bank(_FILLERS)
     # Draw every random number up front (vectorised); the loop below only joins strings.
-    r_desire, r_emotion, r_filler, r_title, r_tag, r_day = (rng.integers(0, 1 << 30, size=n) for _ in range(6))
-    emotion_first = rng.random(n) < 0.3
+    r_desire, r_tone, r_filler, r_title, r_tag, r_day = (rng.integers(0, 1 << 30, size=n) for _ in range(6))
+    tone_first = rng.random(n) < 0.3
     with_filler = rng.random(n) < 0.5
     with_tag = rng.random(n) < 0.35
     numbered_title = rng.random(n) < 0.25
@@ -452,12 +473,9 @@ def _compose_texts(text_cue, explicit, emotion, rng: np.random.Generator) -> tup
     for i in range(n):
         bank = desire_banks[text_cue[i]]
         parts = [bank[r_desire[i] % len(bank)]]
-        if explicit[i]:
-            bank = emotion_banks[emotion[i]]
-            feeling = bank[r_emotion[i] % len(bank)]
-            parts.insert(0 if emotion_first[i] else 1, feeling)
-        # Texts without a named emotion always get a filler, so length doesn't give them away.
-        if with_filler[i] or not explicit[i] or len(" ".join(parts).split()) < 8:
+        bank = tone_banks[tone[i]]
+        parts.insert(0 if tone_first[i] else 1, bank[r_tone[i] % len(bank)])
+        if with_filler[i] or len(" ".join(parts).split()) < 8:
             parts.append(filler_bank[r_filler[i] % len(filler_bank)])
         separator = separators[r_sep[i]]
         if separator in (". ", "! "):
@@ -473,10 +491,12 @@ def _compose_texts(text_cue, explicit, emotion, rng: np.random.Generator) -> tup
 
 # --------------------------------------------------------------------------- images
 
-# Background colour per emotion (happiness, sad, neutral, disgust, anger, fear).
-_PALETTES = np.array(
-    [[250, 200, 70], [70, 110, 190], [175, 175, 170], [125, 140, 60], [205, 50, 40], [75, 40, 105]],
-    dtype=np.float64,
+# Background colours per face group (soft, tense, downcast): bright, dark, cool. Within a group
+# the colour is random, so it never tells the two emotions of the group apart.
+_PALETTES: tuple[tuple[tuple[int, int, int], ...], ...] = (
+    ((250, 200, 60), (245, 150, 60), (240, 140, 170)),
+    ((150, 35, 35), (70, 30, 80), (45, 45, 55)),
+    ((70, 100, 150), (110, 120, 70), (120, 135, 130)),
 )
 _SKINS = ((255, 224, 189), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36))
 _CLOTHES = ((60, 60, 70), (90, 70, 50), (40, 70, 90), (110, 110, 120), (70, 90, 60), (120, 80, 90))
@@ -492,41 +512,45 @@ def _render_images(n, scene, face, palette, missing, *, seed, size, fmt, pool) -
         return images
     if pool < 1:
         raise ValueError("image_pool must be >= 1")
-    # The palette follows the face except for the misleading-colour items; a pool keys on
-    # (scene, face, palette) so those stay misleading.
+    # Key on the palette too, so items with misleading colours keep them.
     cache: dict[tuple[int, int, int, int], bytes] = {}
     variant = np.random.default_rng([seed, 2]).integers(0, pool, size=n)
     for i in np.flatnonzero(~missing):
         key = (int(scene[i]), int(face[i]), int(palette[i]), int(variant[i]))
         if key not in cache:
             rng = np.random.default_rng([seed, *key, 3])
-            cache[key] = draw_image(key[0], key[1], key[2], rng, size=size, fmt=fmt)
+            cache[key] = draw_image(*key[:3], rng, size=size, fmt=fmt)
         images[i] = cache[key]
     return images
 
 
 def draw_image(
-    scene: int, expression: int, palette: int, rng: np.random.Generator, *, size: int = 256, fmt: str = "JPEG"
+    scene: int, face: int, palette: int, rng: np.random.Generator, *, size: int = 256, fmt: str = "JPEG"
 ) -> bytes:
     """Draw one image and return it encoded as ``fmt``.
 
-    ``scene`` indexes SCENES, ``expression`` and ``palette`` index LABEL_KEYS["emotion"]. Drawing
-    happens on a 256 canvas that is resized to ``size``; cues stay within pixels 22-234, so a
-    224 centre crop keeps them.
+    ``scene`` indexes SCENES; ``face`` and ``palette`` index FACES. Drawing happens on a 256 canvas
+    that is resized to ``size``, and the cues stay within pixels 22-234, so a 224 centre crop
+    keeps them.
     """
     canvas = 256
-    base = np.clip(_PALETTES[palette] + rng.normal(0, 14, 3), 0, 255)
+    choices = _PALETTES[palette]
+    base = np.array(choices[rng.integers(len(choices))], dtype=np.float64)
+    base = np.clip(base + rng.normal(0, 12, 3), 0, 255)
     # Vertical gradient: the bottom is 15-35% darker than the top.
     shade = 1.0 - rng.uniform(0.15, 0.35) * np.linspace(0, 1, canvas)[:, None, None]
     background = np.broadcast_to(base * shade, (canvas, canvas, 3)).astype(np.uint8)
     img = Image.fromarray(np.ascontiguousarray(background), "RGB")
     draw = ImageDraw.Draw(img)
 
-    for _ in range(rng.integers(1, 4)):  # clutter: a few muted shapes near the corners
+    for _ in range(rng.integers(1, 4)):  # clutter: a few muted squares near the corners
         x, y = rng.integers(0, 60, 2) + rng.choice([0, 196], 2)
         r = int(rng.integers(6, 14))
         colour = tuple(int(c) for c in np.clip(base * rng.uniform(0.6, 1.3), 0, 255))
         draw.rectangle([x - r, y - r, x + r, y + r], fill=colour)
+
+    # One face style per image, so every figure in it shows the same expression.
+    style = int(rng.integers(2))
 
     def jitter(v: float, amount: float = 6) -> float:
         return v + float(rng.uniform(-amount, amount))
@@ -536,7 +560,7 @@ def draw_image(
         clothes = _CLOTHES[rng.integers(len(_CLOTHES))]
         top, bottom = cy + 0.8 * r, max(cy + 1.6 * r, min(cy + 4.2 * r, 236))
         draw.rounded_rectangle([cx - 1.4 * r, top, cx + 1.4 * r, bottom], radius=0.7 * r, fill=clothes)
-        _draw_face(draw, cx, cy, r, expression, skin)
+        _draw_face(draw, cx, cy, r, face, style, skin)
 
     name = SCENES[scene]
     if name == "portrait":
@@ -580,54 +604,61 @@ def _draw_heart(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float) -> No
     draw.polygon([(cx - r, cy + r * 0.15), (cx + r, cy + r * 0.15), (cx, cy + r * 1.2)], fill=red)
 
 
-def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, expression: int, skin) -> None:
-    """A head with eyes, brows and mouth drawn bold enough to read at small sizes."""
-    key = LABEL_KEYS["emotion"][expression]
+def _draw_face(
+    draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, face: int, style: int, skin
+) -> None:
+    """A head drawn bold enough to read at small sizes; ``style`` (0 or 1) varies the details.
+
+    soft: calm eyes, gentle brows, a slight smile or a straight mouth (content or neutral).
+    tense: wide eyes, brows pulled down or raised, bared teeth or an open mouth (anger or fear).
+    downcast: heavy lids, a turned-down or twisted mouth (sorrow or disgust). Style is drawn at
+    random, so it doesn't tell the two emotions of a face apart either.
+    """
+    key = FACES[face]
     w = max(2, round(r / 9))
     draw.ellipse(_box(cx, cy, r), fill=skin, outline=_INK, width=max(1, w // 2))
     ex, ey, er = 0.38 * r, cy - 0.12 * r, max(2.0, 0.10 * r)
     by = ey - 0.30 * r  # brow height
     for side in (-1, 1):
         x = cx + side * ex
-        if key == "fear":  # wide white eyes with small pupils
+        inner, outer = x - side * 0.18 * r, x + side * 0.18 * r
+        if key == "soft":
+            draw.ellipse(_box(x, ey, er), fill=_INK)
+            brow = [min(inner, outer), by - 0.08 * r, max(inner, outer), by + 0.12 * r]
+            draw.arc(brow, 200, 340, fill=_INK, width=w)
+        elif key == "tense":  # wide eyes; brows in a V (style 0) or raised high (style 1)
             draw.ellipse(_box(x, ey, er * 1.8), fill=(255, 255, 255), outline=_INK, width=max(1, w // 2))
             draw.ellipse(_box(x, ey, er * 0.7), fill=_INK)
-        else:
-            draw.ellipse(_box(x, ey, er), fill=_INK)
-        inner, outer = x - side * 0.18 * r, x + side * 0.18 * r
-        if key == "happiness":  # relaxed arched brows
-            draw.arc([min(inner, outer), by - 0.10 * r, max(inner, outer), by + 0.15 * r], 200, 340, fill=_INK, width=w)
-        elif key == "sad":  # inner ends raised
-            draw.line([(inner, by - 0.12 * r), (outer, by + 0.08 * r)], fill=_INK, width=w)
-        elif key == "anger":  # inner ends pulled down: a V
-            draw.line([(inner, by + 0.14 * r), (outer, by - 0.10 * r)], fill=_INK, width=w + 1)
-        elif key == "fear":  # raised high
-            draw.line([(inner, by - 0.20 * r), (outer, by - 0.12 * r)], fill=_INK, width=w)
-        elif key == "disgust":  # one brow low, one level
-            dy = 0.08 * r if side < 0 else -0.02 * r
-            draw.line([(inner, by + dy), (outer, by + dy - 0.04 * r)], fill=_INK, width=w)
-        else:  # neutral: level
-            draw.line([(inner, by), (outer, by)], fill=_INK, width=w)
+            if style == 0:
+                draw.line([(inner, by + 0.12 * r), (outer, by - 0.12 * r)], fill=_INK, width=w + 1)
+            else:
+                draw.line([(inner, by - 0.22 * r), (outer, by - 0.14 * r)], fill=_INK, width=w + 1)
+        else:  # downcast: heavy lids, inner brow ends raised (style 0) or one brow lowered
+            draw.chord(_box(x, ey, er * 1.3), 0, 180, fill=_INK)
+            if style == 0:
+                draw.line([(inner, by - 0.12 * r), (outer, by + 0.08 * r)], fill=_INK, width=w)
+            else:
+                dy = 0.10 * r if side < 0 else 0.0
+                draw.line([(inner, by + dy), (outer, by + dy)], fill=_INK, width=w)
 
-    my, mw = cy + 0.45 * r, 0.42 * r
-    if key == "happiness":  # open smile
-        draw.chord([cx - mw, my - 0.30 * r, cx + mw, my + 0.28 * r], 0, 180, fill=_INK)
-    elif key == "sad":  # frown and a tear
-        draw.arc([cx - mw, my - 0.02 * r, cx + mw, my + 0.42 * r], 200, 340, fill=_INK, width=w)
-        draw.ellipse(_box(cx - ex, ey + 0.35 * r, max(2.0, 0.08 * r)), fill=(60, 140, 235))
-    elif key == "anger":  # clenched teeth between tight lips, red cheeks
-        draw.rectangle([cx - mw, my - 0.06 * r, cx + mw, my + 0.12 * r], fill=(255, 255, 255), outline=_INK, width=w)
-        for side in (-1, 1):
-            draw.ellipse(_box(cx + side * 0.6 * r, cy + 0.2 * r, 0.13 * r), fill=(215, 60, 50))
-    elif key == "fear":  # open mouth
-        draw.ellipse([cx - 0.16 * r, my - 0.12 * r, cx + 0.16 * r, my + 0.26 * r], fill=_INK)
-    elif key == "disgust":  # wavy mouth and a green tongue
+    my, mw = cy + 0.45 * r, 0.40 * r
+    if key == "soft":
+        if style == 0:
+            draw.arc([cx - mw, my - 0.25 * r, cx + mw, my + 0.12 * r], 20, 160, fill=_INK, width=w)
+        else:
+            draw.line([(cx - mw * 0.8, my), (cx + mw * 0.8, my)], fill=_INK, width=w)
+    elif key == "tense":
+        if style == 0:  # bared teeth
+            teeth = [cx - mw, my - 0.06 * r, cx + mw, my + 0.14 * r]
+            draw.rectangle(teeth, fill=(255, 255, 255), outline=_INK, width=w)
+        else:
+            draw.ellipse([cx - 0.20 * r, my - 0.14 * r, cx + 0.20 * r, my + 0.28 * r], fill=_INK)
+    elif style == 0:  # turned down
+        draw.arc([cx - mw, my - 0.02 * r, cx + mw, my + 0.45 * r], 200, 340, fill=_INK, width=w + 1)
+    else:  # twisted
         xs = np.linspace(cx - mw, cx + mw, 7)
-        points = [(float(x), my + (0.08 * r if k % 2 else -0.06 * r)) for k, x in enumerate(xs)]
-        draw.line(points, fill=_INK, width=w)
-        draw.ellipse(_box(cx + 0.1 * r, my + 0.12 * r, 0.09 * r), fill=(110, 170, 60))
-    else:  # neutral: a straight line
-        draw.line([(cx - mw, my), (cx + mw, my)], fill=_INK, width=w)
+        zigzag = [(float(x), my + (0.08 * r if k % 2 else -0.06 * r)) for k, x in enumerate(xs)]
+        draw.line(zigzag, fill=_INK, width=w)
 
 
 # --------------------------------------------------------------------------- votes

@@ -130,6 +130,14 @@ class ImageAsset(models.Model):
         return self.sha256[:12]
 
 
+# Unimodal rounds concern items with both modalities; an item with one
+# modality only has the multimodal round (there is nothing to hide). The
+# queue filters with these exact expressions so PostgreSQL can use the
+# partial indexes below.
+HAS_BOTH_MODALITIES = Q(image__isnull=False) & ~Q(text="")
+HAS_ONE_MODALITY = Q(image__isnull=True) | Q(text="")
+
+
 class ItemQuerySet(models.QuerySet):
     def unlabelled(self):
         """Items nobody has voted on yet."""
@@ -156,6 +164,15 @@ class Item(models.Model):
     # Multimodal-round annotations received, kept in the same transaction as
     # the vote so the queue never counts votes per request.
     vote_count = models.PositiveIntegerField(default=0)
+    # The queue's counters (annotator.services.queue), one pair per round,
+    # written in the transaction that holds the item's row lock: claims
+    # (leases not yet submitted, skipped or swept) and unimodal-round votes.
+    # votes + claims < votes_per_item is the queue's "has room" test.
+    claim_count = models.PositiveIntegerField(default=0)
+    text_vote_count = models.PositiveIntegerField(default=0)
+    text_claim_count = models.PositiveIntegerField(default=0)
+    image_vote_count = models.PositiveIntegerField(default=0)
+    image_claim_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ItemQuerySet.as_manager()
@@ -169,6 +186,11 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["project", "split", "id"], name="item_project_split"),
             models.Index(fields=["project", "vote_count", "id"], name="item_project_votes"),
+            # The queue seeks (project, votes of the round, id) one vote level
+            # at a time; item_project_votes serves the multimodal round, these
+            # two the rounds of unimodal projects.
+            models.Index(fields=["project", "text_vote_count", "id"], condition=HAS_BOTH_MODALITIES, name="item_queue_text_round"),
+            models.Index(fields=["project", "vote_count", "id"], condition=HAS_ONE_MODALITY, name="item_queue_one_modality"),
         ]
 
     def __str__(self) -> str:
@@ -213,7 +235,14 @@ class Annotation(models.Model):
             models.UniqueConstraint(fields=["item", "annotator", "round"], name="annotation_unique_per_round"),
             models.CheckConstraint(condition=Q(duration_ms__lte=86_400_000), name="annotation_duration_below_a_day"),
         ]
-        indexes = [models.Index(fields=["annotator", "-updated_at"], name="annotation_by_annotator")]
+        indexes = [
+            models.Index(fields=["annotator", "-updated_at"], name="annotation_by_annotator"),
+            # Unimodal rounds: an annotator's next image (or multimodal) items
+            # are the items of their own text (or image) annotations. With item
+            # last, the queue's "not annotated by me" probe is one lookup here
+            # too, whichever index the planner picks.
+            models.Index(fields=["annotator", "round", "item"], name="annotation_annotator_round"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.annotator} on {self.item} ({self.round})"
@@ -240,6 +269,60 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task.key}={self.label.key}"
+
+
+class Claim(models.Model):
+    """A lease on one item for one annotator in one round (annotator.services.queue).
+
+    A claim reserves one of the item's votes_per_item slots (counted in the
+    item's claim counter) until it is submitted, skipped, or expires and is
+    swept. Activity renews expires_at. A page holds at most two: the item on
+    screen and the one fetched ahead.
+    """
+
+    # Denormalised from item so the expiry sweep and "my claims" are one index probe.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="claims")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    round = models.CharField(max_length=12, choices=Annotation.Round.choices, default=Annotation.Round.MULTIMODAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator", "round"], name="claim_unique_per_round"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "expires_at"], name="claim_expiry"),
+            models.Index(fields=["annotator", "project", "created_at"], name="claim_by_annotator"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} holds {self.item} ({self.round}) until {self.expires_at:%H:%M}"
+
+
+class Skip(models.Model):
+    """An annotator passed on an item in a round, with an optional reason.
+
+    The queue does not hand a skipped item to the same annotator again while
+    it has anything else for them; leads read the reasons on the item page.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="skips")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    round = models.CharField(max_length=12, choices=Annotation.Round.choices, default=Annotation.Round.MULTIMODAL)
+    reason = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator", "round"], name="skip_unique_per_round"),
+        ]
+        indexes = [models.Index(fields=["project", "annotator", "round", "at"], name="skip_by_annotator")]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} skipped {self.item} ({self.round})"
 
 
 class AnnotationEdit(models.Model):

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import data, projects
+from .views import items, workspace
 
 app_name = "annotator"
 urlpatterns = [
@@ -18,4 +19,13 @@ urlpatterns = [
     path("projects/<slug:slug>/import/<int:job_id>/confirm/", data.import_confirm, name="import-confirm"),
     path("projects/<slug:slug>/export/", data.export_page, name="export"),
     path("projects/<slug:slug>/splits/", data.assign_splits, name="assign-splits"),
+]
+
+# Labelling workspace (members), item record and adjudication (leads).
+urlpatterns += [
+    path("projects/<slug:slug>/annotate/", workspace.item_annotate, name="item-annotate"),
+    path("projects/<slug:slug>/mine/", workspace.my_annotations, name="my-annotations"),
+    path("projects/<slug:slug>/items/<int:item_id>/", items.item_detail, name="item-detail"),
+    path("projects/<slug:slug>/items/<int:item_id>/adjudicate/", items.item_adjudicate, name="item-adjudicate"),
+    path("projects/<slug:slug>/adjudication/", items.adjudication, name="adjudication"),
 ]

@@ -18,9 +18,13 @@ Results go to bench/results/agreement.json under "metrics" (or
 "metrics_quick"): per metric our seconds, each peer's seconds, the ratio
 peer / ours and the largest absolute difference of the values.
 
-Parts: ``run_metrics`` (in-memory arrays) is the only part so far. A second
-part (a 1M-vote project in PostgreSQL, DB-to-page time) is planned behind a
-``--db`` flag: add a ``run_db(quick)`` function and register it in ``PARTS``.
+Parts: ``run_metrics`` (in-memory arrays, the default) and ``run_db``
+(``--db``): the Agreement dashboard of a 200k items x 5 votes x 3 tasks
+project (3M votes) in PostgreSQL, cold and cached, through the same service
+the view calls and through one real request. ``--db --quick`` does 20k
+items. Results go under "db" / "db_quick" of the same JSON file.
+
+    /work/venv/bin/python bench/agreement.py --db [--quick]
 """
 
 from __future__ import annotations
@@ -341,15 +345,271 @@ def run_metrics(quick: bool) -> None:
     print(f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 
 
-PARTS: dict[str, Callable[[bool], None]] = {"metrics": run_metrics}
+
+# --- database part: the Agreement page of a 3M-vote project -----------------------------
+
+DB_NAME = "affect_bench_agreement"
+DB_SEEDED_MARK = "bench: seeded"
+
+
+def _db_urls() -> tuple[str, str]:
+    """(server URL of the maintenance database, URL of the bench database), from BENCH_DATABASE_URL."""
+    import os
+
+    base = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+    server = base.rsplit("/", 1)[0] + "/postgres"
+    return server, base
+
+
+def _db_is_seeded(url: str, slug: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=5) as conn:
+            row = conn.execute("SELECT description FROM annotator_project WHERE slug = %s", [slug]).fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row) and row[0] == DB_SEEDED_MARK
+
+
+def _db_recreate(server: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _db_seed(slug: str, n_items: int, n_annotators: int, log: Callable[[str], None]) -> None:
+    """Items from annotator.demo, votes from demo.simulate_votes, written by the bulk service (COPY).
+
+    Annotation dates are spread over 12 weeks so the over-time chart has points. Gold is not
+    written (the Agreement page reads votes only).
+    """
+    import time
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from annotator import demo
+    from annotator.models import Annotation, Item, Label, Membership
+    from annotator.services.bulk import write_annotations
+    from annotator.services.projects import add_member, create_project
+
+    users = get_user_model()
+    start = time.perf_counter()
+    lead, _ = users.objects.get_or_create(username="bench-lead", defaults={"email": "lead@example.org"})
+    project = create_project(name=f"Bench {n_items}", slug=slug, template="msed", created_by=lead)
+    annotators = []
+    for a in range(n_annotators):
+        user, _ = users.objects.get_or_create(username=f"bench-annotator-{a}")
+        add_member(project=project, user=user, role=Membership.Role.ANNOTATOR)
+        annotators.append(user.pk)
+    synthetic = demo.generate_items(n_items, seed=0, with_images=False, missing_text_rate=0, missing_image_rate=0)
+    Item.objects.bulk_create(
+        (Item(project=project, external_id=s.external_id, text=s.text or s.title, split=s.split) for s in synthetic),
+        batch_size=5000,
+    )
+    item_ids = np.array(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    log(f"  {n_items:,} items in {time.perf_counter() - start:.1f} s")
+
+    labels = demo.simulate_votes(demo.label_index_matrix(synthetic), n_annotators, seed=0)
+    orders = demo.simulate_inference_orders(n_items, n_annotators, seed=0)
+    durations = demo.simulate_durations(n_items, n_annotators, seed=0, inference_orders=orders).sum(axis=2)
+    tasks = list(project.tasks.order_by("position", "id"))
+    label_ids = [list(Label.objects.filter(task=t).order_by("position", "id").values_list("id", flat=True)) for t in tasks]
+    order_keys = [list(demo.inference_order_keys(o)) for o in demo.INFERENCE_ORDERS]
+    order_index = {tuple(o): i for i, o in enumerate(demo.INFERENCE_ORDERS)}
+
+    def rows():
+        for i, item_id in enumerate(item_ids.tolist()):
+            for a, annotator_id in enumerate(annotators):
+                yield {
+                    "item_id": item_id,
+                    "annotator_id": annotator_id,
+                    "labels": {tasks[t].pk: label_ids[t][labels[i, a, t]] for t in range(len(tasks))},
+                    "inference_order": order_keys[order_index[tuple(orders[i, a].tolist())]],
+                    "duration_ms": int(durations[i, a]),
+                }
+
+    start = time.perf_counter()
+    written = write_annotations(project=project, rows=rows(), batch_size=20_000, update_items=False)
+    log(f"  {written['annotations']:,} annotations, {written['votes']:,} votes in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    Item.objects.filter(project=project).update(vote_count=n_annotators)
+    table = Annotation._meta.db_table
+    with connection.cursor() as cursor:
+        # 12 weeks of annotation history, so "agreement over time" has points.
+        cursor.execute(
+            f"UPDATE {table} SET created_at = created_at - make_interval(days => ((item_id * 7 + annotator_id) %% 84)::int), "
+            f"updated_at = updated_at - make_interval(days => ((item_id * 7 + annotator_id) %% 84)::int) "
+            f"WHERE item_id IN (SELECT id FROM annotator_item WHERE project_id = %s)",
+            [project.pk],
+        )
+    project.description = DB_SEEDED_MARK
+    project.save(update_fields=["description"])
+    log(f"  dates and counters in {time.perf_counter() - start:.1f} s")
+
+
+def _db_vacuum(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def run_db(quick: bool) -> None:
+    """Time the Agreement page's data from PostgreSQL: 200k items x 5 votes x 3 tasks (3M votes).
+
+    The database (affect_bench_agreement, or BENCH_DATABASE_URL) is created,
+    migrated and seeded on the first run and reused afterwards (a project per
+    size, marked as seeded when complete). Timed, with the same service the
+    view calls (analysis.services.get_dashboard): cold (cache cleared, 3
+    runs, best and first), cached (best of 10), and one real request as the
+    lead through the Django test client, cold and cached. A breakdown of the
+    cold path (vote query, week query, metrics, figures) is printed too.
+    """
+    import os
+    import time
+
+    n_items, n_annotators = (20_000, 5) if quick else (200_000, 5)
+    slug = f"bench-agreement-{n_items}"
+    server, url = _db_urls()
+    name = url.rsplit("/", 1)[1]
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    seeded = _db_is_seeded(url, slug)
+    if not seeded and not _db_is_seeded(url, f"bench-agreement-{200_000 if quick else 20_000}"):
+        log(f"creating database {name}")
+        _db_recreate(server, name)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.core.management import call_command
+    from django.test import Client
+    from django.urls import reverse
+
+    from analysis import selectors, services
+    from analysis.metrics import counts_from_labels
+    from annotator.models import Project, Vote
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if not seeded:
+        if Project.objects.filter(slug=slug).exists():  # an interrupted seed: start that project again
+            _db_recreate(server, name)
+            from django.db import connection
+
+            connection.close()
+            call_command("migrate", interactive=False, verbosity=0)
+        log(f"seeding {n_items:,} items x {n_annotators} votes x 3 tasks")
+        _db_seed(slug, n_items, n_annotators, log)
+        _db_vacuum(url)
+    project = Project.objects.get(slug=slug)
+    n_votes = Vote.objects.filter(task__project=project).count()
+    filters = selectors.DashboardFilters()
+
+    def page() -> dict:
+        return services.get_dashboard(project=project, page="agreement", filters=filters)
+
+    def cold() -> dict:
+        cache.clear()
+        return page()
+
+    first_cold, payload = best_time(cold, repeat=1)
+    best_cold, payload = best_time(cold, repeat=3)
+    best_cold = min(best_cold, first_cold)
+    cached, _ = best_time(page, repeat=10)
+
+    # The pieces of the cold path, timed separately.
+    tasks = selectors.get_task_schemas(project)
+    version_seconds, _ = best_time(lambda: selectors.get_votes_version(project), repeat=5)
+    votes_seconds, votes = best_time(lambda: selectors.get_vote_matrix(project, filters, tasks=tasks), repeat=3)
+    weeks_seconds, weeks = best_time(lambda: services._item_weeks(project, filters, votes.item_ids), repeat=3)
+    names = [str(a) for a in votes.annotator_ids]
+    metrics_seconds, results = best_time(
+        lambda: [services.task_agreement(t, votes.labels[t.key], weeks, names) for t in tasks], repeat=3
+    )
+    bootstrap_seconds, _ = best_time(
+        lambda: [metrics.agreement_summary_from_counts(counts_from_labels(votes.labels[t.key], t.n_categories), n_boot=services.N_BOOT, seed=0) for t in tasks],
+        repeat=3,
+    )
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    client = Client()
+    client.force_login(project.created_by)
+    page_url = reverse("analysis:agreement", args=[project.slug])
+
+    def request():
+        response = client.get(page_url)
+        assert response.status_code == 200, response.status_code
+        return response
+
+    cache.clear()
+    request_cold, response = best_time(request, repeat=1)
+    request_cached, response = best_time(request, repeat=5)
+    summary = payload["data"]["tasks"]
+    config = {
+        "n_items": n_items, "n_annotators": n_annotators, "n_tasks": len(tasks), "n_votes": n_votes,
+        "n_boot": services.N_BOOT, "database": name, "cache_backend": settings.CACHES["default"]["BACKEND"],
+        # The machines are shared: the load when the run ended says how much the numbers were disturbed.
+        "load_average_1_5_15": list(os.getloadavg()),
+    }
+    record = {
+        "config": config,
+        "service_cold_first_seconds": first_cold,
+        "service_cold_best_seconds": best_cold,
+        "service_cached_seconds": cached,
+        "request_cold_seconds": request_cold,
+        "request_cached_seconds": request_cached,
+        "page_bytes": len(response.content),
+        "breakdown_seconds": {
+            "votes_version": version_seconds,
+            "vote_matrix_query": votes_seconds,
+            "item_weeks_query": weeks_seconds,
+            "metrics_all_tasks": metrics_seconds,
+            "of_which_summary_with_bootstrap": bootstrap_seconds,
+        },
+        "fleiss_kappa": {t["key"]: t["summary"]["fleiss"]["value"] for t in summary},
+        "targets": {"cold_seconds": 3.0, "cached_seconds": 0.2},
+    }
+    record["meets_targets"] = best_cold < 3.0 and cached < 0.2 and request_cached < 0.2
+    rows = [
+        ["service, cold cache, first run (DB pages maybe on disk)", format_seconds(first_cold), ""],
+        ["service, cold cache (best of 4)", format_seconds(best_cold), "< 3 s"],
+        ["service, cached", format_seconds(cached), "< 200 ms"],
+        ["request as lead, cold", format_seconds(request_cold), ""],
+        ["request as lead, cached", format_seconds(request_cached), "< 200 ms"],
+        ["  votes version (cache key)", format_seconds(version_seconds), ""],
+        ["  vote matrix query", format_seconds(votes_seconds), ""],
+        ["  item weeks query", format_seconds(weeks_seconds), ""],
+        ["  metrics, 3 tasks", format_seconds(metrics_seconds), ""],
+        [f"  of which summaries ({services.N_BOOT} bootstrap)", format_seconds(bootstrap_seconds), ""],
+    ]
+    print(f"Agreement page from PostgreSQL: {n_items:,} items x {n_annotators} votes x {len(tasks)} tasks = {n_votes:,} votes{' --quick' if quick else ''}")
+    print(format_table(rows, ["what", "time", "target"]))
+    print("Fleiss' kappa: " + ", ".join(f"{k} {v:.3f}" for k, v in record["fleiss_kappa"].items()))
+    path = write_results(RESULTS_FILE, "db_quick" if quick else "db", record)
+    print(f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+
+
+PARTS: dict[str, Callable[[bool], None]] = {"metrics": run_metrics, "db": run_db}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller case (20k items), under a minute")
+    parser.add_argument(
+        "--db", action="store_true", help="run the database part (Agreement page from PostgreSQL) instead of the in-memory metrics"
+    )
     args = parser.parse_args(argv)
-    for run in PARTS.values():
-        run(args.quick)
+    PARTS["db" if args.db else "metrics"](args.quick)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,18 @@ class TrainingRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # {task_key: metrics} of the best epoch on the dev split (MSED Table 6 "Validation").
+    dev_metrics = models.JSONField(default=dict, blank=True)
+    best_epoch = models.PositiveIntegerField(default=0)
+    # What the worker is doing now ("encoding images 120/600"), for the progress bar.
+    phase = models.CharField(max_length=200, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    # Started by the retrain policy: becomes the pre-labeller when it succeeds.
+    auto_promote = models.BooleanField(default=False)
+    # "host:pid" of the process running the run, and when it last reported:
+    # a run whose process is gone (killed worker) is marked failed.
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -53,6 +65,7 @@ class TrainingRun(models.Model):
             # At most one pre-labeller per project.
             models.UniqueConstraint(fields=["project"], condition=Q(is_prelabeller=True), name="one_prelabeller_per_project"),
         ]
+        indexes = [models.Index(fields=["status"], name="trainingrun_status")]
 
     def __str__(self) -> str:
         return self.name or f"run {self.pk}"
@@ -72,9 +85,18 @@ class PredictionRun(models.Model):
     items_done = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Why it ran: "manual", "new pre-labeller", "new items".
+    reason = models.CharField(max_length=40, blank=True)
+    # Items the model could not read (no modality it was trained on): no suggestions.
+    items_skipped = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"], name="predictionrun_status")]
 
     @property
     def progress(self) -> float:
@@ -96,3 +118,38 @@ class Suggestion(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "item", "task"], name="suggestion_unique")]
         indexes = [models.Index(fields=["item", "task"], name="suggestion_item_task")]
+
+
+class PrelabelPolicy(models.Model):
+    """How a project keeps its pre-labeller current.
+
+    retrain_every_n_gold: retrain the pre-labeller (same configuration) once
+    this many gold labels were added since it was last trained; 0 = never.
+    suggest_new_items: imported items get suggestions from the pre-labeller.
+    """
+
+    project = models.OneToOneField("annotator.Project", on_delete=models.CASCADE, related_name="prelabel_policy")
+    retrain_every_n_gold = models.PositiveIntegerField(default=0)
+    suggest_new_items = models.BooleanField(default=True)
+    # Gold labels of the project when the last retrain was started (or the
+    # pre-labeller was chosen); the policy counts from here.
+    gold_at_last_training = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"pre-labelling policy of {self.project}"
+
+
+class EmbeddingMap(models.Model):
+    """A 2-D PCA projection of a run's learned item representations (CH-SIMS Fig. 4).
+
+    item_ids: [n] item ids. spaces: {"text" | "image" | "fused":
+    {"xy": [[x, y] | null, ...] aligned with item_ids (null where the item
+    has no such vector), "explained": [share of variance of PC1, PC2]}}.
+    Computed by the worker after training, so web processes never need torch.
+    """
+
+    run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="embedding_map")
+    item_ids = models.JSONField(default=list)
+    spaces = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)

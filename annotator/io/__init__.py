@@ -1,0 +1,18 @@
+"""Import and export stages that know nothing about Django.
+
+readers  stream rows out of CSV, JSONL, ZIP and MSED-layout datasets
+validate check rows against a label schema given as plain dicts
+images   decide whether bytes are an image we accept, and hash them
+zipsafe  refuse ZIP archives with unsafe names or sizes
+writers  stream CSV, JSONL, ZIP and MSED-layout output
+
+Services in ``annotator.services`` wire these to the database.
+"""
+
+
+class DatasetError(Exception):
+    """A problem with an input file, worded for the person who made it."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

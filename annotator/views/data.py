@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,6 +15,7 @@ from ..forms import ConfirmImportForm, ExportForm, ImportForm
 from ..models import ImportJob, Item, Membership
 from ..services import exports as export_services
 from ..services import imports as import_services
+from ..services import queue
 from ..services import splits as split_services
 from ..storage import open_image_file
 
@@ -45,6 +47,9 @@ def item_image(request, project, item_id: int):
     item = get_object_or_404(Item.objects.select_related("image"), pk=item_id, project=project)
     if item.image is None:
         raise Http404("This item has no image.")
+    if not queue.can_see_image(request.user, item, project=project):
+        # Unimodal rounds: the text round must be labelled from the text alone.
+        raise PermissionDenied("Label this item's text first: its image is hidden until then.")
     handle, content_type = open_image_file(item.image)
     response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, max-age=86400"

@@ -1,0 +1,290 @@
+"""The dashboards' numbers as JSON, for leads: one read-only endpoint per page.
+
+Each endpoint validates the filters (query parameters), calls the same
+cached service as the HTML page (analysis.services.get_dashboard) and
+answers the page's data plus every chart's table (the CSV numbers).
+Outsiders get a 404, members who are not leads a 403.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api.permissions import IsProjectLead, ProjectMixin
+from annotator.models import Annotation, Item
+
+from . import services
+from .selectors import DashboardFilters
+
+# ---------------------------------------------------------------------------
+# Input
+
+
+class FiltersIn(serializers.Serializer):
+    split = serializers.ChoiceField(choices=Item.Split.choices, required=False, allow_blank=True, help_text="Only items of this split (default: all).")
+    round = serializers.ChoiceField(
+        choices=Annotation.Round.choices, required=False, default=Annotation.Round.MULTIMODAL,
+        help_text="Whose votes count: the multimodal round (default) or a unimodal round.",
+    )
+    annotator = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list,
+        help_text="User ids; repeat the parameter (?annotator=3&annotator=5). Default: everyone.",
+    )
+    date_from = serializers.DateField(required=False, allow_null=True, default=None, help_text="First day of annotation (inclusive, site time zone).")
+    date_to = serializers.DateField(required=False, allow_null=True, default=None, help_text="Last day of annotation (inclusive).")
+
+    def validate(self, data):
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise serializers.ValidationError({"date_to": "The last day must not be before the first day."})
+        return data
+
+    def to_filters(self) -> DashboardFilters:
+        d = self.validated_data
+        return DashboardFilters(
+            split=d.get("split") or "",
+            round=d.get("round") or Annotation.Round.MULTIMODAL,
+            annotators=tuple(sorted(set(d.get("annotator") or ()))),
+            date_from=d.get("date_from"),
+            date_to=d.get("date_to"),
+        )
+
+
+# ---------------------------------------------------------------------------
+# Output (fields of a page's data are optional: an empty project has none)
+
+
+def _floats(**kwargs):
+    return serializers.ListField(child=serializers.FloatField(allow_null=True), **kwargs)
+
+
+def _float_matrix(**kwargs):
+    return serializers.ListField(child=_floats(), **kwargs)
+
+
+class FiltersOut(serializers.Serializer):
+    split = serializers.CharField(allow_null=True)
+    round = serializers.CharField()
+    annotators = serializers.ListField(child=serializers.IntegerField())
+    date_from = serializers.DateField(allow_null=True)
+    date_to = serializers.DateField(allow_null=True)
+
+
+class TableOut(serializers.Serializer):
+    columns = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(child=serializers.ListField(child=serializers.JSONField()))
+
+
+class DashboardOut(serializers.Serializer):
+    page = serializers.CharField()
+    filters = FiltersOut()
+    empty = serializers.CharField(allow_null=True, help_text="Why the page has nothing to show (no votes, no tasks), else null.")
+    notes = serializers.ListField(child=serializers.CharField())
+    tables = serializers.DictField(child=TableOut(), help_text="Every chart's numbers by chart id, as in its CSV download.")
+
+
+class MetricOut(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    reason = serializers.CharField(allow_null=True, help_text="Why the metric is undefined for these votes (value null).")
+
+
+class FleissOut(MetricOut):
+    band = serializers.CharField(allow_null=True, help_text="Landis & Koch band of the kappa.")
+
+
+class AgreementSummaryOut(serializers.Serializer):
+    n_items = serializers.IntegerField()
+    n_items_used = serializers.IntegerField(help_text="Items with at least two votes.")
+    n_items_excluded = serializers.IntegerField()
+    n_votes = serializers.IntegerField()
+    n_categories = serializers.IntegerField()
+    equal_votes = serializers.BooleanField()
+    percent = MetricOut()
+    fleiss = FleissOut()
+    alpha = MetricOut()
+    ac1 = MetricOut()
+
+
+class PairwiseOut(serializers.Serializer):
+    annotators = serializers.ListField(child=serializers.CharField())
+    kappa = _float_matrix()
+    n_shared = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+    reason = serializers.CharField(allow_null=True)
+
+
+class WeekOut(serializers.Serializer):
+    week = serializers.DateField(help_text="Monday of the week of the items' latest vote.")
+    n_items = serializers.IntegerField()
+    fleiss = serializers.FloatField(allow_null=True)
+    percent = serializers.FloatField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+
+
+class TaskAgreementOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    labels = serializers.ListField(child=serializers.CharField())
+    summary = AgreementSummaryOut()
+    per_category = _floats(allow_null=True)
+    per_category_reason = serializers.CharField(allow_null=True)
+    pairwise = PairwiseOut()
+    over_time = WeekOut(many=True)
+
+
+class AgreementOut(DashboardOut):
+    n_boot = serializers.IntegerField(required=False, help_text="Bootstrap resamples behind each interval.")
+    level = serializers.FloatField(required=False)
+    seed = serializers.IntegerField(required=False)
+    n_items = serializers.IntegerField(required=False)
+    n_votes = serializers.IntegerField(required=False)
+    annotators = serializers.ListField(child=serializers.CharField(), required=False)
+    tasks = TaskAgreementOut(many=True, required=False)
+
+
+class ConfusionTaskOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    labels = serializers.ListField(child=serializers.CharField())
+    reason = serializers.CharField(allow_null=True)
+    shares = _float_matrix(required=False, help_text="Share of annotator pairs choosing (row, column); sums to 1.")
+    row_shares = _float_matrix(required=False)
+    pair_counts = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()), required=False)
+
+
+class ConfusionOut(DashboardOut):
+    tasks = ConfusionTaskOut(many=True, required=False)
+
+
+class DistributionTaskOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    labels = serializers.ListField(child=serializers.CharField())
+    counts_by_split = serializers.DictField(child=serializers.ListField(child=serializers.IntegerField()))
+
+
+class DistributionOut(DashboardOut):
+    gold_source = serializers.CharField(required=False)
+    tasks = DistributionTaskOut(many=True, required=False)
+    desire_vs_none = serializers.DictField(child=serializers.IntegerField(), required=False)
+    within_desire = serializers.JSONField(required=False, help_text="task key -> {desire|none: counts per label}.")
+
+
+class KeywordGroupOut(serializers.Serializer):
+    id = serializers.CharField()
+    groups = serializers.JSONField(allow_null=True, help_text="group -> [[word, z, count], ...], best first.")
+    reason = serializers.CharField(allow_null=True)
+
+
+class KeywordsOut(DashboardOut):
+    top_k = serializers.IntegerField(required=False)
+    n_texts = serializers.IntegerField(required=False)
+    tasks = KeywordGroupOut(many=True, required=False)
+
+
+class AnnotatorOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    annotations = serializers.IntegerField()
+    votes = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True)
+    agreement = serializers.DictField(child=serializers.FloatField(allow_null=True), help_text="task -> agreement with the others' majority.")
+    agreement_items = serializers.DictField(child=serializers.IntegerField())
+    suggestions_kept = serializers.IntegerField()
+    suggestions_shown = serializers.IntegerField()
+    suggestion_rate = serializers.FloatField(allow_null=True)
+
+
+class AnnotatorsOut(DashboardOut):
+    annotators = AnnotatorOut(many=True, required=False)
+
+
+class ModalityTaskOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    scored = serializers.BooleanField(help_text="Sentiment scored -1/0/1 (CH-SIMS eq. 1); otherwise majority-label disagreement.")
+    reason = serializers.CharField(allow_null=True)
+    rounds = serializers.ListField(child=serializers.CharField(), required=False)
+    difference = _float_matrix(required=False)
+    n_items = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()), required=False)
+
+
+class ModalitiesOut(DashboardOut):
+    rounds = serializers.ListField(child=serializers.CharField(), required=False)
+    tasks = ModalityTaskOut(many=True, required=False)
+
+
+# ---------------------------------------------------------------------------
+# Views
+
+
+class DashboardAPI(ProjectMixin, APIView):
+    """GET a dashboard page's numbers; subclasses name the page and its output serializer."""
+
+    permission_classes = [IsAuthenticated, IsProjectLead]
+    page = ""
+    output = DashboardOut
+
+    def get(self, request, slug):
+        params = FiltersIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        payload = services.get_dashboard(project=self.get_project(), page=self.page, filters=params.to_filters())
+        body = {
+            "page": payload["page"],
+            "filters": payload["filters"],
+            "empty": payload["empty"],
+            "notes": payload["notes"],
+            "tables": {c["id"]: c["table"] for c in payload["charts"]},
+            **payload["data"],
+        }
+        return Response(self.output(body).data)
+
+
+def _documented(page: str, output: type[serializers.Serializer], summary: str, description: str):
+    return extend_schema_view(
+        get=extend_schema(parameters=[FiltersIn], responses=output, summary=summary, description=description, tags=["analysis"])
+    )
+
+
+@_documented(
+    "agreement", AgreementOut, "Agreement per task (leads)",
+    f"Percent agreement, Fleiss' kappa (Landis-Koch band), Krippendorff's alpha and Gwet's AC1 with "
+    f"{services.N_BOOT}-resample bootstrap 95% intervals; kappa per category; pairwise Cohen's kappa; kappa per week.",
+)
+class AgreementAPI(DashboardAPI):
+    page, output = "agreement", AgreementOut
+
+
+@_documented("confusion", ConfusionOut, "Label confusion per task (leads)", "MSED Fig. 3: which labels annotators of the same item chose.")
+class ConfusionAPI(DashboardAPI):
+    page, output = "confusion", ConfusionOut
+
+
+@_documented(
+    "distribution", DistributionOut, "Gold label distribution (leads)",
+    "MSED Table 4 (gold counts per label and split) and Fig. 4 (tasks within desire and non-desire items).",
+)
+class DistributionAPI(DashboardAPI):
+    page, output = "distribution", DistributionOut
+
+
+@_documented("keywords", KeywordsOut, "Keywords per class (leads)", "Top words per class by weighted log-odds (MSED Fig. 5 as numbers).")
+class KeywordsAPI(DashboardAPI):
+    page, output = "keywords", KeywordsOut
+
+
+@_documented(
+    "annotators", AnnotatorsOut, "Annotator statistics (leads)",
+    "Votes, median time per item, leave-one-out agreement with the others' majority, suggestion acceptance.",
+)
+class AnnotatorsAPI(DashboardAPI):
+    page, output = "annotators", AnnotatorsOut
+
+
+@_documented("modalities", ModalitiesOut, "Difference between annotation rounds (leads)", "CH-SIMS eq. 1 between the text, image and multimodal rounds.")
+class ModalitiesAPI(DashboardAPI):
+    page, output = "modalities", ModalitiesOut

@@ -1,0 +1,97 @@
+"""Dashboard pages for leads: one view per page, all thin.
+
+Each view parses the filters, asks analysis.services for the page's payload
+(cached) and renders it; with ?format=csv&chart=<id> the same view answers
+that chart's numbers as CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from annotator.access import project_view
+from annotator.models import Membership
+
+from . import services
+from .selectors import DashboardFilters
+
+# Spreadsheets run a cell that starts with one of these as a formula; label
+# names, usernames and words come from users, so such cells get a leading '.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _csv_response(project, page: str, payload: dict, chart_id: str) -> HttpResponse:
+    chart = next((c for c in payload["charts"] if c["id"] == chart_id), None)
+    if chart is None:
+        raise Http404(f"This page has no chart {chart_id!r}.")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{project.slug}-{page}-{chart_id}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(chart["table"]["columns"])
+    for row in chart["table"]["rows"]:
+        writer.writerow([_csv_cell(v) for v in row])
+    return response
+
+
+def _dashboard(request, project, page: str):
+    filters = DashboardFilters.from_query(request.GET)
+    payload = services.get_dashboard(project=project, page=page, filters=filters)
+    if request.GET.get("format") == "csv":
+        return _csv_response(project, page, payload, request.GET.get("chart", ""))
+    query = filters.as_query()
+    tabs = [(key, title, reverse(f"analysis:{key}", args=[project.slug]) + (f"?{query}" if query else "")) for key, title in services.PAGES.items()]
+    return render(
+        request,
+        f"analysis/{page}.html",
+        {
+            "project": project,
+            "page": page,
+            "page_title": services.PAGES[page],
+            "tabs": tabs,
+            "payload": payload,
+            "filters": filters,
+            "choices": services.get_filter_choices(project),
+            "csv_prefix": f"?{query}&" if query else "?",
+            "n_boot": services.N_BOOT,
+        },
+    )
+
+
+@project_view(role=Membership.Role.LEAD)
+def agreement(request, project):
+    return _dashboard(request, project, "agreement")
+
+
+@project_view(role=Membership.Role.LEAD)
+def confusion(request, project):
+    return _dashboard(request, project, "confusion")
+
+
+@project_view(role=Membership.Role.LEAD)
+def distribution(request, project):
+    return _dashboard(request, project, "distribution")
+
+
+@project_view(role=Membership.Role.LEAD)
+def keywords(request, project):
+    return _dashboard(request, project, "keywords")
+
+
+@project_view(role=Membership.Role.LEAD)
+def annotators(request, project):
+    return _dashboard(request, project, "annotators")
+
+
+@project_view(role=Membership.Role.LEAD)
+def modalities(request, project):
+    return _dashboard(request, project, "modalities")

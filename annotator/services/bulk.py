@@ -1,0 +1,310 @@
+"""Bulk writes of annotations and votes, for imports, `manage.py seed_demo`
+and benchmarks that create a million votes.
+
+Rows are written in batches: per batch a handful of queries, never one per
+row. On PostgreSQL annotations and votes go in through COPY (annotation ids
+are reserved from the sequence first, so votes can point at them);
+elsewhere through bulk_create.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ..errors import DomainError
+from ..models import Annotation, Item, Label, Project, Task, Vote
+from .gold import recompute_gold
+
+BATCH_SIZE = 2000
+MAX_DURATION_MS = 86_400_000
+_ROUNDS = frozenset(str(value) for value in Annotation.Round.values)
+_MULTIMODAL = str(Annotation.Round.MULTIMODAL)
+
+
+class AnnotationRow(NamedTuple):
+    """One annotation to write. `labels` maps task key -> label key, or
+    task id -> label id when the caller resolved them already."""
+
+    item_id: int
+    annotator_id: int
+    labels: Mapping[Any, Any]
+    round: str = Annotation.Round.MULTIMODAL
+    inference_order: Sequence[str] = ()
+    duration_ms: int | None = None
+
+
+@dataclass
+class _Prepared:
+    item_id: int
+    annotator_id: int
+    round: str
+    inference_order: list[str]
+    duration_ms: int | None
+    votes: list[tuple[int, int]]  # (task id, label id)
+
+
+class _Schema:
+    """Task and label lookups of one project, loaded once per call."""
+
+    def __init__(self, project: Project):
+        self.task_ids = dict(Task.objects.filter(project=project).values_list("key", "id"))
+        self.task_keys = set(self.task_ids)
+        self.labels: dict[tuple[int, str], int] = {}
+        self.label_task: dict[int, int] = {}
+        for label_id, task_id, key in Label.objects.filter(project=project).values_list("id", "task_id", "key"):
+            self.labels[(task_id, key)] = label_id
+            self.label_task[label_id] = task_id
+        self.label_keys: dict[int, list[str]] = {}
+        for (task_id, key) in self.labels:
+            self.label_keys.setdefault(task_id, []).append(key)
+
+    def resolve(self, labels: Mapping[Any, Any]) -> list[tuple[int, int]]:
+        pairs: list[tuple[int, int]] = []
+        for task, label in labels.items():
+            if isinstance(task, int) and isinstance(label, int):
+                if self.label_task.get(label) != task:
+                    raise DomainError(f"The label id {label} is not a label of the task id {task} in this project.")
+                pairs.append((task, label))
+                continue
+            task_id = self.task_ids.get(str(task))
+            if task_id is None:
+                raise DomainError(f"This project has no task {task!r}; its tasks are {', '.join(sorted(self.task_keys))}.")
+            label_id = self.labels.get((task_id, str(label)))
+            if label_id is None:
+                allowed = ", ".join(self.label_keys.get(task_id, []))
+                raise DomainError(f"{label!r} is not a label of the task {task!r}; allowed labels: {allowed}.")
+            pairs.append((task_id, label_id))
+        return pairs
+
+
+def _get(row: Any, name: str, default: Any = None) -> Any:
+    if isinstance(row, dict):
+        return row.get(name, default)
+    return getattr(row, name, default)
+
+
+def _prepare(row: Any, schema: _Schema) -> _Prepared:
+    round_ = str(_get(row, "round") or _MULTIMODAL)
+    if round_ not in _ROUNDS:
+        raise DomainError(f"Unknown round {round_!r}; rounds are {', '.join(sorted(_ROUNDS))}.")
+    order = list(_get(row, "inference_order") or ())
+    unknown = [key for key in order if key not in schema.task_keys]
+    if unknown or len(set(order)) != len(order):
+        raise DomainError(f"The inference order {order} must name each of the project's tasks at most once.")
+    duration = _get(row, "duration_ms")
+    if duration is not None and not 0 <= int(duration) <= MAX_DURATION_MS:
+        raise DomainError(f"A duration of {duration} ms is outside 0 to {MAX_DURATION_MS} (one day).")
+    votes = schema.resolve(_get(row, "labels") or {})
+    if not votes:
+        raise DomainError(f"The annotation of item {_get(row, 'item_id')} has no labels.")
+    return _Prepared(
+        item_id=int(_get(row, "item_id")),
+        annotator_id=int(_get(row, "annotator_id")),
+        round=round_,
+        inference_order=order,
+        duration_ms=None if duration is None else int(duration),
+        votes=votes,
+    )
+
+
+def _batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+# Item's vote counter per round (the queue's counters; unimodal ones only
+# where the model has them).
+_ROUND_COUNTERS = {
+    _MULTIMODAL: "vote_count",
+    str(Annotation.Round.TEXT): "text_vote_count",
+    str(Annotation.Round.IMAGE): "image_vote_count",
+}
+
+
+def _counter_fields() -> dict[str, str]:
+    names = {f.name for f in Item._meta.concrete_fields}
+    return {round_: field for round_, field in _ROUND_COUNTERS.items() if field in names}
+
+
+def refresh_vote_counts(item_ids: Iterable[int]) -> None:
+    """Set the items' vote counters (Item.vote_count: multimodal-round
+    annotations; text_vote_count / image_vote_count: unimodal rounds) from
+    their annotations, in one UPDATE."""
+    item_ids = list(item_ids)
+    if not item_ids:
+        return
+    values = {}
+    for round_, field in _counter_fields().items():
+        counts = (
+            Annotation.objects.filter(item=OuterRef("pk"), round=round_)
+            .order_by()
+            .values("item")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        values[field] = Coalesce(Subquery(counts), 0)
+    Item.objects.filter(id__in=item_ids).update(**values)
+
+
+# ----------------------------------------------------------------- COPY on PostgreSQL
+
+
+def _reserve_ids(model: type[models.Model], n: int) -> list[int]:
+    """n fresh primary keys from the table's sequence (identity column)."""
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, n])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _copy(model: type[models.Model], rows: list[dict[str, Any]], *, with_pk: bool) -> None:
+    """COPY rows (dicts by attname) into the model's table. Fields a row
+    leaves out get their model default, and auto_now(_add) fields the
+    current time, so a field added later does not break this."""
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    now = timezone.now()
+    fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+    given = set(rows[0]) if rows else set()
+    constants: dict[str, Any] = {}
+    for f in fields:
+        if f.attname in given:
+            continue
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            constants[f.attname] = now
+        elif f.has_default():
+            value = f.get_default()
+            constants[f.attname] = Jsonb(value) if isinstance(f, models.JSONField) else value
+        else:
+            constants[f.attname] = None
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField) and f.attname in given}
+    names = [f.attname for f in fields]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
+    )
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        (Jsonb(row[name]) if name in json_fields else row[name]) if name in row else constants[name]
+                        for name in names
+                    ]
+                )
+
+
+def _insert(prepared: list[_Prepared]) -> int:
+    """Write the annotations and their votes; returns the number of votes."""
+    if connection.vendor == "postgresql":
+        ids = _reserve_ids(Annotation, len(prepared))
+        _copy(
+            Annotation,
+            [
+                {
+                    "id": pk,
+                    "item_id": p.item_id,
+                    "annotator_id": p.annotator_id,
+                    "round": p.round,
+                    "inference_order": p.inference_order,
+                    "duration_ms": p.duration_ms,
+                }
+                for pk, p in zip(ids, prepared)
+            ],
+            with_pk=True,
+        )
+        votes = [
+            {"annotation_id": pk, "item_id": p.item_id, "annotator_id": p.annotator_id, "round": p.round, "task_id": t, "label_id": l}
+            for pk, p in zip(ids, prepared)
+            for t, l in p.votes
+        ]
+        _copy(Vote, votes, with_pk=False)
+        return len(votes)
+    annotations = Annotation.objects.bulk_create(
+        [
+            Annotation(
+                item_id=p.item_id,
+                annotator_id=p.annotator_id,
+                round=p.round,
+                inference_order=p.inference_order,
+                duration_ms=p.duration_ms,
+            )
+            for p in prepared
+        ]
+    )
+    vote_objects = [
+        Vote(annotation_id=a.pk, item_id=p.item_id, annotator_id=p.annotator_id, round=p.round, task_id=t, label_id=l)
+        for a, p in zip(annotations, prepared)
+        for t, l in p.votes
+    ]
+    Vote.objects.bulk_create(vote_objects, batch_size=BATCH_SIZE)
+    return len(vote_objects)
+
+
+def write_annotations(
+    *, project: Project, rows: Iterable[Any], batch_size: int = BATCH_SIZE, update_items: bool = True
+) -> dict[str, int]:
+    """Create annotations and their votes for many items at once.
+
+    rows: AnnotationRow tuples or dicts with item_id, annotator_id, labels
+    ({task_key: label_key} or {task_id: label_id}), and optionally round
+    (default multimodal), inference_order (task keys) and duration_ms.
+    Streams `rows` in batches of `batch_size`; per batch it locks the items,
+    checks that they belong to the project and that the annotators exist,
+    writes, then (unless update_items is False, for callers that do it
+    themselves) refreshes Item.vote_count with one UPDATE and recomputes
+    gold once. All or nothing: one transaction. An annotation that exists
+    already (same item, annotator and round) is a DomainError.
+
+    Returns {"annotations": n, "votes": n, "items": n}.
+    """
+    schema = _Schema(project)
+    counts: Counter[str] = Counter()
+    touched: set[int] = set()
+    users = get_user_model()
+    try:
+        with transaction.atomic():
+            for batch in _batched(rows, batch_size):
+                prepared = [_prepare(row, schema) for row in batch]
+                item_ids = sorted({p.item_id for p in prepared})
+                # Lock in id order, so two writers on the same items cannot deadlock.
+                found = list(
+                    Item.objects.select_for_update().filter(project=project, id__in=item_ids).order_by("id").values_list("id", flat=True)
+                )
+                if len(found) != len(item_ids):
+                    missing = sorted(set(item_ids) - set(found))[:5]
+                    raise DomainError(f"These items are not in the project {project.slug!r}: {', '.join(map(str, missing))}.")
+                annotator_ids = {p.annotator_id for p in prepared}
+                known = set(users.objects.filter(id__in=annotator_ids).values_list("id", flat=True))
+                if known != annotator_ids:
+                    missing = sorted(annotator_ids - known)[:5]
+                    raise DomainError(f"There are no users with the ids {', '.join(map(str, missing))}.")
+                keys = Counter((p.item_id, p.annotator_id, p.round) for p in prepared)
+                repeated = [key for key, n in keys.items() if n > 1]
+                if repeated:
+                    item_id, annotator_id, round_ = repeated[0]
+                    raise DomainError(
+                        f"Item {item_id} has two annotations by user {annotator_id} in the {round_} round; one per item, annotator and round."
+                    )
+                counts["votes"] += _insert(prepared)
+                counts["annotations"] += len(prepared)
+                touched.update(item_ids)
+                if update_items:
+                    refresh_vote_counts(item_ids)
+                    recompute_gold(item_ids=item_ids)
+    except IntegrityError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise DomainError(
+            f"Some of these annotations exist already (one per item, annotator and round), so nothing was written: {detail}"
+        ) from exc
+    return {"annotations": counts["annotations"], "votes": counts["votes"], "items": len(touched)}

@@ -1,0 +1,545 @@
+"""The annotation queue: which item an annotator labels next, held as a lease.
+
+Claims
+    `claim_next_item` hands an annotator an item they have not annotated in
+    the round and whose votes plus claims are below `votes_per_item`, and
+    records a `Claim` (a lease of `Project.claim_minutes`) that reserves one
+    of the item's slots. Asking again returns the claim already held, so a
+    reload never takes a second item; the labelling page, which fetches the
+    next item while the current one is on screen, passes `current_item_id`
+    and so holds at most two claims. Any action renews the lease (and the
+    page sends a heartbeat); submit and skip end it; an expired claim is
+    swept, which gives its slot back to the queue.
+
+Rounds (Project.unimodal_rounds; CH-SIMS 3.2: text first, then the other
+modality, multimodal last, each seeing only its own modality)
+    An annotator works round by round. They get text-round items while any
+    is open to them; then image-round items, which are only items whose text
+    round *they* did; then multimodal-round items, only items whose image
+    round they did. So the same people give an item its three judgements,
+    and between two rounds of one item the annotator labels the rest of the
+    earlier round, which keeps the modalities apart in memory. Unimodal
+    rounds concern items with both modalities: an item with only text or
+    only an image has just the multimodal round. Items skipped in any round
+    come back last, oldest skip first. Without unimodal rounds there is only
+    the multimodal round.
+
+Order strategies (Project.queue_order), within a round
+    finish_first  items with the most votes first (gold forms early), in import
+                  order within a vote count; at most WINDOW partly voted items
+                  are looked at before the unstarted ones, so an annotator whose
+                  own half-finished items fill the top of the queue is not
+                  slowed by them (they get fresh items; others finish those).
+    random        a random starting point in id space between the first and
+                  the last open item, then the next open ids (wrapping around).
+    sequential    import (id) order.
+    uncertain     highest total entropy over tasks of the current suggestions
+                  (latest succeeded prediction run of the pre-labeller) first,
+                  then finish_first for the items the model has not scored.
+
+Cost
+    Candidate ids are read in small batches by index seeks on (project,
+    votes of the round, id), one seek per vote level, so full items are never
+    read and nothing is sorted or counted over the project. A locking query
+    then checks the first CHUNK of them (room left, no annotation, claim or
+    skip of this annotator: NOT EXISTS probes of unique indexes) and locks
+    the first eligible one; the rest of the batch only if none was. Vote and
+    claim counts live on the item row and change in the transaction that
+    holds its lock. The `uncertain` order sorts the suggestions of the
+    current run (inference has no index on entropy). A claim's transaction
+    commits without waiting for the disk (see _lease_commit); a vote's does.
+
+Locks
+    Item rows are always locked before claim rows. The claim itself is a
+    race between annotators asking at once: the locking query uses
+    SELECT ... FOR UPDATE SKIP LOCKED, so two requests never take the same
+    row, and PostgreSQL re-checks "votes + claims < votes_per_item" on the
+    latest row version when the row changed since the query's snapshot.
+    The expiry sweep takes its locks with SKIP LOCKED too and never waits.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from .. import selectors
+from ..errors import DomainError, PermissionDenied
+from ..models import HAS_BOTH_MODALITIES, HAS_ONE_MODALITY, Annotation, Claim, Item, Membership, Project, Skip
+
+Round = Annotation.Round
+
+# (vote counter, claim counter) on Item, per round.
+ROUND_COUNTERS: dict[str, tuple[str, str]] = {
+    Round.MULTIMODAL: ("vote_count", "claim_count"),
+    Round.TEXT: ("text_vote_count", "text_claim_count"),
+    Round.IMAGE: ("image_vote_count", "image_claim_count"),
+}
+
+BATCH = 40  # candidate ids read per index seek
+CHUNK = 10  # candidates the first locking query checks
+WINDOW = 160  # partly voted items finish_first looks at before unstarted ones
+SWEEP_LIMIT = 50  # expired claims released per request
+
+
+# --------------------------------------------------------------------------
+# Claims
+
+
+def claim_next_item(*, annotator, project: Project, current_item_id: int | None = None) -> Claim | None:
+    """The annotator's next claim in `project`, or None when nothing is left for them.
+
+    Returns the annotator's oldest claim if they hold one (other than on
+    `current_item_id`, the item the page shows while fetching ahead);
+    otherwise claims a new item following the project's rounds and order
+    (see the module docstring). Every call renews the annotator's leases.
+
+    Runs two short transactions: a sweep of expired claims (which never
+    waits on a lock), then the claim.
+    """
+    _require_member(annotator, project)
+    release_expired_claims(project=project)
+    with transaction.atomic():
+        _lease_commit()
+        now = timezone.now()
+        held = (
+            Claim.objects.filter(project=project, annotator=annotator)
+            .exclude(item_id=current_item_id)
+            .select_related("item")
+            .order_by("created_at", "id")
+            .first()
+        )
+        if held is not None:
+            _renew(annotator=annotator, project=project, now=now)
+            held.expires_at = now + _lease(project)
+            return held
+        for round_, include_skipped, batches in _candidate_sources(project, annotator):
+            item = _lock_first_eligible(
+                batches, project=project, annotator=annotator, round_=round_, include_skipped=include_skipped
+            )
+            if item is None:
+                continue
+            try:
+                claim = Claim.objects.create(
+                    project=project, item=item, annotator=annotator, round=round_, expires_at=now + _lease(project)
+                )
+            except IntegrityError as exc:  # the same annotator took it from another tab a moment ago
+                # (raising out of the atomic block rolls the whole claim back)
+                raise DomainError("You just took this item in another tab or window; reload to continue there.") from exc
+            _, claim_field = ROUND_COUNTERS[round_]
+            Item.objects.filter(pk=item.pk).update(**{claim_field: F(claim_field) + 1})
+            if current_item_id is not None:  # the only other claim a page holds
+                _renew(annotator=annotator, project=project, now=now)
+            claim.item = item
+            claim.previously_skipped = include_skipped
+            return claim
+        return None
+
+
+def renew_claims(*, annotator, project: Project) -> datetime | None:
+    """Extend the annotator's leases in `project` (the page's heartbeat).
+
+    Returns the new expiry, or None when they hold no claim (it expired and
+    was swept, or they hold nothing)."""
+    _require_member(annotator, project)
+    now = timezone.now()
+    if _renew(annotator=annotator, project=project, now=now):
+        return now + _lease(project)
+    return None
+
+
+def release_expired_claims(*, project: Project, limit: int = SWEEP_LIMIT) -> int:
+    """Give the slots of expired claims in `project` back to the queue.
+
+    Called before every claim (an index probe when nothing expired); a
+    periodic task may call it too. Items locked right now are left for the
+    next sweep. Returns the number of claims released."""
+    now = timezone.now()
+    expired = list(
+        Claim.objects.filter(project=project, expires_at__lt=now).values_list("id", "item_id", "round")[:limit]
+    )
+    if not expired:
+        return 0
+    with transaction.atomic():
+        _lease_commit()
+        # Lock order is item, then claim, as everywhere; but the sweep takes
+        # both with SKIP LOCKED and so never waits: a row being submitted,
+        # skipped or renewed right now is left for the next sweep, and the
+        # sweep cannot deadlock with the transactions it passes over.
+        items = set(
+            Item.objects.filter(pk__in={item_id for _, item_id, _ in expired})
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        claims = list(
+            Claim.objects.filter(pk__in=[c for c, item_id, _ in expired if item_id in items], expires_at__lt=now)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "item_id", "round")
+        )
+        Claim.objects.filter(pk__in=[pk for pk, _, _ in claims]).delete()
+        for _, item_id, round_ in claims:
+            _, claim_field = ROUND_COUNTERS[round_]
+            Item.objects.filter(pk=item_id).update(**{claim_field: F(claim_field) - 1})
+    return len(claims)
+
+
+def _lease_commit() -> None:
+    """Commit this transaction without waiting for the disk (PostgreSQL).
+
+    Claims are leases: if the database crashed in the few milliseconds
+    before the write reached the disk, the claim would be gone and the item
+    simply back in the queue. Votes are never written this way (their
+    transactions keep synchronous commit), so no acknowledged vote can be lost."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def _lease(project: Project) -> timedelta:
+    return timedelta(minutes=project.claim_minutes or 10)
+
+
+def _renew(*, annotator, project: Project, now: datetime) -> int:
+    # A conditional update, not read-then-write: it races with the sweep's
+    # conditional delete, and whichever commits first wins cleanly.
+    return Claim.objects.filter(project=project, annotator=annotator).update(expires_at=now + _lease(project))
+
+
+def _delete_claim(*, item_id: int, annotator, round_: str) -> bool:
+    """Delete a claim and give back its slot. The caller holds the item's lock."""
+    if Claim.objects.filter(item_id=item_id, annotator=annotator, round=round_).delete()[0]:
+        _, claim_field = ROUND_COUNTERS[round_]
+        Item.objects.filter(pk=item_id).update(**{claim_field: F(claim_field) - 1})
+        return True
+    return False
+
+
+def _require_member(user, project: Project) -> None:
+    if not selectors.is_member(user, project):
+        raise PermissionDenied("You are not a member of this project.")
+
+
+# --------------------------------------------------------------------------
+# Candidates
+
+
+def _candidate_sources(project: Project, annotator) -> Iterator[tuple[str, bool, Iterator[list[int]]]]:
+    """(round, include_skipped, batches of candidate ids in preference order)."""
+    if not project.unimodal_rounds:
+        yield Round.MULTIMODAL, False, _order_batches(project, Round.MULTIMODAL, modality=None)
+    else:
+        yield Round.TEXT, False, _order_batches(project, Round.TEXT, modality="both")
+        yield Round.IMAGE, False, _own_round_batches(project, annotator, previous=Round.TEXT)
+        yield Round.MULTIMODAL, False, _own_round_batches(project, annotator, previous=Round.IMAGE)
+        yield Round.MULTIMODAL, False, _order_batches(project, Round.MULTIMODAL, modality="one")
+    for round_ in project.rounds:
+        yield round_, True, _skipped_batches(project, annotator, round_)
+
+
+# Which items a round scans: every item, items with both modalities (text
+# round of unimodal projects) or with one (their multimodal-only items). The
+# SQL repeats the partial indexes' predicates so PostgreSQL can use them.
+MODALITY_Q = {None: Q(), "both": HAS_BOTH_MODALITIES, "one": HAS_ONE_MODALITY}
+MODALITY_SQL = {None: "", "both": " AND image_id IS NOT NULL AND NOT (text = '')", "one": " AND (image_id IS NULL OR text = '')"}
+
+# The two statements below run on every claim. They are plain SQL because
+# building them through the ORM (three NOT EXISTS subqueries, a union of
+# seeks, an ordering by position) cost more than running them.
+
+
+@lru_cache(maxsize=256)
+def _lock_sql(round_: str, include_skipped: bool, n: int, skip_locked: bool) -> str:
+    vote_field, claim_field = ROUND_COUNTERS[round_]
+    item, annotation, claim, skip = (m._meta.db_table for m in (Item, Annotation, Claim, Skip))
+    # OFFSET keeps PostgreSQL from turning these NOT EXISTS into anti-joins,
+    # which (with stale statistics) read all of this annotator's annotations:
+    # each stays a probe of a unique (item, annotator, round) index per
+    # candidate, so the cost is bounded by the chunk, not by their history.
+    mine = "WHERE t.item_id = i.id AND t.annotator_id = %s AND t.round = %s LIMIT 1 OFFSET 0"
+    skipped = f" AND NOT EXISTS (SELECT 1 FROM {skip} t {mine})" if include_skipped is False else ""
+    positions = " ".join(f"WHEN %s THEN {i}" for i in range(n))
+    return (
+        f"SELECT * FROM {item} i WHERE i.id IN ({', '.join(['%s'] * n)})"
+        f" AND i.{vote_field} + i.{claim_field} < %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {annotation} t {mine})"
+        f" AND NOT EXISTS (SELECT 1 FROM {claim} t {mine}){skipped}"
+        f" ORDER BY CASE i.id {positions} END LIMIT 1" + (" FOR UPDATE SKIP LOCKED" if skip_locked else "")
+    )
+
+
+def _lock_first_eligible(
+    batches: Iterable[list[int]], *, project: Project, annotator, round_: str, include_skipped: bool
+) -> Item | None:
+    """Lock and return the first candidate with room that this annotator has
+    not annotated, claimed (or, unless include_skipped, skipped) in the round."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    mine = [annotator.pk, round_]
+    for batch in batches:
+        # The first few candidates usually do; if not (say an annotator whose
+        # own half-done items fill the top of the queue), the rest of the
+        # batch in one query rather than many.
+        for chunk in (batch[:CHUNK], batch[CHUNK:]):
+            if not chunk:
+                continue
+            params = [*chunk, project.votes_per_item, *mine, *mine, *(mine if not include_skipped else []), *chunk]
+            # Race: every annotator asking now reads the same candidates.
+            # SKIP LOCKED passes over a row another request is claiming (its
+            # counters change when that commits), so no two take one slot.
+            sql = _lock_sql(round_, include_skipped, len(chunk), skip_locked)
+            for item in Item.objects.raw(sql, params):
+                return item
+    return None
+
+
+def _order_batches(project: Project, round_: str, *, modality: str | None) -> Iterator[list[int]]:
+    order = project.queue_order
+    if order == Project.QueueOrder.UNCERTAIN:
+        run = get_current_prediction_run(project)
+        if run is not None:
+            yield from _uncertain_batches(project, round_, modality, run)
+        yield from _finish_first_batches(project, round_, modality)
+    elif order == Project.QueueOrder.RANDOM:
+        yield from _random_batches(project, round_, modality)
+    elif order == Project.QueueOrder.SEQUENTIAL:
+        yield from _id_order_batches(project, round_, modality, after=0)
+    else:
+        yield from _finish_first_batches(project, round_, modality)
+
+
+def _level_seek(
+    project: Project, round_: str, modality: str | None, levels: Iterable[int], *, after: int, upto: int | None = None
+) -> list[tuple[int, int]]:
+    """One query: up to BATCH ids per vote level, each above `after` (and
+    at most `upto`), in id order; returns [(id, level)]. Each branch is a
+    seek on an index (project, votes of the round, id)."""
+    vote_field, _ = ROUND_COUNTERS[round_]
+    levels = list(levels)
+    if not levels:
+        return []
+    bound = " AND id <= %s" if upto is not None else ""
+    branch = (
+        f"SELECT * FROM (SELECT id, {vote_field} FROM {Item._meta.db_table} WHERE project_id = %s AND {vote_field} = %s"
+        f" AND id > %s{bound}{MODALITY_SQL[modality]} ORDER BY id LIMIT {BATCH}) AS level_{{n}}"
+    )
+    sql = " UNION ALL ".join(branch.format(n=n) for n in range(len(levels)))
+    params = []
+    for level in levels:
+        params += [project.pk, level, after] + ([upto] if upto is not None else [])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _finish_first_batches(project: Project, round_: str, modality: str | None) -> Iterator[list[int]]:
+    n = project.votes_per_item
+    partial_levels = list(range(n - 1, 0, -1))
+    # 1. A window of partly voted items, most votes first.
+    rows = sorted(_level_seek(project, round_, modality, partial_levels, after=0), key=lambda r: (-r[1], r[0]))[:WINDOW]
+    if rows:
+        yield [pk for pk, _ in rows]
+    # 2. Unstarted items, in import order.
+    after = 0
+    while True:
+        ids = [pk for pk, _ in _level_seek(project, round_, modality, [0], after=after)]
+        if not ids:
+            break
+        yield ids
+        after = ids[-1]
+    # 3. The rest of the partly voted items (only reached near the end of a
+    #    project, or by an annotator who has done all the others).
+    for level in partial_levels:
+        after = 0
+        while True:
+            ids = [pk for pk, _ in _level_seek(project, round_, modality, [level], after=after)]
+            if not ids:
+                break
+            yield ids
+            after = ids[-1]
+
+
+def _id_order_batches(
+    project: Project, round_: str, modality: str | None, *, after: int, upto: int | None = None
+) -> Iterator[list[int]]:
+    """Open items in id order from `after`: the BATCH smallest ids over all
+    vote levels, then the next, without reading full items."""
+    levels = range(project.votes_per_item)
+    while True:
+        ids = sorted(pk for pk, _ in _level_seek(project, round_, modality, levels, after=after, upto=upto))[:BATCH]
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+
+
+def _random_batches(project: Project, round_: str, modality: str | None) -> Iterator[list[int]]:
+    bounds = _open_bounds(project, round_, modality)
+    if bounds["lo"] is None:
+        return
+    start = random.randint(bounds["lo"], bounds["hi"])
+    yield from _id_order_batches(project, round_, modality, after=start - 1)
+    yield from _id_order_batches(project, round_, modality, after=0, upto=start - 1)
+
+
+def _open_bounds(project: Project, round_: str, modality: str | None) -> dict:
+    """Lowest and highest open id: a first-and-last seek per vote level, in one query."""
+    vote_field, _ = ROUND_COUNTERS[round_]
+    branch = (
+        f"SELECT * FROM (SELECT id FROM {Item._meta.db_table} WHERE project_id = %s AND {vote_field} = %s"
+        f"{MODALITY_SQL[modality]} ORDER BY id {{direction}} LIMIT 1) AS bound_{{n}}"
+    )
+    parts, params = [], []
+    for level in range(project.votes_per_item):
+        for direction in ("ASC", "DESC"):
+            parts.append(branch.format(direction=direction, n=len(parts)))
+            params += [project.pk, level]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        ids = [row[0] for row in cursor.fetchall()]
+    return {"lo": min(ids, default=None), "hi": max(ids, default=None)}
+
+
+def _uncertain_batches(project: Project, round_: str, modality: str | None, run) -> Iterator[list[int]]:
+    from inference.models import Suggestion
+
+    vote_field, _ = ROUND_COUNTERS[round_]
+    open_items = Item.objects.filter(project=project).filter(MODALITY_Q[modality]).filter(
+        **{f"{vote_field}__lt": project.votes_per_item}
+    )
+    ranked = (
+        Suggestion.objects.filter(run=run, item__in=open_items.values("pk"))
+        .values("item_id")
+        .annotate(uncertainty=Sum("entropy"))
+        .order_by("-uncertainty", "item_id")
+        .values_list("item_id", flat=True)
+    )
+    offset = 0
+    while True:
+        ids = list(ranked[offset : offset + BATCH])
+        if not ids:
+            return
+        yield ids
+        offset += BATCH
+
+
+def _own_round_batches(project: Project, annotator, *, previous: str) -> Iterator[list[int]]:
+    """Items of the annotator's own annotations of the previous round, in item
+    order (a seek on the index (annotator, round, item))."""
+    after = 0
+    mine = Annotation.objects.filter(annotator=annotator, round=previous, item__project=project)
+    while True:
+        ids = list(mine.filter(item_id__gt=after).order_by("item_id").values_list("item_id", flat=True)[:BATCH])
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+
+
+def _skipped_batches(project: Project, annotator, round_: str) -> Iterator[list[int]]:
+    skipped = Skip.objects.filter(project=project, annotator=annotator, round=round_).order_by("at", "id")
+    ids = list(skipped.values_list("item_id", flat=True)[: BATCH * 5])
+    for start in range(0, len(ids), BATCH):
+        yield ids[start : start + BATCH]
+
+
+# --------------------------------------------------------------------------
+# Reads for the labelling page (what an annotator may see of an item)
+
+
+def get_current_prediction_run(project: Project):
+    """The latest succeeded prediction run of the project's pre-labeller, or None."""
+    from inference.models import PredictionRun, RunStatus
+
+    return (
+        PredictionRun.objects.filter(project=project, training_run__is_prelabeller=True, status=RunStatus.SUCCEEDED)
+        .order_by(F("finished_at").desc(nulls_last=True), "-id")
+        .first()
+    )
+
+
+def get_item_view(item: Item, round_: str, *, project: Project) -> dict:
+    """What the page may show of `item` in `round_`: the text round never
+    carries the image (not even its URL), the image round never the text."""
+    show_text = round_ != Round.IMAGE
+    show_image = round_ != Round.TEXT
+    return {
+        "id": item.pk,
+        "external_id": item.external_id,
+        "round": round_,
+        "text": item.text if show_text and item.text else None,
+        "image_url": reverse("annotator:item-image", args=[project.slug, item.pk])
+        if show_image and item.image_id
+        else None,
+        "has_text": item.has_text,
+        "has_image": item.has_image,
+        "hidden": "image" if round_ == Round.TEXT else "text" if round_ == Round.IMAGE else None,
+    }
+
+
+def get_suggestions(item: Item, round_: str, *, project: Project, run=None) -> dict | None:
+    """The current run's suggested label per task with its probability, when
+    the project shows suggestions. Never in unimodal rounds: the model saw
+    both modalities."""
+    from inference.models import Suggestion
+
+    if not project.show_suggestions or round_ != Round.MULTIMODAL:
+        return None
+    run = run or get_current_prediction_run(project)
+    if run is None:
+        return None
+    rows = Suggestion.objects.filter(run=run, item=item).select_related("task", "label")
+    by_task = {s.task.key: {"label": s.label.key, "probability": round(s.probability, 4)} for s in rows}
+    if not by_task:
+        return None
+    return {"run": run.pk, "after_first_choice": project.suggestions_after_first_choice, "by_task": by_task}
+
+
+def get_claim_view(claim: Claim, *, project: Project) -> dict:
+    """The payload of a claimed item for the labelling page and the API."""
+    item = claim.item
+    return {
+        "item": get_item_view(item, claim.round, project=project),
+        "round": claim.round,
+        "expires_at": claim.expires_at,
+        "suggestions": get_suggestions(item, claim.round, project=project),
+        "previously_skipped": claim.previously_skipped
+        if hasattr(claim, "previously_skipped")
+        else Skip.objects.filter(item=item, annotator_id=claim.annotator_id, round=claim.round).exists(),
+    }
+
+
+def can_see_image(user, item: Item, *, project: Project) -> bool:
+    """Whether `user` may load the image of `item`.
+
+    In a unimodal project an annotator sees the image of an item with text
+    only once they have labelled its text alone (the text round must not be
+    coloured by the picture). Leads, and projects without unimodal rounds,
+    see every image."""
+    if not project.unimodal_rounds or not item.text or selectors.is_lead(user, project):
+        return True
+    return Annotation.objects.filter(item=item, annotator=user, round=Round.TEXT).exists()
+
+
+def get_progress(user, project: Project) -> dict:
+    """Progress for the labelling page: the annotator's annotations against
+    their share, and the project's complete items against its items.
+
+    Without fixed assignments "my share" is the project's annotations
+    (items x votes x rounds) divided among its annotators, capped at what one
+    person can do (each item once per round)."""
+    rounds = len(project.rounds)
+    total = Item.objects.filter(project=project).count()
+    done = Item.objects.filter(project=project, vote_count__gte=project.votes_per_item).count()
+    mine = Annotation.objects.filter(item__project=project, annotator=user).count()
+    annotators = project.memberships.filter(role=Membership.Role.ANNOTATOR).exclude(user=user).count() + 1
+    share = min(total * rounds, math.ceil(total * project.votes_per_item * rounds / annotators))
+    return {"mine_done": mine, "mine_share": max(share, mine), "project_done": done, "project_total": total}

@@ -1,0 +1,19 @@
+"""Celery tasks of the annotator app: each takes ids, loads rows and calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .models import ImportJob
+from .services import imports
+
+
+@shared_task(name="annotator.run_import_job")
+def run_import_job(job_id: int, write: bool) -> str:
+    """Check, and when `write` import, the file of an ImportJob. The service
+    records the outcome (and any failure) on the job itself, so the task
+    does not retry: an import is all-or-nothing and is re-run by the lead."""
+    job = ImportJob.objects.filter(pk=job_id).select_related("project").first()
+    if job is None:  # deleted before the worker got to it
+        return "missing"
+    return imports.run_import(job=job, write=write).status

@@ -1,0 +1,425 @@
+"""Benchmark: the labelling loop over HTTP (next item, then submit) under load.
+
+Run from the repository root:
+
+    /work/venv/bin/python bench/serve.py              # 100k items; 1, 5 and 20 annotators, 30 s each
+    /work/venv/bin/python bench/serve.py --quick      # 5k items, 6 s each: under a minute
+    /work/venv/bin/python bench/serve.py --items 100000 --annotators 1,5,20 --seconds 30
+
+What it does:
+
+1. (Re)creates the PostgreSQL database `affect_bench_serve` (or the one named
+   by BENCH_DATABASE_URL), migrates it and seeds one MSED project (3 tasks,
+   5 votes per item, finish-items-first queue) with --items text items and
+   one annotator account with an API token per simulated annotator
+   (bulk_create: a few seconds for 100k items).
+2. Starts gunicorn on 127.0.0.1 (a free port), with the production settings
+   (DEBUG off, persistent database connections, HTTPS redirect off for
+   loopback), --workers x --threads gthread workers.
+3. For each annotator count, runs that many threads, each a simulated
+   annotator on its own keep-alive connection (http.client, token auth):
+   POST queue/next/, then POST items/<id>/submit/ with random labels, a
+   random inference order and a fresh client key, for --seconds. A failed
+   request is retried with the same key, as the page does.
+4. Checks the database afterwards: every acknowledged annotation exists
+   (lost), no annotation the client was not told about, no item above its
+   votes per item, and vote counters equal to the annotations (duplicated).
+
+Prints a table (p50 / p95 / p99 of next and submit, annotations per second,
+lost and duplicated) and stores it under "serve" (or "serve_quick") in
+bench/results/serve.json. Not a timed test: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import format_table, write_results  # noqa: E402
+
+DB_NAME = "affect_bench_serve"
+SLUG = "bench-serve"
+TARGET_P95_MS = 50.0
+TARGET_RATE = 200.0
+# The same loop against Label Studio 1.23 on PostgreSQL, same kind of machine (from the brief).
+REFERENCE = {
+    "system": "Label Studio 1.23 (PostgreSQL)",
+    "annotations_per_s": {"1": "3-4", "20": "5-6"},
+    "p95_s_at_20": "2.3-2.8",
+}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- database
+
+
+def db_urls() -> tuple[str, str]:
+    url = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+    return url.rsplit("/", 1)[0] + "/postgres", url
+
+
+def recreate_database(server: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    import django
+
+    django.setup()
+
+
+def seed(n_items: int, n_annotators: int, queue_order: str) -> dict:
+    """The project, its items and the annotators' tokens: {slug, tokens: [(user id, key)]}."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+
+    from annotator.models import Item, Membership
+    from annotator.services.projects import create_project
+
+    User = get_user_model()
+    lead = User.objects.create_user(username="bench-lead", password=secrets.token_urlsafe(12))
+    project = create_project(name="Bench serve", slug=SLUG, created_by=lead, votes_per_item=5, queue_order=queue_order)
+    users = User.objects.bulk_create(
+        [User(username=f"bench-annotator-{i:03d}", password="!") for i in range(n_annotators)]
+    )
+    Membership.objects.bulk_create(
+        [Membership(project=project, user=u, role=Membership.Role.ANNOTATOR, pseudonym=f"annotator-{i:03d}") for i, u in enumerate(users)]
+    )
+    tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
+    words = ["family", "walk", "river", "friends", "finally", "home", "rain", "coffee", "concert", "sad", "angry", "love"]
+    rng = random.Random(7)
+    batch = 10_000
+    for start in range(0, n_items, batch):
+        Item.objects.bulk_create(
+            [
+                Item(project=project, external_id=f"post-{i:07d}", text=" ".join(rng.choices(words, k=12)))
+                for i in range(start, min(n_items, start + batch))
+            ],
+            batch_size=batch,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {"slug": SLUG, "project_id": project.pk, "tokens": [(t.user_id, t.key) for t in tokens]}
+
+
+def schema() -> list[dict]:
+    from annotator.models import Project
+    from annotator.services.projects import get_schema
+
+    return get_schema(Project.objects.get(slug=SLUG))
+
+
+def check(user_ids: list[int], acked: set[int], votes_per_item: int) -> dict:
+    """Lost: acknowledged annotations missing. Duplicated: annotations nobody
+    was told about, items above their votes, counters that disagree with rows."""
+    from django.db.models import Count
+
+    from annotator.models import Annotation, Claim, Item, Vote
+
+    found = set(Annotation.objects.filter(annotator_id__in=user_ids).values_list("id", flat=True))
+    touched = set(Annotation.objects.filter(id__in=found).values_list("item_id", flat=True))
+    actual = dict(
+        Annotation.objects.filter(item_id__in=touched, round="multimodal").values_list("item_id").annotate(n=Count("id")).values_list("item_id", "n")
+    )
+    counters = dict(Item.objects.filter(id__in=touched).values_list("id", "vote_count"))
+    claims = dict(Claim.objects.filter(item_id__in=touched).values_list("item_id").annotate(n=Count("id")).values_list("item_id", "n"))
+    claim_counters = dict(Item.objects.filter(id__in=touched).values_list("id", "claim_count"))
+    votes = Vote.objects.filter(annotation_id__in=found).count()
+    return {
+        "lost": len(acked - found),
+        "duplicated": len(found - acked)
+        + sum(1 for n in actual.values() if n > votes_per_item)
+        + sum(1 for i in touched if counters.get(i) != actual.get(i, 0)),
+        "claim_counter_drift": sum(1 for i in touched if claim_counters.get(i, 0) != claims.get(i, 0)),
+        "votes_per_annotation": round(votes / len(found), 3) if found else None,
+    }
+
+
+# ---------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Required by the production settings; the endpoints measured enqueue nothing.
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
+        "DB_CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--worker-class", "gthread", "--keep-alive", "60", "--log-level", "warning",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
+
+
+def wait_until_up(port: int, token: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/projects/", headers={"Authorization": f"Token {token}"})
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("gunicorn did not answer within a minute")
+
+
+# ---------------------------------------------------------------- load
+
+
+@dataclass
+class Annotator:
+    user_id: int
+    token: str
+    next_ms: list[float] = field(default_factory=list)
+    submit_ms: list[float] = field(default_factory=list)
+    acked: set[int] = field(default_factory=set)
+    errors: int = 0
+    retries: int = 0
+    exhausted: bool = False
+
+
+class Client:
+    """One keep-alive connection; reconnects after a dropped connection."""
+
+    def __init__(self, port: int, token: str):
+        self.port = port
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Accept": "application/json"}
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, path: str, body: dict) -> tuple[int, dict, float]:
+        data = json.dumps(body).encode()
+        start = time.perf_counter()
+        try:
+            self.conn.request("POST", path, body=data, headers=self.headers)
+            response = self.conn.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            raise
+        elapsed = (time.perf_counter() - start) * 1000
+        return response.status, (json.loads(payload) if payload else {}), elapsed
+
+
+def annotate(a: Annotator, port: int, tasks: list[dict], deadline: float, rng: random.Random) -> None:
+    client = Client(port, a.token)
+    next_path = f"/api/projects/{SLUG}/queue/next/"
+    keys = [t["key"] for t in tasks]
+    while time.perf_counter() < deadline:
+        try:
+            status, body, ms = client.post(next_path, {})
+        except (OSError, http.client.HTTPException):
+            a.errors += 1
+            continue
+        if status != 200:
+            a.errors += 1
+            continue
+        a.next_ms.append(ms)
+        work = body["work"]
+        if work is None:
+            a.exhausted = True
+            return
+        order = keys[:]
+        rng.shuffle(order)
+        submit = {
+            "round": work["round"],
+            "labels": {t["key"]: rng.choice(t["labels"])["key"] for t in tasks},
+            "inference_order": order,
+            "duration_ms": rng.randint(2000, 20000),
+            "client_key": str(uuid.uuid4()),
+        }
+        path = f"/api/projects/{SLUG}/items/{work['item']['id']}/submit/"
+        for attempt in range(5):
+            try:
+                status, body, ms = client.post(path, submit)
+            except (OSError, http.client.HTTPException):
+                a.retries += 1
+                continue  # retried with the same client key
+            if status in (200, 201):
+                a.submit_ms.append(ms)
+                a.acked.add(body["annotation"])
+            else:
+                a.errors += 1
+            break
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def run_phase(n: int, annotators: list[Annotator], port: int, tasks: list[dict], seconds: float) -> tuple[dict, set[int]]:
+    start = time.perf_counter()
+    deadline = start + seconds
+    threads = [
+        threading.Thread(target=annotate, args=(a, port, tasks, deadline, random.Random(i)), daemon=True)
+        for i, a in enumerate(annotators)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    next_ms = [x for a in annotators for x in a.next_ms]
+    submit_ms = [x for a in annotators for x in a.submit_ms]
+    acked = set().union(*(a.acked for a in annotators))
+    row = {
+        "annotators": n,
+        "seconds": round(elapsed, 2),
+        "annotations": len(acked),
+        "annotations_per_s": round(len(acked) / elapsed, 1),
+        "next_ms": {f"p{q}": _round(percentile(next_ms, q)) for q in (50, 95, 99)},
+        "submit_ms": {f"p{q}": _round(percentile(submit_ms, q)) for q in (50, 95, 99)},
+        "errors": sum(a.errors for a in annotators),
+        "retries": sum(a.retries for a in annotators),
+        "queue_exhausted": any(a.exhausted for a in annotators),
+    }
+    return row, acked
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--annotators", default="1,5,20", help="comma-separated annotator counts, one phase each")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--order", default="finish_first", choices=["finish_first", "random", "sequential", "uncertain"])
+    parser.add_argument("--quick", action="store_true", help="5k items, 6 s per phase: under a minute")
+    args = parser.parse_args()
+    if args.quick:
+        args.items, args.seconds = min(args.items, 5_000), min(args.seconds, 6.0)
+    counts = [int(x) for x in args.annotators.split(",") if x.strip()]
+
+    server, url = db_urls()
+    name = url.rsplit("/", 1)[1]
+    t0 = time.perf_counter()
+    log(f"creating database {name}")
+    recreate_database(server, name)
+    setup_django(url)
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    warmup_users = 4
+    log(f"seeding {args.items:,} items and {sum(counts) + warmup_users} annotators")
+    seeded = seed(args.items, sum(counts) + warmup_users, args.order)
+    tasks = schema()
+    log(f"database ready in {time.perf_counter() - t0:.1f} s")
+
+    port = free_port()
+    server_process = start_gunicorn(url, port, args.workers, args.threads)
+    try:
+        tokens = seeded["tokens"]
+        wait_until_up(port, tokens[0][1])
+        # Warm every worker (imports, URL resolver, first connections); not measured.
+        warm = [Annotator(uid, key) for uid, key in tokens[:warmup_users]]
+        run_phase(warmup_users, warm, port, tasks, 3.0)
+        rows = []
+        offset = warmup_users
+        for n in counts:
+            phase = [Annotator(uid, key) for uid, key in tokens[offset : offset + n]]
+            offset += n
+            log(f"{n} annotator(s) for {args.seconds:.0f} s")
+            row, acked = run_phase(n, phase, port, tasks, args.seconds)
+            row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
+            rows.append(row)
+    finally:
+        server_process.terminate()
+        try:
+            server_process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server_process.kill()
+
+    headers = ["annotators", "annotations/s", "next p50/p95/p99 ms", "submit p50/p95/p99 ms", "annotations", "errors", "lost", "duplicated"]
+    fmt = lambda d: "/".join("-" if d[k] is None else f"{d[k]:.1f}" for k in ("p50", "p95", "p99"))  # noqa: E731
+    table = format_table(
+        [
+            [r["annotators"], r["annotations_per_s"], fmt(r["next_ms"]), fmt(r["submit_ms"]), r["annotations"], r["errors"], r["lost"], r["duplicated"]]
+            for r in rows
+        ],
+        headers,
+    )
+    print(f"\nThe labelling loop over HTTP: {args.items:,} items ({args.order} queue), gunicorn {args.workers} workers x {args.threads} threads, {args.seconds:.0f} s per row\n")
+    print(table)
+    last = rows[-1] if rows else None
+    if last:
+        ok = (last["next_ms"]["p95"] or 0) < TARGET_P95_MS and (last["submit_ms"]["p95"] or 0) < TARGET_P95_MS
+        print(
+            f"\nAt {last['annotators']} annotators: p95 next {last['next_ms']['p95']} ms, submit {last['submit_ms']['p95']} ms "
+            f"(target < {TARGET_P95_MS:.0f} ms: {'met' if ok else 'missed'}); {last['annotations_per_s']} annotations/s "
+            f"(target >= {TARGET_RATE:.0f}: {'met' if last['annotations_per_s'] >= TARGET_RATE else 'missed'})."
+        )
+        print(f"Reference, same loop: {REFERENCE['system']} did {REFERENCE['annotations_per_s']['1']} annotations/s for one annotator, "
+              f"{REFERENCE['annotations_per_s']['20']} at 20, p95 {REFERENCE['p95_s_at_20']} s.")
+    path = write_results(
+        "serve.json",
+        ("serve_quick" if args.quick else "serve") + ("" if args.order == "finish_first" else f"_{args.order}"),
+        {
+            "items": args.items,
+            "seconds_per_phase": args.seconds,
+            "queue_order": args.order,
+            "server": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread", "settings": "config.settings.production"},
+            "targets": {"p95_ms": TARGET_P95_MS, "annotations_per_s": TARGET_RATE},
+            "rows": rows,
+            "table": table,
+            "reference": REFERENCE,
+        },
+    )
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

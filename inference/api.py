@@ -1,0 +1,347 @@
+"""Model endpoints for leads: one DRF view per operation. An input serializer
+checks types, a service acts (DomainError -> 400 with its message through
+annotator.api_errors), an output serializer answers. Outsiders get a 404,
+annotators a 403 (annotator.api.permissions)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api.permissions import IsProjectLead, ProjectMixin
+
+from . import selectors, services
+from .models import PredictionRun, TrainingRun
+
+TAGS = ["models"]
+
+
+# ---------------------------------------------------------------------------
+# Input
+
+
+class TrainIn(serializers.Serializer):
+    """Options of a training run; each omitted option keeps its default."""
+
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    text_encoder = serializers.CharField(required=False, help_text="all-MiniLM-L6-v2 (default), bilstm, cnn, or a model folder on the server.")
+    image_encoder = serializers.CharField(required=False, help_text="efficientnet-lite0 (default), resnet18, resnet50 or tiny-cnn.")
+    image_weights = serializers.CharField(required=False, allow_blank=True, allow_null=True, help_text="ResNet weights file on the server.")
+    modalities = serializers.CharField(required=False, help_text="both (default), text or image.")
+    fusion = serializers.CharField(required=False, help_text="concat, add, multiply, max, attention, tfn, lmf or joint-pooling.")
+    recipe = serializers.CharField(required=False, help_text="cached (default), finetune-text or finetune-all.")
+    chain = serializers.JSONField(required=False, allow_null=True, help_text='Task order, e.g. ["desire", "sentiment", "emotion"] or "desire > sentiment > emotion"; null for independent heads.')
+    unimodal_heads = serializers.BooleanField(required=False)
+    losses = serializers.DictField(required=False, help_text="contrastive_weight, contrastive_temperature, common_space_weight, common_space_margin, class_weights, unimodal_weight.")
+    epochs = serializers.IntegerField(required=False, help_text=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX}.")
+    lr = serializers.FloatField(required=False)
+    encoder_lr = serializers.FloatField(required=False)
+    seed = serializers.IntegerField(required=False)
+    hidden_size = serializers.IntegerField(required=False)
+    batch_size = serializers.IntegerField(required=False)
+    patience = serializers.IntegerField(required=False)
+    dropout = serializers.FloatField(required=False)
+    pooling = serializers.CharField(required=False)
+    max_length = serializers.IntegerField(required=False)
+
+    def options(self) -> dict:
+        data = dict(self.validated_data)
+        data.pop("name", None)
+        data.pop("grids", None)
+        data.pop("fusions", None)
+        return data
+
+
+class ExperimentIn(TrainIn):
+    grids = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list(services.EXPERIMENT_GRIDS),
+        help_text="Any of modalities (text / image / fused), fusions (every strategy), orders (every task order).",
+    )
+    fusions = serializers.ListField(child=serializers.CharField(), required=False, help_text="Fusions of the fusions grid (default: all).")
+
+
+class PredictIn(serializers.Serializer):
+    training_run = serializers.IntegerField(required=False, help_text="A succeeded training run; default: the pre-labeller.")
+
+
+class PolicyIn(serializers.Serializer):
+    retrain_every_n_gold = serializers.IntegerField(min_value=0, help_text="Retrain the pre-labeller after this many new gold labels; 0 = never.")
+    suggest_new_items = serializers.BooleanField(help_text="New items get suggestions from the pre-labeller.")
+
+
+# ---------------------------------------------------------------------------
+# Output
+
+
+class RunSummaryOut(serializers.ModelSerializer):
+    summary = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "name", "experiment", "status", "summary", "epoch", "epochs_total", "progress", "phase", "error",
+            "cancel_requested", "is_prelabeller", "auto_promote", "test_metrics", "created_at", "started_at", "finished_at",
+        ]
+
+    def get_summary(self, run) -> str:
+        return services.describe_config(run.config)
+
+
+class RunOut(RunSummaryOut):
+    class Meta(RunSummaryOut.Meta):
+        fields = RunSummaryOut.Meta.fields + ["config", "history", "best_epoch", "dev_metrics", "data_counts", "warnings", "artefact_path"]
+
+
+class PredictionOut(serializers.ModelSerializer):
+    class Meta:
+        model = PredictionRun
+        fields = [
+            "id", "training_run", "status", "reason", "items_total", "items_done", "items_skipped", "progress", "error",
+            "cancel_requested", "created_at", "started_at", "finished_at",
+        ]
+
+
+class PolicyOut(serializers.Serializer):
+    retrain_every_n_gold = serializers.IntegerField()
+    suggest_new_items = serializers.BooleanField()
+    gold_at_last_training = serializers.IntegerField()
+
+
+class ComparisonCellOut(serializers.Serializer):
+    precision = serializers.FloatField(allow_null=True)
+    recall = serializers.FloatField(allow_null=True)
+    macro_f1 = serializers.FloatField(allow_null=True)
+    weighted_f1 = serializers.FloatField(allow_null=True)
+    accuracy = serializers.FloatField(allow_null=True)
+    dev_macro_f1 = serializers.FloatField(allow_null=True)
+    best = serializers.BooleanField()
+
+
+class ComparisonRowOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    summary = serializers.CharField()
+    tasks = serializers.DictField(child=ComparisonCellOut())
+
+
+class ComparisonOut(serializers.Serializer):
+    tasks = serializers.ListField(child=serializers.CharField())
+    rows = ComparisonRowOut(many=True)
+
+
+class ExperimentOut(serializers.Serializer):
+    experiment = serializers.CharField()
+    runs = RunSummaryOut(many=True)
+
+
+class AccuracyOut(serializers.Serializer):
+    accuracy = serializers.FloatField(allow_null=True)
+    n = serializers.IntegerField()
+
+
+class AnnotatorAccuracyOut(AccuracyOut):
+    name = serializers.CharField()
+
+
+class HumanTaskOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    n_items = serializers.IntegerField()
+    model = AccuracyOut()
+    annotators = AnnotatorAccuracyOut(many=True)
+    mean = serializers.FloatField(allow_null=True)
+
+
+class ModelVsAnnotatorsOut(serializers.Serializer):
+    run = serializers.IntegerField(allow_null=True, source="run.pk", default=None)
+    prediction_run = serializers.IntegerField(allow_null=True, source="prediction_run.pk", default=None)
+    message = serializers.CharField(allow_null=True)
+    tasks = HumanTaskOut(many=True)
+
+
+class MapPointOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    value = serializers.JSONField(allow_null=True)
+    url = serializers.CharField()
+    thumb = serializers.CharField(allow_blank=True)
+
+
+class EmbeddingOut(serializers.Serializer):
+    points = MapPointOut(many=True)
+    explained = serializers.ListField(child=serializers.FloatField(), required=False)
+    legend = serializers.CharField(required=False)
+    categorical = serializers.BooleanField(required=False)
+    message = serializers.CharField(allow_null=True, required=False)
+
+
+# ---------------------------------------------------------------------------
+# Views
+
+
+class LeadView(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    def get_run(self) -> TrainingRun:
+        return get_object_or_404(TrainingRun, pk=self.kwargs["run_id"], project=self.get_project())
+
+    def get_prediction(self) -> PredictionRun:
+        return get_object_or_404(PredictionRun, pk=self.kwargs["prediction_id"], project=self.get_project())
+
+
+class RunListCreate(LeadView):
+    @extend_schema(responses=RunSummaryOut(many=True), summary="Training runs, newest first (leads)", tags=TAGS)
+    def get(self, request, slug):
+        runs = selectors.list_training_runs(self.get_project())[:100]
+        return Response(RunSummaryOut(runs, many=True).data)
+
+    @extend_schema(
+        request=TrainIn, responses={201: RunOut}, tags=TAGS, summary="Start a training run (leads)",
+        description="Queues a run on the project's gold labels (train / dev / test splits). Poll GET runs/{id}/ for progress.",
+    )
+    def post(self, request, slug):
+        data = TrainIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.start_training_run(
+            project=self.get_project(), user=request.user, options=data.options(), name=data.validated_data.get("name", "")
+        )
+        return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetail(LeadView):
+    @extend_schema(responses=RunOut, tags=TAGS, summary="A training run: status, progress, curve, metrics (leads)")
+    def get(self, request, slug, run_id):
+        return Response(RunOut(self.get_run()).data)
+
+
+class RunCancel(LeadView):
+    @extend_schema(request=None, responses=RunOut, tags=TAGS, summary="Cancel a queued or running training run (leads)")
+    def post(self, request, slug, run_id):
+        return Response(RunOut(services.cancel_run(run=self.get_run())).data)
+
+
+class RunMarkPrelabeller(LeadView):
+    @extend_schema(
+        request=None, responses=RunOut, tags=TAGS, summary="Make a succeeded run the pre-labeller (leads)",
+        description="One pre-labeller per project; a prediction run then writes suggestions for every unlabelled item.",
+    )
+    def post(self, request, slug, run_id):
+        return Response(RunOut(services.mark_prelabeller(run=self.get_run())).data)
+
+
+class RunEmbedding(LeadView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("space", OpenApiTypes.STR, enum=["fused", "text", "image"], description="Which representation (default fused)."),
+            OpenApiParameter("colour", OpenApiTypes.STR, enum=list(services.MAP_COLOURS), description="gold, disagreement or confidence."),
+            OpenApiParameter("task", OpenApiTypes.STR, description="Task key for the colour (default: the first task)."),
+        ],
+        responses=EmbeddingOut, tags=TAGS, summary="2-D map of a run's item representations (leads)",
+    )
+    def get(self, request, slug, run_id):
+        colour = request.query_params.get("colour", "gold")
+        if colour not in services.MAP_COLOURS:
+            return Response({"detail": f"colour must be one of {', '.join(services.MAP_COLOURS)}."}, status=status.HTTP_400_BAD_REQUEST)
+        data = services.embedding_points(
+            self.get_run(), space=request.query_params.get("space", "fused"), colour=colour, task_key=request.query_params.get("task", "")
+        )
+        return Response(EmbeddingOut(data).data)
+
+
+class ExperimentCreate(LeadView):
+    @extend_schema(
+        request=ExperimentIn, responses={201: ExperimentOut}, tags=TAGS, summary="Start an experiment grid (leads)",
+        description="Queues text-only, image-only and fused runs, every fusion and every task order (MSED Tables 5, 6, 8) under one experiment id.",
+    )
+    def post(self, request, slug):
+        data = ExperimentIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        runs = services.start_experiment(
+            project=self.get_project(), user=request.user, options=data.options(), grids=data.validated_data["grids"],
+            fusions=data.validated_data.get("fusions"), name=data.validated_data.get("name", ""),
+        )
+        return Response(ExperimentOut({"experiment": runs[0].experiment, "runs": runs}).data, status=status.HTTP_201_CREATED)
+
+
+class Compare(LeadView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("experiment", OpenApiTypes.STR, description="An experiment id."),
+            OpenApiParameter("runs", OpenApiTypes.STR, description="Or run ids, comma-separated."),
+        ],
+        responses=ComparisonOut, tags=TAGS, summary="Test metrics of runs side by side (leads)",
+    )
+    def get(self, request, slug):
+        project = self.get_project()
+        experiment = request.query_params.get("experiment", "")
+        if experiment:
+            runs = selectors.list_experiment_runs(project, experiment)
+        else:
+            ids = [int(p) for p in request.query_params.get("runs", "").split(",") if p.strip().isdigit()]
+            runs = list(TrainingRun.objects.filter(project=project, pk__in=ids).order_by("id"))
+        return Response(ComparisonOut(services.comparison_rows(runs, selectors.get_project_schema(project).keys)).data)
+
+
+class PredictionListCreate(LeadView):
+    @extend_schema(responses=PredictionOut(many=True), tags=TAGS, summary="Recent prediction runs (leads)")
+    def get(self, request, slug):
+        return Response(PredictionOut(selectors.list_prediction_runs(self.get_project(), limit=50), many=True).data)
+
+    @extend_schema(request=PredictIn, responses={201: PredictionOut}, tags=TAGS, summary="Write suggestions for unlabelled items (leads)")
+    def post(self, request, slug):
+        data = PredictIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = self.get_project()
+        training_run = None
+        if "training_run" in data.validated_data:
+            training_run = get_object_or_404(TrainingRun, pk=data.validated_data["training_run"], project=project)
+        run = services.start_prediction_run(project=project, training_run=training_run, user=request.user)
+        return Response(PredictionOut(run).data, status=status.HTTP_201_CREATED)
+
+
+class PredictionDetail(LeadView):
+    @extend_schema(responses=PredictionOut, tags=TAGS, summary="A prediction run's progress (leads)")
+    def get(self, request, slug, prediction_id):
+        return Response(PredictionOut(self.get_prediction()).data)
+
+
+class PredictionCancel(LeadView):
+    @extend_schema(request=None, responses=PredictionOut, tags=TAGS, summary="Cancel a prediction run (leads)")
+    def post(self, request, slug, prediction_id):
+        return Response(PredictionOut(services.cancel_run(run=self.get_prediction())).data)
+
+
+class ModelVsAnnotators(LeadView):
+    @extend_schema(
+        parameters=[OpenApiParameter("run", OpenApiTypes.INT, description="A training run (default: the pre-labeller).")],
+        responses=ModelVsAnnotatorsOut, tags=TAGS, summary="Model versus annotators, MSED Table 7 (leads)",
+        description="On held-out items with at least three votes: the model's accuracy against the annotators' majority, "
+        "and each annotator's accuracy against the majority of the others.",
+    )
+    def get(self, request, slug):
+        project = self.get_project()
+        run = None
+        if "run" in request.query_params:
+            if not request.query_params["run"].isdigit():
+                return Response({"detail": "run must be a training run id."}, status=status.HTTP_400_BAD_REQUEST)
+            run = get_object_or_404(TrainingRun, pk=int(request.query_params["run"]), project=project)
+        return Response(ModelVsAnnotatorsOut(services.model_vs_annotators(project=project, training_run=run)).data)
+
+
+class Policy(LeadView):
+    @extend_schema(responses=PolicyOut, tags=TAGS, summary="The pre-labelling policy (leads)")
+    def get(self, request, slug):
+        return Response(PolicyOut(selectors.get_policy(self.get_project())).data)
+
+    @extend_schema(request=PolicyIn, responses=PolicyOut, tags=TAGS, summary="Set the pre-labelling policy (leads)")
+    def put(self, request, slug):
+        data = PolicyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(PolicyOut(services.update_policy(project=self.get_project(), **data.validated_data)).data)

@@ -1,0 +1,151 @@
+"""Items as plain records, label schemas and per-split counts (no torch).
+
+A record is what the Django side hands over for one item:
+
+    {"id": 17, "text": "so happy to see you", "image_path": "/media/ab/cd.jpg",
+     "image_sha256": "abcd...", "labels": {"desire": 3, "sentiment": 0, "emotion": -1},
+     "split": "train"}
+
+`text` may be "" and `image_path` None (a missing modality); a label of -1 (or
+a task left out of `labels`) means "no gold label for this task". Optional
+`text_labels` / `image_labels` hold CH-SIMS style unimodal labels; when given
+for a task they train the text-only / image-only heads instead of `labels`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+SPLITS = ("train", "dev", "test")
+_SPLIT_ALIASES = {"val": "dev", "valid": "dev", "validation": "dev"}
+
+Schema = list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Record:
+    id: Any
+    text: str = ""
+    image_path: str | None = None
+    image_sha256: str | None = None
+    labels: Mapping[str, int] = field(default_factory=dict)
+    split: str = ""
+    text_labels: Mapping[str, int] = field(default_factory=dict)
+    image_labels: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_value(cls, value: "Record | Mapping[str, Any]") -> "Record":
+        if isinstance(value, Record):
+            return value
+        if not isinstance(value, Mapping):
+            raise TypeError(f"a record must be a mapping or Record, got {type(value).__name__}")
+        if "id" not in value:
+            raise ValueError("every record needs an 'id'")
+        split = str(value.get("split") or "").strip().lower()
+        image_path = value.get("image_path") or None
+        return cls(
+            id=value["id"],
+            text=str(value.get("text") or ""),
+            image_path=str(image_path) if image_path is not None else None,
+            image_sha256=value.get("image_sha256") or None,
+            labels=dict(value.get("labels") or {}),
+            split=_SPLIT_ALIASES.get(split, split),
+            text_labels=dict(value.get("text_labels") or {}),
+            image_labels=dict(value.get("image_labels") or {}),
+        )
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text.strip())
+
+    @property
+    def has_image(self) -> bool:
+        return self.image_path is not None
+
+    @property
+    def text_sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def as_records(values: Iterable["Record | Mapping[str, Any]"]) -> list[Record]:
+    return [Record.from_value(value) for value in values]
+
+
+def normalise_schema(schema: Sequence[Sequence[Any]]) -> Schema:
+    """Check an ordered [(task_key, n_labels), ...] and return it as a list of tuples."""
+    out: Schema = []
+    for entry in schema:
+        if len(entry) != 2:
+            raise ValueError(f"schema entries are (task_key, n_labels); got {entry!r}")
+        key, n_labels = str(entry[0]), entry[1]
+        if not isinstance(n_labels, (int, np.integer)) or n_labels < 2:
+            raise ValueError(f"task {key!r} needs at least 2 labels, got {n_labels!r}")
+        out.append((key, int(n_labels)))
+    keys = [key for key, _ in out]
+    if not out:
+        raise ValueError("the schema has no tasks")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"the schema repeats a task: {keys}")
+    return out
+
+
+def label_matrix(records: Sequence[Record], schema: Schema, attribute: str = "labels") -> np.ndarray:
+    """Labels as an int64 array (n_items, n_tasks), -1 where missing.
+
+    attribute: "labels", "text_labels" or "image_labels". Raises ValueError
+    naming the item when a label is outside 0..n_labels-1 or a task is unknown.
+    """
+    task_index = {key: column for column, (key, _) in enumerate(schema)}
+    matrix = np.full((len(records), len(schema)), -1, dtype=np.int64)
+    for row, record in enumerate(records):
+        for key, label in getattr(record, attribute).items():
+            if key not in task_index:
+                raise ValueError(f"item {record.id!r}: task {key!r} is not in the schema {list(task_index)}")
+            if label is None:
+                continue
+            label = int(label)
+            n_labels = schema[task_index[key]][1]
+            if not -1 <= label < n_labels:
+                raise ValueError(f"item {record.id!r}: label {label} of task {key!r} is outside 0..{n_labels - 1}")
+            matrix[row, task_index[key]] = label
+    return matrix
+
+
+def split_records(records: Sequence[Record]) -> dict[str, list[Record]]:
+    """Group records by split ("train", "dev", "test"); other splits are left out."""
+    groups: dict[str, list[Record]] = {split: [] for split in SPLITS}
+    for record in records:
+        if record.split in groups:
+            groups[record.split].append(record)
+    return groups
+
+
+def data_counts(splits: Mapping[str, Sequence[Record]], schema: Schema) -> dict[str, Any]:
+    """Counts per split: items, modalities present and labels per task.
+
+    {"train": {"items": 120, "with_text": 118, "with_image": 110, "with_both": 108,
+               "labels": {"desire": {"counts": [n_0, ..., n_k-1], "unlabelled": 4}, ...}}, ...}
+    """
+    out: dict[str, Any] = {}
+    for split, records in splits.items():
+        labels = label_matrix(records, schema)
+        per_task = {}
+        for column, (key, n_labels) in enumerate(schema):
+            values = labels[:, column]
+            known = values[values >= 0]
+            per_task[key] = {
+                "counts": np.bincount(known, minlength=n_labels).astype(int).tolist(),
+                "unlabelled": int((values < 0).sum()),
+            }
+        out[split] = {
+            "items": len(records),
+            "with_text": sum(record.has_text for record in records),
+            "with_image": sum(record.has_image for record in records),
+            "with_both": sum(record.has_text and record.has_image for record in records),
+            "labels": per_task,
+        }
+    return out

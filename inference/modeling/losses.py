@@ -1,0 +1,175 @@
+"""Losses: masked, class-weighted cross-entropy and two auxiliary losses.
+
+Labels are int64 with -1 for "no gold label"; such entries add nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def balanced_class_weights(labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """n / (k * n_c) over the known labels (scikit-learn's "balanced");
+    a class absent from training gets weight 1 (it has no loss terms anyway)."""
+    known = labels[labels >= 0]
+    counts = np.bincount(known, minlength=n_labels).astype(np.float64)
+    weights = np.ones(n_labels, dtype=np.float64)
+    present = counts > 0
+    weights[present] = known.size / (n_labels * counts[present])
+    return weights.astype(np.float32)
+
+
+def masked_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Weighted mean cross-entropy over rows where mask is True and label >= 0;
+    0 (still part of the graph) when there are none, where plain
+    F.cross_entropy would return NaN."""
+    keep = mask & (labels >= 0)
+    if not bool(keep.any()):
+        return logits.sum() * 0.0
+    selected = labels[keep]
+    losses = F.cross_entropy(logits[keep], selected, reduction="none")
+    if weight is None:
+        return losses.mean()
+    row_weights = weight[selected]
+    return (losses * row_weights).sum() / row_weights.sum()
+
+
+def modality_agnostic_contrastive_loss(
+    embeddings: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1
+) -> torch.Tensor | None:
+    """MDSE's MACL (eq. 10-11): text, image and fused vectors of a batch are
+    one pool of samples; same-label pairs should be close, others far:
+
+        L = -log( sum_{i != j, l_i = l_j} exp(C_ij / tau) / sum_{i != j} exp(C_ij / tau) )
+
+    with C_ij the cosine similarity. The paper writes the ratio of raw
+    cosines, which is undefined once cosines go negative; the exponential
+    with a temperature (as in supervised contrastive learning) keeps the
+    ratio in (0, 1]. embeddings (M, d), labels (M,) with -1 left out.
+    Returns None when there is no same-label pair.
+    """
+    keep = labels >= 0
+    embeddings, labels = embeddings[keep], labels[keep]
+    m = embeddings.shape[0]
+    if m < 2:
+        return None
+    normalised = F.normalize(embeddings, dim=-1)
+    scores = normalised @ normalised.T / temperature
+    off_diagonal = ~torch.eye(m, dtype=torch.bool, device=embeddings.device)
+    positive = (labels.unsqueeze(0) == labels.unsqueeze(1)) & off_diagonal
+    if not bool(positive.any()):
+        return None
+    return torch.logsumexp(scores[off_diagonal], 0) - torch.logsumexp(scores[positive], 0)
+
+
+def common_space_loss(
+    text: torch.Tensor, image: torch.Tensor, labels: torch.Tensor, margin: float = 0.5
+) -> torch.Tensor | None:
+    """The common-space auxiliary task of 001: a post's text and image
+    vectors should be similar, and the image closer to its own text than to
+    texts of other classes. A hinge on cosine similarity:
+
+        L = mean_{i, j: l_j != l_i} max(0, margin - cos(t_i, v_i) + cos(t_j, v_i))
+
+    text, image (B, d) of items that have both; labels (B,), -1 unknown.
+    Returns None when no (i, j) pair of different known labels exists.
+    """
+    if text.shape[0] < 2:
+        return None
+    t = F.normalize(text, dim=-1)
+    v = F.normalize(image, dim=-1)
+    similarity = v @ t.T  # [i, j] = cos(v_i, t_j)
+    own = similarity.diagonal().unsqueeze(1)
+    known = labels >= 0
+    negative = (labels.unsqueeze(0) != labels.unsqueeze(1)) & known.unsqueeze(0) & known.unsqueeze(1)
+    if not bool(negative.any()):
+        return None
+    hinge = F.relu(margin - own + similarity)
+    return hinge[negative].mean()
+
+
+def total_loss(
+    output,
+    batch,
+    *,
+    task_keys: list[str],
+    loss_config,
+    class_weights: dict[str, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """The training objective of one batch (a NetOutput and its Batch).
+
+    Sum over tasks of the masked cross-entropy of each branch, weighted
+    alpha = 1 for the fused head and losses.unimodal_weight for the text /
+    image heads next to it (004 eq. 5-7): a pair trains all three heads, an
+    item with only text (only an image) trains its own head only. Unimodal
+    heads learn from text_labels / image_labels, which fall back to labels.
+    Plus, when weighted > 0, MACL over text, image and fused vectors and the
+    common-space loss, each averaged over the tasks where it is defined.
+    """
+    from .network import ROUTE_FUSED
+
+    has_text, has_image, route = batch.has_text, batch.has_image, output.route
+    # A text-only or image-only model has one head, the main one: alpha = 1.
+    single_modality = "fused" not in output.logits
+    total = None
+
+    def add(term: torch.Tensor, weight: float) -> None:
+        nonlocal total
+        total = term * weight if total is None else total + term * weight
+
+    for branch, branch_logits in output.logits.items():
+        if branch == "fused":
+            rows, labels, alpha = route == ROUTE_FUSED, batch.labels, 1.0
+        elif branch == "text":
+            rows, labels = has_text, batch.text_labels
+            alpha = 1.0 if single_modality else loss_config.unimodal_weight
+        else:
+            rows, labels = has_image, batch.image_labels
+            alpha = 1.0 if single_modality else loss_config.unimodal_weight
+        if alpha == 0:
+            continue
+        for column, task in enumerate(task_keys):
+            weight = class_weights.get(task) if class_weights else None
+            add(masked_cross_entropy(branch_logits[task], labels[:, column], rows, weight), alpha)
+
+    if loss_config.contrastive_weight > 0:
+        terms = []
+        for column in range(len(task_keys)):
+            pool, pool_labels = [], []
+            if output.text is not None:
+                pool.append(output.text[has_text])
+                pool_labels.append(batch.text_labels[has_text, column])
+            if output.image is not None:
+                pool.append(output.image[has_image])
+                pool_labels.append(batch.image_labels[has_image, column])
+            if output.fused is not None:
+                fused_rows = route == ROUTE_FUSED
+                pool.append(output.fused[fused_rows])
+                pool_labels.append(batch.labels[fused_rows, column])
+            term = modality_agnostic_contrastive_loss(
+                torch.cat(pool), torch.cat(pool_labels), loss_config.contrastive_temperature
+            )
+            if term is not None:
+                terms.append(term)
+        if terms:
+            add(torch.stack(terms).mean(), loss_config.contrastive_weight)
+
+    if loss_config.common_space_weight > 0 and output.text is not None and output.image is not None:
+        both = has_text & has_image
+        terms = []
+        for column in range(len(task_keys)):
+            term = common_space_loss(
+                output.text[both], output.image[both], batch.labels[both, column], loss_config.common_space_margin
+            )
+            if term is not None:
+                terms.append(term)
+        if terms:
+            add(torch.stack(terms).mean(), loss_config.common_space_weight)
+
+    if total is None:  # a network without heads cannot happen; keep the type honest
+        raise ValueError("the network produced no logits")
+    return total

@@ -1,0 +1,370 @@
+"""The training loop and artefact writing: the API the Django side calls.
+
+    result = train(config, records, schema=[("desire", 7), ("sentiment", 3), ("emotion", 6)],
+                   cache_dir=MODEL_DIR / "features", artefact_dir=MODEL_DIR / "runs" / "42",
+                   on_progress=..., should_stop=...)
+
+Runs on CUDA when present (config.device = "auto"), else on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from analysis.metrics import classification_metrics
+
+from .config import TrainConfig
+from .data import Record, Schema, as_records, data_counts, normalise_schema, split_records
+from .features import Cancelled, FeatureCache
+from .inputs import Encoders, InputTable, build_table, make_batch, pick_device, run_network
+from .losses import balanced_class_weights, total_loss
+from .network import ROUTE_NONE, AffectNet
+
+ARTEFACT_FORMAT = 1
+ARTEFACT_META = "artefact.json"
+ARTEFACT_WEIGHTS = "model.pt"
+
+ProgressCallback = Callable[[int, int, float, "float | None"], None]
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports (all JSON-serialisable through to_dict()).
+
+    test_metrics / dev_metrics: {task_key: classification_metrics(...)} of the
+        best epoch, each item predicted by its routed head; tasks without
+        labelled items in that split are left out.
+    history: [{"epoch", "train_loss", "dev_macro_f1"}] per epoch run.
+    data_counts: see data.data_counts, plus "used_for_training".
+    encoded: items the frozen encoders actually encoded (cache misses).
+    """
+
+    test_metrics: dict[str, dict]
+    dev_metrics: dict[str, dict]
+    history: list[dict]
+    data_counts: dict[str, Any]
+    artefact_path: str
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    seed: int
+    device: str
+    encoded: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def train(
+    config: TrainConfig,
+    records: Iterable[Record | Mapping[str, Any]],
+    *,
+    schema: Sequence[tuple[str, int]],
+    cache_dir: str | os.PathLike[str] | None,
+    artefact_dir: str | os.PathLike[str],
+    on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_encode: Callable[[str, int, int], None] | None = None,
+) -> TrainResult:
+    """Train one model on records split "train" / "dev" / "test" and save it.
+
+    schema: ordered [(task_key, n_labels)]; labels are indices in that order.
+    cache_dir: the shared feature cache (None: no caching, for experiments).
+    artefact_dir: must not exist yet; it appears, complete, only when the
+        run succeeds (written to a hidden temporary sibling, then renamed).
+    on_progress(epoch, total_epochs, train_loss, dev_macro_f1) after each
+        epoch (dev_macro_f1 is None without dev items); on_encode(modality,
+        done, total) while frozen encoders fill the cache; should_stop() is
+        polled between batches.
+
+    Early stopping keeps the epoch with the best dev macro-F1 (mean over
+    tasks) and stops after `patience` epochs without improvement (0: never).
+
+    Raises ConfigError (bad config), ValueError (bad records or no usable
+    training items), FileExistsError (artefact_dir exists) and Cancelled
+    (should_stop said so; no artefact is left behind).
+    """
+    started = time.perf_counter()
+    schema = normalise_schema(schema)
+    task_keys = [key for key, _ in schema]
+    config.validate(task_keys)
+    artefact_dir = Path(artefact_dir)
+    if artefact_dir.exists():
+        raise FileExistsError(f"artefact directory {artefact_dir} already exists")
+    _remove_stale_temporaries(artefact_dir)
+
+    records = as_records(records)
+    splits = split_records(records)
+    counts = data_counts(splits, schema)
+    device = pick_device(config.device)
+    seed_everything(config.seed)
+    cache = FeatureCache(cache_dir) if cache_dir is not None else None
+    encoders = Encoders(config, device)
+    warnings: list[str] = []
+
+    tables = {
+        split: build_table(
+            split_records_, schema, encoders, cache, warnings=warnings, should_stop=should_stop, on_encode=on_encode
+        )
+        for split, split_records_ in splits.items()
+    }
+    encoded = {
+        modality: sum(table.encoded[modality] for table in tables.values()) for modality in ("text", "image")
+    }
+    tables["train"] = _trainable_rows(tables["train"])
+    counts["used_for_training"] = len(tables["train"])
+    if len(tables["train"]) == 0:
+        raise ValueError(
+            "no training items: the train split needs items with a label and a usable modality "
+            f"(modalities={config.modalities!r})"
+        )
+    if len(tables["dev"]) == 0:
+        warnings.append("no dev items: no early stopping, the last epoch is kept")
+
+    # Seed again so the network's initial weights do not depend on whether
+    # the features came from the cache or from a freshly loaded encoder.
+    seed_everything(config.seed)
+    net = _build_network(config, schema, encoders, pretrained=True).to(device)
+    warnings.extend(encoders.warnings())
+    class_weights = None
+    if config.losses.class_weights:
+        class_weights = {
+            task: torch.from_numpy(balanced_class_weights(tables["train"].labels[:, column].numpy(), n)).to(device)
+            for column, (task, n) in enumerate(schema)
+        }
+    optimizer = _optimizer(net, config)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    history: list[dict] = []
+    best_score: float | None = None
+    best_state = None
+    best_epoch = 0
+    stale_epochs = 0
+    stopped_early = False
+    n_train = len(tables["train"])
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        order = torch.randperm(n_train, generator=generator)
+        loss_sum = 0.0
+        for start in range(0, n_train, config.batch_size):
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"training cancelled in epoch {epoch}")
+            index = order[start : start + config.batch_size]
+            batch = make_batch(tables["train"], index, encoders).to(device)
+            loss = total_loss(
+                net(batch), batch, task_keys=task_keys, loss_config=config.losses, class_weights=class_weights
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(index)
+        train_loss = loss_sum / n_train
+
+        dev_metrics, dev_score = evaluate(net, tables["dev"], encoders, schema, batch_size=max(config.batch_size, 64))
+        history.append({"epoch": epoch, "train_loss": train_loss, "dev_macro_f1": dev_score})
+        if on_progress is not None:
+            on_progress(epoch, config.epochs, train_loss, dev_score)
+        if dev_score is None or best_score is None or dev_score > best_score:
+            best_score, best_epoch, stale_epochs = dev_score, epoch, 0
+            best_state = copy.deepcopy(net.state_dict())
+        else:
+            stale_epochs += 1
+            if config.patience and stale_epochs >= config.patience:
+                stopped_early = True
+                break
+
+    net.load_state_dict(best_state)
+    dev_metrics, _ = evaluate(net, tables["dev"], encoders, schema, batch_size=max(config.batch_size, 64))
+    test_metrics, _ = evaluate(net, tables["test"], encoders, schema, batch_size=max(config.batch_size, 64))
+
+    result = TrainResult(
+        test_metrics=test_metrics,
+        dev_metrics=dev_metrics,
+        history=history,
+        data_counts=counts,
+        artefact_path=str(artefact_dir),
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        stopped_early=stopped_early,
+        seed=config.seed,
+        device=str(device),
+        encoded=encoded,
+        warnings=warnings,
+    )
+    meta = {
+        "format": ARTEFACT_FORMAT,
+        "config": config.to_dict(),
+        "schema": [[key, n] for key, n in schema],
+        "text_dim": encoders.text_dim,
+        "image_dim": encoders.image_dim,
+        "text_encoder_identity": encoders.text_spec.identity if encoders.text_featurizer else None,
+        "image_encoder_identity": encoders.image_spec.identity if encoders.image_featurizer else None,
+        "seed": config.seed,
+        "best_epoch": best_epoch,
+        "history": history,
+        "dev_metrics": dev_metrics,
+        "test_metrics": test_metrics,
+        "data_counts": counts,
+        "warnings": warnings,
+        "versions": _versions(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_artefact(artefact_dir, net, meta, encoders)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def evaluate(
+    net: AffectNet, table: InputTable, encoders: Encoders, schema: Schema, *, batch_size: int
+) -> tuple[dict[str, dict], float | None]:
+    """Per-task classification metrics of routed predictions on labelled
+    items, and their mean macro-F1 (None when no task has labelled items)."""
+    if len(table) == 0:
+        return {}, None
+    outputs = run_network(net, table, encoders, batch_size=batch_size)
+    routed = outputs.route != ROUTE_NONE
+    metrics: dict[str, dict] = {}
+    for column, (task, n_labels) in enumerate(schema):
+        truth = table.labels[:, column].numpy()
+        rows = routed & (truth >= 0)
+        if rows.any():
+            predicted = outputs.probabilities[task].argmax(axis=1)
+            metrics[task] = classification_metrics(truth[rows], predicted[rows], n_categories=n_labels)
+    if not metrics:
+        return metrics, None
+    return metrics, float(np.mean([task_metrics["macro_f1"] for task_metrics in metrics.values()]))
+
+
+def write_artefact(artefact_dir: Path, net: AffectNet, meta: dict, encoders: Encoders) -> None:
+    """Write weights, tokenizer / encoder config when needed, and meta into a
+    hidden temporary sibling, then rename it to artefact_dir in one step: a
+    run killed at any point leaves no (half-written) artefact_dir."""
+    artefact_dir.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{artefact_dir.name}.tmp-", dir=artefact_dir.parent))
+    try:
+        state = {key: value.detach().cpu() for key, value in net.state_dict().items()}
+        torch.save(state, temporary / ARTEFACT_WEIGHTS)
+        if encoders.trains_text:
+            encoders.tokenizer.save_pretrained(str(temporary / "tokenizer"))
+            if encoders.text_spec.kind == "hf":
+                net.text_encoder.model.config.save_pretrained(str(temporary / "text_encoder"))
+        (temporary / ARTEFACT_META).write_text(json.dumps(meta, indent=1, default=_json_default))
+        os.rename(temporary, artefact_dir)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def _build_network(
+    config: TrainConfig, schema: Schema, encoders: Encoders, *, pretrained: bool, artefact_dir: Path | None = None
+) -> AffectNet:
+    """The network with its trained encoders; pretrained=False (loading an
+    artefact) builds them without weights, from artefact_dir's saved config."""
+    text_encoder = image_encoder = None
+    if encoders.trains_text:
+        text_encoder = encoders.text_spec.build(
+            encoders.tokenizer,
+            pretrained=pretrained,
+            config_dir=(artefact_dir / "text_encoder") if artefact_dir is not None else None,
+        )
+    if encoders.trains_image:
+        image_encoder = encoders.image_spec.build(pretrained=pretrained)
+    return AffectNet(
+        config,
+        schema,
+        text_dim=encoders.text_dim,
+        image_dim=encoders.image_dim,
+        text_encoder=text_encoder,
+        image_encoder=image_encoder,
+    )
+
+
+def _optimizer(net: AffectNet, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam with L2 (MSED eq. 1); pretrained encoders at encoder_lr, all the
+    rest (including BiLSTM / CNN baselines trained from scratch) at lr."""
+    pretrained_ids: set[int] = set()
+    if net.text_encoder is not None and not config.uses_baseline_text_encoder:
+        pretrained_ids |= {id(p) for p in net.text_encoder.parameters()}
+    if net.image_encoder is not None and config.image_encoder != "tiny-cnn":
+        pretrained_ids |= {id(p) for p in net.image_encoder.parameters()}
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if id(p) not in pretrained_ids], "lr": config.lr}]
+    encoder_params = [p for p in trainable if id(p) in pretrained_ids]
+    if encoder_params:
+        groups.append({"params": encoder_params, "lr": config.encoder_lr})
+    try:
+        # The fused kernel updates all parameters in one call: on a CPU the
+        # per-parameter loop of plain Adam costs as much as the network itself.
+        return torch.optim.Adam(groups, weight_decay=config.weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(groups, weight_decay=config.weight_decay)
+
+
+def _trainable_rows(table: InputTable) -> InputTable:
+    """Rows with a usable modality and at least one known label."""
+    usable = table.has_text | table.has_image
+    labelled = (table.labels >= 0).any(1) | (table.text_labels >= 0).any(1) | (table.image_labels >= 0).any(1)
+    rows = torch.nonzero(usable & labelled, as_tuple=True)[0]
+    if len(rows) == len(table):
+        return table
+    pick = rows.tolist()
+    return InputTable(
+        ids=[table.ids[row] for row in pick],
+        texts=[table.texts[row] for row in pick],
+        image_paths=[table.image_paths[row] for row in pick],
+        has_text=table.has_text[rows],
+        has_image=table.has_image[rows],
+        labels=table.labels[rows],
+        text_labels=table.text_labels[rows],
+        image_labels=table.image_labels[rows],
+        text_features=table.text_features[rows] if table.text_features is not None else None,
+        image_features=table.image_features[rows] if table.image_features is not None else None,
+        encoded=table.encoded,
+    )
+
+
+def _remove_stale_temporaries(artefact_dir: Path) -> None:
+    """Temporaries of an earlier attempt at this artefact that was killed."""
+    if artefact_dir.parent.is_dir():
+        for stale in artefact_dir.parent.glob(f".{artefact_dir.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _versions() -> dict[str, str]:
+    import sys
+
+    versions = {"torch": torch.__version__}
+    if "transformers" in sys.modules:
+        versions["transformers"] = sys.modules["transformers"].__version__
+    return versions
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

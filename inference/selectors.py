@@ -1,0 +1,279 @@
+"""Reads for training and prediction: database rows -> plain records.
+
+A record is the dict inference.modeling.Record reads:
+    {"id": item id, "text": "...", "image_path": "/abs/path.jpg" | None,
+     "image_sha256": "..." | None, "labels": {task_key: label index}, "split": "train"}
+Label indices follow the task's label order (position, id), the order of
+Suggestion.probabilities. Each selector runs a fixed handful of queries
+(items joined to their image, gold as integer triples), never one per item.
+
+Access is checked by the callers (lead-only views and API permissions, or a
+worker acting on a run a lead started).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
+from annotator.models import Gold, Item, Label, Project, Task
+
+from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+
+TRAINING_SPLITS = (Item.Split.TRAIN, Item.Split.DEV, Item.Split.TEST)
+# Items with at least this many multimodal votes take part in the
+# model-versus-annotators comparison (MSED Table 7 used three volunteers).
+MIN_VOTES_FOR_HUMAN_EVAL = 3
+
+
+@dataclass(frozen=True)
+class ProjectSchema:
+    """The project's tasks in order, each with its label ids in order.
+
+    tasks: [(task id, task key, task name, [label ids], [label keys], [label names])].
+    """
+
+    tasks: list[tuple[int, str, str, list[int], list[str], list[str]]]
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for _, key, *_ in self.tasks]
+
+    def as_modeling_schema(self) -> list[tuple[str, int]]:
+        """[(task_key, n_labels)] in order, as inference.modeling.train expects."""
+        return [(key, len(label_ids)) for _, key, _, label_ids, _, _ in self.tasks]
+
+    def label_index(self) -> dict[int, tuple[str, int]]:
+        """label id -> (task key, position of the label in its task)."""
+        return {
+            label_id: (key, position)
+            for _, key, _, label_ids, _, _ in self.tasks
+            for position, label_id in enumerate(label_ids)
+        }
+
+    def task(self, key: str) -> tuple[int, str, str, list[int], list[str], list[str]]:
+        return next(task for task in self.tasks if task[1] == key)
+
+
+def get_project_schema(project: Project) -> ProjectSchema:
+    """The schema in task order and label order, from one query."""
+    rows = (
+        Label.objects.filter(task__project=project)
+        .order_by("task__position", "task_id", "position", "id")
+        .values_list("task_id", "task__key", "task__name", "id", "key", "name")
+    )
+    tasks: dict[int, tuple[int, str, str, list[int], list[str], list[str]]] = {}
+    for task_id, task_key, task_name, label_id, label_key, label_name in rows:
+        task = tasks.setdefault(task_id, (task_id, task_key, task_name, [], [], []))
+        task[3].append(label_id)
+        task[4].append(label_key)
+        task[5].append(label_name)
+    return ProjectSchema(list(tasks.values()))
+
+
+def _image_path(file: str | None) -> str | None:
+    if not file:
+        return None
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / file).resolve()
+    # Names come from our own content hashes; still never leave MEDIA_ROOT.
+    return str(path) if root in path.parents else None
+
+
+def _records(rows: Iterable[tuple], labels: dict[int, dict[str, int]] | None = None) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": item_id,
+            "text": text or "",
+            "image_path": _image_path(file),
+            "image_sha256": sha256 or None,
+            "labels": (labels or {}).get(item_id, {}),
+            "split": split,
+        }
+        for item_id, text, split, file, sha256 in rows
+    ]
+
+
+_RECORD_COLUMNS = ("id", "text", "split", "image__file", "image__sha256")
+
+
+def list_training_records(project: Project, schema: ProjectSchema | None = None) -> list[dict[str, Any]]:
+    """Records of the items in the train, dev and test splits that have at
+    least one gold label, with their gold labels as indices (ties and
+    missing gold are left out of `labels`). Two queries."""
+    schema = schema or get_project_schema(project)
+    label_index = schema.label_index()
+    gold = Gold.objects.filter(
+        item__project=project, item__split__in=TRAINING_SPLITS, label__isnull=False
+    ).values_list("item_id", "label_id")
+    labels: dict[int, dict[str, int]] = {}
+    for item_id, label_id in gold.iterator(chunk_size=5000):
+        if label_id in label_index:
+            key, position = label_index[label_id]
+            labels.setdefault(item_id, {})[key] = position
+    rows = (
+        Item.objects.filter(project=project, split__in=TRAINING_SPLITS)
+        .filter(Exists(Gold.objects.filter(item=OuterRef("pk"), label__isnull=False)))
+        .order_by("id")
+        .values_list(*_RECORD_COLUMNS)
+    )
+    return _records(rows.iterator(chunk_size=5000), labels)
+
+
+def count_train_gold(project: Project) -> int:
+    """Gold labels (not ties) on items of the train split."""
+    return Gold.objects.filter(item__project=project, item__split=Item.Split.TRAIN, label__isnull=False).count()
+
+
+def count_gold_labels(project: Project) -> int:
+    """All gold labels (not ties) of the project. Filters on the project's
+    task ids so PostgreSQL answers from the (task, label) index, no join:
+    the retrain policy asks after every vote."""
+    task_ids = list(Task.objects.filter(project=project).values_list("id", flat=True))
+    return Gold.objects.filter(task_id__in=task_ids, label__isnull=False).count()
+
+
+def list_items_to_suggest(project: Project, n_tasks: int) -> QuerySet[Item]:
+    """Items a prediction run writes suggestions for, in id order.
+
+    Every item that is not yet settled, i.e. lacks a settled gold label for
+    some task. Gold counts as settled when a lead adjudicated it, it was
+    imported, or the item received all its votes (votes_per_item); majority
+    gold of an item still collecting votes is not settled, so annotators
+    still see suggestions there. Also held-out items (not train) with at
+    least three votes, so the pre-labeller can be compared with the
+    annotators there (MSED Table 7).
+    """
+    settled = Count(
+        "gold",
+        filter=Q(gold__label__isnull=False)
+        & (~Q(gold__source=Gold.Source.MAJORITY) | Q(vote_count__gte=project.votes_per_item)),
+    )
+    return (
+        Item.objects.filter(project=project)
+        .annotate(settled=settled)
+        .filter(Q(settled__lt=n_tasks) | (Q(vote_count__gte=MIN_VOTES_FOR_HUMAN_EVAL) & ~Q(split=Item.Split.TRAIN)))
+        .order_by("id")
+    )
+
+
+def list_prediction_records(project: Project, n_tasks: int) -> list[dict[str, Any]]:
+    """Records (without labels) of list_items_to_suggest, one query."""
+    rows = list_items_to_suggest(project, n_tasks).values_list(*_RECORD_COLUMNS)
+    return _records(rows.iterator(chunk_size=5000))
+
+
+def list_map_records(project: Project, limit: int) -> list[dict[str, Any]]:
+    """Records of at most `limit` items spread evenly over the project (by
+    id), for the embedding map: two queries, however many items."""
+    ids = list(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    if len(ids) > limit:
+        step = len(ids) / limit
+        ids = [ids[int(i * step)] for i in range(limit)]
+    rows = Item.objects.filter(id__in=ids).order_by("id").values_list(*_RECORD_COLUMNS)
+    return _records(rows)
+
+
+# ---------------------------------------------------------------------------
+# Runs
+
+
+def list_training_runs(project: Project) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.filter(project=project).select_related("created_by").order_by("-created_at", "-id")
+
+
+def get_prelabeller(project: Project) -> TrainingRun | None:
+    return TrainingRun.objects.filter(project=project, is_prelabeller=True).first()
+
+
+def list_experiments(project: Project) -> list[dict[str, Any]]:
+    """[{"experiment", "runs", "finished", "started"}] newest first."""
+    from django.db.models import Min
+
+    rows = (
+        TrainingRun.objects.filter(project=project)
+        .exclude(experiment="")
+        .values("experiment")
+        .annotate(
+            runs=Count("id"),
+            finished=Count("id", filter=Q(status__in=FINISHED_STATUSES)),
+            started=Min("created_at"),
+        )
+        .order_by("-started")
+    )
+    return list(rows)
+
+
+def list_experiment_runs(project: Project, experiment: str) -> list[TrainingRun]:
+    return list(TrainingRun.objects.filter(project=project, experiment=experiment).order_by("id"))
+
+
+def list_prediction_runs(project: Project, limit: int = 10) -> list[PredictionRun]:
+    return list(PredictionRun.objects.filter(project=project).select_related("training_run").order_by("-created_at", "-id")[:limit])
+
+
+def get_latest_prediction_run(training_run: TrainingRun) -> PredictionRun | None:
+    """The training run's latest succeeded prediction run."""
+    return (
+        PredictionRun.objects.filter(training_run=training_run, status=RunStatus.SUCCEEDED)
+        .order_by(F("finished_at").desc(nulls_last=True), "-id")
+        .first()
+    )
+
+
+def get_policy(project: Project) -> PrelabelPolicy:
+    """The project's policy; an unsaved default when none was stored."""
+    return PrelabelPolicy.objects.filter(project=project).first() or PrelabelPolicy(project=project)
+
+
+def get_embedding_map(run: TrainingRun) -> EmbeddingMap | None:
+    return EmbeddingMap.objects.filter(run=run).first()
+
+
+def get_suggestion_arrays(run: PredictionRun, task_id: int, item_ids: Iterable[int] | None = None) -> dict[int, tuple[int, float, float]]:
+    """{item id: (label id, probability, entropy)} of one task's suggestions in a run."""
+    qs = Suggestion.objects.filter(run=run, task_id=task_id)
+    if item_ids is not None:
+        qs = qs.filter(item_id__in=list(item_ids))
+    return {item_id: (label_id, p, h) for item_id, label_id, p, h in qs.values_list("item_id", "label_id", "probability", "entropy")}
+
+
+def list_current_suggestions(project: Project, item_ids: Iterable[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    """The pre-labeller's current suggestions of the given items:
+    {item id: {task key: {"label": key, "probability": p, "probabilities": [...], "entropy": h}}}.
+    "Current" is the pre-labeller's latest succeeded prediction run, as the
+    labelling queue uses it. Two queries."""
+    prelabeller = get_prelabeller(project)
+    run = get_latest_prediction_run(prelabeller) if prelabeller else None
+    if run is None:
+        return {}
+    rows = Suggestion.objects.filter(run=run, item_id__in=list(item_ids)).values_list(
+        "item_id", "task__key", "label__key", "probability", "probabilities", "entropy"
+    )
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for item_id, task_key, label_key, p, probabilities, entropy in rows:
+        out.setdefault(item_id, {})[task_key] = {
+            "label": label_key, "probability": p, "probabilities": probabilities, "entropy": entropy,
+        }
+    return out
+
+
+def get_gold_and_support(project: Project, item_ids: Iterable[int]) -> dict[int, dict[int, tuple[int | None, int, int]]]:
+    """{item id: {task id: (gold label id or None, votes_for, votes_total)}}, one query."""
+    rows = Gold.objects.filter(item_id__in=list(item_ids), item__project=project).values_list(
+        "item_id", "task_id", "label_id", "votes_for", "votes_total"
+    )
+    out: dict[int, dict[int, tuple[int | None, int, int]]] = {}
+    for item_id, task_id, label_id, votes_for, votes_total in rows:
+        out.setdefault(item_id, {})[task_id] = (label_id, votes_for, votes_total)
+    return out
+
+
+def get_item_summaries(item_ids: Iterable[int]) -> dict[int, tuple[str, str, bool]]:
+    """{item id: (external id, text, has image)}, one query."""
+    rows = Item.objects.filter(id__in=list(item_ids)).values_list("id", "external_id", "text", "image_id")
+    return {item_id: (external_id, text, image_id is not None) for item_id, external_id, text, image_id in rows}

@@ -1,0 +1,58 @@
+"""Celery tasks: take ids, load the row, call one service.
+
+The services record every ending on the run row (succeeded, failed with its
+error, cancelled), so these tasks never need retries: a failed run is
+started again by a lead, as a new run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+from annotator.models import Project
+
+from . import services
+from .models import PredictionRun, PrelabelPolicy, TrainingRun
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="inference.train_model")
+def train_model(run_id: int) -> str:
+    run = TrainingRun.objects.select_related("project").filter(pk=run_id).first()
+    if run is None:
+        return "missing"
+    return services.execute_training_run(run=run).status
+
+
+@shared_task(name="inference.predict_items")
+def predict_items(run_id: int) -> str:
+    run = PredictionRun.objects.select_related("project").filter(pk=run_id).first()
+    if run is None:
+        return "missing"
+    return services.execute_prediction_run(run=run).status
+
+
+@shared_task(name="inference.check_retrain_policies")
+def check_retrain_policies() -> int:
+    """For Celery beat: apply every project's retrain policy (see services.on_gold_changed)."""
+    started = 0
+    project_ids = PrelabelPolicy.objects.filter(retrain_every_n_gold__gt=0).values_list("project_id", flat=True)
+    for project in Project.objects.filter(pk__in=list(project_ids)):
+        started += services.on_gold_changed(project=project) is not None
+    return started
+
+
+@worker_ready.connect
+def fail_runs_of_dead_workers(sender=None, **kwargs) -> None:
+    """A worker that starts marks failed the runs a killed worker left running."""
+    try:
+        failed = services.fail_abandoned_runs()
+    except Exception:  # never keep a worker from starting
+        log.exception("could not check for abandoned runs")
+        return
+    if failed:
+        log.warning("marked %s abandoned run(s) failed", failed)

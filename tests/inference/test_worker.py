@@ -1,0 +1,159 @@
+"""Training and prediction through a real Celery worker fed by Redis, on the
+test database (tests/conftest.py's celery_worker_process): a tiny model on
+60 demo items, suggestions, cancellation, a failing run, and a worker killed
+mid-run whose run the next worker marks failed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from inference import services
+from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
+from tests.inference.test_services import make_demo_items, tiny_bert, tiny_options, unlabelled_ids  # noqa: F401
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+def wait_for(run, condition, *, timeout: float = 240, what: str = "the run", worker=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        run.refresh_from_db()
+        if condition(run):
+            return run
+        time.sleep(0.3)
+    log = worker.log_path.read_text()[-3000:] if worker is not None else ""
+    pytest.fail(f"{what} did not get there in {timeout} s (status {run.status}, error {run.error!r})\n{log}")
+
+
+def finished(run) -> bool:
+    return run.status in FINISHED
+
+
+def start_second_worker(settings, tmp_path) -> subprocess.Popen:
+    """Another worker on the same queue and database (the fixture's recipe)."""
+    from django.db import connection
+
+    from config.celery import app
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_URL": app.conf.broker_url,
+        "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TEST_MODEL_DIR": str(settings.MODEL_DIR),
+    }
+    log = tmp_path / "worker2.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", app.conf.task_default_queue,
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
+        cwd=Path(__file__).resolve().parents[2], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    proc.log_path = log
+    deadline = time.time() + 60
+    while "ready" not in log.read_text():
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"The second worker did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    return proc
+
+
+def _drop_broker_connections() -> None:
+    """Forget the Celery app's cached connection and producer pools.
+
+    Eager tests earlier in the same process leave a pool bound to the
+    broker URL of that time (none: kombu's amqp://localhost default); the
+    worker fixture changes broker_url but not the pool, so without this the
+    tasks would be published to the wrong broker and never reach the worker.
+    """
+    from config.celery import app
+
+    # Not closed: kombu keeps pools per connection URL in a global registry
+    # and would hand the closed one back later.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def worker(celery_worker_process):
+    _drop_broker_connections()
+    yield celery_worker_process
+    _drop_broker_connections()
+
+
+@pytest.fixture
+def items(project):
+    return make_demo_items(project, 60)
+
+
+def test_worker_trains_a_tiny_model_and_writes_suggestions(worker, project, items, tiny_bert, settings):
+    run = services.start_training_run(project=project, options=tiny_options(tiny_bert))
+    run = wait_for(run, finished, worker=worker)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert set(run.test_metrics) == {"desire", "sentiment", "emotion"} and len(run.history) == 3
+    assert run.worker and str(worker.pid) in run.worker
+    assert (Path(settings.MODEL_DIR) / "runs" / str(run.pk) / "artefact.json").is_file()
+
+    services.mark_prelabeller(run=run)
+    prediction = wait_for(PredictionRun.objects.get(training_run=run), finished, worker=worker)
+    assert prediction.status == RunStatus.SUCCEEDED, prediction.error
+    expected = set(unlabelled_ids(items))
+    assert set(Suggestion.objects.filter(run=prediction).values_list("item_id", flat=True)) == expected
+    assert Suggestion.objects.filter(run=prediction).count() == 3 * len(expected)
+
+
+def test_worker_stops_a_cancelled_run_and_records_a_failing_one(worker, project, items, tiny_bert, tmp_path, settings):
+    long_run = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
+    wait_for(long_run, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 1, what="the long run's first epoch", worker=worker)
+    services.cancel_run(run=long_run)
+    long_run = wait_for(long_run, finished, worker=worker)
+    assert long_run.status == RunStatus.CANCELLED and long_run.epoch < 200
+    assert not (Path(settings.MODEL_DIR) / "runs" / str(long_run.pk)).exists()
+
+    # A model folder that passes the checks (it has a config.json) but whose weights are garbage.
+    broken = Path(shutil.copytree(tiny_bert, tmp_path / "broken-bert"))
+    for weights in broken.glob("*.safetensors"):
+        weights.write_bytes(b"not a safetensors file")
+    failing = services.start_training_run(project=project, options=tiny_options(str(broken)))
+    failing = wait_for(failing, finished, worker=worker)
+    assert failing.status == RunStatus.FAILED and failing.error
+    assert failing.artefact_path == "" and not (Path(settings.MODEL_DIR) / "runs" / str(failing.pk)).exists()
+
+
+def test_a_killed_worker_leaves_its_run_failed_and_the_next_run_starts_cleanly(worker, project, items, tiny_bert, settings, tmp_path):
+    doomed = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
+    wait_for(doomed, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 2, what="the run's second epoch", worker=worker)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+    doomed.refresh_from_db()
+    assert doomed.status == RunStatus.RUNNING  # nobody could record anything
+
+    second = start_second_worker(settings, tmp_path)
+    try:
+        doomed = wait_for(doomed, finished, timeout=60, what="the abandoned run", worker=second)
+        assert doomed.status == RunStatus.FAILED and "stopped before it finished" in doomed.error
+        runs = Path(settings.MODEL_DIR) / "runs"
+        assert not any(p.name == str(doomed.pk) or p.name.startswith(f".{doomed.pk}.tmp") for p in runs.glob("*")) if runs.exists() else True
+
+        fresh = services.start_training_run(project=project, options=tiny_options(tiny_bert))
+        fresh = wait_for(fresh, finished, worker=second)
+        assert fresh.status == RunStatus.SUCCEEDED, fresh.error
+        assert sorted(p.name for p in (Path(settings.MODEL_DIR) / "runs").iterdir()) == [str(fresh.pk)]
+    finally:
+        second.terminate()
+        try:
+            second.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            second.kill()
+    assert TrainingRun.objects.filter(status=RunStatus.RUNNING).count() == 0
