@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import PredictionRun, Suggestion, TrainingRun
+from .models import EmbeddingMap, PredictionRun, PrelabelPolicy, Suggestion, TrainingRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,3 +27,13 @@ class PredictionRunAdmin(ReadOnlyAdmin):
 class SuggestionAdmin(ReadOnlyAdmin):
     list_display = ["item", "task", "label", "probability", "entropy", "run"]
     show_full_result_count = False
+
+
+@admin.register(PrelabelPolicy)
+class PrelabelPolicyAdmin(admin.ModelAdmin):
+    list_display = ["project", "retrain_every_n_gold", "suggest_new_items", "gold_at_last_training"]
+
+
+@admin.register(EmbeddingMap)
+class EmbeddingMapAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "run", "created_at"]

@@ -111,6 +111,7 @@ def celery_worker_process(transactional_db, settings, tmp_path):
     )
     old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue")}
     app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue)
+    _drop_broker_pools(app)
     try:
         deadline = time.time() + 60
         while "ready" not in log.read_text():
@@ -121,8 +122,22 @@ def celery_worker_process(transactional_db, settings, tmp_path):
         yield proc
     finally:
         app.conf.update(old)
+        _drop_broker_pools(app)
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _drop_broker_pools(app) -> None:
+    """Forget the Celery app's cached connection and producer pools.
+
+    Eager tasks earlier in the same process leave a pool bound to the broker
+    URL of that time (kombu's amqp://localhost default); changing broker_url
+    does not replace it, so tasks would never reach the test's worker. Not
+    closed: kombu keeps pools per URL in a registry and would hand a closed
+    one back later.
+    """
+    app._pool = None
+    app.amqp._producer_pool = None

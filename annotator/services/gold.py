@@ -11,10 +11,10 @@ from django.db import transaction
 from django.db.models import Count
 
 from ..errors import DomainError
-from ..models import Annotation, Gold, Item, Label, Task, Vote
+from ..models import Annotation, Gold, Item, Label, Project, Task, Vote
 
 
-def recompute_gold(*, item_ids: Iterable[int]) -> None:
+def recompute_gold(*, item_ids: Iterable[int], project_id: int | None = None) -> None:
     """Recompute gold of the given items from their multimodal-round votes.
 
     Majority gold takes the most voted label; a shared top count is a tie
@@ -55,10 +55,31 @@ def recompute_gold(*, item_ids: Iterable[int]) -> None:
             gold.votes_for = by_label.get(gold.label_id, 0)
         gold.votes_total = total if (total or gold.source == Gold.Source.MAJORITY) else gold.votes_total
         to_save.append(gold)
-    new = [g for g in to_save if g.pk is None]
-    old = [g for g in to_save if g.pk is not None]
-    Gold.objects.bulk_create(new, batch_size=2000)
-    Gold.objects.bulk_update(old, ["label", "votes_for", "votes_total", "is_tie"], batch_size=2000)
+    # One upsert for new and changed rows alike (the caller holds the item
+    # locks). Rows are matched on (item, task), not on their primary key.
+    for gold in to_save:
+        gold.pk = None
+    Gold.objects.bulk_create(
+        to_save,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["item", "task"],
+        update_fields=["label", "votes_for", "votes_total", "is_tie", "updated_at"],
+    )
+    if to_save:
+        if project_id is None:
+            project_id = Item.objects.filter(pk=item_ids[0]).values_list("project_id", flat=True).first()
+        _gold_changed(project_id)
+
+
+def _gold_changed(project_id: int | None) -> None:
+    """Let the project's retrain policy know; one query when no policy asks
+    for retraining (the common case, on the hot path of every vote)."""
+    from inference.models import PrelabelPolicy
+    from inference.services import on_gold_changed
+
+    if PrelabelPolicy.objects.filter(project_id=project_id, retrain_every_n_gold__gt=0).exists():
+        on_gold_changed(project=Project.objects.get(pk=project_id))
 
 
 @transaction.atomic
@@ -79,4 +100,5 @@ def adjudicate(*, item: Item, task: Task, label: Label, lead) -> Gold:
     gold.votes_total = votes.count()
     gold.votes_for = votes.filter(label=label).count()
     gold.save()
+    _gold_changed(item.project_id)
     return gold

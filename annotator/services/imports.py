@@ -428,6 +428,11 @@ class _BatchWriter:
         item_ids = sorted(item_id for item_id, _ in written)
         refresh_vote_counts(item_ids)
         recompute_gold(item_ids=item_ids)
+        if new_items:
+            # New items get suggestions from the project's pre-labeller (queued on commit).
+            from inference.services import on_items_added
+
+            on_items_added(project=self.project, item_ids=[item.pk for item in new_items])
 
 
 def _cached_checker(images: dict[str, Any], dataset: Dataset, limits: Limits) -> Callable[[str], image_io.ImageInfo]:

@@ -238,7 +238,7 @@ def submit_annotation(
     )
     Item.objects.filter(pk=item.pk).update(**{vote_field: F(vote_field) + 1, claim_field: F(claim_field) - 1})
     if round_ == Round.MULTIMODAL:
-        recompute_gold(item_ids=[item.pk])
+        recompute_gold(item_ids=[item.pk], project_id=item.project_id)
     queue._renew(annotator=annotator, project=project, now=timezone.now())
     return SubmitResult(annotation=annotation, created=True, item_complete=getattr(item, vote_field) + 1 >= n)
 
@@ -310,7 +310,7 @@ def edit_annotation(*, annotation: Annotation, editor, labels: dict[str, str], i
     annotation.save(update_fields=["inference_order", "updated_at"])
     AnnotationEdit.objects.create(annotation=annotation, editor=editor, old=old, new=new)
     if annotation.round == Round.MULTIMODAL:
-        recompute_gold(item_ids=[item.pk])
+        recompute_gold(item_ids=[item.pk], project_id=item.project_id)
     return annotation
 
 

@@ -69,27 +69,9 @@ def start_second_worker(settings, tmp_path) -> subprocess.Popen:
     return proc
 
 
-def _drop_broker_connections() -> None:
-    """Forget the Celery app's cached connection and producer pools.
-
-    Eager tests earlier in the same process leave a pool bound to the
-    broker URL of that time (none: kombu's amqp://localhost default); the
-    worker fixture changes broker_url but not the pool, so without this the
-    tasks would be published to the wrong broker and never reach the worker.
-    """
-    from config.celery import app
-
-    # Not closed: kombu keeps pools per connection URL in a global registry
-    # and would hand the closed one back later.
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def worker(celery_worker_process):
-    _drop_broker_connections()
-    yield celery_worker_process
-    _drop_broker_connections()
+    return celery_worker_process
 
 
 @pytest.fixture
