@@ -46,7 +46,7 @@ from annotator.errors import DomainError
 from annotator.models import Annotation, Item, Project
 
 from . import selectors
-from .models import EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
 
 log = logging.getLogger(__name__)
 
@@ -974,7 +974,7 @@ def run_status(run: TrainingRun) -> dict[str, Any]:
         "error": run.error,
         "cancel_requested": run.cancel_requested,
         "history": run.history,
-        "finished": run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED),
+        "finished": run.status in FINISHED_STATUSES,
     }
 
 

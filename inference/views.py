@@ -24,7 +24,7 @@ from annotator.errors import DomainError
 from annotator.models import Membership
 
 from . import figures, selectors, services
-from .models import PredictionRun, RunStatus, TrainingRun
+from .models import FINISHED_STATUSES, PredictionRun, RunStatus, TrainingRun
 
 LEAD = Membership.Role.LEAD
 TEXT_ENCODER_CHOICES = ("all-MiniLM-L6-v2", "bilstm", "cnn")
@@ -256,7 +256,7 @@ def run_detail(request, project, run_id: int):
             "predictions": list(run.prediction_runs.order_by("-created_at")[:5]),
             "config_json": json.dumps(run.config, indent=1),
             "split_counts": [(split, run.data_counts[split]) for split in ("train", "dev", "test") if isinstance((run.data_counts or {}).get(split), dict)],
-            "finished": run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED),
+            "finished": run.status in FINISHED_STATUSES,
         },
     )
 
@@ -313,7 +313,7 @@ def prediction_detail(request, project, prediction_id: int):
             "items_total": run.items_total,
             "progress": run.progress,
             "error": run.error,
-            "finished": run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED),
+            "finished": run.status in FINISHED_STATUSES,
         }
     )
 
