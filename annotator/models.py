@@ -8,6 +8,8 @@ round, task), unique hotkeys per project, items with at least one modality.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -40,6 +42,9 @@ class Project(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # A new value on every schema change (services.projects.save_schema): the
+    # key under which processes cache the schema for validating submits.
+    schema_token = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -286,6 +286,50 @@ def annotate(a: Annotator, port: int, tasks: list[dict], deadline: float, rng: r
             break
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command name) of every process."""
+    rows = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    head, tail = f.read().rsplit(")", 1)
+                rows.append((int(entry), int(tail.split()[1]), head.split("(", 1)[1]))
+            except (OSError, IndexError, ValueError):
+                continue
+    return rows
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the app server (gunicorn and its workers),
+    PostgreSQL (every backend) and this load generator."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, ppid, _ in procs:
+        children.setdefault(ppid, []).append(pid)
+    tree, todo = [], [server_pid]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    usage = os.times()
+    return {
+        "server": sum(_process_cpu(pid) for pid in tree),
+        "postgres": sum(_process_cpu(pid) for pid, _, name in procs if name.startswith("postgres")),
+        "load_generator": usage.user + usage.system,
+    }
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -294,7 +338,10 @@ def percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def run_phase(n: int, annotators: list[Annotator], port: int, tasks: list[dict], seconds: float) -> tuple[dict, set[int]]:
+def run_phase(
+    n: int, annotators: list[Annotator], port: int, tasks: list[dict], seconds: float, server_pid: int
+) -> tuple[dict, set[int]]:
+    cpu_before = cpu_snapshot(server_pid)
     start = time.perf_counter()
     deadline = start + seconds
     threads = [
@@ -306,6 +353,7 @@ def run_phase(n: int, annotators: list[Annotator], port: int, tasks: list[dict],
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    cpu_after = cpu_snapshot(server_pid)
     next_ms = [x for a in annotators for x in a.next_ms]
     submit_ms = [x for a in annotators for x in a.submit_ms]
     acked = set().union(*(a.acked for a in annotators))
@@ -319,6 +367,11 @@ def run_phase(n: int, annotators: list[Annotator], port: int, tasks: list[dict],
         "errors": sum(a.errors for a in annotators),
         "retries": sum(a.retries for a in annotators),
         "queue_exhausted": any(a.exhausted for a in annotators),
+        # Where the machine's CPU went: milliseconds per annotation.
+        "cpu_ms_per_annotation": {
+            k: round((cpu_after[k] - cpu_before[k]) * 1000 / max(len(acked), 1), 2) for k in cpu_before
+        },
+        "cpu_busy": round(sum(cpu_after[k] - cpu_before[k] for k in cpu_before) / elapsed / (os.cpu_count() or 1), 3),
     }
     return row, acked
 
@@ -366,14 +419,14 @@ def main() -> None:
         wait_until_up(port, tokens[0][1])
         # Warm every worker (imports, URL resolver, first connections); not measured.
         warm = [Annotator(uid, key) for uid, key in tokens[:warmup_users]]
-        run_phase(warmup_users, warm, port, tasks, 3.0)
+        run_phase(warmup_users, warm, port, tasks, 3.0, server_process.pid)
         rows = []
         offset = warmup_users
         for n in counts:
             phase = [Annotator(uid, key) for uid, key in tokens[offset : offset + n]]
             offset += n
             log(f"{n} annotator(s) for {args.seconds:.0f} s")
-            row, acked = run_phase(n, phase, port, tasks, args.seconds)
+            row, acked = run_phase(n, phase, port, tasks, args.seconds, server_process.pid)
             row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
             rows.append(row)
     finally:
@@ -383,11 +436,18 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server_process.kill()
 
-    headers = ["annotators", "annotations/s", "next p50/p95/p99 ms", "submit p50/p95/p99 ms", "annotations", "errors", "lost", "duplicated"]
+    headers = [
+        "annotators", "annotations/s", "next p50/p95/p99 ms", "submit p50/p95/p99 ms", "annotations", "errors", "lost",
+        "duplicated", "CPU ms/annotation app/db/load", "CPU busy",
+    ]
     fmt = lambda d: "/".join("-" if d[k] is None else f"{d[k]:.1f}" for k in ("p50", "p95", "p99"))  # noqa: E731
     table = format_table(
         [
-            [r["annotators"], r["annotations_per_s"], fmt(r["next_ms"]), fmt(r["submit_ms"]), r["annotations"], r["errors"], r["lost"], r["duplicated"]]
+            [
+                r["annotators"], r["annotations_per_s"], fmt(r["next_ms"]), fmt(r["submit_ms"]), r["annotations"], r["errors"],
+                r["lost"], r["duplicated"], "/".join(f"{r['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")),
+                f"{r['cpu_busy']:.0%}",
+            ]
             for r in rows
         ],
         headers,

@@ -5,7 +5,6 @@ project's existence is not revealed, members without the role a 403.
 """
 
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from rest_framework.permissions import BasePermission
 
 from .. import selectors
@@ -13,11 +12,15 @@ from ..models import Project
 
 
 class ProjectMixin:
-    """Loads the project named by the URL's slug once per request."""
+    """Loads the project named by the URL's slug once per request, with the
+    user's membership (one query: see selectors.get_project_for)."""
 
     def get_project(self) -> Project:
         if not hasattr(self, "_project"):
-            self._project = get_object_or_404(Project, slug=self.kwargs["slug"])
+            project = selectors.get_project_for(self.request.user, self.kwargs["slug"])
+            if project is None:
+                raise Http404("No such project.")
+            self._project = project
         return self._project
 
 

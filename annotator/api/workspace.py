@@ -9,15 +9,15 @@ round shows it: never other people's votes, never gold.
 from __future__ import annotations
 
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .. import selectors
 from ..errors import DomainError
-from ..models import Item, Label, Task
+from ..models import Annotation, Item, Label, Task
 from ..services import gold as gold_services
 from ..services import queue
 from ..services import votes
@@ -31,9 +31,46 @@ REFUSED = {400: OpenApiResponse(description="A domain rule refused the request; 
 
 class ItemMixin(ProjectMixin):
     def get_item(self) -> Item:
-        item = get_object_or_404(Item, pk=self.kwargs["item_id"], project=self.get_project())
-        item.project = self.get_project()
+        item = selectors.get_item_in(self.get_project(), self.kwargs["item_id"])
+        if item is None:
+            raise Http404("No such item in this project.")
         return item
+
+
+# The labelling loop (QueueNext, ItemSubmit) runs once per item per
+# annotator, all day: those two views read their few input values with the
+# checks below and answer with the dict their output serializer documents,
+# instead of building DRF serializers on every request (that was a quarter
+# of the loop's CPU). The services validate everything else (labels, order,
+# key, duration). tests/annotator/test_workspace_api.py holds the dicts and
+# the documented serializers together.
+
+
+def _object(data) -> dict:
+    if not isinstance(data, dict):
+        raise DomainError("Send a JSON object.")
+    return data
+
+
+def _optional_int(data: dict, name: str) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise DomainError(f"{name} must be a whole number.", field=name)
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise DomainError(f"{name} must be a whole number.", field=name) from exc
+
+
+def _flag(data: dict, name: str) -> bool:
+    value = data.get(name, False)
+    if value in (True, False):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise DomainError(f"{name} must be true or false.", field=name)
 
 
 class QueueNext(ItemMixin, APIView):
@@ -50,19 +87,17 @@ class QueueNext(ItemMixin, APIView):
         ),
     )
     def post(self, request, slug):
-        data = s.NextIn(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = _object(request.data)
+        current_item, include_progress = _optional_int(data, "current_item"), _flag(data, "include_progress")
         project = self.get_project()
-        claim = queue.claim_next_item(
-            annotator=request.user, project=project, current_item_id=data.validated_data.get("current_item")
-        )
+        claim = queue.claim_next_item(annotator=request.user, project=project, current_item_id=current_item)
         body = {
             "work": queue.get_claim_view(claim, project=project) if claim else None,
             "message": "" if claim else "Nothing is left for you to label in this project. Thank you!",
         }
-        if data.validated_data["include_progress"]:
+        if include_progress:
             body["progress"] = queue.get_progress(request.user, project)
-        return Response(s.NextOut(body).data)
+        return Response(body)  # as NextOut documents it
 
 
 class QueueHeartbeat(ItemMixin, APIView):
@@ -84,22 +119,22 @@ class ItemSubmit(ItemMixin, APIView):
         summary="Submit your labels for a claimed item (idempotent by client_key)",
     )
     def post(self, request, slug, item_id):
-        data = s.SubmitIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        d = data.validated_data
+        d = _object(request.data)
+        if not d.get("client_key"):
+            raise DomainError("Send a client_key: a new UUID for each annotation, the same one when retrying.", field="client_key")
         result = votes.submit_annotation(
             annotator=request.user,
             item=self.get_item(),
-            round_=d["round"],
-            labels=d["labels"],
-            inference_order=d["inference_order"],
+            round_=d.get("round") or Annotation.Round.MULTIMODAL,
+            labels=d.get("labels"),
+            inference_order=d.get("inference_order"),
             duration_ms=d.get("duration_ms"),
             client_key=d["client_key"],
-            suggestion_run_id=d.get("suggestion_run"),
+            suggestion_run_id=_optional_int(d, "suggestion_run"),
         )
         a = result.annotation
         body = {"annotation": a.pk, "item": a.item_id, "round": a.round, "created": result.created, "item_complete": result.item_complete}
-        return Response(s.SubmitOut(body).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)  # as SubmitOut documents it
 
 
 class ItemSkip(ItemMixin, APIView):

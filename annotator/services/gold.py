@@ -4,81 +4,100 @@ adjudication of disputed items."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Iterable
 
 from django.db import transaction
-from django.db.models import Count
+from django.utils import timezone
 
+from .. import sql
 from ..errors import DomainError
 from ..models import Annotation, Gold, Item, Label, Project, Task, Vote
 
 
-def recompute_gold(*, item_ids: Iterable[int], project_id: int | None = None) -> None:
+CHUNK = 500  # items per statement (SQLite allows at most 32766 parameters)
+
+# Majority gold of a set of items in one statement: count the multimodal
+# votes per (item, task, label), take the top count per (item, task), and
+# call it a tie when more than one label has it. Label order breaks no tie:
+# a tie is reported, not resolved silently. Adjudicated and imported gold
+# keep their label (and tie flag) and only refresh their support.
+_UPSERT = """
+WITH counted AS (
+    SELECT item_id, task_id, label_id, COUNT(*) AS n FROM {vote}
+    WHERE item_id IN ({ids}) AND round = %s GROUP BY item_id, task_id, label_id
+), tops AS (
+    SELECT item_id, task_id, MAX(n) AS top, SUM(n) AS total FROM counted GROUP BY item_id, task_id
+), majority AS (
+    SELECT c.item_id, c.task_id, t.top, t.total, COUNT(*) AS winners, MIN(c.label_id) AS label_id
+    FROM counted c JOIN tops t ON t.item_id = c.item_id AND t.task_id = c.task_id AND c.n = t.top
+    GROUP BY c.item_id, c.task_id, t.top, t.total
+)
+INSERT INTO {gold} (item_id, task_id, label_id, source, votes_for, votes_total, is_tie, updated_at)
+SELECT item_id, task_id, CASE WHEN winners = 1 THEN label_id END, %s, top, total, winners > 1, %s
+FROM majority WHERE true
+ON CONFLICT (item_id, task_id) DO UPDATE SET
+    label_id = CASE WHEN {gold}.source = %s THEN excluded.label_id ELSE {gold}.label_id END,
+    is_tie = CASE WHEN {gold}.source = %s THEN excluded.is_tie ELSE {gold}.is_tie END,
+    votes_for = CASE WHEN {gold}.source = %s THEN excluded.votes_for ELSE (
+        SELECT COUNT(*) FROM {vote} v WHERE v.item_id = {gold}.item_id AND v.task_id = {gold}.task_id
+        AND v.round = %s AND v.label_id = {gold}.label_id) END,
+    votes_total = excluded.votes_total,
+    updated_at = excluded.updated_at
+"""
+# Majority gold of a task whose votes are all gone (an optional task
+# cleared by an edit) goes too; adjudicated and imported gold stay.
+_DELETE_EMPTY = """
+DELETE FROM {gold} WHERE item_id IN ({ids}) AND source = %s AND NOT EXISTS (
+    SELECT 1 FROM {vote} v WHERE v.item_id = {gold}.item_id AND v.task_id = {gold}.task_id AND v.round = %s)
+"""
+
+
+def recompute_gold(
+    *, item_ids: Iterable[int], project_id: int | None = None, project: Project | None = None, votes_removed: bool = True
+) -> None:
     """Recompute gold of the given items from their multimodal-round votes.
 
     Majority gold takes the most voted label; a shared top count is a tie
     (label None, is_tie True). Adjudicated and imported gold keep their
     label and only refresh their support. Call inside the transaction that
-    changed the votes; the caller holds the item rows' locks.
+    changed the votes; the caller holds the item rows' locks. Pass
+    votes_removed=False when votes were only added (a submit): the sweep of
+    emptied majority gold is then skipped.
     """
     item_ids = list(item_ids)
     if not item_ids:
         return
-    counts: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
-    rows = (
-        Vote.objects.filter(item_id__in=item_ids, round=Annotation.Round.MULTIMODAL)
-        .values_list("item_id", "task_id", "label_id")
-        .annotate(n=Count("id"))
-    )
-    for item_id, task_id, label_id, n in rows:
-        counts[(item_id, task_id)][label_id] = n
-    existing = {(g.item_id, g.task_id): g for g in Gold.objects.filter(item_id__in=item_ids)}
-    # Label order breaks no tie: a tie is reported, not resolved silently.
-    to_save: list[Gold] = []
-    for key in set(counts) | set(existing):
-        item_id, task_id = key
-        by_label = counts.get(key, {})
-        total = sum(by_label.values())
-        gold = existing.get(key) or Gold(item_id=item_id, task_id=task_id)
-        if gold.source == Gold.Source.MAJORITY:
-            if total == 0:
-                if gold.pk:
-                    gold.delete()
-                continue
-            top = max(by_label.values())
-            winners = [label for label, n in by_label.items() if n == top]
-            gold.is_tie = len(winners) > 1
-            gold.label_id = None if gold.is_tie else winners[0]
-            gold.votes_for = top
-        elif total:
-            gold.votes_for = by_label.get(gold.label_id, 0)
-        gold.votes_total = total if (total or gold.source == Gold.Source.MAJORITY) else gold.votes_total
-        to_save.append(gold)
-    # One upsert for new and changed rows alike (the caller holds the item
-    # locks). Rows are matched on (item, task), not on their primary key.
-    for gold in to_save:
-        gold.pk = None
-    Gold.objects.bulk_create(
-        to_save,
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["item", "task"],
-        update_fields=["label", "votes_for", "votes_total", "is_tie", "updated_at"],
-    )
-    if to_save:
-        if project_id is None:
-            project_id = Item.objects.filter(pk=item_ids[0]).values_list("project_id", flat=True).first()
-        _gold_changed(project_id)
+    majority, multimodal = Gold.Source.MAJORITY, Annotation.Round.MULTIMODAL
+    tables = {"gold": Gold._meta.db_table, "vote": Vote._meta.db_table}
+    now = sql.dt(timezone.now())
+    changed = 0
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = item_ids[start : start + CHUNK]
+        ids = ", ".join(["%s"] * len(chunk))
+        params = [*chunk, multimodal, majority, now, majority, majority, majority, multimodal]
+        changed += max(sql.execute(_UPSERT.format(ids=ids, **tables), params), 0)
+        if votes_removed:
+            changed += max(sql.execute(_DELETE_EMPTY.format(ids=ids, **tables), [*chunk, majority, multimodal]), 0)
+    if changed:
+        if project is None:
+            project_id = project_id or Item.objects.filter(pk=item_ids[0]).values_list("project_id", flat=True).first()
+        _gold_changed(project.pk if project is not None else project_id, project=project)
 
 
-def _gold_changed(project_id: int | None) -> None:
-    """Let the project's retrain policy know; one query when no policy asks
-    for retraining (the common case, on the hot path of every vote)."""
+def _gold_changed(project_id: int | None, *, project: Project | None = None) -> None:
+    """Let the project's retrain policy know; no query when no policy asks
+    for retraining and the policy came with the project
+    (selectors.get_project_for), one otherwise."""
     from inference.models import PrelabelPolicy
     from inference.services import on_gold_changed
 
-    if PrelabelPolicy.objects.filter(project_id=project_id, retrain_every_n_gold__gt=0).exists():
+    cache = Project.prelabel_policy.related
+    if project is not None and cache.is_cached(project):
+        policy = cache.get_cached_value(project)
+        wanted = policy is not None and policy.retrain_every_n_gold > 0
+    else:
+        wanted = PrelabelPolicy.objects.filter(project_id=project_id, retrain_every_n_gold__gt=0).exists()
+    if wanted:
         on_gold_changed(project=Project.objects.get(pk=project_id))
 
 

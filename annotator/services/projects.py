@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -168,6 +169,8 @@ def save_schema(*, project: Project, tasks: list[dict]) -> None:
             label = old_labels.get(l["key"]) or Label(task=task, project=project, key=l["key"])
             label.name, label.description, label.hotkey, label.position = l["name"], l["description"], l["hotkey"], l_pos
             label.save()
+    project.schema_token = uuid.uuid4()
+    Project.objects.filter(pk=project.pk).update(schema_token=project.schema_token)
 
 
 @transaction.atomic

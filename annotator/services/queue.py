@@ -71,7 +71,7 @@ from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import selectors
+from .. import selectors, sql
 from ..errors import DomainError, PermissionDenied
 from ..models import HAS_BOTH_MODALITIES, HAS_ONE_MODALITY, Annotation, Claim, Item, Membership, Project, Skip
 
@@ -110,38 +110,45 @@ def claim_next_item(*, annotator, project: Project, current_item_id: int | None 
     with transaction.atomic():
         _lease_commit()
         now = timezone.now()
-        held = (
-            Claim.objects.filter(project=project, annotator=annotator)
-            .exclude(item_id=current_item_id)
-            .select_related("item")
-            .order_by("created_at", "id")
-            .first()
-        )
-        if held is not None:
-            _renew(annotator=annotator, project=project, now=now)
-            held.expires_at = now + _lease(project)
-            return held
+        expires_at = now + _lease(project)
+        held = [c for c in _renew(annotator=annotator, project=project, now=now) if c[1] != current_item_id]
+        if held:
+            return _load_claim(min(held)[0])
         for round_, include_skipped, batches in _candidate_sources(project, annotator):
             item = _lock_first_eligible(
                 batches, project=project, annotator=annotator, round_=round_, include_skipped=include_skipped
             )
             if item is None:
                 continue
+            claim = Claim(project=project, item=item, annotator=annotator, round=round_, created_at=now, expires_at=expires_at)
+            _, claim_field = ROUND_COUNTERS[round_]
             try:
-                claim = Claim.objects.create(
-                    project=project, item=item, annotator=annotator, round=round_, expires_at=now + _lease(project)
-                )
+                claim.pk = sql.fetchone(
+                    f"INSERT INTO {Claim._meta.db_table} (project_id, item_id, annotator_id, round, created_at, expires_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                    [project.pk, item.pk, annotator.pk, round_, sql.dt(now), sql.dt(expires_at)],
+                )[0]
+                sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} + 1 WHERE id = %s", [item.pk])
             except IntegrityError as exc:  # the same annotator took it from another tab a moment ago
                 # (raising out of the atomic block rolls the whole claim back)
                 raise DomainError("You just took this item in another tab or window; reload to continue there.") from exc
-            _, claim_field = ROUND_COUNTERS[round_]
-            Item.objects.filter(pk=item.pk).update(**{claim_field: F(claim_field) + 1})
-            if current_item_id is not None:  # the only other claim a page holds
-                _renew(annotator=annotator, project=project, now=now)
-            claim.item = item
+            claim._state.adding, claim._state.db = False, connection.alias
+            setattr(item, claim_field, getattr(item, claim_field) + 1)
             claim.previously_skipped = include_skipped
             return claim
         return None
+
+
+def _load_claim(claim_id: int) -> Claim:
+    """A claim with its item, in one query."""
+    row = sql.fetchone(
+        f"SELECT {sql.columns(Claim, 'c')}, {sql.columns(Item, 'i')} FROM {Claim._meta.db_table} c"
+        f" JOIN {Item._meta.db_table} i ON i.id = c.item_id WHERE c.id = %s",
+        [claim_id],
+    )
+    claim = sql.from_row(Claim, row)
+    claim.item = sql.from_row(Item, row, sql.width(Claim))
+    return claim
 
 
 def renew_claims(*, annotator, project: Project) -> datetime | None:
@@ -163,8 +170,9 @@ def release_expired_claims(*, project: Project, limit: int = SWEEP_LIMIT) -> int
     periodic task may call it too. Items locked right now are left for the
     next sweep. Returns the number of claims released."""
     now = timezone.now()
-    expired = list(
-        Claim.objects.filter(project=project, expires_at__lt=now).values_list("id", "item_id", "round")[:limit]
+    expired = sql.fetchall(  # an index probe (claim_expiry) on every claim
+        f"SELECT id, item_id, round FROM {Claim._meta.db_table} WHERE project_id = %s AND expires_at < %s LIMIT %s",
+        [project.pk, sql.dt(now), limit],
     )
     if not expired:
         return 0
@@ -209,10 +217,16 @@ def _lease(project: Project) -> timedelta:
     return timedelta(minutes=project.claim_minutes or 10)
 
 
-def _renew(*, annotator, project: Project, now: datetime) -> int:
+def _renew(*, annotator, project: Project, now: datetime) -> list[tuple[int, int, str]]:
+    """Extend the annotator's leases in `project`; returns the claims held,
+    as (claim id, item id, round)."""
     # A conditional update, not read-then-write: it races with the sweep's
     # conditional delete, and whichever commits first wins cleanly.
-    return Claim.objects.filter(project=project, annotator=annotator).update(expires_at=now + _lease(project))
+    return sql.fetchall(
+        f"UPDATE {Claim._meta.db_table} SET expires_at = %s WHERE project_id = %s AND annotator_id = %s"
+        " RETURNING id, item_id, round",
+        [sql.dt(now + _lease(project)), project.pk, annotator.pk],
+    )
 
 
 def _delete_claim(*, item_id: int, annotator, round_: str) -> bool:
@@ -269,7 +283,7 @@ def _lock_sql(round_: str, include_skipped: bool, n: int, skip_locked: bool) -> 
     skipped = f" AND NOT EXISTS (SELECT 1 FROM {skip} t {mine})" if include_skipped is False else ""
     positions = " ".join(f"WHEN %s THEN {i}" for i in range(n))
     return (
-        f"SELECT * FROM {item} i WHERE i.id IN ({', '.join(['%s'] * n)})"
+        f"SELECT {sql.columns(Item, 'i')} FROM {item} i WHERE i.id IN ({', '.join(['%s'] * n)})"
         f" AND i.{vote_field} + i.{claim_field} < %s"
         f" AND NOT EXISTS (SELECT 1 FROM {annotation} t {mine})"
         f" AND NOT EXISTS (SELECT 1 FROM {claim} t {mine}){skipped}"
@@ -295,9 +309,9 @@ def _lock_first_eligible(
             # Race: every annotator asking now reads the same candidates.
             # SKIP LOCKED passes over a row another request is claiming (its
             # counters change when that commits), so no two take one slot.
-            sql = _lock_sql(round_, include_skipped, len(chunk), skip_locked)
-            for item in Item.objects.raw(sql, params):
-                return item
+            row = sql.fetchone(_lock_sql(round_, include_skipped, len(chunk), skip_locked), params)
+            if row is not None:
+                return sql.from_row(Item, row)
     return None
 
 
@@ -321,23 +335,27 @@ def _level_seek(
 ) -> list[tuple[int, int]]:
     """One query: up to BATCH ids per vote level, each above `after` (and
     at most `upto`), in id order; returns [(id, level)]. Each branch is a
-    seek on an index (project, votes of the round, id)."""
+    range scan of an index (project, votes of the round, id)."""
     vote_field, _ = ROUND_COUNTERS[round_]
     levels = list(levels)
     if not levels:
         return []
     bound = " AND id <= %s" if upto is not None else ""
+    # "project = p AND votes = level AND id > after ORDER BY id", written as
+    # a range of the index's own key: this runs as a prepared statement, and
+    # a generic plan of the plain form walks the primary key instead (all of
+    # a project's items to find a rare vote level). The row comparison can
+    # only be served, in order, by the (project, votes, id) index.
     branch = (
-        f"SELECT * FROM (SELECT id, {vote_field} FROM {Item._meta.db_table} WHERE project_id = %s AND {vote_field} = %s"
-        f" AND id > %s{bound}{MODALITY_SQL[modality]} ORDER BY id LIMIT {BATCH}) AS level_{{n}}"
+        f"SELECT * FROM (SELECT id, {vote_field} FROM {Item._meta.db_table}"
+        f" WHERE (project_id, {vote_field}, id) > (%s, %s, %s) AND (project_id, {vote_field}) <= (%s, %s)"
+        f"{bound}{MODALITY_SQL[modality]} ORDER BY project_id, {vote_field}, id LIMIT {BATCH}) AS level_{{n}}"
     )
-    sql = " UNION ALL ".join(branch.format(n=n) for n in range(len(levels)))
+    query = " UNION ALL ".join(branch.format(n=n) for n in range(len(levels)))
     params = []
     for level in levels:
-        params += [project.pk, level, after] + ([upto] if upto is not None else [])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        params += [project.pk, level, after, project.pk, level] + ([upto] if upto is not None else [])
+    return sql.fetchall(query, params)
 
 
 def _finish_first_batches(project: Project, round_: str, modality: str | None) -> Iterator[list[int]]:
@@ -393,18 +411,19 @@ def _random_batches(project: Project, round_: str, modality: str | None) -> Iter
 def _open_bounds(project: Project, round_: str, modality: str | None) -> dict:
     """Lowest and highest open id: a first-and-last seek per vote level, in one query."""
     vote_field, _ = ROUND_COUNTERS[round_]
+    # The same index range as _level_seek, read from either end.
     branch = (
-        f"SELECT * FROM (SELECT id FROM {Item._meta.db_table} WHERE project_id = %s AND {vote_field} = %s"
-        f"{MODALITY_SQL[modality]} ORDER BY id {{direction}} LIMIT 1) AS bound_{{n}}"
+        f"SELECT * FROM (SELECT id FROM {Item._meta.db_table}"
+        f" WHERE (project_id, {vote_field}, id) > (%s, %s, 0) AND (project_id, {vote_field}) <= (%s, %s)"
+        f"{MODALITY_SQL[modality]} ORDER BY project_id {{direction}}, {vote_field} {{direction}}, id {{direction}} LIMIT 1)"
+        " AS bound_{n}"
     )
     parts, params = [], []
     for level in range(project.votes_per_item):
         for direction in ("ASC", "DESC"):
             parts.append(branch.format(direction=direction, n=len(parts)))
-            params += [project.pk, level]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        ids = [row[0] for row in cursor.fetchall()]
+            params += [project.pk, level, project.pk, level]
+    ids = [row[0] for row in sql.fetchall(" UNION ALL ".join(parts), params)]
     return {"lo": min(ids, default=None), "hi": max(ids, default=None)}
 
 

@@ -15,10 +15,11 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from .. import sql
 from ..errors import DomainError, PermissionDenied
 from ..models import Annotation, AnnotationEdit, Claim, Gold, Item, Label, Membership, Project, Skip, Task, Vote
 from . import queue
@@ -45,13 +46,27 @@ class SubmitResult:
 
 
 def load_schema(project: Project) -> Schema:
-    """The project's tasks and labels in one query."""
-    tasks: dict[int, Task] = {}
-    labels: dict[str, dict[str, Label]] = {}
-    for label in Label.objects.filter(project=project).select_related("task").order_by("task__position", "task_id", "position", "id"):
-        tasks.setdefault(label.task_id, label.task)
-        labels.setdefault(label.task.key, {})[label.key] = label
-    return Schema(tasks=list(tasks.values()), labels=labels)
+    """The project's tasks and labels (one query, then cached in the process
+    under the project's schema token, which every schema change replaces).
+
+    The instances are shared between requests: read them, never change them."""
+    key = (project.pk, project.schema_token)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        tasks: dict[int, Task] = {}
+        labels: dict[str, dict[str, Label]] = {}
+        rows = Label.objects.filter(project=project).select_related("task").order_by("task__position", "task_id", "position", "id")
+        for label in rows:
+            tasks.setdefault(label.task_id, label.task)
+            labels.setdefault(label.task.key, {})[label.key] = label
+        schema = Schema(tasks=list(tasks.values()), labels=labels)
+        if len(_SCHEMAS) >= 256:
+            _SCHEMAS.clear()
+        _SCHEMAS[key] = schema
+    return schema
+
+
+_SCHEMAS: dict[tuple[int, object], Schema] = {}
 
 
 def _and(names: list[str]) -> str:
@@ -159,7 +174,6 @@ def _suggestion_outcome(project: Project, item: Item, round_: str, run_id, chose
 # Writes
 
 
-@transaction.atomic
 def submit_annotation(
     *,
     annotator,
@@ -178,6 +192,10 @@ def submit_annotation(
     annotator holds no claim on (expired and swept, or never claimed) and an
     item that already has its votes. Updates the item's counters and, for
     the multimodal round, its majority gold in the same transaction.
+
+    The common case (a live claim) is one transaction of six statements;
+    anything else (a retry, a lost claim, a reused key) rolls it back and is
+    worked out from a fresh read (_explain_refusal).
     """
     project = item.project
     _require_member(annotator, project)
@@ -189,58 +207,104 @@ def submit_annotation(
     schema = load_schema(project)
     chosen = validate_labels(schema, labels)
     order = validate_inference_order(schema, chosen, inference_order, required=project.ask_inference_order)
+    duration = _clean_duration(duration_ms)
     run, accepted = _suggestion_outcome(project, item, round_, suggestion_run_id, chosen)
-    # Race: the last slots of an item submitted at once, or a retry racing
-    # its own first attempt. The item's row lock serialises them, so the
-    # counters, the idempotency check and gold all see every earlier vote.
-    item = Item.objects.select_for_update().get(pk=item.pk)
-    n = project.votes_per_item
+    try:
+        with transaction.atomic():
+            return _save_claimed(
+                annotator=annotator, item=item, project=project, round_=round_, chosen=chosen,
+                order=order, duration=duration, key=key, run=run, accepted=accepted,
+            )
+    except (_NoClaim, IntegrityError) as refusal:
+        return _explain_refusal(annotator=annotator, item=item, project=project, round_=round_, key=key, refusal=refusal)
+
+
+class _NoClaim(Exception):
+    """The annotator holds no claim on the item in this round."""
+
+
+def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, key, run, accepted) -> SubmitResult:
     vote_field, claim_field = queue.ROUND_COUNTERS[round_]
-    # One query for both: the first annotation of a retry, or an earlier one of this round.
-    earlier = Q(item=item, annotator=annotator, round=round_)
-    already = False
-    for first in Annotation.objects.filter(Q(client_key=key) | earlier if key else earlier):
-        if key is not None and first.client_key == key:
+    item_table, claim_table = Item._meta.db_table, Claim._meta.db_table
+    now = timezone.now()
+    # Race: the last slots of an item submitted at once, or a retry racing
+    # its own first attempt. Locking the item row (items before claims, as
+    # everywhere) serialises them. A held claim is counted in the claim
+    # counter, so without one to convert there is nothing to do.
+    row = sql.fetchone(
+        f"UPDATE {item_table} SET {vote_field} = {vote_field} + 1, {claim_field} = {claim_field} - 1"
+        f" WHERE id = %s AND {claim_field} > 0 RETURNING {vote_field}",
+        [item.pk],
+    )
+    if row is None:
+        raise _NoClaim
+    votes_now = row[0]
+    deleted = sql.execute(
+        f"DELETE FROM {claim_table} WHERE item_id = %s AND annotator_id = %s AND round = %s", [item.pk, annotator.pk, round_]
+    )
+    if deleted != 1:
+        raise _NoClaim  # the counter belonged to someone else's claim: rolled back
+    annotation = Annotation(
+        item=item, annotator=annotator, round=round_, inference_order=order, duration_ms=duration,
+        suggestion_run=run, suggestion_accepted=accepted, client_key=key, created_at=now, updated_at=now,
+    )
+    values = [_prep(annotation, name) for name in _ANNOTATION_COLUMNS]
+    annotation.pk = sql.fetchone(
+        f"INSERT INTO {Annotation._meta.db_table} ({', '.join(_ANNOTATION_COLUMNS)})"
+        f" VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",
+        values,
+    )[0]
+    annotation._state.adding, annotation._state.db = False, connection.alias
+    votes = [(annotation.pk, item.pk, annotator.pk, round_, label.task_id, label.pk) for label in chosen.values()]
+    sql.execute(
+        f"INSERT INTO {Vote._meta.db_table} (annotation_id, item_id, annotator_id, round, task_id, label_id) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(votes)),
+        [value for vote in votes for value in vote],
+    )
+    if round_ == Round.MULTIMODAL:
+        recompute_gold(item_ids=[item.pk], project=project, votes_removed=False)
+    queue._renew(annotator=annotator, project=project, now=now)
+    return SubmitResult(annotation=annotation, created=True, item_complete=votes_now >= project.votes_per_item)
+
+
+_ANNOTATION_COLUMNS = [
+    "item_id", "annotator_id", "round", "inference_order", "duration_ms", "suggestion_run_id",
+    "suggestion_accepted", "client_key", "created_at", "updated_at",
+]
+
+
+def _prep(instance, column: str):
+    """A field's value as the database stores it (JSON, UUID, datetimes on SQLite)."""
+    field = instance._meta.get_field(column)  # a foreign key's column is its attname
+    return field.get_db_prep_save(getattr(instance, field.attname), connection)
+
+
+def _explain_refusal(*, annotator, item, project, round_, key, refusal) -> SubmitResult:
+    """Why a submit found no claim to convert (or hit a unique constraint),
+    read after its transaction rolled back: a retry of a saved submit gets
+    its first annotation back; anything else a message to act on."""
+    vote_field = queue.ROUND_COUNTERS[round_][0]
+    n = project.votes_per_item
+    if key is not None:
+        first = Annotation.objects.filter(client_key=key).first()
+        if first is not None:
             if first.annotator_id != annotator.pk or first.item_id != item.pk:
                 raise DomainError("This submission key was already used for another annotation; send a new key with each annotation.")
             first_vote_field = queue.ROUND_COUNTERS[first.round][0]
-            return SubmitResult(annotation=first, created=False, item_complete=getattr(item, first_vote_field) >= n)
-        already = True
-    if already:
+            votes_now = Item.objects.filter(pk=item.pk).values_list(first_vote_field, flat=True).first() or 0
+            return SubmitResult(annotation=first, created=False, item_complete=votes_now >= n)
+    if Annotation.objects.filter(item=item, annotator=annotator, round=round_).exists():
         raise DomainError("You have already labelled this item in this round; change your labels from your history instead.")
-    # Ending the claim first is safe: any refusal below rolls the transaction back.
-    if not Claim.objects.filter(item=item, annotator=annotator, round=round_).delete()[0]:
-        # A held claim reserved its slot, so only an unclaimed submit can find the item full.
-        if getattr(item, vote_field) >= n:
-            raise DomainError(f"This item already has its {n} votes, so your labels were not saved. Take the next item.")
-        raise DomainError(
-            f"This item is not assigned to you any more (a claim expires after {project.claim_minutes} minutes "
-            "without activity), so your labels were not saved. Take the next item."
-        )
-    try:
-        annotation = Annotation.objects.create(
-            item=item,
-            annotator=annotator,
-            round=round_,
-            inference_order=order,
-            duration_ms=_clean_duration(duration_ms),
-            suggestion_run=run,
-            suggestion_accepted=accepted,
-            client_key=key,
-        )
-    except IntegrityError as exc:  # the key was used by an annotation committed meanwhile elsewhere
-        raise DomainError("This submission key was already used; send a new key with each annotation.") from exc
-    Vote.objects.bulk_create(
-        [
-            Vote(annotation=annotation, item=item, annotator=annotator, round=round_, task_id=label.task_id, label=label)
-            for label in chosen.values()
-        ]
+    if isinstance(refusal, IntegrityError):
+        raise refusal  # not a rule the annotator broke: let it surface
+    # A held claim reserved its slot, so only an unclaimed submit can find the item full.
+    votes_now = Item.objects.filter(pk=item.pk).values_list(vote_field, flat=True).first() or 0
+    if votes_now >= n:
+        raise DomainError(f"This item already has its {n} votes, so your labels were not saved. Take the next item.")
+    raise DomainError(
+        f"This item is not assigned to you any more (a claim expires after {project.claim_minutes} minutes "
+        "without activity), so your labels were not saved. Take the next item."
     )
-    Item.objects.filter(pk=item.pk).update(**{vote_field: F(vote_field) + 1, claim_field: F(claim_field) - 1})
-    if round_ == Round.MULTIMODAL:
-        recompute_gold(item_ids=[item.pk], project_id=item.project_id)
-    queue._renew(annotator=annotator, project=project, now=timezone.now())
-    return SubmitResult(annotation=annotation, created=True, item_complete=getattr(item, vote_field) + 1 >= n)
 
 
 @transaction.atomic

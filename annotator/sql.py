@@ -1,0 +1,120 @@
+"""Hand-written statements of the labelling loop, and model instances from their rows.
+
+The labelling loop (next item, submit) runs a dozen fixed statements on
+every request. Building them through the ORM cost more CPU than running
+them, and PostgreSQL spent more time parsing and planning them than
+executing them. So the hot paths write their SQL once, run it here as
+prepared statements of the connection (parsed and planned once per
+connection; connections persist, CONN_MAX_AGE), and turn rows back into
+model instances. Column lists come from the models, so a new field is
+picked up without touching the SQL. Everything else uses the ORM.
+
+Prepared statements need a session of their own: behind a pooler in
+transaction mode (PgBouncer), set DB_PREPARED_STATEMENTS=0.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Sequence
+
+from django.conf import settings
+from django.db import connection, models
+
+
+def execute(query: str, params: Sequence[Any] = ()) -> int:
+    """Run a statement; returns the number of rows it changed."""
+    return _run(query, params, lambda cursor: cursor.rowcount)
+
+
+def fetchone(query: str, params: Sequence[Any] = ()) -> tuple | None:
+    return _run(query, params, lambda cursor: cursor.fetchone())
+
+
+def fetchall(query: str, params: Sequence[Any] = ()) -> list[tuple]:
+    return _run(query, params, lambda cursor: cursor.fetchall())
+
+
+def _run(query: str, params: Sequence[Any], read):
+    """`query` uses %s placeholders, as everywhere in Django. On PostgreSQL
+    it runs as a prepared statement with server-side parameters; elsewhere
+    through Django's cursor. Errors are Django's (IntegrityError, ...), and
+    the statement is logged where Django logs queries (DEBUG, tests)."""
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            return read(cursor)
+    import psycopg
+
+    connection.ensure_connection()
+    start = time.monotonic()
+    with connection.wrap_database_errors:
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(query, params, prepare=True)
+            result = read(cursor)
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": f"{query} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"})
+    return result
+
+
+@lru_cache(maxsize=None)
+def _fields(model: type[models.Model]) -> tuple[tuple[str, str], ...]:
+    """(attribute name, column) of the model's concrete fields, in order."""
+    return tuple((f.attname, f.column) for f in model._meta.concrete_fields)
+
+
+def columns(model: type[models.Model], alias: str) -> str:
+    """`alias.col1, alias.col2, ...` for every concrete field of `model`."""
+    return ", ".join(f'{alias}."{column}"' for _, column in _fields(model))
+
+
+def width(model: type[models.Model]) -> int:
+    return len(_fields(model))
+
+
+def from_row(model: type[models.Model], row: Sequence[Any], start: int = 0):
+    """The instance stored in row[start : start + width(model)], as the ORM
+    would load it (converters applied), or None when its primary key is NULL
+    (the missing side of a LEFT JOIN)."""
+    fields = _fields(model)
+    values = list(row[start : start + len(fields)])
+    if values[0] is None:
+        return None
+    converters = _converters(model)
+    for i, convert in converters:
+        values[i] = convert(values[i])
+    return model.from_db(connection.alias, [name for name, _ in fields], values)
+
+
+def _converters(model: type[models.Model]) -> list[tuple[int, Any]]:
+    """Per-column converters the backend applies to loaded values (JSON
+    decoding, SQLite datetimes and booleans, UUIDs); none for plain columns."""
+    key = (model, connection.vendor)
+    if key not in _CONVERTERS:
+        found = []
+        for i, field in enumerate(model._meta.concrete_fields):
+            expression = field.get_col(model._meta.db_table)
+            fns = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+            if fns:
+                found.append((i, _chain(fns, expression)))
+        _CONVERTERS[key] = found
+    return _CONVERTERS[key]
+
+
+_CONVERTERS: dict[tuple, list] = {}
+
+
+def _chain(fns, expression):
+    def convert(value):
+        for fn in fns:
+            value = fn(value, expression, connection)
+        return value
+
+    return convert
+
+
+def dt(value: datetime):
+    """A datetime as a raw query parameter (SQLite stores naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
