@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 def execute(query: str, params: Sequence[Any] = ()) -> int:
@@ -42,21 +42,31 @@ def _run(query: str, params: Sequence[Any], read):
     it runs as a prepared statement with server-side parameters; elsewhere
     through Django's cursor. Errors are Django's (IntegrityError, ...), and
     the statement is logged where Django logs queries (DEBUG, tests)."""
-    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
-        with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once
+    if db.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        with db.cursor() as cursor:
             cursor.execute(query, params)
             return read(cursor)
+    db.ensure_connection()
+    start = time.monotonic()
+    with db.wrap_database_errors:
+        cursor = _cursor(db)
+        cursor.execute(query, params, prepare=True)
+        result = read(cursor)
+    if db.queries_logged:
+        db.queries_log.append({"sql": f"{query} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"})
+    return result
+
+
+def _cursor(db):
+    """One server-side-binding cursor per psycopg connection, reused."""
     import psycopg
 
-    connection.ensure_connection()
-    start = time.monotonic()
-    with connection.wrap_database_errors:
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(query, params, prepare=True)
-            result = read(cursor)
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": f"{query} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"})
-    return result
+    raw = db.connection
+    cursor = getattr(db, "_prepared_cursor", None)
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        cursor = db._prepared_cursor = psycopg.Cursor(raw)
+    return cursor
 
 
 @lru_cache(maxsize=None)

@@ -16,8 +16,9 @@ What it does:
 2. Starts gunicorn on 127.0.0.1 (a free port), with the production settings
    (DEBUG off, persistent database connections, HTTPS redirect off for
    loopback), --workers x --threads gthread workers.
-3. For each annotator count, runs that many threads, each a simulated
-   annotator on its own keep-alive connection (http.client, token auth):
+3. For each annotator count, runs that many simulated annotators (threads
+   spread over 4 processes), each on its own keep-alive connection
+   (http.client, token auth):
    POST queue/next/, then POST items/<id>/submit/ with random labels, a
    random inference order and a fresh client key, for --seconds. A failed
    request is retried with the same key, as the page does.
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import secrets
@@ -322,11 +324,11 @@ def cpu_snapshot(server_pid: int) -> dict[str, float]:
         pid = todo.pop()
         tree.append(pid)
         todo.extend(children.get(pid, []))
-    usage = os.times()
+    usage = os.times()  # this process and its finished load processes
     return {
         "server": sum(_process_cpu(pid) for pid in tree),
         "postgres": sum(_process_cpu(pid) for pid, _, name in procs if name.startswith("postgres")),
-        "load_generator": usage.user + usage.system,
+        "load_generator": usage.user + usage.system + usage.children_user + usage.children_system,
     }
 
 
@@ -343,15 +345,25 @@ def run_phase(
 ) -> tuple[dict, set[int]]:
     cpu_before = cpu_snapshot(server_pid)
     start = time.perf_counter()
-    deadline = start + seconds
-    threads = [
-        threading.Thread(target=annotate, args=(a, port, tasks, deadline, random.Random(i)), daemon=True)
-        for i, a in enumerate(annotators)
+    deadline = time.time() + seconds
+    # Up to LOAD_PROCESSES processes, each driving its share of annotators
+    # from threads: twenty threads in one process would measure their own
+    # queueing for the interpreter lock as server latency.
+    groups = [list(range(i, len(annotators), LOAD_PROCESSES)) for i in range(min(LOAD_PROCESSES, len(annotators)))]
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [
+        context.Process(target=_drive, args=([annotators[i] for i in group], group, port, tasks, deadline, results), daemon=True)
+        for group in groups
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for w in workers:
+        w.start()
+    for _ in workers:
+        for index, (next_ms, submit_ms, acked, errors, retries, exhausted) in results.get():
+            a = annotators[index]
+            a.next_ms, a.submit_ms, a.acked, a.errors, a.retries, a.exhausted = next_ms, submit_ms, acked, errors, retries, exhausted
+    for w in workers:
+        w.join()
     elapsed = time.perf_counter() - start
     cpu_after = cpu_snapshot(server_pid)
     next_ms = [x for a in annotators for x in a.next_ms]
@@ -374,6 +386,23 @@ def run_phase(
         "cpu_busy": round(sum(cpu_after[k] - cpu_before[k] for k in cpu_before) / elapsed / (os.cpu_count() or 1), 3),
     }
     return row, acked
+
+
+LOAD_PROCESSES = 4
+
+
+def _drive(group: list[Annotator], indexes: list[int], port: int, tasks: list[dict], deadline: float, results) -> None:
+    """One load process: its annotators as threads, until the wall-clock deadline."""
+    local_deadline = time.perf_counter() + (deadline - time.time())
+    threads = [
+        threading.Thread(target=annotate, args=(a, port, tasks, local_deadline, random.Random(i)), daemon=True)
+        for a, i in zip(group, indexes)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.put([(i, (a.next_ms, a.submit_ms, a.acked, a.errors, a.retries, a.exhausted)) for a, i in zip(group, indexes)])
 
 
 def _round(value: float | None) -> float | None:

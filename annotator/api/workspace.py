@@ -11,7 +11,9 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -75,6 +77,7 @@ def _flag(data: dict, name: str) -> bool:
 
 class QueueNext(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
+    parser_classes, renderer_classes = [JSONParser], [JSONRenderer]  # JSON only: no negotiation per request
 
     @extend_schema(
         tags=TAG_WORK,
@@ -111,6 +114,7 @@ class QueueHeartbeat(ItemMixin, APIView):
 
 class ItemSubmit(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
+    parser_classes, renderer_classes = [JSONParser], [JSONRenderer]
 
     @extend_schema(
         tags=TAG_WORK,

@@ -114,29 +114,40 @@ def claim_next_item(*, annotator, project: Project, current_item_id: int | None 
         held = [c for c in _renew(annotator=annotator, project=project, now=now) if c[1] != current_item_id]
         if held:
             return _load_claim(min(held)[0])
-        for round_, include_skipped, batches in _candidate_sources(project, annotator):
-            item = _lock_first_eligible(
-                batches, project=project, annotator=annotator, round_=round_, include_skipped=include_skipped
-            )
-            if item is None:
-                continue
-            claim = Claim(project=project, item=item, annotator=annotator, round=round_, created_at=now, expires_at=expires_at)
-            _, claim_field = ROUND_COUNTERS[round_]
-            try:
-                claim.pk = sql.fetchone(
-                    f"INSERT INTO {Claim._meta.db_table} (project_id, item_id, annotator_id, round, created_at, expires_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                    [project.pk, item.pk, annotator.pk, round_, sql.dt(now), sql.dt(expires_at)],
-                )[0]
-                sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} + 1 WHERE id = %s", [item.pk])
-            except IntegrityError as exc:  # the same annotator took it from another tab a moment ago
-                # (raising out of the atomic block rolls the whole claim back)
-                raise DomainError("You just took this item in another tab or window; reload to continue there.") from exc
-            claim._state.adding, claim._state.db = False, connection.alias
-            setattr(item, claim_field, getattr(item, claim_field) + 1)
-            claim.previously_skipped = include_skipped
-            return claim
-        return None
+        found = _find_eligible(project, annotator)
+        if found is None:
+            return None
+        item, round_, include_skipped = found
+        _, claim_field = ROUND_COUNTERS[round_]
+        claim = Claim(project=project, item=item, annotator=annotator, round=round_, created_at=now, expires_at=expires_at)
+        try:
+            claim.pk = sql.fetchone(
+                f"INSERT INTO {Claim._meta.db_table} (project_id, item_id, annotator_id, round, created_at, expires_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                [project.pk, item.pk, annotator.pk, round_, sql.dt(now), sql.dt(expires_at)],
+            )[0]
+        except IntegrityError as exc:  # the same annotator took it from another tab a moment ago
+            # (raising out of the atomic block rolls the whole claim back)
+            raise DomainError("You just took this item in another tab or window; reload to continue there.") from exc
+        sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} + 1 WHERE id = %s", [item.pk])
+        claim._state.adding, claim._state.db = False, connection.alias
+        setattr(item, claim_field, getattr(item, claim_field) + 1)
+        claim.previously_skipped = include_skipped
+        return claim
+
+
+def _find_eligible(project: Project, annotator) -> tuple[Item, str, bool] | None:
+    """Lock the annotator's next item: (item, round, taken from their skips)."""
+    if not project.unimodal_rounds and project.queue_order == Project.QueueOrder.FINISH_FIRST:
+        # The usual case, in one statement: the head of the finish-first order.
+        item = _lock_head(project, annotator)
+        if item is not None:
+            return item, Round.MULTIMODAL, False
+    for round_, include_skipped, batches in _candidate_sources(project, annotator):
+        item = _lock_first_eligible(batches, project=project, annotator=annotator, round_=round_, include_skipped=include_skipped)
+        if item is not None:
+            return item, round_, include_skipped
+    return None
 
 
 def _load_claim(claim_id: int) -> Claim:
@@ -266,29 +277,74 @@ def _candidate_sources(project: Project, annotator) -> Iterator[tuple[str, bool,
 MODALITY_Q = {None: Q(), "both": HAS_BOTH_MODALITIES, "one": HAS_ONE_MODALITY}
 MODALITY_SQL = {None: "", "both": " AND image_id IS NOT NULL AND NOT (text = '')", "one": " AND (image_id IS NULL OR text = '')"}
 
-# The two statements below run on every claim. They are plain SQL because
+# The statements below run on every claim. They are plain SQL because
 # building them through the ORM (three NOT EXISTS subqueries, a union of
 # seeks, an ordering by position) cost more than running them.
 
 
-@lru_cache(maxsize=256)
-def _lock_sql(round_: str, include_skipped: bool, n: int, skip_locked: bool) -> str:
+def _eligible_sql(round_: str, include_skipped: bool) -> str:
+    """The conditions on a candidate `i`: room left, and no annotation, claim
+    (or, unless include_skipped, skip) of this annotator in the round.
+    Parameters: votes_per_item, then (annotator, round) per NOT EXISTS."""
     vote_field, claim_field = ROUND_COUNTERS[round_]
-    item, annotation, claim, skip = (m._meta.db_table for m in (Item, Annotation, Claim, Skip))
+    annotation, claim, skip = (m._meta.db_table for m in (Annotation, Claim, Skip))
     # OFFSET keeps PostgreSQL from turning these NOT EXISTS into anti-joins,
     # which (with stale statistics) read all of this annotator's annotations:
     # each stays a probe of a unique (item, annotator, round) index per
     # candidate, so the cost is bounded by the chunk, not by their history.
     mine = "WHERE t.item_id = i.id AND t.annotator_id = %s AND t.round = %s LIMIT 1 OFFSET 0"
     skipped = f" AND NOT EXISTS (SELECT 1 FROM {skip} t {mine})" if include_skipped is False else ""
-    positions = " ".join(f"WHEN %s THEN {i}" for i in range(n))
     return (
-        f"SELECT {sql.columns(Item, 'i')} FROM {item} i WHERE i.id IN ({', '.join(['%s'] * n)})"
-        f" AND i.{vote_field} + i.{claim_field} < %s"
+        f"i.{vote_field} + i.{claim_field} < %s"
         f" AND NOT EXISTS (SELECT 1 FROM {annotation} t {mine})"
         f" AND NOT EXISTS (SELECT 1 FROM {claim} t {mine}){skipped}"
-        f" ORDER BY CASE i.id {positions} END LIMIT 1" + (" FOR UPDATE SKIP LOCKED" if skip_locked else "")
     )
+
+
+def _eligible_params(project: Project, annotator, round_: str, include_skipped: bool) -> list:
+    mine = [annotator.pk, round_]
+    return [project.votes_per_item, *mine, *mine, *(mine if not include_skipped else [])]
+
+
+def _for_update(skip_locked: bool) -> str:
+    # Race: every annotator asking now reads the same candidates. SKIP
+    # LOCKED passes over a row another request is claiming (its counters
+    # change when that commits), so no two take one slot; PostgreSQL
+    # re-checks the room left on the latest version of a row that changed.
+    return " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+
+
+@lru_cache(maxsize=256)
+def _lock_sql(round_: str, include_skipped: bool, n: int, skip_locked: bool) -> str:
+    """Lock the first eligible of n candidate ids, in the order given."""
+    positions = " ".join(f"WHEN %s THEN {i}" for i in range(n))
+    return (
+        f"SELECT {sql.columns(Item, 'i')} FROM {Item._meta.db_table} i WHERE i.id IN ({', '.join(['%s'] * n)})"
+        f" AND {_eligible_sql(round_, include_skipped)}"
+        f" ORDER BY CASE i.id {positions} END LIMIT 1" + _for_update(skip_locked)
+    )
+
+
+@lru_cache(maxsize=64)
+def _lock_head_sql(votes_per_item: int, skip_locked: bool) -> str:
+    """Seek and lock in one statement: the first eligible of the CHUNK first
+    items of the finish-first order (most votes first, then import order)."""
+    vote_field, _ = ROUND_COUNTERS[Round.MULTIMODAL]
+    head = _seek_sql(vote_field, None, votes_per_item, limit=CHUNK)
+    return (
+        f"SELECT {sql.columns(Item, 'i')} FROM {Item._meta.db_table} i WHERE i.id IN"
+        f" (SELECT id FROM ({head}) AS head ORDER BY {vote_field} DESC, id LIMIT {CHUNK})"
+        f" AND {_eligible_sql(Round.MULTIMODAL, False)}"
+        f" ORDER BY i.{vote_field} DESC, i.id LIMIT 1" + _for_update(skip_locked)
+    )
+
+
+def _lock_head(project: Project, annotator) -> Item | None:
+    levels = range(project.votes_per_item - 1, -1, -1)
+    query = _lock_head_sql(project.votes_per_item, connection.features.has_select_for_update_skip_locked)
+    params = [*_seek_params(project, levels, after=0), *_eligible_params(project, annotator, Round.MULTIMODAL, False)]
+    row = sql.fetchone(query, params)
+    return sql.from_row(Item, row) if row else None
 
 
 def _lock_first_eligible(
@@ -297,7 +353,7 @@ def _lock_first_eligible(
     """Lock and return the first candidate with room that this annotator has
     not annotated, claimed (or, unless include_skipped, skipped) in the round."""
     skip_locked = connection.features.has_select_for_update_skip_locked
-    mine = [annotator.pk, round_]
+    eligible = _eligible_params(project, annotator, round_, include_skipped)
     for batch in batches:
         # The first few candidates usually do; if not (say an annotator whose
         # own half-done items fill the top of the queue), the rest of the
@@ -305,11 +361,7 @@ def _lock_first_eligible(
         for chunk in (batch[:CHUNK], batch[CHUNK:]):
             if not chunk:
                 continue
-            params = [*chunk, project.votes_per_item, *mine, *mine, *(mine if not include_skipped else []), *chunk]
-            # Race: every annotator asking now reads the same candidates.
-            # SKIP LOCKED passes over a row another request is claiming (its
-            # counters change when that commits), so no two take one slot.
-            row = sql.fetchone(_lock_sql(round_, include_skipped, len(chunk), skip_locked), params)
+            row = sql.fetchone(_lock_sql(round_, include_skipped, len(chunk), skip_locked), [*chunk, *eligible, *chunk])
             if row is not None:
                 return sql.from_row(Item, row)
     return None
@@ -340,7 +392,14 @@ def _level_seek(
     levels = list(levels)
     if not levels:
         return []
-    bound = " AND id <= %s" if upto is not None else ""
+    query = _seek_sql(vote_field, modality, len(levels), limit=BATCH, bounded=upto is not None)
+    return sql.fetchall(query, _seek_params(project, levels, after=after, upto=upto))
+
+
+@lru_cache(maxsize=256)
+def _seek_sql(vote_field: str, modality: str | None, n_levels: int, *, limit: int, bounded: bool = False) -> str:
+    """A union of n_levels seeks, each up to `limit` (id, votes) of one vote
+    level above an id (and, bounded, at most another)."""
     # "project = p AND votes = level AND id > after ORDER BY id", written as
     # a range of the index's own key: this runs as a prepared statement, and
     # a generic plan of the plain form walks the primary key instead (all of
@@ -349,13 +408,17 @@ def _level_seek(
     branch = (
         f"SELECT * FROM (SELECT id, {vote_field} FROM {Item._meta.db_table}"
         f" WHERE (project_id, {vote_field}, id) > (%s, %s, %s) AND (project_id, {vote_field}) <= (%s, %s)"
-        f"{bound}{MODALITY_SQL[modality]} ORDER BY project_id, {vote_field}, id LIMIT {BATCH}) AS level_{{n}}"
+        f"{' AND id <= %s' if bounded else ''}{MODALITY_SQL[modality]}"
+        f" ORDER BY project_id, {vote_field}, id LIMIT {limit}) AS level_{{n}}"
     )
-    query = " UNION ALL ".join(branch.format(n=n) for n in range(len(levels)))
+    return " UNION ALL ".join(branch.format(n=n) for n in range(n_levels))
+
+
+def _seek_params(project: Project, levels: Iterable[int], *, after: int, upto: int | None = None) -> list:
     params = []
     for level in levels:
         params += [project.pk, level, after, project.pk, level] + ([upto] if upto is not None else [])
-    return sql.fetchall(query, params)
+    return params
 
 
 def _finish_first_batches(project: Project, round_: str, modality: str | None) -> Iterator[list[int]]:

@@ -122,6 +122,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_PREP
     # Only annotator/sql.py asks for them (prepare=True); a threshold no query
     # reaches keeps every other statement unprepared, as before.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
+    # Plan them once (their SQL is written so that one generic plan fits every
+    # parameter): left to choose, PostgreSQL re-plans the queue's head query on
+    # every claim. Only prepared statements have plans to reuse.
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c plan_cache_mode=force_generic_plan")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is the zero-config default; WAL and a busy timeout let the web
     # process and an in-process task write without "database is locked".
@@ -200,9 +204,11 @@ CACHES = {
 }
 
 REST_FRAMEWORK = {
+    # Token first: a script's request never loads a session (the browser's
+    # requests carry no Authorization header and fall through to the session).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "annotator.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
