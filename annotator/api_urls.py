@@ -4,7 +4,13 @@ from .api import views
 from .api import workspace
 
 app_name = "api"
+# The labelling loop first: URLs are tried in order, and these two are most of the traffic.
 urlpatterns = [
+    path("projects/<slug:slug>/queue/next/", workspace.QueueNext.as_view(), name="queue-next"),
+    path("projects/<slug:slug>/items/<int:item_id>/submit/", workspace.ItemSubmit.as_view(), name="item-submit"),
+]
+
+urlpatterns += [
     path("projects/", views.ProjectListCreate.as_view(), name="project-list"),
     path("projects/<slug:slug>/", views.ProjectDetail.as_view(), name="project-detail"),
     path("projects/<slug:slug>/schema/", views.ProjectSchema.as_view(), name="project-schema"),
@@ -22,10 +28,8 @@ urlpatterns = [
 
 # Labelling workspace (members) and item record / adjudication (leads).
 urlpatterns += [
-    path("projects/<slug:slug>/queue/next/", workspace.QueueNext.as_view(), name="queue-next"),
     path("projects/<slug:slug>/queue/heartbeat/", workspace.QueueHeartbeat.as_view(), name="queue-heartbeat"),
     path("projects/<slug:slug>/items/<int:item_id>/", workspace.ItemRecord.as_view(), name="item-detail"),
-    path("projects/<slug:slug>/items/<int:item_id>/submit/", workspace.ItemSubmit.as_view(), name="item-submit"),
     path("projects/<slug:slug>/items/<int:item_id>/skip/", workspace.ItemSkip.as_view(), name="item-skip"),
     path("projects/<slug:slug>/items/<int:item_id>/adjudicate/", workspace.ItemAdjudicate.as_view(), name="item-adjudicate"),
     path("projects/<slug:slug>/annotations/mine/previous/", workspace.OwnAnnotationPrevious.as_view(), name="my-annotation-step"),

@@ -191,6 +191,9 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["project", "split", "id"], name="item_project_split"),
             models.Index(fields=["project", "vote_count", "id"], name="item_project_votes"),
+            # The head of the finish-first queue (most votes first, then import
+            # order) in one index scan: annotator.services.queue._lock_head.
+            models.Index(fields=["project", "-vote_count", "id"], name="item_queue_finish_first"),
             # The queue seeks (project, votes of the round, id) one vote level
             # at a time; item_project_votes serves the multimodal round, these
             # two the rounds of unimodal projects.

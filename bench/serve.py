@@ -173,7 +173,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class: str = "gthread") -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -189,8 +189,8 @@ def start_gunicorn(url: str, port: int, workers: int, threads: int) -> subproces
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread", "--keep-alive", "60", "--log-level", "warning",
-    ]
+        "--worker-class", worker_class, "--keep-alive", "60", "--log-level", "warning",
+    ] + (["--config", os.environ["BENCH_GUNICORN_CONFIG"]] if os.environ.get("BENCH_GUNICORN_CONFIG") else [])
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
 
 
@@ -332,6 +332,29 @@ def cpu_snapshot(server_pid: int) -> dict[str, float]:
     }
 
 
+def heartbeats(a: Annotator, port: int, tasks: list[dict], deadline: float, rng: random.Random) -> None:
+    """The ceiling loop: two heartbeats per cycle instead of next and submit.
+    Each is a full API request (token, project membership, one UPDATE), so
+    the cycles per second bound what any next + submit could reach here."""
+    client = Client(port, a.token)
+    path = f"/api/projects/{SLUG}/queue/heartbeat/"
+    cycle = 0
+    while time.perf_counter() < deadline:
+        try:
+            first, _, first_ms = client.post(path, {})
+            second, _, second_ms = client.post(path, {})
+        except (OSError, http.client.HTTPException):
+            a.errors += 1
+            continue
+        if first != 200 or second != 200:
+            a.errors += 1
+            continue
+        a.next_ms.append(first_ms)
+        a.submit_ms.append(second_ms)
+        cycle += 1
+        a.acked.add(a.user_id * 10_000_000 + cycle)
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -341,7 +364,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def run_phase(
-    n: int, annotators: list[Annotator], port: int, tasks: list[dict], seconds: float, server_pid: int
+    n: int, annotators: list[Annotator], port: int, tasks: list[dict], seconds: float, server_pid: int, loop=annotate
 ) -> tuple[dict, set[int]]:
     cpu_before = cpu_snapshot(server_pid)
     start = time.perf_counter()
@@ -353,7 +376,7 @@ def run_phase(
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     workers = [
-        context.Process(target=_drive, args=([annotators[i] for i in group], group, port, tasks, deadline, results), daemon=True)
+        context.Process(target=_drive, args=([annotators[i] for i in group], group, port, tasks, deadline, results, loop), daemon=True)
         for group in groups
     ]
     for w in workers:
@@ -391,11 +414,11 @@ def run_phase(
 LOAD_PROCESSES = 4
 
 
-def _drive(group: list[Annotator], indexes: list[int], port: int, tasks: list[dict], deadline: float, results) -> None:
+def _drive(group: list[Annotator], indexes: list[int], port: int, tasks: list[dict], deadline: float, results, loop) -> None:
     """One load process: its annotators as threads, until the wall-clock deadline."""
     local_deadline = time.perf_counter() + (deadline - time.time())
     threads = [
-        threading.Thread(target=annotate, args=(a, port, tasks, local_deadline, random.Random(i)), daemon=True)
+        threading.Thread(target=loop, args=(a, port, tasks, local_deadline, random.Random(i)), daemon=True)
         for a, i in zip(group, indexes)
     ]
     for t in threads:
@@ -421,6 +444,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--order", default="finish_first", choices=["finish_first", "random", "sequential", "uncertain"])
     parser.add_argument("--quick", action="store_true", help="5k items, 6 s per phase: under a minute")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the heartbeat loop that measures the ceiling")
     args = parser.parse_args()
     if args.quick:
         args.items, args.seconds = min(args.items, 5_000), min(args.seconds, 6.0)
@@ -458,6 +482,11 @@ def main() -> None:
             row, acked = run_phase(n, phase, port, tasks, args.seconds, server_process.pid)
             row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
             rows.append(row)
+        ceiling = None
+        if counts and not args.no_ceiling:
+            n = counts[-1]
+            log(f"ceiling: {n} clients sending two heartbeats per cycle for {args.seconds:.0f} s")
+            ceiling, _ = run_phase(n, [Annotator(uid, key) for uid, key in tokens[-n:]], port, tasks, args.seconds, server_process.pid, heartbeats)
     finally:
         server_process.terminate()
         try:
@@ -478,11 +507,26 @@ def main() -> None:
                 f"{r['cpu_busy']:.0%}",
             ]
             for r in rows
-        ],
+        ]
+        + (
+            [[
+                f"{ceiling['annotators']}, ceiling*", ceiling["annotations_per_s"], fmt(ceiling["next_ms"]), fmt(ceiling["submit_ms"]),
+                ceiling["annotations"], ceiling["errors"], "-", "-",
+                "/".join(f"{ceiling['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")),
+                f"{ceiling['cpu_busy']:.0%}",
+            ]]
+            if ceiling
+            else []
+        ),
         headers,
     )
     print(f"\nThe labelling loop over HTTP: {args.items:,} items ({args.order} queue), gunicorn {args.workers} workers x {args.threads} threads, {args.seconds:.0f} s per row\n")
     print(table)
+    if ceiling:
+        print(
+            "\n* ceiling: the same clients sending two heartbeats per cycle instead of next and submit (each a full API"
+            " request: token, project membership, one UPDATE); its cycles/s bound what next + submit can reach on this machine."
+        )
     last = rows[-1] if rows else None
     if last:
         ok = (last["next_ms"]["p95"] or 0) < TARGET_P95_MS and (last["submit_ms"]["p95"] or 0) < TARGET_P95_MS
@@ -503,6 +547,7 @@ def main() -> None:
             "server": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread", "settings": "config.settings.production"},
             "targets": {"p95_ms": TARGET_P95_MS, "annotations_per_s": TARGET_RATE},
             "rows": rows,
+            "ceiling_heartbeat_loop": ceiling,
             "table": table,
             "reference": REFERENCE,
         },

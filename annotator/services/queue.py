@@ -325,25 +325,25 @@ def _lock_sql(round_: str, include_skipped: bool, n: int, skip_locked: bool) -> 
     )
 
 
-@lru_cache(maxsize=64)
-def _lock_head_sql(votes_per_item: int, skip_locked: bool) -> str:
+@lru_cache(maxsize=8)
+def _lock_head_sql(skip_locked: bool) -> str:
     """Seek and lock in one statement: the first eligible of the CHUNK first
-    items of the finish-first order (most votes first, then import order)."""
-    vote_field, _ = ROUND_COUNTERS[Round.MULTIMODAL]
-    head = _seek_sql(vote_field, None, votes_per_item, limit=CHUNK)
+    open items of the finish-first order (most votes first, then import
+    order), read by one scan of the item_queue_finish_first index."""
+    vote_field, claim_field = ROUND_COUNTERS[Round.MULTIMODAL]
     return (
         f"SELECT {sql.columns(Item, 'i')} FROM {Item._meta.db_table} i WHERE i.id IN"
-        f" (SELECT id FROM ({head}) AS head ORDER BY {vote_field} DESC, id LIMIT {CHUNK})"
+        f" (SELECT id FROM {Item._meta.db_table} WHERE project_id = %s AND {vote_field} < %s"
+        f" AND {vote_field} + {claim_field} < %s ORDER BY {vote_field} DESC, id LIMIT {CHUNK})"
         f" AND {_eligible_sql(Round.MULTIMODAL, False)}"
         f" ORDER BY i.{vote_field} DESC, i.id LIMIT 1" + _for_update(skip_locked)
     )
 
 
 def _lock_head(project: Project, annotator) -> Item | None:
-    levels = range(project.votes_per_item - 1, -1, -1)
-    query = _lock_head_sql(project.votes_per_item, connection.features.has_select_for_update_skip_locked)
-    params = [*_seek_params(project, levels, after=0), *_eligible_params(project, annotator, Round.MULTIMODAL, False)]
-    row = sql.fetchone(query, params)
+    n = project.votes_per_item
+    query = _lock_head_sql(connection.features.has_select_for_update_skip_locked)
+    row = sql.fetchone(query, [project.pk, n, n, *_eligible_params(project, annotator, Round.MULTIMODAL, False)])
     return sql.from_row(Item, row) if row else None
 
 
