@@ -45,3 +45,67 @@ def test_adjudicated_gold_is_kept_when_more_votes_arrive(project, lead):
     gold = Gold.objects.get(item=item, task=task)
     assert gold.source == Gold.Source.ADJUDICATED and gold.label.key == "neutral"
     assert (gold.votes_for, gold.votes_total) == (1, 4)
+
+
+def test_gold_of_random_items_matches_a_recount_of_their_votes(project, lead):
+    """The one-statement upsert against a plain recount: majority, ties,
+    adjudicated labels' support, and majority gold dropped when a task's
+    votes are all removed (an optional task cleared)."""
+    import random
+    from collections import Counter
+
+    rng = random.Random(11)
+    tasks = list(project.tasks.prefetch_related("labels"))
+    users = [UserFactory() for _ in range(6)]
+    items = [ItemFactory(project=project) for _ in range(25)]
+
+    def vote_randomly(item, voters):
+        for user in voters:
+            annotation = Annotation.objects.create(item=item, annotator=user)
+            for task in tasks:
+                if rng.random() < 0.85:
+                    labels = list(task.labels.all())[:3]  # few labels: ties happen
+                    Vote.objects.create(
+                        annotation=annotation, item=item, annotator=user, round=annotation.round, task=task,
+                        label=rng.choice(labels),
+                    )
+
+    for item in items:
+        vote_randomly(item, rng.sample(users[:3], rng.randint(1, 3)))
+    recompute_gold(item_ids=[i.pk for i in items])
+    adjudicated = {}
+    for item in items[:5]:
+        task = rng.choice(tasks)
+        label = rng.choice(list(task.labels.all()))
+        adjudicate(item=item, task=task, label=label, lead=lead)
+        adjudicated[(item.pk, task.pk)] = label.pk
+    for item in items:
+        vote_randomly(item, rng.sample(users[3:], rng.randint(0, 3)))
+    cleared = [(items[10], tasks[0]), (items[1], tasks[1])]
+    for item, task in cleared:
+        Vote.objects.filter(item=item, task=task).delete()
+    recompute_gold(item_ids=[i.pk for i in items])
+
+    counts: dict[tuple[int, int], Counter] = {}
+    for item_id, task_id, label_id in Vote.objects.filter(item__in=items).values_list("item_id", "task_id", "label_id"):
+        counts.setdefault((item_id, task_id), Counter())[label_id] += 1
+    gold = {(g.item_id, g.task_id): g for g in Gold.objects.filter(item__in=items)}
+    expected_keys = set(counts) | set(adjudicated)
+    assert set(gold) == expected_keys
+    assert (items[10].pk, tasks[0].pk) not in gold or (items[10].pk, tasks[0].pk) in adjudicated
+    ties = 0
+    for key, g in gold.items():
+        c = counts.get(key, Counter())
+        if key in adjudicated:
+            assert (g.source, g.label_id) == (Gold.Source.ADJUDICATED, adjudicated[key])
+            if c:
+                assert (g.votes_for, g.votes_total) == (c[g.label_id], sum(c.values()))
+            continue
+        top = max(c.values())
+        winners = [label for label, n in c.items() if n == top]
+        ties += len(winners) > 1
+        assert g.source == Gold.Source.MAJORITY
+        assert (g.label_id, g.is_tie, g.votes_for, g.votes_total) == (
+            winners[0] if len(winners) == 1 else None, len(winners) > 1, top, sum(c.values())
+        )
+    assert ties > 0  # the example exercises ties

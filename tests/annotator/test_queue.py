@@ -322,3 +322,17 @@ def test_progress_counts_my_annotations_against_my_share(annotator, other_annota
 def test_leads_can_annotate_too(lead, project, items):
     assert queue.claim_next_item(annotator=lead, project=project) is not None
     assert Membership.objects.get(user=lead, project=project).role == Membership.Role.LEAD
+
+
+def test_finish_first_looks_past_a_head_of_items_the_annotator_already_did(lead):
+    # More of my own half-voted items than the head query reads at once
+    # (queue.CHUNK): they top the order, so the claim must fall back to the
+    # full search and hand me an item I have not labelled.
+    project = make_project(lead=lead, name="Deep head")
+    make_items(project, queue.CHUNK + 10)
+    me, other = members(project, 2)
+    mine = {claim_and_submit(me, project).annotation.item_id for _ in range(queue.CHUNK + 2)}
+    claim = queue.claim_next_item(annotator=me, project=project)
+    assert claim.item_id not in mine and claim.item.vote_count == 0
+    # Someone else gets the most voted of them first.
+    assert queue.claim_next_item(annotator=other, project=project).item_id == min(mine)

@@ -194,3 +194,77 @@ def test_the_openapi_schema_documents_every_workspace_endpoint(api, lead):
     ]:
         assert path in schema["paths"], path
     assert "client_key" in json.dumps(schema["components"]["schemas"]["SubmitInRequest"])
+
+
+def test_the_labelling_loop_answers_exactly_what_its_serializers_document(api, annotator, project, item):
+    # The two hot views build their answers without serializers; the
+    # documented serializers must reproduce them field for field.
+    from annotator.api import workspace_serializers as s
+
+    api.force_authenticate(annotator)
+    body = api.post(url("queue-next", project), {"include_progress": True}, format="json").json()
+    assert body["work"] and body["progress"]
+    assert json.loads(json.dumps(s.NextOut(body).data)) == body
+    done = api.post(url("item-submit", project, body["work"]["item"]["id"]), submit_body(), format="json").json()
+    assert json.loads(json.dumps(s.SubmitOut(done).data)) == done
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [({"current_item": "abc"}, "current_item"), ({"current_item": [1]}, "current_item"), ({"include_progress": "maybe"}, "include_progress")],
+)
+def test_next_refuses_malformed_input_naming_the_field(api, annotator, project, item, body, field):
+    api.force_authenticate(annotator)
+    response = api.post(url("queue-next", project), body, format="json")
+    assert response.status_code == 400 and response.json()["field"] == field
+    assert not Claim.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ([], "JSON object"),
+        (submit_body(client_key=None), "client_key"),
+        (submit_body(client_key="not-a-uuid"), "UUID"),
+        (submit_body(suggestion_run="x"), "whole number"),
+        (submit_body(labels="positive"), "labels as an object"),
+        (submit_body(duration_ms="long"), "milliseconds"),
+        (submit_body(inference_order="desire"), "list of task keys"),
+        (submit_body(round="audio"), "no 'audio' round"),
+    ],
+)
+def test_submit_refuses_malformed_input_with_a_message_and_saves_nothing(api, annotator, project, item, body, expected):
+    api.force_authenticate(annotator)
+    claimed = api.post(url("queue-next", project), {}, format="json").json()["work"]["item"]["id"]
+    response = api.post(url("item-submit", project, claimed), body, format="json")
+    assert response.status_code == 400 and expected in response.json()["detail"]
+    assert not Annotation.objects.exists() and Claim.objects.filter(item_id=claimed).exists()
+
+
+def test_a_label_added_to_the_schema_can_be_used_at_once(api, lead, annotator, project, item):
+    from annotator.services.projects import get_schema, save_schema
+
+    api.force_authenticate(annotator)
+    first = api.post(url("queue-next", project), {}, format="json").json()["work"]["item"]["id"]
+    assert api.post(url("item-submit", project, first), submit_body(), format="json").status_code == 201
+    tasks = get_schema(project)
+    tasks[2]["labels"].append({"key": "awe", "name": "Awe", "description": "", "hotkey": ""})
+    save_schema(project=project, tasks=tasks)  # after the schema was cached by the first submit
+    second = api.post(url("queue-next", project), {}, format="json").json()["work"]["item"]["id"]
+    response = api.post(url("item-submit", project, second), submit_body(labels={**MSED_LABELS, "emotion": "awe"}), format="json")
+    assert response.status_code == 201
+
+
+def test_a_bad_or_inactive_token_is_refused(annotator, project, item):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert client.post(url("queue-next", project), {}, format="json").status_code == 401
+    token = Token.objects.create(user=annotator)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.post(url("queue-next", project), {}, format="json").status_code == 200
+    annotator.is_active = False
+    annotator.save(update_fields=["is_active"])
+    assert client.post(url("queue-next", project), {}, format="json").status_code == 401
