@@ -18,7 +18,7 @@ What it does:
    loopback), --workers x --threads gthread workers.
 3. For each annotator count, runs that many simulated annotators (threads
    spread over 4 processes), each on its own keep-alive connection
-   (http.client, token auth):
+   (a plain-socket HTTP/1.1 client, token auth):
    POST queue/next/, then POST items/<id>/submit/ with random labels, a
    random inference order and a fresh client key, for --seconds. A failed
    request is retried with the same key, as the page does.
@@ -224,26 +224,72 @@ class Annotator:
 
 
 class Client:
-    """One keep-alive connection; reconnects after a dropped connection."""
+    """One keep-alive HTTP/1.1 connection on a plain socket; reconnects after
+    a dropped or closed connection.
+
+    It shares the two cores with the server: http.client cost about 1 ms of CPU
+    per annotation, this about half of that.
+    It reads what the app sends: a status line, headers with Content-Length,
+    a body."""
 
     def __init__(self, port: int, token: str):
         self.port = port
-        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Accept": "application/json"}
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.head = (
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token " + token
+            + "\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+        return sock
+
+    def _close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
 
     def post(self, path: str, body: dict) -> tuple[int, dict, float]:
         data = json.dumps(body).encode()
+        request = self.head.format(path=path, length=len(data)).encode() + data
         start = time.perf_counter()
         try:
-            self.conn.request("POST", path, body=data, headers=self.headers)
-            response = self.conn.getresponse()
-            payload = response.read()
-        except (OSError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            raise
+            if self.sock is None:
+                self.sock = self._connect()
+            self.sock.sendall(request)
+            status, headers, payload = self._read_response()
+        except (OSError, ValueError):
+            self._close()
+            raise OSError("connection failed")
         elapsed = (time.perf_counter() - start) * 1000
-        return response.status, (json.loads(payload) if payload else {}), elapsed
+        if headers.get(b"connection", b"").lower() == b"close":
+            self._close()
+        return status, (json.loads(payload) if payload else {}), elapsed
+
+    def _read_response(self) -> tuple[int, dict[bytes, bytes], bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            self._receive()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get(b"content-length", b"0"))
+        while len(self.buffer) < length:
+            self._receive()
+        payload, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status, headers, payload
+
+    def _receive(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise OSError("connection closed by the server")
+        self.buffer += chunk
 
 
 def annotate(a: Annotator, port: int, tasks: list[dict], deadline: float, rng: random.Random) -> None:
@@ -253,7 +299,7 @@ def annotate(a: Annotator, port: int, tasks: list[dict], deadline: float, rng: r
     while time.perf_counter() < deadline:
         try:
             status, body, ms = client.post(next_path, {})
-        except (OSError, http.client.HTTPException):
+        except OSError:
             a.errors += 1
             continue
         if status != 200:
@@ -277,7 +323,7 @@ def annotate(a: Annotator, port: int, tasks: list[dict], deadline: float, rng: r
         for attempt in range(5):
             try:
                 status, body, ms = client.post(path, submit)
-            except (OSError, http.client.HTTPException):
+            except OSError:
                 a.retries += 1
                 continue  # retried with the same client key
             if status in (200, 201):
@@ -343,7 +389,7 @@ def heartbeats(a: Annotator, port: int, tasks: list[dict], deadline: float, rng:
         try:
             first, _, first_ms = client.post(path, {})
             second, _, second_ms = client.post(path, {})
-        except (OSError, http.client.HTTPException):
+        except OSError:
             a.errors += 1
             continue
         if first != 200 or second != 200:
