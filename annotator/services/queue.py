@@ -50,12 +50,17 @@ Cost
     commits without waiting for the disk (see _lease_commit); a vote's does.
 
 Locks
-    Item rows are always locked before claim rows. The claim itself is a
-    race between annotators asking at once: the locking query uses
-    SELECT ... FOR UPDATE SKIP LOCKED, so two requests never take the same
-    row, and PostgreSQL re-checks "votes + claims < votes_per_item" on the
-    latest row version when the row changed since the query's snapshot.
-    The expiry sweep takes its locks with SKIP LOCKED too and never waits.
+    Every transaction that changes an annotator's claims (claim, submit,
+    skip) first renews them all, locking them in id order (_renew): two
+    requests of one annotator (the page fetching ahead while submitting)
+    queue there instead of deadlocking. Item rows come after claim rows,
+    and a submit takes its item's lock last, for its final two statements.
+    The claim itself is a race between annotators asking at once: the
+    locking query uses SELECT ... FOR UPDATE SKIP LOCKED, so two requests
+    never take the same row and never wait for one, and PostgreSQL
+    re-checks "votes + claims < votes_per_item" on the latest row version
+    when the row changed since the query's snapshot. The expiry sweep takes
+    its locks with SKIP LOCKED too and never waits.
 """
 
 from __future__ import annotations
@@ -189,10 +194,10 @@ def release_expired_claims(*, project: Project, limit: int = SWEEP_LIMIT) -> int
         return 0
     with transaction.atomic():
         _lease_commit()
-        # Lock order is item, then claim, as everywhere; but the sweep takes
-        # both with SKIP LOCKED and so never waits: a row being submitted,
-        # skipped or renewed right now is left for the next sweep, and the
-        # sweep cannot deadlock with the transactions it passes over.
+        # The sweep takes its locks (items, then claims) with SKIP LOCKED and
+        # so never waits: a row being submitted, skipped or renewed right now
+        # is left for the next sweep, and the sweep cannot deadlock with the
+        # transactions it passes over.
         items = set(
             Item.objects.filter(pk__in={item_id for _, item_id, _ in expired})
             .order_by("pk")
@@ -229,19 +234,26 @@ def _lease(project: Project) -> timedelta:
 
 
 def _renew(*, annotator, project: Project, now: datetime) -> list[tuple[int, int, str]]:
-    """Extend the annotator's leases in `project`; returns the claims held,
-    as (claim id, item id, round)."""
+    """Extend the annotator's leases in `project`, locking their claim rows
+    in id order (see Locks above); returns the claims held, as (claim id,
+    item id, round)."""
     # A conditional update, not read-then-write: it races with the sweep's
     # conditional delete, and whichever commits first wins cleanly.
-    return sql.fetchall(
-        f"UPDATE {Claim._meta.db_table} SET expires_at = %s WHERE project_id = %s AND annotator_id = %s"
-        " RETURNING id, item_id, round",
-        [sql.dt(now + _lease(project)), project.pk, annotator.pk],
+    return sql.fetchall(_renew_sql(connection.features.has_select_for_update), [sql.dt(now + _lease(project)), project.pk, annotator.pk])
+
+
+@lru_cache(maxsize=4)
+def _renew_sql(for_update: bool) -> str:
+    claim = Claim._meta.db_table
+    return (
+        f"UPDATE {claim} SET expires_at = %s WHERE id IN (SELECT id FROM {claim} WHERE project_id = %s AND annotator_id = %s"
+        f" ORDER BY id{' FOR UPDATE' if for_update else ''}) RETURNING id, item_id, round"
     )
 
 
 def _delete_claim(*, item_id: int, annotator, round_: str) -> bool:
-    """Delete a claim and give back its slot. The caller holds the item's lock."""
+    """Delete a claim and give back its slot (the item row is locked after
+    the claim row, as everywhere)."""
     if Claim.objects.filter(item_id=item_id, annotator=annotator, round=round_).delete()[0]:
         _, claim_field = ROUND_COUNTERS[round_]
         Item.objects.filter(pk=item_id).update(**{claim_field: F(claim_field) - 1})

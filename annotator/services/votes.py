@@ -225,25 +225,16 @@ class _NoClaim(Exception):
 
 def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, key, run, accepted) -> SubmitResult:
     vote_field, claim_field = queue.ROUND_COUNTERS[round_]
-    item_table, claim_table = Item._meta.db_table, Claim._meta.db_table
     now = timezone.now()
-    # Race: the last slots of an item submitted at once, or a retry racing
-    # its own first attempt. Locking the item row (items before claims, as
-    # everywhere) serialises them. A held claim is counted in the claim
-    # counter, so without one to convert there is nothing to do.
-    row = sql.fetchone(
-        f"UPDATE {item_table} SET {vote_field} = {vote_field} + 1, {claim_field} = {claim_field} - 1"
-        f" WHERE id = %s AND {claim_field} > 0 RETURNING {vote_field}",
-        [item.pk],
-    )
-    if row is None:
-        raise _NoClaim
-    votes_now = row[0]
+    queue._renew(annotator=annotator, project=project, now=now)  # locks this annotator's claims first (queue: Locks)
+    # Race: a retry racing its own first attempt, or a skip of the same item
+    # from another tab. Deleting the claim row decides: one of them finds it.
     deleted = sql.execute(
-        f"DELETE FROM {claim_table} WHERE item_id = %s AND annotator_id = %s AND round = %s", [item.pk, annotator.pk, round_]
+        f"DELETE FROM {Claim._meta.db_table} WHERE item_id = %s AND annotator_id = %s AND round = %s",
+        [item.pk, annotator.pk, round_],
     )
     if deleted != 1:
-        raise _NoClaim  # the counter belonged to someone else's claim: rolled back
+        raise _NoClaim
     annotation = Annotation(
         item=item, annotator=annotator, round=round_, inference_order=order, duration_ms=duration,
         suggestion_run=run, suggestion_accepted=accepted, client_key=key, created_at=now, updated_at=now,
@@ -261,9 +252,20 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
         + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(votes)),
         [value for vote in votes for value in vote],
     )
+    # Race: other annotators submitting the same item. Its row lock, taken
+    # here and held to commit, serialises their counters and gold: gold is
+    # read below after every earlier submit of the item has committed (a new
+    # statement sees them). Taken last, it is held for two statements only;
+    # everyone labelling an item at once (finish-first) queues on it. The
+    # claim converted above was counted in claim_count, which therefore
+    # cannot go below zero (a check constraint says so).
+    votes_now = sql.fetchone(
+        f"UPDATE {Item._meta.db_table} SET {vote_field} = {vote_field} + 1, {claim_field} = {claim_field} - 1"
+        f" WHERE id = %s RETURNING {vote_field}",
+        [item.pk],
+    )[0]
     if round_ == Round.MULTIMODAL:
         recompute_gold(item_ids=[item.pk], project=project, votes_removed=False)
-    queue._renew(annotator=annotator, project=project, now=now)
     return SubmitResult(annotation=annotation, created=True, item_complete=votes_now >= project.votes_per_item)
 
 
@@ -315,7 +317,7 @@ def skip_item(*, annotator, item: Item, round_: str = Round.MULTIMODAL, reason: 
     _require_member(annotator, project)
     if round_ not in project.rounds:
         raise DomainError(f"This project has no {round_!r} round.", field="round")
-    Item.objects.select_for_update().filter(pk=item.pk).first()
+    queue._renew(annotator=annotator, project=project, now=timezone.now())  # claims first (queue: Locks)
     queue._delete_claim(item_id=item.pk, annotator=annotator, round_=round_)
     skip, _ = Skip.objects.update_or_create(
         item=item,
@@ -323,7 +325,6 @@ def skip_item(*, annotator, item: Item, round_: str = Round.MULTIMODAL, reason: 
         round=round_,
         defaults={"project": project, "reason": (reason or "").strip()[:500], "at": timezone.now()},
     )
-    queue._renew(annotator=annotator, project=project, now=timezone.now())
     return skip
 
 

@@ -108,3 +108,68 @@ def test_twenty_annotators_at_once_give_every_item_exactly_its_votes(lead):
     assert set(Item.objects.values_list("vote_count", "claim_count")) == {(VOTES_PER_ITEM, 0)}
     assert not Claim.objects.exists()
     assert Gold.objects.filter(votes_total=VOTES_PER_ITEM).count() == ITEMS * 3
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_page_fetching_ahead_while_it_submits_or_skips_never_deadlocks(lead):
+    # The labelling page submits (or skips) the item on screen while it
+    # fetches the next one: two requests of one annotator at once, both
+    # touching that annotator's claims. Six annotators do that 40 times each.
+    project = make_project(lead=lead, name="Fetch ahead", votes_per_item=3)
+    make_items(project, 120)
+    people = members(project, 6, prefix="ahead")
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(people))
+
+    def both(first, second):
+        out: list = [None, None]
+
+        def run(i, fn):
+            try:
+                out[i] = fn()
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        twin = threading.Thread(target=run, args=(1, second))
+        twin.start()
+        run(0, first)
+        twin.join(timeout=60)
+        return out
+
+    def page(person):
+        try:
+            start.wait()
+            current = queue.claim_next_item(annotator=person, project=project)
+            for n in range(40):
+                if current is None:
+                    return
+                claim = current
+                if n % 5 == 4:
+                    act = lambda: votes.skip_item(annotator=person, item=claim.item, round_=claim.round, reason="blurry")  # noqa: E731
+                else:
+                    act = lambda: votes.submit_annotation(  # noqa: E731
+                        annotator=person, item=claim.item, round_=claim.round, labels=MSED_LABELS,
+                        inference_order=MSED_ORDER, client_key=uuid.uuid4(), duration_ms=900,
+                    )
+                _, current = both(act, lambda: queue.claim_next_item(annotator=person, project=project, current_item_id=claim.item_id))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=page, args=(p,)) for p in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert Annotation.objects.count() > 100
+    # Counters agree with the rows: no vote or claim lost or counted twice.
+    votes_per_item = dict(Annotation.objects.values_list("item").annotate(n=Count("id")))
+    claims_per_item = dict(Claim.objects.values_list("item").annotate(n=Count("id")))
+    for item_id, vote_count, claim_count in Item.objects.filter(project=project).values_list("id", "vote_count", "claim_count"):
+        assert (vote_count, claim_count) == (votes_per_item.get(item_id, 0), claims_per_item.get(item_id, 0))
+        assert vote_count + claim_count <= 3
