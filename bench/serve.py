@@ -22,6 +22,8 @@ What it does:
    POST queue/next/, then POST items/<id>/submit/ with random labels, a
    random inference order and a fresh client key, for --seconds. A failed
    request is retried with the same key, as the page does.
+   Before each phase it runs VACUUM (ANALYZE) on the tables the loop churns,
+   as autovacuum would between phases (it is off on some test machines).
 4. Checks the database afterwards: every acknowledged annotation exists
    (lost), no annotation the client was not told about, no item above its
    votes per item, and vote counters equal to the annotations (duplicated).
@@ -129,6 +131,22 @@ def seed(n_items: int, n_annotators: int, queue_order: str) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {"slug": SLUG, "project_id": project.pk, "tokens": [(t.user_id, t.key) for t in tokens]}
+
+
+HOT_TABLES = ["annotator_item", "annotator_claim", "annotator_annotation", "annotator_vote", "annotator_gold"]
+
+
+def vacuum() -> str:
+    """VACUUM (ANALYZE) the tables the loop churns, before each phase: what
+    autovacuum does between phases on a production server. Returns the
+    server's autovacuum setting (off on some test machines, where nothing
+    else would clean the dead rows a phase leaves behind)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(HOT_TABLES)}")
+        cursor.execute("SHOW autovacuum")
+        return cursor.fetchone()[0]
 
 
 def schema() -> list[dict]:
@@ -527,6 +545,7 @@ def main() -> None:
         for n in counts:
             phase = [Annotator(uid, key) for uid, key in tokens[offset : offset + n]]
             offset += n
+            autovacuum = vacuum()
             log(f"{n} annotator(s) for {args.seconds:.0f} s")
             row, acked = run_phase(n, phase, port, tasks, args.seconds, server_process.pid)
             row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
@@ -595,6 +614,8 @@ def main() -> None:
             "queue_order": args.order,
             "server": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread", "settings": "config.settings.production"},
             "targets": {"p95_ms": TARGET_P95_MS, "annotations_per_s": TARGET_RATE},
+            "postgres_autovacuum": autovacuum if counts else None,
+            "vacuum_before_each_phase": HOT_TABLES,
             "rows": rows,
             "ceiling_heartbeat_loop": ceiling,
             "table": table,
