@@ -53,9 +53,7 @@ def get_project_for(user: AbstractBaseUser, slug: str) -> Project | None:
     # What select_related would have cached: project.prelabel_policy reads no row.
     Project.prelabel_policy.related.set_cached_value(project, policy)
     if user_id is not None:
-        if not hasattr(user, "_membership_cache"):
-            user._membership_cache = {}
-        user._membership_cache[project.pk] = membership
+        _membership_cache(user)[project.pk] = membership
     return project
 
 
@@ -76,12 +74,17 @@ def get_item_in(project: Project, item_id: int) -> Item | None:
 def get_membership(user: AbstractBaseUser, project: Project) -> Membership | None:
     if not user.is_authenticated:
         return None
-    cache = getattr(user, "_membership_cache", None)
-    if cache is None:
-        cache = user._membership_cache = {}
+    cache = _membership_cache(user)
     if project.pk not in cache:
         cache[project.pk] = Membership.objects.filter(user=user, project=project).first()
     return cache[project.pk]
+
+
+def _membership_cache(user: AbstractBaseUser) -> dict:
+    """{project id: Membership or None}, kept on the user for the request."""
+    if not hasattr(user, "_membership_cache"):
+        user._membership_cache = {}
+    return user._membership_cache
 
 
 def get_role(user: AbstractBaseUser, project: Project) -> str | None:

@@ -92,28 +92,22 @@ def from_row(model: type[models.Model], row: Sequence[Any], start: int = 0):
     values = list(row[start : start + len(fields)])
     if values[0] is None:
         return None
-    converters = _converters(model)
-    for i, convert in converters:
+    for i, convert in _converters(model, connection.vendor):
         values[i] = convert(values[i])
     return model.from_db(connection.alias, [name for name, _ in fields], values)
 
 
-def _converters(model: type[models.Model]) -> list[tuple[int, Any]]:
+@lru_cache(maxsize=None)
+def _converters(model: type[models.Model], vendor: str) -> list[tuple[int, Any]]:
     """Per-column converters the backend applies to loaded values (JSON
     decoding, SQLite datetimes and booleans, UUIDs); none for plain columns."""
-    key = (model, connection.vendor)
-    if key not in _CONVERTERS:
-        found = []
-        for i, field in enumerate(model._meta.concrete_fields):
-            expression = field.get_col(model._meta.db_table)
-            fns = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-            if fns:
-                found.append((i, _chain(fns, expression)))
-        _CONVERTERS[key] = found
-    return _CONVERTERS[key]
-
-
-_CONVERTERS: dict[tuple, list] = {}
+    found = []
+    for i, field in enumerate(model._meta.concrete_fields):
+        expression = field.get_col(model._meta.db_table)
+        fns = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+        if fns:
+            found.append((i, _chain(fns, expression)))
+    return found
 
 
 def _chain(fns, expression):
@@ -128,3 +122,10 @@ def _chain(fns, expression):
 def dt(value: datetime):
     """A datetime as a raw query parameter (SQLite stores naive UTC text)."""
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def prep(instance: models.Model, column: str):
+    """A field's value as a raw query parameter, as the ORM would save it
+    (JSON, UUIDs, datetimes on SQLite). A foreign key is named by its column."""
+    field = instance._meta.get_field(column)
+    return field.get_db_prep_save(getattr(instance, field.attname), connection)

@@ -52,16 +52,14 @@ DELETE FROM {gold} WHERE item_id IN ({ids}) AND source = %s AND NOT EXISTS (
 """
 
 
-def recompute_gold(
-    *, item_ids: Iterable[int], project_id: int | None = None, project: Project | None = None, votes_removed: bool = True
-) -> None:
+def recompute_gold(*, item_ids: Iterable[int], project: Project | None = None, votes_removed: bool = True) -> None:
     """Recompute gold of the given items from their multimodal-round votes.
 
     Majority gold takes the most voted label; a shared top count is a tie
     (label None, is_tie True). Adjudicated and imported gold keep their
     label and only refresh their support. Call inside the transaction that
-    changed the votes; the caller holds the item rows' locks. Pass
-    votes_removed=False when votes were only added (a submit): the sweep of
+    changed the votes; the caller holds the item rows' locks. `project` (the
+    items' project) saves a query when given. Pass votes_removed=False when votes were only added (a submit): the sweep of
     emptied majority gold is then skipped.
     """
     item_ids = list(item_ids)
@@ -79,12 +77,10 @@ def recompute_gold(
         if votes_removed:
             changed += max(sql.execute(_DELETE_EMPTY.format(ids=ids, **tables), [*chunk, majority, multimodal]), 0)
     if changed:
-        if project is None:
-            project_id = project_id or Item.objects.filter(pk=item_ids[0]).values_list("project_id", flat=True).first()
-        _gold_changed(project.pk if project is not None else project_id, project=project)
+        _gold_changed(project or Project.objects.get(items=item_ids[0]))
 
 
-def _gold_changed(project_id: int | None, *, project: Project | None = None) -> None:
+def _gold_changed(project: Project) -> None:
     """Let the project's retrain policy know; no query when no policy asks
     for retraining and the policy came with the project
     (selectors.get_project_for), one otherwise."""
@@ -92,13 +88,13 @@ def _gold_changed(project_id: int | None, *, project: Project | None = None) -> 
     from inference.services import on_gold_changed
 
     cache = Project.prelabel_policy.related
-    if project is not None and cache.is_cached(project):
+    if cache.is_cached(project):
         policy = cache.get_cached_value(project)
         wanted = policy is not None and policy.retrain_every_n_gold > 0
     else:
-        wanted = PrelabelPolicy.objects.filter(project_id=project_id, retrain_every_n_gold__gt=0).exists()
+        wanted = PrelabelPolicy.objects.filter(project=project, retrain_every_n_gold__gt=0).exists()
     if wanted:
-        on_gold_changed(project=Project.objects.get(pk=project_id))
+        on_gold_changed(project=project)
 
 
 @transaction.atomic
@@ -119,5 +115,5 @@ def adjudicate(*, item: Item, task: Task, label: Label, lead) -> Gold:
     gold.votes_total = votes.count()
     gold.votes_for = votes.filter(label=label).count()
     gold.save()
-    _gold_changed(item.project_id)
+    _gold_changed(item.project)
     return gold

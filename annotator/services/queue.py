@@ -404,13 +404,13 @@ def _level_seek(
     levels = list(levels)
     if not levels:
         return []
-    query = _seek_sql(vote_field, modality, len(levels), limit=BATCH, bounded=upto is not None)
+    query = _seek_sql(vote_field, modality, len(levels), bounded=upto is not None)
     return sql.fetchall(query, _seek_params(project, levels, after=after, upto=upto))
 
 
 @lru_cache(maxsize=256)
-def _seek_sql(vote_field: str, modality: str | None, n_levels: int, *, limit: int, bounded: bool = False) -> str:
-    """A union of n_levels seeks, each up to `limit` (id, votes) of one vote
+def _seek_sql(vote_field: str, modality: str | None, n_levels: int, *, bounded: bool) -> str:
+    """A union of n_levels seeks, each up to BATCH (id, votes) of one vote
     level above an id (and, bounded, at most another)."""
     # "project = p AND votes = level AND id > after ORDER BY id", written as
     # a range of the index's own key: this runs as a prepared statement, and
@@ -421,7 +421,7 @@ def _seek_sql(vote_field: str, modality: str | None, n_levels: int, *, limit: in
         f"SELECT * FROM (SELECT id, {vote_field} FROM {Item._meta.db_table}"
         f" WHERE (project_id, {vote_field}, id) > (%s, %s, %s) AND (project_id, {vote_field}) <= (%s, %s)"
         f"{' AND id <= %s' if bounded else ''}{MODALITY_SQL[modality]}"
-        f" ORDER BY project_id, {vote_field}, id LIMIT {limit}) AS level_{{n}}"
+        f" ORDER BY project_id, {vote_field}, id LIMIT {BATCH}) AS level_{{n}}"
     )
     return " UNION ALL ".join(branch.format(n=n) for n in range(n_levels))
 

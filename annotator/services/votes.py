@@ -239,7 +239,7 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
         item=item, annotator=annotator, round=round_, inference_order=order, duration_ms=duration,
         suggestion_run=run, suggestion_accepted=accepted, client_key=key, created_at=now, updated_at=now,
     )
-    values = [_prep(annotation, name) for name in _ANNOTATION_COLUMNS]
+    values = [sql.prep(annotation, name) for name in _ANNOTATION_COLUMNS]
     annotation.pk = sql.fetchone(
         f"INSERT INTO {Annotation._meta.db_table} ({', '.join(_ANNOTATION_COLUMNS)})"
         f" VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",
@@ -273,12 +273,6 @@ _ANNOTATION_COLUMNS = [
     "item_id", "annotator_id", "round", "inference_order", "duration_ms", "suggestion_run_id",
     "suggestion_accepted", "client_key", "created_at", "updated_at",
 ]
-
-
-def _prep(instance, column: str):
-    """A field's value as the database stores it (JSON, UUID, datetimes on SQLite)."""
-    field = instance._meta.get_field(column)  # a foreign key's column is its attname
-    return field.get_db_prep_save(getattr(instance, field.attname), connection)
 
 
 def _explain_refusal(*, annotator, item, project, round_, key, refusal) -> SubmitResult:
@@ -375,7 +369,7 @@ def edit_annotation(*, annotation: Annotation, editor, labels: dict[str, str], i
     annotation.save(update_fields=["inference_order", "updated_at"])
     AnnotationEdit.objects.create(annotation=annotation, editor=editor, old=old, new=new)
     if annotation.round == Round.MULTIMODAL:
-        recompute_gold(item_ids=[item.pk], project_id=item.project_id)
+        recompute_gold(item_ids=[item.pk], project=project)
     return annotation
 
 
