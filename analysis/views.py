@@ -7,27 +7,16 @@ that chart's numbers as CSV.
 
 from __future__ import annotations
 
-import csv
-
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from annotator.access import project_view
+from annotator.io.writers import csv_rows
 from annotator.models import Membership
 
 from . import services
 from .selectors import DashboardFilters
-
-# Spreadsheets run a cell that starts with one of these as a formula; label
-# names, usernames and words come from users, so such cells get a leading '.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return "" if value is None else value
 
 
 def _csv_response(project, page: str, payload: dict, chart_id: str) -> HttpResponse:
@@ -36,10 +25,9 @@ def _csv_response(project, page: str, payload: dict, chart_id: str) -> HttpRespo
         raise Http404(f"This page has no chart {chart_id!r}.")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{project.slug}-{page}-{chart_id}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(chart["table"]["columns"])
-    for row in chart["table"]["rows"]:
-        writer.writerow([_csv_cell(v) for v in row])
+    # Label names, usernames and words come from users: cells are formula-escaped.
+    for line in csv_rows([chart["table"]["columns"], *chart["table"]["rows"]]):
+        response.write(line)
     return response
 
 

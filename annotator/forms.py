@@ -69,3 +69,8 @@ class ConfirmImportForm(forms.Form):
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSONL"), ("msed", "MSED layout (ZIP)")])
     pseudonymise = forms.BooleanField(required=False, initial=True, label="Replace annotator names by pseudonyms")
+    # CSV cells starting with = + - @ get a leading ' so spreadsheets show them as text; the import removes it.
+    values = forms.ChoiceField(
+        choices=[("safe", "Safe for spreadsheets"), ("raw", "Raw values (for scripts)")], initial="safe", required=False,
+        widget=forms.RadioSelect, label="CSV cells",
+    )

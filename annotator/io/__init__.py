@@ -4,7 +4,8 @@ readers  stream rows out of CSV, JSONL, ZIP and MSED-layout datasets
 validate check rows against a label schema given as plain dicts
 images   decide whether bytes are an image we accept, and hash them
 zipsafe  refuse ZIP archives with unsafe names or sizes
-writers  stream CSV, JSONL, ZIP and MSED-layout output
+writers  stream CSV, JSONL, ZIP and MSED-layout output (CSV cells formula-escaped)
+jsonsafe parse JSON with limits on depth and numbers (no NaN)
 
 Services in ``annotator.services`` wire these to the database.
 """

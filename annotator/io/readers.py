@@ -24,6 +24,12 @@ not a row. Nothing here reads a whole file into memory: CSV and JSONL are
 decoded line by line, so a byte that is not UTF-8 is reported against its
 row and the rows after it are still checked.
 
+CSV is parsed strictly: a quote left open is a file error naming its line,
+never a value that swallows the rows after it. CSV cells are unescaped
+with writers.unescape_formula (our exports put a ' before = + - @), unless
+Limits.raw_cells. JSON (JSONL lines, and votes / metadata cells) is parsed
+with jsonsafe.loads: no NaN, no deep nesting, no 5,000-digit numbers.
+
 Generic column names are lower-case: id, text, image, split, metadata,
 inference_order, votes, a task key (gold label), gold_<task>,
 gold_<task>_source, gold_<task>_support.
@@ -32,7 +38,6 @@ gold_<task>_source, gold_<task>_support.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -40,6 +45,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from . import DatasetError
+from .jsonsafe import JSONProblem
+from .jsonsafe import loads as json_loads
+from .writers import unescape_formula
 from .zipsafe import UnsafeArchive, normalise_name, open_entry, read_entry, safe_entries
 
 _MB = 1024 * 1024
@@ -71,6 +79,9 @@ class Limits:
     max_zip_ratio: int = 200
     max_items_file_bytes: int = 8192 * _MB
     max_line_bytes: int = 16 * _MB
+    # Reading option, not a limit: True keeps CSV cells exactly as written
+    # (a raw export); False removes the ' our safe exports put before = + - @.
+    raw_cells: bool = False
 
 
 @dataclass
@@ -291,7 +302,10 @@ class _CsvTable:
     def __init__(self, stream: BinaryIO, *, label: str, limits: Limits):
         self.label = label
         self.lines = _Lines(stream, max_line_bytes=limits.max_line_bytes, label=label)
-        self.reader = csv.reader(iter(self.lines))
+        # strict: a quote left open is an error, not a value that runs to the end of the file.
+        self.reader = csv.reader(iter(self.lines), strict=True)
+        self.unescape = not limits.raw_cells
+        self.start_line = 1
         self.header: list[str] = []
         for cells in self._cells():
             problems = self.lines.take_problems()
@@ -299,6 +313,8 @@ class _CsvTable:
                 continue
             if problems:
                 raise DatasetError(f"{label}: the header row is not valid UTF-8 ({problems[0]})")
+            if any("\x00" in c for c in cells):
+                raise DatasetError(f"{label}: the header row contains a NUL character (byte 0); is this really a CSV file?")
             self.header = cells
             break
         if not self.header:
@@ -306,15 +322,32 @@ class _CsvTable:
 
     def _cells(self) -> Iterator[list[str]]:
         while True:
+            self.start_line = self.reader.line_num + 1
             try:
-                yield next(self.reader)
+                cells = next(self.reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise DatasetError(
-                    f"{self.label}: the CSV cannot be parsed near line {self.reader.line_num} ({exc}); "
-                    "check for an unclosed quote or a value that is far too long."
-                ) from exc
+                raise DatasetError(self._csv_problem(str(exc))) from exc
+            yield [unescape_formula(c) for c in cells] if self.unescape else cells
+
+    def _csv_problem(self, error: str) -> str:
+        """csv.Error's text, said in plain words with the line it concerns."""
+        quoting = 'a quote inside a value is written twice ("").'
+        if "end of data" in error:
+            return (
+                f"{self.label}: the quoted value that starts on line {self.start_line} is never closed, so every line "
+                f"after it would be read into it. Add the closing quote; {quoting}"
+            )
+        if "field limit" in error:
+            return (
+                f"{self.label}: the value starting on line {self.start_line} is longer than {csv.field_size_limit():,} "
+                "characters; is a quote left open?"
+            )
+        return (
+            f"{self.label}: line {self.reader.line_num} is not valid CSV: a quoted value must be followed by a comma "
+            f"or the end of the line; {quoting}"
+        )
 
     def rows(self) -> Iterator[tuple[int, list[str], list[str]]]:
         number = 0
@@ -419,12 +452,18 @@ class _ItemsFile(Dataset):
             number += 1
             values: dict[str, Any] = {}
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(("", f"not valid JSON: {exc.msg} at character {exc.pos + 1}."))
+                obj = json_loads(line)
+            except JSONProblem as exc:
+                column = exc.path[0].strip().lower() if exc.path and isinstance(exc.path[0], str) else ""
+                problems.append((column, exc.message))
             else:
                 if isinstance(obj, dict):
-                    values = {str(k).strip().lower(): v for k, v in obj.items()}
+                    for key, value in obj.items():
+                        key = str(key).strip().lower()
+                        if "\x00" in key:
+                            problems.append(("", f"the key {key!r} contains a NUL character (byte 0); remove it."))
+                        else:
+                            values[key] = value
                 else:
                     problems.append(("", f"each line must be a JSON object like {{\"id\": ..., \"text\": ...}}, not a {type(obj).__name__}."))
             yield RawRow(number=number, values=values, problems=problems)

@@ -19,13 +19,14 @@ export re-imports unchanged. `gold_<task>_support` is derived and ignored.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from . import DatasetError
+from .jsonsafe import JSONProblem
+from .jsonsafe import loads as json_loads
 from .images import ImageInfo
 from .readers import RawRow
 
@@ -39,6 +40,8 @@ MAX_ID_LENGTH = 200
 MAX_DURATION_MS = 86_400_000
 # Django's username rule: the annotator name becomes a username.
 _USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
+# Text PostgreSQL cannot store: NUL, and halves of a surrogate pair (JSON's "\ud800" alone).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _STRONG_SEPARATORS = re.compile(r"\s*(?:->|=>|→|⇒|>|,|;|\||/)\s*|\s+")
 
 
@@ -55,10 +58,35 @@ class RowError:
     file: str = ""
 
     def as_dict(self) -> dict:
-        data = {"row": self.row, "column": self.column, "message": self.message}
+        # Messages quote the file's text; what the database cannot store is shown escaped.
+        data = {"row": self.row, "column": _storable(self.column), "message": _storable(self.message)}
         if self.file:
-            data["file"] = self.file
+            data["file"] = _storable(self.file)
         return data
+
+
+def _storable(text: str) -> str:
+    return _UNSTORABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() == "\x00" else f"\\u{ord(m.group()):04x}", text)
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why `value` (a cell, or parsed JSON: keys and values) cannot be
+    stored as text, or None. Iterative: JSON depth is bounded anyway."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found = _UNSTORABLE.search(node)
+            if found:
+                if found.group() == "\x00":
+                    return "contains a NUL character (byte 0), which text cannot hold; remove it."
+                return f"contains \\u{ord(found.group()):04x}, half of a surrogate pair, which is not a character; remove it."
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return None
 
 
 @dataclass(frozen=True)
@@ -145,9 +173,9 @@ class Schema:
             return ()
         if isinstance(value, str) and value.strip().startswith("["):
             try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"is not a valid JSON list ({exc.msg}).") from exc
+                value = json_loads(value)
+            except JSONProblem as exc:
+                raise ValueError(f"is not a valid JSON list ({exc.message.rstrip('.')}).") from exc
         if isinstance(value, str):
             tokens = [t for t in _STRONG_SEPARATORS.split(value.strip()) if t]
             try:
@@ -217,9 +245,11 @@ def _json_value(value: Any, what: str) -> Any:
         if not value.strip():
             return None
         try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{what} is not valid JSON ({exc.msg} at character {exc.pos + 1}).") from exc
+            value = json_loads(value)
+        except JSONProblem as exc:
+            raise ValueError(f"{what} is not valid JSON ({exc.message.removeprefix('not valid JSON: ').rstrip('.')}).") from exc
+        if reason := _unstorable(value):  # "\u0000" in the JSON text is a NUL once parsed
+            raise ValueError(f"{what}: a value {reason}")
     return value
 
 
@@ -282,6 +312,11 @@ class RowValidator:
             fail(column, message)
         values = {k: v for k, v in raw.values.items() if k not in self.drop}
         if not values:
+            return None, errors
+        for column, value in values.items():
+            if reason := _unstorable(value):
+                fail(column, f"this value {reason}")
+        if errors:
             return None, errors
         if self.per_row_keys:
             unknown = sorted(k for k in values if k not in self.known)

@@ -33,6 +33,49 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+# CSV formula injection (OWASP): a spreadsheet runs a cell that starts with
+# one of these as a formula (=HYPERLINK(...), +3+3, @SUM(1+1), -2+3), and
+# ids, texts, label and user names come from strangers. An escaped cell gets
+# one leading apostrophe, which spreadsheets show as "this is text".
+# The rule, exactly reversible: a text matching '*<trigger>... (any number
+# of apostrophes, then a trigger) gets one more apostrophe in front;
+# unescaping removes one apostrophe from a text matching '+<trigger>...
+# So "=1+2" <-> "'=1+2" and a genuine "'=1+2" <-> "''=1+2"; every other
+# text ("'quoted", "2-3", "") is written and read unchanged.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(text: str) -> str:
+    """`text` safe to open in a spreadsheet (see FORMULA_TRIGGERS)."""
+    if text.startswith(FORMULA_TRIGGERS) or (text.startswith("'") and text.lstrip("'").startswith(FORMULA_TRIGGERS)):
+        return "'" + text
+    return text
+
+
+def unescape_formula(text: str) -> str:
+    """The original text of an escaped CSV cell (exact inverse of escape_formula)."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_TRIGGERS):
+        return text[1:]
+    return text
+
+
+def csv_cell(value: Any, *, raw: bool = False) -> Any:
+    """A value for csv.writer: texts formula-escaped unless `raw`; numbers
+    stay numbers (a negative number is not a formula); None is empty."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = cell(value)
+    return text if raw else escape_formula(text)
+
+
+def csv_rows(rows: Iterable[Sequence], *, raw: bool = False) -> Iterator[str]:
+    """One CSV line per row of values, every cell through csv_cell. Every
+    CSV Affect Studio writes goes through here."""
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow([csv_cell(v, raw=raw) for v in row])
+
+
 class _Echo:
     """A file-like object whose write() returns the line, for csv.writer."""
 
@@ -40,12 +83,11 @@ class _Echo:
         return value
 
 
-def csv_lines(header: Sequence[str], rows: Iterable[dict]) -> Iterator[str]:
-    """The header line, then one line per row (values looked up by column)."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([cell(row.get(column)) for column in header])
+def csv_lines(header: Sequence[str], rows: Iterable[dict], *, raw: bool = False) -> Iterator[str]:
+    """The header line, then one line per row (values looked up by column);
+    cells formula-escaped unless `raw` (exact values, for scripts)."""
+    yield from csv_rows([header], raw=raw)
+    yield from csv_rows(([row.get(column) for column in header] for row in rows), raw=raw)
 
 
 def jsonl_lines(rows: Iterable[dict]) -> Iterator[str]:

@@ -18,6 +18,12 @@ Formats
   keeps its bytes under the .jpg name the paper's code expects (Pillow
   reads it by content). Items not yet assigned to a split are left out.
 
+CSV cells (csv and msed) are formula-escaped by default so the file is
+safe to open in a spreadsheet: a text starting with = + - @, a tab or a
+carriage return gets a leading ' (writers.escape_formula has the exact,
+reversible rule, and the import removes it again). raw=True writes the
+exact values, for scripts. JSONL is never escaped.
+
 An export reads in several queries without a snapshot; votes written while
 it runs may or may not be included.
 """
@@ -247,14 +253,14 @@ def _stored(asset_file: str) -> Path | None:
     return path
 
 
-def _msed_members(project: Project, ctx: _Context) -> Iterator[writers.ZipMember]:
+def _msed_members(project: Project, ctx: _Context, *, raw: bool = False) -> Iterator[writers.ZipMember]:
     for split in MSED_SPLITS:
         if not Item.objects.filter(project=project, split=split).exists():
             continue
         header = _msed_header(ctx)
         rows = (row for _, _, row in _msed_rows(project, split, ctx))
         yield writers.ZipMember(
-            f"{split}/{split}.csv", writers.encoded(writers.batched_text(writers.csv_lines(header, rows))), large=True
+            f"{split}/{split}.csv", writers.encoded(writers.batched_text(writers.csv_lines(header, rows, raw=raw))), large=True
         )
         # Second pass for the images: a ZIP holds one member at a time.
         number, last = 0, 0
@@ -285,15 +291,16 @@ def _image_members(project: Project) -> Iterator[writers.ZipMember]:
         last = chunk[-1][0]
 
 
-def _text_chunks(project: Project, fmt: str, *, pseudonymise: bool) -> Iterator[str]:
+def _text_chunks(project: Project, fmt: str, *, pseudonymise: bool, raw: bool = False) -> Iterator[str]:
     rows = iter_export_rows(project=project, pseudonymise=pseudonymise)
     if fmt == "csv":
-        return writers.batched_text(writers.csv_lines(export_columns(project), rows))
+        return writers.batched_text(writers.csv_lines(export_columns(project), rows, raw=raw))
     return writers.batched_text(writers.jsonl_lines(rows))
 
 
-def _bundle_members(project: Project, fmt: str, *, pseudonymise: bool) -> Iterator[writers.ZipMember]:
-    yield writers.ZipMember(f"items.{fmt}", writers.encoded(_text_chunks(project, fmt, pseudonymise=pseudonymise)), large=True)
+def _bundle_members(project: Project, fmt: str, *, pseudonymise: bool, raw: bool = False) -> Iterator[writers.ZipMember]:
+    chunks = _text_chunks(project, fmt, pseudonymise=pseudonymise, raw=raw)
+    yield writers.ZipMember(f"items.{fmt}", writers.encoded(chunks), large=True)
     yield from _image_members(project)
 
 
@@ -303,34 +310,37 @@ def _check_format(fmt: str) -> None:
 
 
 def stream_export(
-    *, project: Project, fmt: str, pseudonymise: bool = True, with_images: bool = False
+    *, project: Project, fmt: str, pseudonymise: bool = True, with_images: bool = False, raw: bool = False
 ) -> tuple[str, str, Iterator]:
     """(filename, content type, chunks) for a StreamingHttpResponse.
 
     csv / jsonl stream text (str chunks), or with_images=True a ZIP of
     items.<fmt> plus images/; msed always streams a ZIP (bytes chunks).
+    raw=True: CSV cells as exact values, not formula-escaped.
     """
     _check_format(fmt)
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     base = f"{project.slug}-{stamp}"
     if fmt == "msed":
         ctx = _Context.build(project, pseudonymise=pseudonymise)
-        return f"{base}-msed.zip", "application/zip", writers.zip_stream(_msed_members(project, ctx))
+        return f"{base}-msed.zip", "application/zip", writers.zip_stream(_msed_members(project, ctx, raw=raw))
     if with_images:
-        return f"{base}-{fmt}.zip", "application/zip", writers.zip_stream(_bundle_members(project, fmt, pseudonymise=pseudonymise))
+        members = _bundle_members(project, fmt, pseudonymise=pseudonymise, raw=raw)
+        return f"{base}-{fmt}.zip", "application/zip", writers.zip_stream(members)
     content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"
-    return f"{base}.{fmt}", content_type, _text_chunks(project, fmt, pseudonymise=pseudonymise)
+    return f"{base}.{fmt}", content_type, _text_chunks(project, fmt, pseudonymise=pseudonymise, raw=raw)
 
 
 def write_export(
-    *, project: Project, fmt: str, path: str | Path, pseudonymise: bool = False, with_images: bool = False
+    *, project: Project, fmt: str, path: str | Path, pseudonymise: bool = False, with_images: bool = False, raw: bool = False
 ) -> dict[str, int]:
     """Write an export for `manage.py export_items`.
 
     csv / jsonl: a file at `path` (with_images copies the images beside it,
     at the relative paths its image column names), or a ZIP bundle when
     `path` ends in .zip. msed: a folder at `path` (which must be new or
-    empty), or a ZIP when `path` ends in .zip.
+    empty), or a ZIP when `path` ends in .zip. raw=True: CSV cells as
+    exact values, not formula-escaped.
     Returns {"items": n, "votes": n, "images": n, "left_out": n}.
     """
     _check_format(fmt)
@@ -338,12 +348,12 @@ def write_export(
     counts = {"items": 0, "votes": 0, "images": 0, "left_out": 0}
     if fmt != "msed":
         if path.suffix.lower() == ".zip":
-            writers.write_zip(path, _bundle_members(project, fmt, pseudonymise=pseudonymise))
+            writers.write_zip(path, _bundle_members(project, fmt, pseudonymise=pseudonymise, raw=raw))
             _count(project, counts)
             counts["images"] = ImageAsset.objects.filter(items__project=project).distinct().count()
             return counts
         path.parent.mkdir(parents=True, exist_ok=True)
-        writers.write_text(path, _text_chunks(project, fmt, pseudonymise=pseudonymise))
+        writers.write_text(path, _text_chunks(project, fmt, pseudonymise=pseudonymise, raw=raw))
         _count(project, counts)
         if with_images:
             counts["images"] = _copy_images(project, path.parent)
@@ -351,7 +361,7 @@ def write_export(
     ctx = _Context.build(project, pseudonymise=pseudonymise)
     counts["left_out"] = Item.objects.filter(project=project).exclude(split__in=MSED_SPLITS).count()
     if path.suffix.lower() == ".zip":
-        writers.write_zip(path, _msed_members(project, ctx))
+        writers.write_zip(path, _msed_members(project, ctx, raw=raw))
         _count(project, counts, splits=MSED_SPLITS)
         counts["images"] = Item.objects.filter(project=project, split__in=MSED_SPLITS, image__isnull=False).count()
         return counts
@@ -372,7 +382,7 @@ def write_export(
                         counts["images"] += 1
                     yield row
 
-            for chunk in writers.batched_text(writers.csv_lines(_msed_header(ctx), rows_with_images())):
+            for chunk in writers.batched_text(writers.csv_lines(_msed_header(ctx), rows_with_images(), raw=raw)):
                 handle.write(chunk)
     _count(project, counts, splits=MSED_SPLITS)
     return counts

@@ -94,8 +94,9 @@ class ImportReport:
         return self.error_count == 0
 
 
-def _limits() -> Limits:
+def _limits(*, raw: bool = False) -> Limits:
     return Limits(
+        raw_cells=raw,
         max_image_bytes=settings.MAX_IMAGE_MB * _MB,
         max_image_pixels=settings.MAX_IMAGE_PIXELS,
         max_zip_bytes=settings.MAX_ZIP_UNCOMPRESSED_MB * _MB,
@@ -182,9 +183,11 @@ def _tally(project: Project, rows: list[CleanRow], on_duplicate: str, members: _
     result.counts["annotators"] = len(result.new_annotators)
 
 
-def _validate(project: Project, path: Path, *, on_duplicate: str, progress: ProgressCallback | None) -> _Validation:
+def _validate(
+    project: Project, path: Path, *, on_duplicate: str, progress: ProgressCallback | None, raw: bool = False
+) -> _Validation:
     result = _Validation()
-    limits = _limits()
+    limits = _limits(raw=raw)
     try:
         with open_dataset(path, limits=limits) as dataset:
             result.format = dataset.format
@@ -458,8 +461,9 @@ def _write(
     only_valid_rows: bool,
     validation: _Validation,
     progress: ProgressCallback | None,
+    raw: bool = False,
 ) -> Counter:
-    limits = _limits()
+    limits = _limits(raw=raw)
     created_files: list[Path] = []
     try:
         with transaction.atomic():
@@ -555,9 +559,10 @@ def _run(
     only_valid_rows: bool,
     progress: ProgressCallback | None = None,
     before_write: Callable[[int], None] | None = None,
+    raw: bool = False,
 ) -> ImportReport:
     _check_on_duplicate(on_duplicate)
-    validation = _validate(project, path, on_duplicate=on_duplicate, progress=progress)
+    validation = _validate(project, path, on_duplicate=on_duplicate, progress=progress, raw=raw)
     counts = _counts(validation)
     report = ImportReport(
         counts=counts,
@@ -576,7 +581,8 @@ def _run(
     if before_write:
         before_write(validation.rows_total)
     written = _write(
-        project, path, on_duplicate=on_duplicate, only_valid_rows=only_valid_rows, validation=validation, progress=progress
+        project, path, on_duplicate=on_duplicate, only_valid_rows=only_valid_rows, validation=validation, progress=progress,
+        raw=raw,
     )
     report.counts = _merged(written, validation)
     report.written = True
@@ -592,10 +598,15 @@ def import_path(
     dry_run: bool = False,
     only_valid_rows: bool = False,
     user=None,
+    raw: bool = False,
 ) -> ImportReport:
     """Validate and (unless dry_run) import a CSV / JSONL / ZIP file or an
     MSED-layout folder, synchronously. Used by `manage.py import_items` and
     tests; the browser goes through create_import_job.
+
+    CSV cells lose the ' a safe export put before = + - @ (see
+    writers.unescape_formula); raw=True keeps every cell exactly as written,
+    for a raw export whose texts may start with ' themselves.
 
     Nothing is written when any row is bad, unless only_valid_rows. Call it
     outside any transaction: the write is its own transaction, and image
@@ -604,7 +615,9 @@ def import_path(
     """
     if user is not None and not selectors.is_lead(user, project):
         raise PermissionDenied("Only the project's leads can import items.")
-    return _run(project=project, path=Path(path), on_duplicate=on_duplicate, dry_run=dry_run, only_valid_rows=only_valid_rows)
+    return _run(
+        project=project, path=Path(path), on_duplicate=on_duplicate, dry_run=dry_run, only_valid_rows=only_valid_rows, raw=raw
+    )
 
 
 # ----------------------------------------------------------------- jobs (browser uploads)
@@ -787,12 +800,13 @@ def run_import(*, job: ImportJob, write: bool) -> ImportJob:
         )
     except DomainError as exc:
         return _finish(job, status=ImportJob.Status.FAILED, message=f"The import failed and nothing was written: {exc.message}")
-    except Exception as exc:  # never a 500 or a job stuck in "running"
+    except Exception:  # never a 500 or a job stuck in "running"
+        # The traceback goes to the log; the person sees no exception text or SQL.
         log.exception("Import job %s failed", job.pk)
         return _finish(
             job,
             status=ImportJob.Status.FAILED,
-            message=f"The import failed unexpectedly and nothing was written ({exc.__class__.__name__}: {exc}). Try again, or tell an administrator.",
+            message=f"The import failed unexpectedly and nothing was written. Try again, or tell an administrator (import {job.pk}).",
         )
     finally:
         cache.delete(_progress_key(key_job))

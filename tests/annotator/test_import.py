@@ -510,7 +510,8 @@ def test_a_failing_import_job_ends_failed_with_a_message_not_an_exception(
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
-    assert "nothing was written" in job.message and "disk full" in job.message
+    assert "nothing was written" in job.message
+    assert "disk full" not in job.message and "RuntimeError" not in job.message  # the log has it, not the person
     assert Item.objects.count() == 0 and User.objects.filter(username="ana").count() == 0
 
 
@@ -666,3 +667,114 @@ def test_label_names_match_ignoring_case_spaces_and_hyphens():
     schema = Schema(template_tasks("msed"))
 
     assert {schema.label("desire", v) for v in ("Social-contact", "social contact", "SOCIAL_CONTACT")} == {"social-contact"}
+
+
+# ----------------------------------------------------------------- hostile files: a row error, never an exception
+
+GOOD_LINE = '{"id": "ok", "text": "A fine row"}\n'
+HOSTILE_JSONL = {
+    "NUL in the text": ('{"id": "a", "text": "x\\u0000y"}', "text", "NUL character"),
+    "NUL in the id": ('{"id": "a\\u0000", "text": "x"}', "id", "NUL character"),
+    "NUL in a vote's label": (
+        '{"id": "a", "text": "x", "votes": [{"annotator": "ana", "labels": {"desire": "fam\\u0000ily"}}]}', "votes", "NUL character"
+    ),
+    "NaN": ('{"id": "a", "text": "x", "metadata": {"score": NaN}}', "metadata", "the value at metadata.score: NaN is not a number JSON allows"),
+    "Infinity": (
+        '{"id": "a", "text": "x", "votes": [{"annotator": "ana", "labels": {"desire": "family"}, "duration_ms": -Infinity}]}',
+        "votes", "the value at votes[0].duration_ms: -Infinity is not a number",
+    ),
+    "1,500-deep nesting": ('{"id": "a", "text": "x", "metadata": ' + "[" * 1500 + "]" * 1500 + "}", "", "more than 32 levels deep"),
+    "a 5,000-digit integer": ('{"id": ' + "9" * 5000 + ', "text": "x"}', "id", "a number with 5,000 digits is too long"),
+    "a lone surrogate": ('{"id": "a", "text": "x\\ud800"}', "text", "half of a surrogate pair"),
+}
+INTERNALS = ("Traceback", "Error:", "SQL", "SELECT", "INSERT", "psycopg", "unexpectedly", "line 1, column")
+
+
+def assert_no_internals(text: str) -> None:
+    assert not [word for word in INTERNALS if word in text], text
+
+
+@pytest.mark.parametrize("line, column, message", HOSTILE_JSONL.values(), ids=HOSTILE_JSONL.keys())
+def test_a_hostile_jsonl_line_is_a_row_error_naming_line_column_and_reason(
+    project, lead, data, line, column, message, django_capture_on_commit_callbacks
+):
+    path = data / "items.jsonl"
+    path.write_text(GOOD_LINE + line + "\n", encoding="utf-8")
+    before = snapshot()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.jsonl")
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.INVALID, job.message
+    assert [(e["row"], e["column"]) for e in job.errors] == [(2, column)]
+    assert message in job.errors[0]["message"]
+    assert_no_internals(job.message + str(job.errors))
+    after = snapshot()
+    after["media"] = {name for name in after["media"] if not name.startswith("imports/")}  # the upload, kept for a retry
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "header, row, column",
+    [
+        (["id", "text"], ["a", "x\x00y"], "text"),
+        (["id", "text"], ["a\x00", "x"], "id"),
+        (["id", "text", "desire"], ["a", "x", "fam\x00ily"], "desire"),
+        (["id", "text", "votes"], ["a", "x", votes(("ana", {"desire": "fam\x00ily"}))], "votes"),
+    ],
+    ids=["text", "id", "gold label", "vote label"],
+)
+def test_a_nul_byte_in_a_csv_cell_is_a_row_error(project, data, header, row, column):
+    path = write_csv(data / "items.csv", header, [["ok", "fine"] + [""] * (len(header) - 2), row])
+    before = snapshot()
+
+    report = imports.import_path(project=project, path=path)
+
+    assert [(e["row"], e["column"]) for e in report.errors] == [(2, column)]
+    assert "NUL character" in report.errors[0]["message"]
+    assert snapshot() == before
+
+
+def test_a_nul_byte_in_the_csv_header_is_a_file_error(project, data):
+    path = write_csv(data / "items.csv", ["id", "te\x00xt"], [["a", "x"]])
+
+    report = imports.import_path(project=project, path=path)
+
+    assert report.file_error and "header row contains a NUL character" in report.message
+    assert Item.objects.count() == 0
+
+
+def test_a_csv_with_an_unclosed_quote_is_refused_naming_the_line_where_it_opens(project, data):
+    path = data / "items.csv"
+    path.write_text('id,text\nq0,fine\nq1,"never closed\nq2,x\n', encoding="utf-8")
+
+    report = imports.import_path(project=project, path=path)
+
+    assert report.file_error and not report.written
+    assert "the quoted value that starts on line 3 is never closed" in report.message
+    assert_no_internals(report.message)
+    assert "end of data" not in report.message
+    assert Item.objects.count() == 0
+
+
+def test_a_stray_quote_after_a_quoted_value_is_a_file_error_in_plain_words(project, data):
+    path = data / "items.csv"
+    path.write_text('id,text\nq1,"quoted"tail\n', encoding="utf-8")
+
+    report = imports.import_path(project=project, path=path)
+
+    assert report.file_error and "line 2 is not valid CSV" in report.message
+    assert "expected after" not in report.message
+
+
+def test_an_import_command_that_fails_unexpectedly_shows_no_exception_text(project, data, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr(imports, "recompute_gold", lambda **kw: (_ for _ in ()).throw(RuntimeError("relation \"x\" does not exist")))
+    path = write_csv(data / "items.csv", ["id", "text"], [["a", "x"]])
+
+    with pytest.raises(CommandError) as failure:
+        call_command("import_items", project.slug, str(path))
+
+    assert "nothing was written" in str(failure.value) and "relation" not in str(failure.value)

@@ -1,8 +1,9 @@
-"""manage.py export_items SLUG --format csv|jsonl|msed OUT [--pseudonymise] [--with-images]
+"""manage.py export_items SLUG --format csv|jsonl|msed OUT [--pseudonymise] [--with-images] [--raw]
 
 csv / jsonl write a file (a ZIP with the images when OUT ends in .zip;
 --with-images copies the images beside the file instead). msed writes a
 folder in the MSED release layout (or a ZIP when OUT ends in .zip).
+CSV cells are formula-escaped for spreadsheets unless --raw.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ class Command(BaseCommand):
         parser.add_argument("--format", dest="fmt", required=True, help=f"One of {', '.join(FORMATS)}.")
         parser.add_argument("--pseudonymise", action="store_true", help="Name annotators by their project pseudonym.")
         parser.add_argument("--with-images", action="store_true", help="csv / jsonl: copy the images beside the file.")
+        parser.add_argument("--raw", action="store_true", help="CSV: exact values for scripts (no ' before = + - @).")
 
-    def handle(self, *args, slug, out, fmt, pseudonymise, with_images, **options):
+    def handle(self, *args, slug, out, fmt, pseudonymise, with_images, raw, **options):
         project = get_project(slug)
         if fmt not in FORMATS:
             raise CommandError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
         try:
-            counts = write_export(project=project, fmt=fmt, path=out, pseudonymise=pseudonymise, with_images=with_images)
+            counts = write_export(project=project, fmt=fmt, path=out, pseudonymise=pseudonymise, with_images=with_images, raw=raw)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         except OSError as exc:

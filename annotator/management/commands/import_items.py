@@ -1,4 +1,4 @@
-"""manage.py import_items SLUG PATH [--dry-run] [--on-duplicate skip|update] [--only-valid-rows]
+"""manage.py import_items SLUG PATH [--dry-run] [--on-duplicate skip|update] [--only-valid-rows] [--raw]
 
 PATH is a CSV or JSONL file (image paths relative to its folder), a ZIP
 holding one with its images, or an MSED-layout folder or ZIP. Prints the
@@ -8,6 +8,7 @@ because of them.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,6 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from annotator.errors import DomainError
 from annotator.models import ImportJob, Project
 from annotator.services.imports import import_path
+
+log = logging.getLogger(__name__)
 
 
 def get_project(slug: str) -> Project:
@@ -40,8 +43,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only-valid-rows", action="store_true", help="Import the valid rows even when some rows have problems."
         )
+        parser.add_argument(
+            "--raw", action="store_true",
+            help="CSV cells are exact values (an export made with --raw): keep a leading ' instead of removing it.",
+        )
 
-    def handle(self, *args, slug, path, dry_run, on_duplicate, only_valid_rows, **options):
+    def handle(self, *args, slug, path, dry_run, on_duplicate, only_valid_rows, raw=False, **options):
         project = get_project(slug)
         if on_duplicate not in ImportJob.OnDuplicate.values:
             raise CommandError(f"--on-duplicate must be skip or update, not {on_duplicate!r}.")
@@ -49,10 +56,14 @@ class Command(BaseCommand):
             raise CommandError(f"There is no file or folder at {path}.")
         try:
             report = import_path(
-                project=project, path=path, on_duplicate=on_duplicate, dry_run=dry_run, only_valid_rows=only_valid_rows
+                project=project, path=path, on_duplicate=on_duplicate, dry_run=dry_run, only_valid_rows=only_valid_rows,
+                raw=raw,
             )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
+        except Exception as exc:  # the traceback is logged; the message names no internals
+            log.exception("import_items %s %s failed", slug, path)
+            raise CommandError("The import failed unexpectedly and nothing was written; the error was logged.") from exc
         for error in report.errors:
             where = []
             if error.get("file"):
