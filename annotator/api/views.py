@@ -8,11 +8,13 @@ from django.contrib.auth import get_user_model
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -225,24 +227,50 @@ class ImportConfirm(ProjectMixin, APIView):
         return Response(_progress_body(job), status=status.HTTP_202_ACCEPTED)
 
 
+class _FileNegotiation(DefaultContentNegotiation):
+    """The export answers a file whatever ?format= or Accept say: here
+    `format` names the file's format, not a DRF renderer (DRF would answer
+    404 for ?format=jsonl). Errors are JSON. Only this view: the schema view
+    still picks JSON or YAML by ?format=."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _flag(request, name: str, default: bool) -> bool:
+    value = request.query_params.get(name)
+    return default if value in (None, "") else value.lower() not in ("0", "false", "no", "off")
+
+
 class Export(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
+    renderer_classes, content_negotiation_class = [JSONRenderer], _FileNegotiation
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("format", str, enum=["csv", "jsonl", "msed"], default="csv"),
-            OpenApiParameter("pseudonymise", bool, default=True),
+            OpenApiParameter("file_format", str, enum=list(export_services.FORMATS), default="csv",
+                             description="csv or jsonl: one file; msed: a ZIP in the MSED release layout."),
+            OpenApiParameter("format", str, enum=list(export_services.FORMATS),
+                             description="The same as file_format (kept for old scripts); file_format wins when both are given."),
+            OpenApiParameter("pseudonymise", bool, default=True, description="Name annotators by their project pseudonym."),
+            OpenApiParameter("raw", bool, default=False, description=(
+                "CSV cells (csv, msed) as exact values for scripts. By default a cell starting with = + - @, tab or carriage "
+                "return gets a leading ' so spreadsheets show it as text; importing the file removes it again.")),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/x-ndjson"): OpenApiTypes.BINARY,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(description="An unknown file_format; `detail` lists the choices."),
+        },
         summary="Stream the project's items, gold and votes",
     )
     def get(self, request, slug):
-        fmt = request.query_params.get("format", "csv")
-        if fmt not in ("csv", "jsonl", "msed"):
-            raise DomainError("format must be csv, jsonl or msed.", field="format")
-        pseudonymise = request.query_params.get("pseudonymise", "true").lower() not in ("0", "false", "no")
+        fmt = request.query_params.get("file_format") or request.query_params.get("format") or "csv"
+        if fmt not in export_services.FORMATS:
+            raise DomainError("file_format must be csv, jsonl or msed.", field="file_format")
         filename, content_type, chunks = export_services.stream_export(
-            project=self.get_project(), fmt=fmt, pseudonymise=pseudonymise
+            project=self.get_project(), fmt=fmt, pseudonymise=_flag(request, "pseudonymise", True), raw=_flag(request, "raw", False)
         )
         response = StreamingHttpResponse(chunks, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -101,3 +101,76 @@ def test_openapi_schema_documents_the_endpoints(api, lead):
 
 def test_the_schema_needs_a_login(api):
     assert api.get(reverse("api-schema")).status_code in (401, 403)
+
+
+# ----------------------------------------------------------------- export: every file format, safe or raw
+
+
+def _download(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+@pytest.fixture
+def export_project(project):
+    ItemFactory(project=project, external_id="=1+2", text="@SUM(1+1)", split="train")
+    ItemFactory(project=project, external_id="plain", text="-2+3", split="test")
+    return project
+
+
+@pytest.mark.parametrize("param", ["file_format", "format"])
+@pytest.mark.parametrize(
+    "fmt, content_type",
+    [("csv", "text/csv; charset=utf-8"), ("jsonl", "application/x-ndjson; charset=utf-8"), ("msed", "application/zip")],
+)
+def test_every_export_format_downloads_through_the_api(api, export_project, lead, param, fmt, content_type):
+    import io
+    import json
+    import zipfile
+
+    api.force_authenticate(lead)
+    response = api.get(reverse("api:export", args=[export_project.slug]), {param: fmt})
+
+    assert response.status_code == 200, response.content if not response.streaming else ""
+    assert response["Content-Type"] == content_type
+    body = _download(response)
+    if fmt == "jsonl":
+        assert [json.loads(line)["id"] for line in body.decode().splitlines()] == ["=1+2", "plain"]
+    elif fmt == "msed":
+        assert {"train/train.csv", "test/test.csv"} <= set(zipfile.ZipFile(io.BytesIO(body)).namelist())
+    else:
+        assert body.decode().splitlines()[1].startswith("'=1+2,'@SUM(1+1)")
+
+
+@pytest.mark.parametrize("fmt, member", [("csv", None), ("msed", "train/train.csv")])
+def test_the_raw_option_exports_exact_csv_values(api, export_project, lead, fmt, member):
+    import csv
+    import io
+    import zipfile
+
+    api.force_authenticate(lead)
+    url = reverse("api:export", args=[export_project.slug])
+
+    def cells(query) -> list[str]:
+        body = _download(api.get(url, query))
+        text = zipfile.ZipFile(io.BytesIO(body)).read(member).decode() if member else body.decode()
+        return [c for row in csv.reader(io.StringIO(text)) for c in row]
+
+    assert "=1+2" in cells({"file_format": fmt, "raw": "true"}) and "@SUM(1+1)" in cells({"file_format": fmt, "raw": "true"})
+    safe = cells({"file_format": fmt})
+    assert "'=1+2" in safe and "=1+2" not in safe
+
+
+def test_an_unknown_export_format_is_a_json_400(api, export_project, lead):
+    api.force_authenticate(lead)
+    response = api.get(reverse("api:export", args=[export_project.slug]), {"file_format": "xlsx"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "file_format must be csv, jsonl or msed.", "field": "file_format"}
+
+
+def test_the_schema_documents_the_export_formats_raw_option_and_media_types(api, lead):
+    api.force_authenticate(lead)
+    operation = api.get(reverse("api-schema"), {"format": "json"}).json()["paths"]["/api/projects/{slug}/export/"]["get"]
+    parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert parameters["file_format"]["enum"] == ["csv", "jsonl", "msed"] and parameters["format"]["enum"] == ["csv", "jsonl", "msed"]
+    assert parameters["raw"]["type"] == "boolean"
+    assert set(operation["responses"]["200"]["content"]) == {"text/csv", "application/x-ndjson", "application/zip"}
