@@ -1,6 +1,7 @@
-"""One exception handler: domain errors become 400s carrying the service's
-message; anything unexpected is logged and answered as a JSON 500 with no
-internals."""
+"""One exception handler for every DRF view (/api/, /analysis/api/,
+/inference/api/): domain errors become 400s carrying the service's message;
+anything unexpected is logged once with its traceback and answered as a
+JSON 500 with no internals (not Django's HTML error page)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from .errors import DomainError, PermissionDenied
 
@@ -26,4 +28,13 @@ def exception_handler(exc, context):
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        view = context.get("view")
+        log.error("Unexpected error in %s", view.__class__.__name__ if view else "an API view", exc_info=exc)
+        set_rollback()  # as DRF does for its own errors: no half-done ATOMIC_REQUESTS transaction
+        response = Response(
+            {"detail": "Something went wrong on our side and was logged. Try again, or tell an administrator."},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return response

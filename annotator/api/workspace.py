@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from ..services import gold as gold_services
 from ..services import queue
 from ..services import votes
 from . import workspace_serializers as s
+from .parsers import SafeJSONParser
 from .permissions import IsProjectLead, IsProjectMember, ProjectMixin
 
 TAG_WORK = ["Labelling"]
@@ -77,7 +77,7 @@ def _flag(data: dict, name: str) -> bool:
 
 class QueueNext(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
-    parser_classes, renderer_classes = [JSONParser], [JSONRenderer]  # JSON only: no negotiation per request
+    parser_classes, renderer_classes = [SafeJSONParser], [JSONRenderer]  # JSON only: no negotiation per request
 
     @extend_schema(
         tags=TAG_WORK,
@@ -114,7 +114,7 @@ class QueueHeartbeat(ItemMixin, APIView):
 
 class ItemSubmit(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
-    parser_classes, renderer_classes = [JSONParser], [JSONRenderer]
+    parser_classes, renderer_classes = [SafeJSONParser], [JSONRenderer]
 
     @extend_schema(
         tags=TAG_WORK,

@@ -116,8 +116,12 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_digits: int = MA
             return _Refused(f"the number {digits[:20]}{'...' if len(digits) > 20 else ''} is too large.")
         return value
 
+    hooks = {"parse_constant": constant, "parse_float": real}
+    # The integer hook costs a Python call per integer: only when a long run of digits is there at all.
+    if len(text) > max_digits and re.search(r"\d{%d}" % (max_digits + 1), text):
+        hooks["parse_int"] = integer
     try:
-        value = json.loads(text, parse_constant=constant, parse_int=integer, parse_float=real)
+        value = json.loads(text, **hooks)
     except json.JSONDecodeError as exc:
         raise JSONProblem(f"not valid JSON: {exc.msg} at character {exc.pos + 1}.") from exc
     except RecursionError as exc:  # the scan above should have caught it

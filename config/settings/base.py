@@ -203,6 +203,9 @@ CACHES = {
     )
 }
 
+# Largest JSON body an API request may send, in bytes (larger: a 400).
+API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 1024 * 1024)
+
 REST_FRAMEWORK = {
     # Token first: a script's request never loads a session (the browser's
     # requests carry no Authorization header and fall through to the session).
@@ -211,6 +214,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON with a size and depth limit (a 400, never a RecursionError 500); see annotator/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": [
+        "annotator.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotator.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
