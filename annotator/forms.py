@@ -2,6 +2,7 @@ import json
 
 from django import forms
 
+from .io import jsonsafe
 from .models import ImportJob, Membership, Project
 from .schemas import SCHEMA_TEMPLATES
 
@@ -32,10 +33,15 @@ class SchemaForm(forms.Form):
     schema = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false", "class": "mono"}))
 
     def clean_schema(self):
-        try:
-            value = json.loads(self.cleaned_data["schema"])
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+        try:  # bounded: 1,500 nested brackets were a RecursionError 500
+            value = jsonsafe.loads(self.cleaned_data["schema"])
+        except jsonsafe.JSONProblem as exc:
+            if isinstance(exc.__cause__, json.JSONDecodeError):
+                cause = exc.__cause__
+                raise forms.ValidationError(f"This is not valid JSON: {cause.msg} at line {cause.lineno}, column {cause.colno}.")
+            raise forms.ValidationError(f"This schema cannot be used: {exc.message}")
+        if reason := jsonsafe.find_unstorable(value):  # "\u0000" in a label name
+            raise forms.ValidationError(f"A name in this schema {reason}")
         if not isinstance(value, list):
             raise forms.ValidationError("The schema must be a JSON list of tasks.")
         return value

@@ -13,6 +13,8 @@ the person who wrote the JSON:
   more than 4,300 and arithmetic on huge ones is slow).
 
 Duplicate keys are accepted (the last one wins), as json.loads does.
+`find_unstorable` says why parsed text cannot go into PostgreSQL (NUL,
+a lone surrogate such as "\\ud800"), which JSON escapes let through.
 No Django here: the import readers and the API parser share it.
 """
 
@@ -28,6 +30,10 @@ MAX_DIGITS = 100
 
 # A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
 _STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+
+
+# Text PostgreSQL cannot store: NUL, and halves of a surrogate pair (JSON's "\ud800" alone).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class JSONProblem(ValueError):
@@ -131,3 +137,23 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_digits: int = MA
         where = describe_path(path)
         raise JSONProblem(f"the value at {where}: {reason}" if where else reason, path=path)
     return value
+
+
+def find_unstorable(value: Any) -> str | None:
+    """Why `value` (text, or parsed JSON: keys and values) cannot be stored
+    as text, or None. Iterative, so any depth is safe."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found = UNSTORABLE.search(node)
+            if found:
+                if found.group() == "\x00":
+                    return "contains a NUL character (byte 0), which text cannot hold; remove it."
+                return f"contains \\u{ord(found.group()):04x}, half of a surrogate pair, which is not a character; remove it."
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return None

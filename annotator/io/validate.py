@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from . import DatasetError
-from .jsonsafe import JSONProblem
+from .jsonsafe import UNSTORABLE, JSONProblem, find_unstorable
 from .jsonsafe import loads as json_loads
 from .images import ImageInfo
 from .readers import RawRow
@@ -40,8 +40,6 @@ MAX_ID_LENGTH = 200
 MAX_DURATION_MS = 86_400_000
 # Django's username rule: the annotator name becomes a username.
 _USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
-# Text PostgreSQL cannot store: NUL, and halves of a surrogate pair (JSON's "\ud800" alone).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _STRONG_SEPARATORS = re.compile(r"\s*(?:->|=>|→|⇒|>|,|;|\||/)\s*|\s+")
 
 
@@ -66,27 +64,7 @@ class RowError:
 
 
 def _storable(text: str) -> str:
-    return _UNSTORABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() == "\x00" else f"\\u{ord(m.group()):04x}", text)
-
-
-def _unstorable(value: Any) -> str | None:
-    """Why `value` (a cell, or parsed JSON: keys and values) cannot be
-    stored as text, or None. Iterative: JSON depth is bounded anyway."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            found = _UNSTORABLE.search(node)
-            if found:
-                if found.group() == "\x00":
-                    return "contains a NUL character (byte 0), which text cannot hold; remove it."
-                return f"contains \\u{ord(found.group()):04x}, half of a surrogate pair, which is not a character; remove it."
-        elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, (list, tuple)):
-            stack.extend(node)
-    return None
+    return UNSTORABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() == "\x00" else f"\\u{ord(m.group()):04x}", text)
 
 
 @dataclass(frozen=True)
@@ -248,7 +226,7 @@ def _json_value(value: Any, what: str) -> Any:
             value = json_loads(value)
         except JSONProblem as exc:
             raise ValueError(f"{what} is not valid JSON ({exc.message.removeprefix('not valid JSON: ').rstrip('.')}).") from exc
-        if reason := _unstorable(value):  # "\u0000" in the JSON text is a NUL once parsed
+        if reason := find_unstorable(value):  # "\u0000" in the JSON text is a NUL once parsed
             raise ValueError(f"{what}: a value {reason}")
     return value
 
@@ -314,7 +292,7 @@ class RowValidator:
         if not values:
             return None, errors
         for column, value in values.items():
-            if reason := _unstorable(value):
+            if reason := find_unstorable(value):
                 fail(column, f"this value {reason}")
         if errors:
             return None, errors

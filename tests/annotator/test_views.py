@@ -76,6 +76,21 @@ def test_a_bad_schema_edit_shows_the_reason(lead_client, project):
     assert "hotkeys must be unique" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "schema, reason",
+    [
+        ("[" * 1500 + "]" * 1500, "more than 32 levels deep"),
+        ('[{"key": "t", "labels": [{"key": "a", "name": "A\\u0000"}, {"key": "b"}]}]', "NUL character"),
+        ('[{"key": "t", "labels": [{"key": "a", "name": "A\\ud800"}, {"key": "b"}]}]', "half of a surrogate pair"),
+        ('[{"key": "t", "labels": [{"key": "a", "hotkey": NaN}, {"key": "b"}]}]', "NaN is not a number JSON allows"),
+    ],
+    ids=["deep", "nul", "surrogate", "nan"],
+)
+def test_a_hostile_schema_edit_is_a_form_error_not_a_500(lead_client, project, schema, reason):
+    response = lead_client.post(reverse("annotator:project-schema", args=[project.slug]), {"schema": schema})
+    assert response.status_code == 200 and reason in response.content.decode()
+
+
 def test_guidelines_markdown_is_rendered_without_scripts(lead_client, project):
     project.guidelines = "**Read** this <script>alert(1)</script> <a href='javascript:x()' onclick='y()'>link</a>"
     project.save()
