@@ -106,8 +106,8 @@ def inspect_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) ->
                 "check that the file really is an image and not, say, a renamed text or HTML file."
             ) from exc
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-            detail = str(exc) or exc.__class__.__name__
-            raise ImageProblem(f"{name} is damaged or truncated ({detail}); save or download it again.") from exc
+            # Pillow's own words name its internals; the person needs only what to do.
+            raise ImageProblem(f"{name} is damaged or truncated; save or download it again.") from exc
     if fmt not in ALLOWED_FORMATS:  # formats= already restricts this; kept as a guard
         raise ImageProblem(f"{name} is a {fmt} image; accepted formats are {formats}.")
     return ImageInfo(sha256=sha256_of(data), format=fmt, width=width, height=height, size_bytes=len(data))

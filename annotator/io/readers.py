@@ -193,7 +193,7 @@ class _ZipFiles(_Files):
         try:
             self.zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
-            raise DatasetError(f"{path.name} is not a readable ZIP archive ({exc}); zip the files again.") from exc
+            raise DatasetError(f"{path.name} is not a readable ZIP archive; zip the files again.") from exc
         try:
             entries = safe_entries(self.zf, max_total_bytes=limits.max_zip_bytes, max_ratio=limits.max_zip_ratio)
         except UnsafeArchive:

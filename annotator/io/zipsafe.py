@@ -121,8 +121,12 @@ class CappedReader(io.RawIOBase):
 def open_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, max_bytes: int) -> CappedReader:
     try:
         raw = zf.open(info)
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
-        raise UnsafeArchive(f"The ZIP entry {info.filename!r} cannot be read ({exc}).") from exc
+    except NotImplementedError as exc:
+        raise UnsafeArchive(f"The ZIP entry {info.filename!r} uses a compression method we cannot read; zip it again with the usual method (deflate).") from exc
+    except RuntimeError as exc:  # zipfile's "password required"
+        raise UnsafeArchive(f"The ZIP entry {info.filename!r} cannot be read: is the archive password-protected? Zip it without a password.") from exc
+    except zipfile.BadZipFile as exc:
+        raise UnsafeArchive(f"The ZIP entry {info.filename!r} is damaged; zip the files again.") from exc
     return CappedReader(raw, max_bytes=max_bytes, name=info.filename)
 
 
@@ -134,4 +138,4 @@ def read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, max_bytes: int) ->
         try:
             return stream.read()
         except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise UnsafeArchive(f"The ZIP entry {info.filename!r} is damaged ({exc}); zip the files again.") from exc
+            raise UnsafeArchive(f"The ZIP entry {info.filename!r} is damaged; zip the files again.") from exc

@@ -778,3 +778,23 @@ def test_an_import_command_that_fails_unexpectedly_shows_no_exception_text(proje
         call_command("import_items", project.slug, str(path))
 
     assert "nothing was written" in str(failure.value) and "relation" not in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("upload.zip", b"PK\x03\x04 this is not a zip", "upload.zip is not a readable ZIP archive; zip the files again."),
+        ("cut.jpg", None, "cut.jpg is damaged or truncated; save or download it again."),
+    ],
+    ids=["not a zip", "truncated image"],
+)
+def test_a_damaged_file_is_described_in_plain_words_without_library_messages(project, data, name, content, expected):
+    if content is None:
+        path = _bad_image_csv(data, name, truncated_jpeg_bytes())
+    else:
+        path = data / name
+        path.write_bytes(content)
+
+    report = imports.import_path(project=project, path=path)
+
+    assert [e["message"] for e in report.errors] == [expected]
