@@ -127,11 +127,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_PREP
     # every claim. Only prepared statements have plans to reuse.
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c plan_cache_mode=force_generic_plan")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite is the zero-config default; WAL and a busy timeout let the web
-    # process and an in-process task write without "database is locked".
+    # SQLite is the zero-config default, with the web server and a worker
+    # writing to one file. WAL lets readers go on beside a writer; the busy
+    # timeout makes a writer wait its turn; IMMEDIATE transactions take the
+    # write lock at BEGIN, because a deferred transaction that read first
+    # cannot wait for it: it fails at once with "database is locked".
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
