@@ -17,6 +17,8 @@ def _sqlite_env(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         MEDIA_ROOT=str(tmp_path / "media"),
         MODEL_DIR=str(tmp_path / "models"),
+        BROKER_DIR=str(tmp_path / "broker"),
+        CACHE_DIR=str(tmp_path / "cache"),
         PYTHONPATH=str(ROOT),
     )
     return env

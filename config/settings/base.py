@@ -190,11 +190,36 @@ MAX_ZIP_UNCOMPRESSED_MB = env_int("MAX_ZIP_UNCOMPRESSED_MB", 8192)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Celery: with no broker configured, tasks run in-process (eagerly), so the
-# app works on a fresh checkout without Redis.
+# Celery. With no broker configured the web process and the worker meet in a
+# folder (kombu's filesystem transport): `make demo` runs a real worker beside
+# the web server with no Redis. Production sets CELERY_BROKER_URL (Redis).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+BROKER_DIR = Path(env("BROKER_DIR", str(BASE_DIR / "var" / "broker")))
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "messages"),
+        "data_folder_out": str(BROKER_DIR / "messages"),
+        "control_folder": str(BROKER_DIR / "control"),
+    }
+    for _folder in CELERY_BROKER_TRANSPORT_OPTIONS.values():
+        Path(_folder).mkdir(parents=True, exist_ok=True)
+# Tasks run inside the calling process only where a test asks for it.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
+# One queue per kind of job, so a two-hour training run never holds the slot
+# an import or a prediction waits for: run `celery worker -Q training` on the
+# machines meant for training (GPUs) and `-Q imports,predictions,celery` elsewhere.
+CELERY_TASK_ROUTES = {
+    "annotator.run_import_job": {"queue": "imports"},
+    "inference.train_model": {"queue": "training"},
+    "inference.predict_items": {"queue": "predictions"},
+}
+JOB_QUEUES = ["imports", "training", "predictions", "celery"]
+# Periodic tasks, run by `celery beat` (compose's beat service; `make demo`'s worker runs it too).
+CELERY_BEAT_SCHEDULE = {
+    "check-retrain-policies": {"task": "inference.check_retrain_policies", "schedule": 600.0},
+}
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -212,7 +237,9 @@ CACHES = {
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
         if env("CACHE_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "affect-studio"}
+        # Without Redis, a folder every process shares (web and worker), so
+        # import and training progress written by the worker show in the page.
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": env("CACHE_DIR", str(BASE_DIR / "var" / "cache"))}
     )
 }
 
