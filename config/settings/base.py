@@ -217,9 +217,15 @@ CELERY_TASK_ROUTES = {
 }
 JOB_QUEUES = ["imports", "training", "predictions", "celery"]
 # Periodic tasks, run by `celery beat` (compose's beat service; `make demo`'s worker runs it too).
+# The sweep fails jobs whose worker is gone, re-sends jobs the broker never got
+# and removes stale files (annotator/jobs.py); `manage.py sweep_jobs` runs it at once.
 CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {"task": "annotator.sweep_jobs", "schedule": 30.0},
     "check-retrain-policies": {"task": "inference.check_retrain_policies", "schedule": 600.0},
 }
+# Uploads of failed, unconfirmed or invalid imports are kept this long (a
+# failed import can be retried without uploading again), then removed.
+IMPORT_UPLOAD_RETENTION_DAYS = env_int("IMPORT_UPLOAD_RETENTION_DAYS", 7)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
