@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   set up, seed the demo project and serve on http://127.0.0.1:8000
+#   make demo   set up, seed the demo project and serve on http://127.0.0.1:8000 with a worker
 #   make test   set up and run the whole test suite (PostgreSQL + Redis + Chromium)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py serve 127.0.0.1:8000
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

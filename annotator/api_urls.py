@@ -22,6 +22,8 @@ urlpatterns += [
     path("projects/<slug:slug>/imports/", views.ImportCreate.as_view(), name="import-create"),
     path("projects/<slug:slug>/imports/<int:job_id>/", views.ImportStatus.as_view(), name="import-status"),
     path("projects/<slug:slug>/imports/<int:job_id>/confirm/", views.ImportConfirm.as_view(), name="import-confirm"),
+    path("projects/<slug:slug>/imports/<int:job_id>/retry/", views.ImportRetry.as_view(), name="import-retry"),
+    path("projects/<slug:slug>/imports/<int:job_id>/discard/", views.ImportDiscard.as_view(), name="import-discard"),
     path("projects/<slug:slug>/export/", views.Export.as_view(), name="export"),
     path("projects/<slug:slug>/splits/", views.AssignSplits.as_view(), name="assign-splits"),
 ]

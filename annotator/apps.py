@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class AnnotatorConfig(AppConfig):
     name = "annotator"
     verbose_name = "Annotation"
+
+    def ready(self) -> None:
+        from .jobs import register_sweeper
+        from .services.imports import sweep_imports
+
+        register_sweeper("imports", sweep_imports)

@@ -388,6 +388,7 @@ class ImportJob(models.Model):
         RUNNING = "running", "Importing"
         SUCCEEDED = "succeeded", "Imported"
         FAILED = "failed", "Failed"
+        DISCARDED = "discarded", "Discarded"
 
     class OnDuplicate(models.TextChoices):
         SKIP = "skip", "Skip items whose id exists"
@@ -410,10 +411,26 @@ class ImportJob(models.Model):
     message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Check the file only (the lead confirms the import afterwards).
+    check_only = models.BooleanField(default=False)
+    # When the broker took the job's message (null: waiting to be sent), the
+    # "host:pid" of the process working on it and when it last reported;
+    # see annotator/jobs.py.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.VALIDATING, Status.RUNNING)
+    WORKING_STATUSES = (Status.VALIDATING, Status.RUNNING)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"], name="importjob_status")]
 
     @property
     def progress(self) -> float:
         return self.rows_done / self.rows_total if self.rows_total else 0.0
+
+    @property
+    def waiting_for_broker(self) -> bool:
+        return self.status == self.Status.QUEUED and self.sent_at is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from . import jobs
 from .models import ImportJob
 from .services import imports
 
@@ -17,3 +18,9 @@ def run_import_job(job_id: int, write: bool) -> str:
     if job is None:  # deleted before the worker got to it
         return "missing"
     return imports.run_import(job=job, write=write).status
+
+
+@shared_task(name="annotator.sweep_jobs")
+def sweep_jobs() -> int:
+    """For Celery beat: every job kind's sweep (annotator/jobs.py). Returns how many actions it took."""
+    return len(jobs.sweep().lines)

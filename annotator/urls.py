@@ -17,6 +17,8 @@ urlpatterns = [
     path("projects/<slug:slug>/import/", data.import_upload, name="import-upload"),
     path("projects/<slug:slug>/import/<int:job_id>/", data.import_detail, name="import-detail"),
     path("projects/<slug:slug>/import/<int:job_id>/confirm/", data.import_confirm, name="import-confirm"),
+    path("projects/<slug:slug>/import/<int:job_id>/retry/", data.import_retry, name="import-retry"),
+    path("projects/<slug:slug>/import/<int:job_id>/discard/", data.import_discard, name="import-discard"),
     path("projects/<slug:slug>/export/", data.export_page, name="export"),
     path("projects/<slug:slug>/splits/", data.assign_splits, name="assign-splits"),
 ]

@@ -58,6 +58,9 @@ class TrainingRun(models.Model):
     # a run whose process is gone (killed worker) is marked failed.
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the broker took the run's message; null while it waits to be sent
+    # (broker unreachable), see annotator/jobs.py.
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -73,6 +76,10 @@ class TrainingRun(models.Model):
     @property
     def progress(self) -> float:
         return self.epoch / self.epochs_total if self.epochs_total else 0.0
+
+    @property
+    def waiting_for_broker(self) -> bool:
+        return self.status == RunStatus.QUEUED and self.sent_at is None
 
 
 class PredictionRun(models.Model):
@@ -93,6 +100,7 @@ class PredictionRun(models.Model):
     items_skipped = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -101,6 +109,10 @@ class PredictionRun(models.Model):
     @property
     def progress(self) -> float:
         return self.items_done / self.items_total if self.items_total else 0.0
+
+    @property
+    def waiting_for_broker(self) -> bool:
+        return self.status == RunStatus.QUEUED and self.sent_at is None
 
 
 class Suggestion(models.Model):

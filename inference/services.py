@@ -26,10 +26,8 @@ import itertools
 import json
 import logging
 import math
-import os
 import re
 import shutil
-import socket
 import time
 import uuid
 from datetime import timedelta
@@ -42,7 +40,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from annotator import jobs
 from annotator.errors import DomainError
+from annotator.jobs import STALE_AFTER, Heartbeat, fresh_connection, retry_db, worker_id
 from annotator.models import Annotation, Item, Project
 
 from . import selectors
@@ -58,10 +58,10 @@ MAP_POINTS = 1500
 # Records per predict() call: bounds the worker's memory on large projects.
 PREDICT_BATCH = 2048
 SUGGESTION_BATCH = 2000
-# How often a running job reads its cancel flag and writes its heartbeat.
+WAITING_FOR_BROKER = "Waiting for the job queue, which cannot be reached just now; the run starts by itself when it is back."
+# How often a running job reads its cancel flag and writes its heartbeat
+# (a Heartbeat thread stamps it too, in phases that report nothing).
 CHECK_SECONDS = 1.0
-# A run on another machine that has not reported for this long is abandoned.
-STALE_AFTER = timedelta(minutes=30)
 FUSION_ALIASES = {"joint-pooling": "joint"}
 # Options a lead may set; everything else keeps TrainConfig's default.
 OPTION_KEYS = (
@@ -335,13 +335,13 @@ def start_training_run(
 def _enqueue_training(run_id: int) -> None:
     from .tasks import train_model
 
-    train_model.delay_on_commit(run_id)
+    jobs.enqueue_on_commit(train_model, run_id, model=TrainingRun, pk=run_id)
 
 
 def _enqueue_prediction(run_id: int) -> None:
     from .tasks import predict_items
 
-    predict_items.delay_on_commit(run_id)
+    jobs.enqueue_on_commit(predict_items, run_id, model=PredictionRun, pk=run_id)
 
 
 def experiment_variants(config: Mapping[str, Any], task_keys: Sequence[str], grids: Iterable[str], fusions: Sequence[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
@@ -571,75 +571,72 @@ def on_gold_changed(*, project: Project) -> TrainingRun | None:
 # Running jobs (workers and commands)
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # A killed child not yet reaped by its parent is a zombie: gone.
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
-
-
-def _is_abandoned(worker: str, heartbeat, now) -> bool:
-    host, _, pid = worker.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        # This machine: the process either exists or not. Our own pid is
-        # alive by definition (a threaded dev server may run two jobs).
-        return int(pid) != os.getpid() and not _pid_alive(int(pid))
-    return heartbeat is None or now - heartbeat > STALE_AFTER
-
-
 def fail_abandoned_runs() -> int:
     """Mark failed every running run whose process is gone: on this machine
     a dead pid, elsewhere no heartbeat for STALE_AFTER. Removes their
     artefacts and suggestions so the next run starts cleanly. Called when a
-    worker starts and before each run. Returns how many were failed."""
+    worker starts and before each run (and by the sweep, inference/jobs.py).
+    Returns how many were failed."""
     now = timezone.now()
-    failed = 0
+    return sum(fail_abandoned_run(model=model, pk=pk, worker=worker, now=now) for model, pk, worker in list_abandoned_runs(now))
+
+
+def list_abandoned_runs(now) -> list[tuple[type, int, str]]:
+    """(model, pk, worker) of the running runs whose process is gone."""
+    found = []
     for model in (TrainingRun, PredictionRun):
         for pk, worker, heartbeat in model.objects.filter(status=RunStatus.RUNNING).values_list("pk", "worker", "heartbeat_at"):
-            if not worker or not _is_abandoned(worker, heartbeat, now):
-                continue
-            message = f"The worker running this job ({worker}) stopped before it finished (killed or crashed). Start it again."
-            # Conditional: the run may have finished between the read and here.
-            if model.objects.filter(pk=pk, status=RunStatus.RUNNING, worker=worker).update(
-                status=RunStatus.FAILED, error=message, finished_at=now
-            ):
-                failed += 1
-                log.warning("%s %s failed: %s", model.__name__, pk, message)
-                if model is TrainingRun:
-                    _remove_artefact(pk)
-                else:
-                    Suggestion.objects.filter(run_id=pk).delete()
-    return failed
+            if worker and jobs.is_abandoned(worker, heartbeat, now):
+                found.append((model, pk, worker))
+    return found
+
+
+def fail_abandoned_run(*, model, pk: int, worker: str, now) -> bool:
+    """running -> failed for a run whose worker is gone; its artefact or
+    suggestions are removed. False when it ended meanwhile."""
+    message = (
+        f"The worker running this job ({worker}) stopped before it finished (killed, out of memory or crashed); "
+        "nothing it did was kept. Start it again."
+    )
+    fields = {"status": RunStatus.FAILED, "error": message, "finished_at": now}
+    if model is TrainingRun:
+        fields["phase"] = ""
+    # Conditional: the run may have finished between the read and here.
+    if not model.objects.filter(pk=pk, status=RunStatus.RUNNING, worker=worker).update(**fields):
+        return False
+    log.warning("%s %s failed: %s", model.__name__, pk, message)
+    if model is TrainingRun:
+        _remove_artefact(pk)
+    else:
+        Suggestion.objects.filter(run_id=pk).delete()
+    return True
 
 
 def _claim(model, run) -> bool:
     """queued -> running. Race: a redelivered message (acks_late) can reach
     two workers; only the conditional update that changes one row wins."""
-    now = timezone.now()
-    return bool(
-        model.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker_id()
+
+    def claim() -> bool:
+        now = timezone.now()
+        return bool(
+            model.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+                status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker_id(), sent_at=now
+            )
         )
-    )
+
+    return retry_db(claim, what=f"claiming {model.__name__} {run.pk}")
 
 
 def _finish(model, run_id: int, status: str, **fields) -> bool:
     """running -> a final status; False when the run was already ended
-    (e.g. failed as abandoned) or deleted."""
-    return bool(
-        model.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(status=status, finished_at=timezone.now(), **fields)
-    )
+    (e.g. failed as abandoned) or deleted. Rides out a database blip."""
+
+    def finish() -> bool:
+        return bool(
+            model.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(status=status, finished_at=timezone.now(), **fields)
+        )
+
+    return retry_db(finish, what=f"ending {model.__name__} {run_id}")
 
 
 class _Progress:
@@ -656,31 +653,37 @@ class _Progress:
     def _rows(self):
         return self.model.objects.filter(pk=self.run_id)
 
+    def _update(self, **fields) -> None:
+        """Write progress, riding out a database blip (a restart costs a pause)."""
+        retry_db(lambda: self._rows().update(heartbeat_at=timezone.now(), **fields), what=f"{self.model.__name__} {self.run_id}'s progress")
+
     def should_stop(self) -> bool:
         now = time.monotonic()
         if now - self._checked >= CHECK_SECONDS:
             self._checked = now
-            self._rows().update(heartbeat_at=timezone.now())
-            flag = self._rows().values_list("cancel_requested", flat=True).first()
+
+            def check() -> Any:
+                self._rows().update(heartbeat_at=timezone.now())
+                return self._rows().values_list("cancel_requested", flat=True).first()
+
+            flag = retry_db(check, what=f"{self.model.__name__} {self.run_id}'s heartbeat")
             self._stop = flag is None or bool(flag)  # a deleted run stops too
         return self._stop
 
     def epoch(self, epoch: int, total: int, train_loss: float, dev_macro_f1: float | None) -> None:
         self.history.append({"epoch": epoch, "train_loss": _finite(train_loss), "dev_macro_f1": _finite(dev_macro_f1)})
-        self._rows().update(
-            epoch=epoch, epochs_total=total, history=self.history, phase="training", heartbeat_at=timezone.now()
-        )
+        self._update(epoch=epoch, epochs_total=total, history=self.history, phase="training")
         if self.report:
             dev = "n/a" if dev_macro_f1 is None else f"{dev_macro_f1:.4f}"
             self.report(f"epoch {epoch}/{total}: training loss {train_loss:.4f}, dev macro-F1 {dev}")
 
     def encode(self, modality: str, done: int, total: int) -> None:
-        self._rows().update(phase=f"encoding {modality}s {done} of {total}", heartbeat_at=timezone.now())
+        self._update(phase=f"encoding {modality}s {done} of {total}")
         if self.report and (done == total or done % 256 < 32):
             self.report(f"encoding {modality}s: {done} of {total}")
 
     def items(self, done: int, total: int) -> None:
-        self._rows().update(items_done=done, heartbeat_at=timezone.now())
+        self._update(items_done=done)
         if self.report:
             self.report(f"predicted {done} of {total} items")
 
@@ -719,13 +722,14 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         return run
     progress = _Progress(TrainingRun, run.pk, report)
     artefact_dir = artefact_dir_for(run.pk)
+    heartbeat = Heartbeat(TrainingRun, run.pk).__enter__()
     try:
         from inference.modeling import TrainConfig, train
 
-        schema = selectors.get_project_schema(run.project)
+        schema = retry_db(selectors.get_project_schema, run.project, what="reading the project's schema")
         config = TrainConfig.from_dict(run.config)
-        records = selectors.list_training_records(run.project, schema)
-        TrainingRun.objects.filter(pk=run.pk).update(phase=f"reading {len(records)} labelled items")
+        records = retry_db(selectors.list_training_records, run.project, schema, what="reading the labelled items")
+        progress._update(phase=f"reading {len(records)} labelled items")
         result = train(
             config,
             records,
@@ -737,31 +741,37 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
             on_encode=progress.encode,
         )
         warnings = list(result.warnings)
-        TrainingRun.objects.filter(pk=run.pk).update(phase="projecting representations for the map")
+        fresh_connection()  # training may have outlived the connection
+        progress._update(phase="projecting representations for the map")
         embedding = None
         try:
             embedding = _compute_embedding_map(run.project, result.artefact_path)
         except Exception as exc:  # the map is a bonus: keep the model
             log.exception("embedding map of run %s", run.pk)
             warnings.append(f"No embedding map: {_error_message(exc)}")
-        with transaction.atomic():
-            done = _finish(
-                TrainingRun,
-                run.pk,
-                RunStatus.SUCCEEDED,
-                test_metrics=_clean_json(result.test_metrics),
-                dev_metrics=_clean_json(result.dev_metrics),
-                history=_clean_json(result.history),
-                data_counts=_clean_json(result.data_counts),
-                artefact_path=str(result.artefact_path),
-                best_epoch=result.best_epoch,
-                epoch=result.epochs_run,
-                warnings=warnings,
-                phase="",
-                error="",
-            )
-            if done and embedding is not None:
-                EmbeddingMap.objects.create(run_id=run.pk, **embedding)
+
+        def succeed() -> bool:
+            with transaction.atomic():
+                done = _finish(
+                    TrainingRun,
+                    run.pk,
+                    RunStatus.SUCCEEDED,
+                    test_metrics=_clean_json(result.test_metrics),
+                    dev_metrics=_clean_json(result.dev_metrics),
+                    history=_clean_json(result.history),
+                    data_counts=_clean_json(result.data_counts),
+                    artefact_path=str(result.artefact_path),
+                    best_epoch=result.best_epoch,
+                    epoch=result.epochs_run,
+                    warnings=warnings,
+                    phase="",
+                    error="",
+                )
+                if done and embedding is not None:
+                    EmbeddingMap.objects.create(run_id=run.pk, **embedding)
+            return done
+
+        done = retry_db(succeed, what=f"saving training run {run.pk}")
         if not done:
             _remove_artefact(run.pk)
     except BaseException as exc:  # noqa: BLE001 - every ending is recorded; interrupts re-raised below
@@ -779,7 +789,9 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         _remove_artefact(run.pk)
         if not isinstance(exc, Exception):
             raise
-    run.refresh_from_db()
+    finally:
+        heartbeat.__exit__(None, None, None)
+    retry_db(run.refresh_from_db, what="reading the run")
     if run.status == RunStatus.SUCCEEDED and run.auto_promote:
         try:
             mark_prelabeller(run=run, reset_policy=False)
@@ -813,16 +825,17 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
         run.refresh_from_db()
         return run
     progress = _Progress(PredictionRun, run.pk, report)
+    heartbeat = Heartbeat(PredictionRun, run.pk).__enter__()
     try:
         from inference.modeling import Cancelled, load_model, predict
 
-        training_run = TrainingRun.objects.get(pk=run.training_run_id)
+        training_run = retry_db(TrainingRun.objects.get, pk=run.training_run_id, what="reading the training run")
         if training_run.status != RunStatus.SUCCEEDED:
             raise RuntimeError(f"Training run {training_run.pk} is {training_run.status}, not succeeded.")
-        schema = selectors.get_project_schema(run.project)
+        schema = retry_db(selectors.get_project_schema, run.project, what="reading the project's schema")
         _check_model_schema(training_run, schema)
-        records = selectors.list_prediction_records(run.project, len(schema.tasks))
-        PredictionRun.objects.filter(pk=run.pk).update(items_total=len(records), items_done=0)
+        records = retry_db(selectors.list_prediction_records, run.project, len(schema.tasks), what="reading the items")
+        progress._update(items_total=len(records), items_done=0)
         model = load_model(training_run.artefact_path)
         tasks = [(task_id, key, label_ids) for task_id, key, _, label_ids, _, _ in schema.tasks]
         done = skipped = 0
@@ -847,7 +860,8 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
                             entropy=float(task.entropy),
                         )
                     )
-            Suggestion.objects.bulk_create(rows, batch_size=SUGGESTION_BATCH)
+            # A batch is one transaction: after a blip it is written again whole.
+            retry_db(Suggestion.objects.bulk_create, rows, batch_size=SUGGESTION_BATCH, ignore_conflicts=True, what="writing suggestions")
             done += len(chunk)
             progress.items(done, len(records))
             if progress.should_stop():
@@ -864,10 +878,12 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
             _finish(PredictionRun, run.pk, RunStatus.FAILED, error=_error_message(exc))
         else:
             _finish(PredictionRun, run.pk, RunStatus.FAILED, error="The worker was stopped while this run was predicting.")
-        Suggestion.objects.filter(run_id=run.pk).delete()
+        retry_db(Suggestion.objects.filter(run_id=run.pk).delete, what="removing a failed run's suggestions")
         if not isinstance(exc, Exception):
             raise
-    run.refresh_from_db()
+    finally:
+        heartbeat.__exit__(None, None, None)
+    retry_db(run.refresh_from_db, what="reading the run")
     return run
 
 
@@ -970,7 +986,7 @@ def run_status(run: TrainingRun) -> dict[str, Any]:
         "epoch": run.epoch,
         "epochs_total": run.epochs_total,
         "progress": run.progress,
-        "phase": run.phase,
+        "phase": WAITING_FOR_BROKER if run.waiting_for_broker else run.phase,
         "error": run.error,
         "cancel_requested": run.cancel_requested,
         "history": run.history,

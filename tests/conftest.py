@@ -109,8 +109,9 @@ def celery_worker_process(transactional_db, settings, tmp_path):
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
         cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
-    old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue")}
-    app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue)
+    # Every task goes to this run's own queue (no per-kind routes here).
+    old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue", "task_routes")}
+    app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue, task_routes={})
     _drop_broker_pools(app)
     try:
         deadline = time.time() + 60

@@ -46,11 +46,24 @@ def test_development_defaults_need_no_configuration(tmp_path):
     code = (
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings.dev'; django.setup();"
         "from django.conf import settings as s;"
-        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, os.environ['HF_HUB_OFFLINE'])"
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL,"
+        " s.CACHES['default']['BACKEND'].rsplit('.', 1)[1], os.environ['HF_HUB_OFFLINE'])"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SECRET_", "DEBUG", "HF_", "TRANSFORMERS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SECRET_", "DEBUG", "HF_", "TRANSFORMERS_", "CACHE_", "BROKER_"))}
+    env["BROKER_DIR"] = str(tmp_path / "broker")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "1"], result.stderr
+    # No external services: a real worker meets the web server in a folder,
+    # and both share a file cache (live progress); nothing runs inside requests.
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "False", "filesystem://", "FileBasedCache", "1"], result.stderr
+    assert (tmp_path / "broker" / "messages").is_dir()
+
+
+def test_each_kind_of_job_has_its_own_queue():
+    from config.celery import app
+
+    router = app.amqp.Router()
+    queues = {name: router.route({}, name)["queue"].name for name in ("annotator.run_import_job", "inference.train_model", "inference.predict_items")}
+    assert queues == {"annotator.run_import_job": "imports", "inference.train_model": "training", "inference.predict_items": "predictions"}
 
 
 def test_compose_runs_the_production_shape():
@@ -67,6 +80,10 @@ def test_compose_runs_the_production_shape():
         assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
         assert any(v.startswith("media:") for v in services[name]["volumes"])
     assert "gunicorn" in services["web"]["command"] and "celery" in services["worker"]["command"]
+    # A worker per class of queue: long training never holds an import's slot.
+    queues = {name: svc["command"][svc["command"].index("--queues") + 1] for name, svc in services.items() if "--queues" in svc.get("command", [])}
+    assert queues == {"worker": "imports,predictions,celery", "worker-training": "training"}
+    assert "beat" in services["beat"]["command"]
     assert {"pgdata", "media"} <= set(compose["volumes"])
     dockerfile = ROOT / services["web"]["build"]["dockerfile"]
     assert "requirements.txt" in dockerfile.read_text()

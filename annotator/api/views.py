@@ -227,6 +227,26 @@ class ImportConfirm(ProjectMixin, APIView):
         return Response(_progress_body(job), status=status.HTTP_202_ACCEPTED)
 
 
+class ImportRetry(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(request=None, responses={202: s.ImportProgressOut}, summary="Run a failed import again from its kept file")
+    def post(self, request, slug, job_id):
+        job = get_object_or_404(ImportJob, pk=job_id, project=self.get_project())
+        job = import_services.retry_import(job=job, user=request.user)
+        return Response(_progress_body(job), status=status.HTTP_202_ACCEPTED)
+
+
+class ImportDiscard(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(request=None, responses=s.ImportProgressOut, summary="Give up a checked or failed import and remove its file")
+    def post(self, request, slug, job_id):
+        job = get_object_or_404(ImportJob, pk=job_id, project=self.get_project())
+        job = import_services.discard_import(job=job, user=request.user)
+        return Response(_progress_body(job))
+
+
 class _FileNegotiation(DefaultContentNegotiation):
     """The export answers a file whatever ?format= or Accept say: here
     `format` names the file's format, not a DRF renderer (DRF would answer

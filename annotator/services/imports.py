@@ -34,6 +34,8 @@ import shutil
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,7 +47,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from .. import selectors
+from .. import jobs, selectors
 from ..errors import DomainError, PermissionDenied
 from ..io import DatasetError
 from ..io import images as image_io
@@ -715,9 +717,10 @@ def create_import_job(
                 format="msed" if is_dir else suffix.lstrip("."),
                 on_duplicate=on_duplicate,
                 only_valid_rows=only_valid_rows,
+                check_only=dry_run,
                 message="Waiting to be checked.",
             )
-            run_import_job.delay_on_commit(job.pk, not dry_run)
+            jobs.enqueue_on_commit(run_import_job, job.pk, not dry_run, model=ImportJob, pk=job.pk)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -752,10 +755,55 @@ def confirm_import(*, job: ImportJob, user, only_valid_rows: bool, on_duplicate:
     job.status = ImportJob.Status.QUEUED
     job.on_duplicate = on_duplicate
     job.only_valid_rows = only_valid_rows
+    job.check_only = False  # confirmed: a retry or a re-send imports too
     job.message = "Waiting to be imported."
     job.finished_at = None
-    job.save(update_fields=["status", "on_duplicate", "only_valid_rows", "message", "finished_at"])
-    run_import_job.delay_on_commit(job.pk, True)
+    job.sent_at = None
+    job.save(update_fields=["status", "on_duplicate", "only_valid_rows", "check_only", "message", "finished_at", "sent_at"])
+    jobs.enqueue_on_commit(run_import_job, job.pk, True, model=ImportJob, pk=job.pk)
+    return job
+
+
+@transaction.atomic
+def retry_import(*, job: ImportJob, user) -> ImportJob:
+    """Run a failed import again from the file kept since its upload (a
+    killed worker, a database outage): checked and, unless it was a check
+    only, imported, with the options chosen at upload."""
+    from ..tasks import run_import_job
+
+    if not selectors.is_lead(user, job.project):
+        raise PermissionDenied("Only the project's leads can import items.")
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != ImportJob.Status.FAILED:
+        raise DomainError(f"This import is {job.get_status_display().lower()}; only a failed import can be retried.")
+    if not _job_path(job).exists():
+        raise DomainError("The uploaded file is no longer kept; upload it again.")
+    job.status = ImportJob.Status.QUEUED
+    job.message = "Waiting to be checked again."
+    job.rows_done = 0
+    job.finished_at = None
+    job.sent_at = None
+    job.save(update_fields=["status", "message", "rows_done", "finished_at", "sent_at"])
+    jobs.enqueue_on_commit(run_import_job, job.pk, not job.check_only, model=ImportJob, pk=job.pk)
+    return job
+
+
+@transaction.atomic
+def discard_import(*, job: ImportJob, user) -> ImportJob:
+    """Give up an import that was checked, failed or has errors: its kept
+    file is removed and it can no longer be confirmed or retried."""
+    if not selectors.is_lead(user, job.project):
+        raise PermissionDenied("Only the project's leads can import items.")
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    discardable = (ImportJob.Status.VALID, ImportJob.Status.INVALID, ImportJob.Status.FAILED)
+    if job.status not in discardable:
+        raise DomainError(f"This import is {job.get_status_display().lower()}; it cannot be discarded now.")
+    job.status = ImportJob.Status.DISCARDED
+    job.message = "Discarded; nothing was imported and the uploaded file was removed."
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "message", "finished_at"])
+    folder = _job_path(job).parent
+    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
     return job
 
 
@@ -765,13 +813,21 @@ def run_import(*, job: ImportJob, write: bool) -> ImportJob:
     bad file or a failed write: the job ends `invalid` or `failed` with a
     message."""
     # Claim the job: a redelivered task (acks_late) must not run it twice.
-    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.VALIDATING, rows_done=0, message="Checking the file."
+    now = timezone.now()
+    claimed = jobs.retry_db(
+        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update,
+        status=ImportJob.Status.VALIDATING, rows_done=0, message="Checking the file.",
+        worker=jobs.worker_id(), heartbeat_at=now, sent_at=now, what=f"claiming import {job.pk}",
     )
-    job.refresh_from_db()
+    jobs.retry_db(job.refresh_from_db, what=f"reading import {job.pk}")
     if not claimed:
         return job
     key_job = job.pk
+    with jobs.Heartbeat(ImportJob, job.pk):
+        return _run_claimed(job, key_job, write)
+
+
+def _run_claimed(job: ImportJob, key_job: int, write: bool) -> ImportJob:
 
     def progress(phase: str, rows_done: int, rows_total: int, percent: float, counts: dict) -> None:
         status = ImportJob.Status.VALIDATING if phase == "validating" else ImportJob.Status.RUNNING
@@ -788,8 +844,11 @@ def run_import(*, job: ImportJob, write: bool) -> ImportJob:
         )
         _publish_progress(key_job, {"status": ImportJob.Status.RUNNING, "rows_done": 0, "rows_total": rows_total, "percent": 0.0})
 
-    try:
-        report = _run(
+    def attempt() -> ImportReport:
+        # All or nothing: after a database blip the whole check and write
+        # run again (the interrupted write was rolled back).
+        jobs.fresh_connection()
+        return _run(
             project=job.project,
             path=_job_path(job),
             on_duplicate=job.on_duplicate,
@@ -798,6 +857,9 @@ def run_import(*, job: ImportJob, write: bool) -> ImportJob:
             progress=progress,
             before_write=before_write,
         )
+
+    try:
+        report = jobs.retry_db(attempt, what=f"import {job.pk}")
     except DomainError as exc:
         return _finish(job, status=ImportJob.Status.FAILED, message=f"The import failed and nothing was written: {exc.message}")
     except Exception:  # never a 500 or a job stuck in "running"
@@ -823,6 +885,10 @@ def run_import(*, job: ImportJob, write: bool) -> ImportJob:
 
 
 def _finish(job: ImportJob, *, status: str, message: str, report: ImportReport | None = None) -> ImportJob:
+    return jobs.retry_db(_save_ending, job, status=status, message=message, report=report, what=f"ending import {job.pk}")
+
+
+def _save_ending(job: ImportJob, *, status: str, message: str, report: ImportReport | None = None) -> ImportJob:
     job.status, job.message = status, message
     fields = ["status", "message"]
     if report is not None:
@@ -861,6 +927,11 @@ def get_import_progress(job: ImportJob) -> dict:
         "error_count": job.error_count,
         "message": job.message,
     }
+    if job.waiting_for_broker:
+        data["message"] = (
+            "Waiting for the job queue, which cannot be reached just now. "
+            "Nothing is lost: the import starts by itself when the queue is back."
+        )
     if job.status in (ImportJob.Status.QUEUED, ImportJob.Status.VALIDATING, ImportJob.Status.RUNNING):
         live = cache.get(_progress_key(job.pk))
         if live:
@@ -899,3 +970,80 @@ def save_image_asset(*, data: bytes, name: str = "image") -> ImageAsset:
             dest.unlink(missing_ok=True)
         raise
     return asset
+
+
+# ----------------------------------------------------------------- the sweep (annotator/jobs.py)
+
+
+def sweep_imports(report: jobs.SweepReport, now) -> None:
+    """Fail the imports whose worker is gone, send the ones whose message
+    never reached the broker, and remove uploads nobody needs any more:
+    those of ended imports after IMPORT_UPLOAD_RETENTION_DAYS (a failed
+    import can be retried until then), and folders no import refers to."""
+    from ..tasks import run_import_job
+
+    for job in ImportJob.objects.filter(status__in=ImportJob.WORKING_STATUSES).only("pk", "status", "worker", "heartbeat_at"):
+        if not jobs.is_abandoned(job.worker, job.heartbeat_at, now):
+            continue
+        doing = "checking" if job.status == ImportJob.Status.VALIDATING else "importing"
+        if report.dry_run:
+            report.add(f"would fail import {job.pk}: its worker stopped while {doing} the file")
+            continue
+        message = (
+            f"The worker {doing} this file stopped before it finished (killed or crashed). "
+            "Nothing was written. Retry it: the uploaded file is kept."
+        )
+        failed = ImportJob.objects.filter(pk=job.pk, status=job.status, worker=job.worker).update(
+            status=ImportJob.Status.FAILED, message=message, finished_at=now
+        )
+        if failed:
+            cache.delete(_progress_key(job.pk))
+            report.add(f"failed import {job.pk}: its worker stopped while {doing} the file")
+
+    unsent = ImportJob.objects.filter(status=ImportJob.Status.QUEUED, sent_at__isnull=True, created_at__lt=now - jobs.RESEND_AFTER)
+    for pk, check_only in unsent.order_by("pk").values_list("pk", "check_only"):
+        if report.dry_run:
+            report.add(f"would send import {pk} to the job queue")
+            continue
+        try:
+            run_import_job.apply_async((pk, not check_only), retry=False)
+        except Exception:
+            report.add(f"import {pk} still waits: the job queue is unreachable")
+            break
+        ImportJob.objects.filter(pk=pk, sent_at__isnull=True).update(sent_at=now)
+        report.add(f"sent import {pk} to the job queue")
+
+    _remove_stale_uploads(report, now)
+
+
+def _remove_stale_uploads(report: jobs.SweepReport, now) -> None:
+    root = _upload_dir()
+    if not root.is_dir():
+        return
+    keep_until = now - timedelta(days=settings.IMPORT_UPLOAD_RETENTION_DAYS)
+    by_folder = {}
+    for pk, path, status, created_at, finished_at in ImportJob.objects.values_list("pk", "path", "status", "created_at", "finished_at"):
+        parts = Path(path).parts
+        if len(parts) >= 2 and parts[0] == "imports":
+            by_folder[parts[1]] = (pk, status, finished_at or created_at)
+    for folder in sorted(root.iterdir()):
+        job = by_folder.get(folder.name)
+        if job is None:
+            # No import refers to it (an upload cut off half-way): give it a
+            # day, an upload in progress has no job row yet.
+            modified = datetime.fromtimestamp(folder.stat().st_mtime, tz=dt_timezone.utc)
+            if modified > now - timedelta(days=1):
+                continue
+            why = "no import refers to it"
+        else:
+            pk, status, ended = job
+            if status in ImportJob.ACTIVE_STATUSES:
+                continue
+            if status != ImportJob.Status.SUCCEEDED and status != ImportJob.Status.DISCARDED and ended > keep_until:
+                continue
+            why = f"import {pk} is {ImportJob.Status(status).label.lower()}"
+        if report.dry_run:
+            report.add(f"would remove the upload {folder.name} ({why})")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            report.add(f"removed the upload {folder.name} ({why})")

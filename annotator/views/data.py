@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
@@ -86,9 +87,8 @@ def import_detail(request, project, job_id: int):
     if request.GET.get("format") == "json":
         return JsonResponse(progress)
     confirm = ConfirmImportForm(initial={"on_duplicate": job.on_duplicate})
-    return render(
-        request, "annotator/import_detail.html", {"project": project, "job": job, "progress": progress, "confirm": confirm}
-    )
+    context = {"project": project, "job": job, "progress": progress, "confirm": confirm}
+    return render(request, "annotator/import_detail.html", {**context, "retention_days": settings.IMPORT_UPLOAD_RETENTION_DAYS})
 
 
 @project_view(role=Membership.Role.LEAD)
@@ -108,6 +108,28 @@ def import_confirm(request, project, job_id: int):
             )
         except DomainError as exc:
             messages.error(request, exc.message)
+    return redirect("annotator:import-detail", slug=project.slug, job_id=job.pk)
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_POST
+def import_retry(request, project, job_id: int):
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
+    try:
+        import_services.retry_import(job=job, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("annotator:import-detail", slug=project.slug, job_id=job.pk)
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_POST
+def import_discard(request, project, job_id: int):
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
+    try:
+        import_services.discard_import(job=job, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
     return redirect("annotator:import-detail", slug=project.slug, job_id=job.pk)
 
 

@@ -127,11 +127,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_PREP
     # every claim. Only prepared statements have plans to reuse.
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c plan_cache_mode=force_generic_plan")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite is the zero-config default; WAL and a busy timeout let the web
-    # process and an in-process task write without "database is locked".
+    # SQLite is the zero-config default, with the web server and a worker
+    # writing to one file. WAL lets readers go on beside a writer; the busy
+    # timeout makes a writer wait its turn; IMMEDIATE transactions take the
+    # write lock at BEGIN, because a deferred transaction that read first
+    # cannot wait for it: it fails at once with "database is locked".
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -183,11 +190,42 @@ MAX_ZIP_UNCOMPRESSED_MB = env_int("MAX_ZIP_UNCOMPRESSED_MB", 8192)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Celery: with no broker configured, tasks run in-process (eagerly), so the
-# app works on a fresh checkout without Redis.
+# Celery. With no broker configured the web process and the worker meet in a
+# folder (kombu's filesystem transport): `make demo` runs a real worker beside
+# the web server with no Redis. Production sets CELERY_BROKER_URL (Redis).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+BROKER_DIR = Path(env("BROKER_DIR", str(BASE_DIR / "var" / "broker")))
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "messages"),
+        "data_folder_out": str(BROKER_DIR / "messages"),
+        "control_folder": str(BROKER_DIR / "control"),
+    }
+    for _folder in CELERY_BROKER_TRANSPORT_OPTIONS.values():
+        Path(_folder).mkdir(parents=True, exist_ok=True)
+# Tasks run inside the calling process only where a test asks for it.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
+# One queue per kind of job, so a two-hour training run never holds the slot
+# an import or a prediction waits for: run `celery worker -Q training` on the
+# machines meant for training (GPUs) and `-Q imports,predictions,celery` elsewhere.
+CELERY_TASK_ROUTES = {
+    "annotator.run_import_job": {"queue": "imports"},
+    "inference.train_model": {"queue": "training"},
+    "inference.predict_items": {"queue": "predictions"},
+}
+JOB_QUEUES = ["imports", "training", "predictions", "celery"]
+# Periodic tasks, run by `celery beat` (compose's beat service; `make demo`'s worker runs it too).
+# The sweep fails jobs whose worker is gone, re-sends jobs the broker never got
+# and removes stale files (annotator/jobs.py); `manage.py sweep_jobs` runs it at once.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {"task": "annotator.sweep_jobs", "schedule": 30.0},
+    "check-retrain-policies": {"task": "inference.check_retrain_policies", "schedule": 600.0},
+}
+# Uploads of failed, unconfirmed or invalid imports are kept this long (a
+# failed import can be retried without uploading again), then removed.
+IMPORT_UPLOAD_RETENTION_DAYS = env_int("IMPORT_UPLOAD_RETENTION_DAYS", 7)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -195,11 +233,19 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# A Redis outage costs speed, not errors: reads miss and writes are dropped
+# (config/cache.py), with short timeouts so a hanging server can't hang a page.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("CACHE_URL")}
+        {
+            "BACKEND": "config.cache.FailSoftRedisCache",
+            "LOCATION": env("CACHE_URL"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if env("CACHE_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "affect-studio"}
+        # Without Redis, a folder every process shares (web and worker), so
+        # import and training progress written by the worker show in the page.
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": env("CACHE_DIR", str(BASE_DIR / "var" / "cache"))}
     )
 }
 

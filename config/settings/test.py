@@ -11,6 +11,16 @@ from .base import *  # noqa: E402,F401,F403
 from .base import BASE_DIR, DATABASES  # noqa: E402
 
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Tasks run eagerly in the test process unless a test starts a real worker
+# (tests/conftest.py: celery_worker_process), which passes the broker's URL.
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
+if CELERY_TASK_ALWAYS_EAGER:
+    CELERY_BROKER_URL = "memory://"
+else:
+    # A test's worker listens on that test's own queue only (see the fixture),
+    # so tasks it sends on must go there too, not to the per-kind queues.
+    CELERY_TASK_ROUTES = {}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "affect-studio-tests"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,0 +1,74 @@
+"""The sweep of training and prediction runs (annotator/jobs.py says why
+and when it runs): fail the runs whose worker is gone, send the runs whose
+message never reached the broker, remove the model files nobody keeps."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+
+from annotator.jobs import RESEND_AFTER, SweepReport
+
+from . import services
+from .models import PredictionRun, RunStatus, TrainingRun
+
+KIND = {TrainingRun: "training run", PredictionRun: "prediction run"}
+
+
+def sweep_runs(report: SweepReport, now: datetime) -> None:
+    _fail_abandoned(report, now)
+    _send_unsent(report, now)
+    _remove_unkept_files(report)
+
+
+def _fail_abandoned(report: SweepReport, now: datetime) -> None:
+    for model, pk, worker in services.list_abandoned_runs(now):
+        if report.dry_run:
+            report.add(f"would fail {KIND[model]} {pk}: its worker {worker} is gone")
+        elif services.fail_abandoned_run(model=model, pk=pk, worker=worker, now=now):
+            report.add(f"failed {KIND[model]} {pk}: its worker {worker} is gone")
+
+
+def _send_unsent(report: SweepReport, now: datetime) -> None:
+    from .tasks import predict_items, train_model
+
+    for model, task in ((TrainingRun, train_model), (PredictionRun, predict_items)):
+        waiting = model.objects.filter(status=RunStatus.QUEUED, sent_at__isnull=True, created_at__lt=now - RESEND_AFTER)
+        for pk in waiting.order_by("pk").values_list("pk", flat=True):
+            if report.dry_run:
+                report.add(f"would send {KIND[model]} {pk} to the job queue")
+                continue
+            try:
+                task.apply_async((pk,), retry=False)
+            except Exception:
+                report.add(f"{KIND[model]} {pk} still waits: the job queue is unreachable")
+                return
+            model.objects.filter(pk=pk, sent_at__isnull=True).update(sent_at=now)
+            report.add(f"sent {KIND[model]} {pk} to the job queue")
+
+
+def _remove_unkept_files(report: SweepReport) -> None:
+    """Artefact folders of deleted, failed or cancelled runs, and the
+    temporary folders a killed write left (runs/.<id>.tmp-*)."""
+    folder = services.runs_dir()
+    if not folder.is_dir():
+        return
+    statuses = dict(TrainingRun.objects.values_list("pk", "status"))
+    for child in sorted(folder.iterdir()):
+        name = child.name
+        if name.isdigit():
+            status = statuses.get(int(name))
+            if status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED):
+                continue
+            why = "was deleted" if status is None else f"ended {status}"
+        elif name.startswith(".") and ".tmp-" in name and name[1:].split(".tmp-")[0].isdigit():
+            if statuses.get(int(name[1:].split(".tmp-")[0])) in (RunStatus.RUNNING, RunStatus.QUEUED):
+                continue
+            why = "is a leftover of an interrupted write"
+        else:
+            continue
+        if report.dry_run:
+            report.add(f"would remove model files {child.name} (its run {why})")
+        else:
+            shutil.rmtree(child, ignore_errors=True)
+            report.add(f"removed model files {child.name} (its run {why})")
