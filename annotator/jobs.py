@@ -152,6 +152,51 @@ class Heartbeat:
         self._thread.join(timeout=self.every_s + 5)
 
 
+class WorkerPresenceBeat:
+    """In a Celery worker's main process: say every HEARTBEAT_S that worker
+    `name` listens on `queues` (a WorkerPresence row), and forget it when
+    the worker stops. Started and stopped by the signal handlers in
+    annotator/tasks.py."""
+
+    def __init__(self, name: str, queues: list[str]):
+        self.name, self.queues = name, sorted(queues)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-presence", daemon=True)
+
+    def _beat(self) -> None:
+        from .models import WorkerPresence
+
+        WorkerPresence.objects.update_or_create(name=self.name, defaults={"queues": self.queues, "seen_at": timezone.now()})
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    self._beat()
+                except Exception:  # the database blinked: the next beat says it again
+                    connection.close()
+                    log.warning("worker presence of %s not recorded", self.name, exc_info=True)
+                if self._stop.wait(HEARTBEAT_S):
+                    return
+        finally:
+            connection.close()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        from .models import WorkerPresence
+
+        self._stop.set()
+        self._thread.join(timeout=5)
+        try:
+            WorkerPresence.objects.filter(name=self.name).delete()
+        except Exception:
+            log.warning("worker presence of %s not removed", self.name, exc_info=True)
+        finally:
+            connection.close()
+
+
 # ---------------------------------------------------------------- enqueueing
 
 

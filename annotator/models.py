@@ -434,3 +434,17 @@ class ImportJob(models.Model):
     @property
     def waiting_for_broker(self) -> bool:
         return self.status == self.Status.QUEUED and self.sent_at is None
+
+
+class WorkerPresence(models.Model):
+    """A Celery worker that is listening, and on which queues: the Models
+    page's "Workers" line. Written by the worker every few seconds
+    (annotator/jobs.py: WorkerPresenceBeat); a row not seen for a while is
+    a worker that is gone."""
+
+    name = models.CharField(max_length=200, unique=True)
+    queues = models.JSONField(default=list)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

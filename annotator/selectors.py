@@ -7,11 +7,15 @@ see everything. Views, the API and permission classes all call these.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from . import sql
-from .models import Annotation, Gold, Item, Membership, Project, Task
+from .jobs import STALE_AFTER
+from .models import Annotation, Gold, Item, Membership, Project, Task, WorkerPresence
 
 
 def get_user_by_token(key: str):
@@ -266,3 +270,10 @@ def list_items_page(project: Project, filters: ItemFilters, *, after: str | None
     for item in rows:
         item.gold_by_task = gold.get(item.pk, {})
     return {"items": rows, "next_after": rows[-1].pk if has_next and rows else None, "after": after_id}
+
+
+def list_worker_queues() -> dict[str, int]:
+    """{queue: number of live workers listening on it}: workers seen within
+    jobs.STALE_AFTER (a killed worker drops out after that)."""
+    live = WorkerPresence.objects.filter(seen_at__gte=timezone.now() - STALE_AFTER).values_list("queues", flat=True)
+    return dict(Counter(queue for queues in live for queue in queues))

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotator import selectors as annotator_selectors
 from annotator.access import project_view
 from annotator.errors import DomainError
 from annotator.models import Membership
@@ -153,8 +154,19 @@ def run_list(request, project):
             "experiments": selectors.list_experiments(project)[:10],
             "policy_form": PolicyForm(initial={"retrain_every_n_gold": policy.retrain_every_n_gold, "suggest_new_items": policy.suggest_new_items}),
             "policy": policy,
+            "workers": _workers_line(),
         },
     )
+
+
+def _workers_line() -> dict:
+    """What the Models page says about the workers that run training and predictions."""
+    from django.conf import settings
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"in_process": True}
+    queues = annotator_selectors.list_worker_queues()
+    return {"queues": sorted(queues.items()), "training": queues.get("training", 0), "predictions": queues.get("predictions", 0)}
 
 
 @project_view(role=LEAD)

@@ -324,3 +324,42 @@ def test_the_sweep_removes_stale_uploads_and_unkept_model_files_and_dry_run_only
     assert not artefact_dir_for(failed.pk).exists() and not artefact_dir_for(99999).exists() and not leftover.exists()
     call_command("sweep_jobs")
     assert capsys.readouterr().out.strip().endswith("Nothing to do.")
+
+
+# ---------------------------------------------------------------- workers line
+
+
+@pytest.mark.django_db
+def test_the_models_page_says_which_queues_have_workers(project, lead_client, settings):
+    from annotator.models import WorkerPresence
+
+    url = reverse("inference:run-list", args=[project.slug])
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    assert "no worker is running" in lead_client.get(url).content.decode()
+
+    WorkerPresence.objects.create(name="celery@jobs", queues=["celery", "imports", "predictions"], seen_at=timezone.now())
+    WorkerPresence.objects.create(name="celery@gone", queues=["training"], seen_at=timezone.now() - jobs.STALE_AFTER - timedelta(seconds=5))
+    page = lead_client.get(url).content.decode()
+    assert '1 on <span class="mono">imports</span>' in page
+    assert "No worker listens for training: training runs will wait." in page
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert "jobs run inside the web process" in lead_client.get(url).content.decode()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_announces_its_queues_while_it_runs(celery_worker_process):
+    import time
+
+    from annotator.models import WorkerPresence
+    from config.celery import app
+
+    deadline = time.time() + 30
+    while not WorkerPresence.objects.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    presence = WorkerPresence.objects.get()
+    assert presence.queues == [app.conf.task_default_queue]
+    celery_worker_process.terminate()
+    celery_worker_process.wait(timeout=30)
+    assert not WorkerPresence.objects.exists()  # a worker that stops says so
