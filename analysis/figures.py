@@ -434,14 +434,14 @@ def annotator_agreement_figure(names: Sequence[str], by_task: Mapping[str, Seque
     data = []
     names = plain_all(names)
     for index, (task, values) in enumerate(by_task.items()):
-        task = plain(task)
         shown = _values(values)
+        name = plain(task)
         hover = [
-            f"{n} · {task}: {_fmt(v)} on {u} items" if v is not None else f"{n} · {task}: undefined (no item with an untied majority of others)"
+            f"{n} · {name}: {_fmt(v)} on {u} items" if v is not None else f"{n} · {name}: undefined (no item with an untied majority of others)"
             for n, v, u in zip(names, shown, used[task])
         ]
         data.append(
-            {"type": "bar", "name": task, "x": names, "y": shown, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[index % len(PALETTE)]}}
+            {"type": "bar", "name": name, "x": names, "y": shown, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[index % len(PALETTE)]}}
         )
     return _figure(
         data, _layout(barmode="group", yaxis={"title": {"text": "agreement with the others' majority"}, "range": [0, 1.05], "tickformat": ".0%"})
