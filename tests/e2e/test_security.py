@@ -66,6 +66,12 @@ class Watched:
         assert "script-src 'self'" in (response.headers.get("content-security-policy") or ""), url
         return response
 
+    def leave(self):
+        """End on a blank page and let the server finish what it was sent (the
+        import page polls), so the database flush after the test waits for no request."""
+        self.page.goto("about:blank")
+        self.page.wait_for_timeout(500)
+
     def assert_clean(self, where: str):
         violations = self.page.evaluate("window.__cspViolations || []")
         assert violations == [], (where, violations)
@@ -234,6 +240,7 @@ def test_every_page_kind_as_lead_runs_under_the_policy(logged_in_page, live_serv
     watched.goto(reverse("annotator:import-detail", args=[hostile_project["project"].slug, hostile_project["job"].pk]))
     assert "<img src=x onerror=window.__xss='file'>.csv" in page.locator("h1").inner_text()
     watched.assert_clean("import detail")
+    watched.leave()
 
 
 def test_annotator_pages_run_under_the_policy_and_label_by_keyboard(logged_in_page, live_server, lead):
@@ -264,7 +271,7 @@ def test_annotator_pages_run_under_the_policy_and_label_by_keyboard(logged_in_pa
     assert shown.startswith("<img src=x onerror=")  # the id, as text
     for key in ("4", "q", "a", "Enter"):
         page.keyboard.press(key)
-    page.wait_for_function(f"document.getElementById('item-id').textContent !== {json.dumps(shown)}")
+    page.wait_for_function("(shown) => document.getElementById('item-id').textContent !== shown", arg=shown)
     page.wait_for_load_state("networkidle")
     watched.assert_clean("annotate")
     from annotator.models import Annotation
@@ -298,3 +305,25 @@ def test_api_docs_render_offline_from_our_own_files(logged_in_page, live_server,
     assert left == [], left
     assert errors == [], errors
     assert any(re.search(r"/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.js", u) for u in served), served
+
+
+def test_signing_in_and_the_admin_run_under_the_policy(page, live_server, db):
+    from tests.factories import PASSWORD, UserFactory
+
+    admin = UserFactory(username="root-admin", is_staff=True, is_superuser=True)
+    watched = Watched(page, live_server.url)
+    watched.goto(reverse("login"))
+    page.fill("input[name=username]", admin.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**" + reverse("annotator:project-list"))
+    watched.assert_clean("login")
+    for url in ("/admin/", "/admin/annotator/item/", "/admin/auth/user/"):
+        watched.goto(url)
+        page.wait_for_load_state("networkidle")
+        watched.assert_clean(url)
+    watched.goto("/no/such/page/", status=404)
+    # Chromium logs the document's own 404 as a console error; nothing else may appear.
+    assert [e for e in watched.errors if "status of 404" not in e] == [], watched.errors
+    watched.errors.clear()
+    watched.assert_clean("404")
