@@ -77,3 +77,12 @@ def test_the_api_docs_page_has_no_inline_script_and_its_assets_are_local(lead_cl
     assert script["Content-Type"].startswith("application/javascript")
     assert "SwaggerUIBundle(" in script.content.decode()
     assert_strict(script)
+
+
+def test_static_files_carry_the_policy_too(client):
+    response = client.get("/static/js/annotate.js")
+    assert response.status_code == 200
+    assert_strict(response)
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"].endswith("favicon.svg")
+    assert_strict(icon)

@@ -219,10 +219,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": None,
 }
 
-# Content-Security-Policy (django-csp 4) on every response: scripts only from our
-# own files (no inline script, no eval). Styles may be inline: Plotly and Swagger UI
-# set style attributes and <style> elements. Images: data: URIs (Swagger UI's
-# icons, Plotly's PNG export) and blob: (Plotly's image export).
+# Content-Security-Policy (django-csp 4) on every response: scripts only from our files, no inline script or eval (inline styles: Plotly, Swagger UI).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
