@@ -9,7 +9,6 @@ console stays clean, and the API docs render from our own files.
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import urlparse
 
@@ -232,8 +231,7 @@ def test_every_page_kind_as_lead_runs_under_the_policy(logged_in_page, live_serv
             page.wait_for_selector("[data-figure] .main-svg")
         if "/import/" in url and url.rstrip("/").split("/")[-1].isdigit():
             # The progress page polls its job (JSON) under connect-src 'self'.
-            with page.expect_response(lambda r: "format=json" in r.url and r.status == 200):
-                pass
+            page.wait_for_event("response", predicate=lambda r: "format=json" in r.url and r.status == 200)
         page.wait_for_load_state("networkidle")
         watched.assert_clean(url)
     # The page showed the hostile import file name literally.
