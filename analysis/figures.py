@@ -10,6 +10,12 @@ None or NaN and are drawn as gaps, with the reason in the hover text where
 one is given; sequences are passed to Plotly as lists so the JSON stays
 plain (plotly >= 6 would encode NumPy arrays as base64 typed arrays).
 
+User text is hostile: label, task, group and annotator names and keywords
+come from other people's files, and Plotly renders trace names, tick
+labels, hover text and annotations as HTML-like markup (<b>, <a href>).
+Every function here takes plain text and escapes it with ``plain`` before
+it reaches Plotly; only our own <br> stays markup.
+
 Speed: traces and layouts are written as plain dicts and the Figure is built
 without Plotly's per-property validation (``_validate=False``), which costs
 ~30 ms per figure with a dozen shapes, a tenth of a second per page. The
@@ -20,6 +26,7 @@ figure's JSON small (Plotly's default template adds ~8 KB per figure).
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -66,6 +73,19 @@ METRIC_NAMES = {
     "alpha": "Krippendorff's α",
     "ac1": "Gwet's AC1",
 }
+
+
+def plain(text: Any) -> str:
+    """Plain text (a label, task, group or annotator name, a word) as Plotly markup that shows it as written.
+
+    Plotly decodes &amp; &lt; &gt; and numeric entities but not &quot;; with
+    "<" escaped no tag (so no attribute) can form, so quotes stay as they are.
+    """
+    return html.escape(str(text), quote=False)
+
+
+def plain_all(texts: Sequence[Any]) -> list[str]:
+    return [plain(t) for t in texts]
 
 
 def _figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
@@ -140,7 +160,7 @@ def agreement_summary_figure(tasks: Sequence[Mapping[str, Any]], *, level: float
     metric is {"value", "ci_low", "ci_high", "reason"}. Landis-Koch bands are
     shaded behind the bars (they read for the chance-corrected metrics).
     """
-    names = [t["name"] for t in tasks]
+    names = [plain(t["name"]) for t in tasks]
     data, lows = [], [0.0]
     for index, (metric, label) in enumerate(METRIC_NAMES.items()):
         entries = [t["summary"][metric] for t in tasks]
@@ -150,7 +170,7 @@ def agreement_summary_figure(tasks: Sequence[Mapping[str, Any]], *, level: float
         hover = []
         for name, v, e in zip(names, values, entries):
             if v is None:
-                hover.append(f"{name}: {label} undefined<br>{e.get('reason') or ''}")
+                hover.append(f"{name}: {label} undefined<br>{plain(e.get('reason') or '')}")
             elif e["ci_low"] is not None:
                 hover.append(f"{name}: {label} {v:.3f}<br>{level:.0%} CI [{e['ci_low']:.3f}, {e['ci_high']:.3f}]")
             else:
@@ -177,13 +197,14 @@ def agreement_summary_figure(tasks: Sequence[Mapping[str, Any]], *, level: float
 def per_category_figure(task_name: str, label_names: Sequence[str], kappas: Sequence[Any]) -> go.Figure:
     """Fleiss' kappa of each label against all others (NaN = never or always chosen: no bar)."""
     values = _values(kappas)
+    label_names = plain_all(label_names)
     hover = [
         f"{label}: κ {v:.3f}" if v is not None else f"{label}: undefined (never or always chosen)"
         for label, v in zip(label_names, values)
     ]
     y_min = min([0.0, *[v for v in values if v is not None]]) - 0.05
     shapes, annotations = _landis_koch_bands(y_min)
-    trace = {"type": "bar", "name": task_name, "x": list(label_names), "y": values, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[1]}}
+    trace = {"type": "bar", "name": plain(task_name), "x": label_names, "y": values, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[1]}}
     return _figure(
         [trace],
         _layout(
@@ -197,6 +218,7 @@ def pairwise_heatmap(names: Sequence[str], kappa: Sequence[Sequence[Any]], n_sha
     """Cohen's kappa between every pair of annotators; hover shows the items both labelled."""
     z = _matrix(kappa)
     shared = np.asarray(n_shared, dtype=np.int64)
+    names = plain_all(names)
     text = []
     for r, a in enumerate(names):
         row = []
@@ -209,7 +231,7 @@ def pairwise_heatmap(names: Sequence[str], kappa: Sequence[Sequence[Any]], n_sha
                 row.append(f"{a} vs {b}: κ {z[r][s]:.3f}<br>{shared[r, s]} shared items")
         text.append(row)
     trace = {
-        "type": "heatmap", "z": z, "x": list(names), "y": list(names), "text": text, "hoverinfo": "text",
+        "type": "heatmap", "z": z, "x": names, "y": names, "text": text, "hoverinfo": "text",
         "zmin": -1, "zmax": 1, "colorscale": DIVERGING, "colorbar": {"title": {"text": "κ"}}, "xgap": 1, "ygap": 1,
     }
     height = max(260, min(720, 90 + 40 * len(names)))
@@ -223,9 +245,10 @@ def agreement_over_time_figure(series: Mapping[str, Sequence[Mapping[str, Any]]]
     """
     data = []
     for index, (name, points) in enumerate(series.items()):
+        name = plain(name)
         hover = [
             f"{name}, week of {p['week']}<br>{p['n_items']} items<br>κ {_fmt(_value(p['fleiss']))}"
-            f" · agreement {_fmt(_value(p['percent']))}" + (f"<br>{p['reason']}" if p.get("reason") else "")
+            f" · agreement {_fmt(_value(p['percent']))}" + (f"<br>{plain(p['reason'])}" if p.get("reason") else "")
             for p in points
         ]
         data.append(
@@ -254,6 +277,7 @@ def confusion_heatmap(label_names: Sequence[str], matrix: Sequence[Sequence[Any]
     """The label-confusion matrix of one task: share of annotator pairs of an item choosing (row, column)."""
     z = _matrix(matrix)
     counts = None if pair_counts is None else np.asarray(pair_counts)
+    label_names = plain_all(label_names)
     hover, text = [], []
     for r, a in enumerate(label_names):
         hover.append(
@@ -261,7 +285,7 @@ def confusion_heatmap(label_names: Sequence[str], matrix: Sequence[Sequence[Any]
         )
         text.append(["" if v is None else f"{v:.2f}" for v in z[r]])
     trace = {
-        "type": "heatmap", "z": z, "x": list(label_names), "y": list(label_names), "hovertext": hover, "hoverinfo": "text",
+        "type": "heatmap", "z": z, "x": label_names, "y": label_names, "hovertext": hover, "hoverinfo": "text",
         "text": text, "texttemplate": "%{text}", "colorscale": SEQUENTIAL, "zmin": 0, "colorbar": {"title": {"text": "share"}},
         "xgap": 1, "ygap": 1,
     }
@@ -279,16 +303,19 @@ def confusion_heatmap(label_names: Sequence[str], matrix: Sequence[Sequence[Any]
 def label_counts_figure(label_names: Sequence[str], counts_by_split: Mapping[str, Sequence[int]]) -> go.Figure:
     """Gold label counts of one task, stacked by split (MSED Table 4 as bars)."""
     data = [
-        {"type": "bar", "name": split, "x": list(label_names), "y": [int(c) for c in counts], "marker": {"color": PALETTE[i % len(PALETTE)]}}
+        {"type": "bar", "name": plain(split), "x": plain_all(label_names), "y": [int(c) for c in counts], "marker": {"color": PALETTE[i % len(PALETTE)]}}
         for i, (split, counts) in enumerate(counts_by_split.items())
     ]
     return _figure(data, _layout(barmode="stack", height=340, yaxis={"title": {"text": "items"}}))
 
 
 def share_pie(label_names: Sequence[str], counts: Sequence[int], *, hole: float = 0.45, center: str | None = None) -> go.Figure:
-    """A donut of label shares (MSED Fig. 4a: desire classes and none)."""
+    """A donut of label shares (MSED Fig. 4a: desire classes and none).
+
+    center is markup (the caller's own text, <br> allowed), never user text.
+    """
     trace = {
-        "type": "pie", "labels": list(label_names), "values": [int(c) for c in counts], "hole": hole, "sort": False,
+        "type": "pie", "labels": plain_all(label_names), "values": [int(c) for c in counts], "hole": hole, "sort": False,
         "marker": {"colors": PALETTE[: len(label_names)]}, "textinfo": "label+percent", "hoverinfo": "label+value+percent",
     }
     layout = _layout(showlegend=False)
@@ -300,11 +327,12 @@ def share_pie(label_names: Sequence[str], counts: Sequence[int], *, hole: float 
 def within_groups_figure(label_names: Sequence[str], shares: Mapping[str, Sequence[Any]], counts: Mapping[str, Sequence[int]]) -> go.Figure:
     """Label shares of one task within groups of items (MSED Fig. 4b/4c: within desire and within none)."""
     data = []
+    labels = plain_all(label_names)
     for index, (group, values) in enumerate(shares.items()):
         shown = _values(values)
-        hover = [f"{group}: {label} {_fmt(v)} ({int(n)} items)" for label, v, n in zip(label_names, shown, counts[group])]
+        hover = [f"{plain(group)}: {label} {_fmt(v)} ({int(n)} items)" for label, v, n in zip(labels, shown, counts[group])]
         data.append(
-            {"type": "bar", "name": group, "x": list(label_names), "y": shown, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[index % len(PALETTE)]}}
+            {"type": "bar", "name": plain(group), "x": labels, "y": shown, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[index % len(PALETTE)]}}
         )
     return _figure(data, _layout(barmode="group", height=340, yaxis={"title": {"text": "share of the group's items"}, "tickformat": ".0%"}))
 
@@ -312,7 +340,7 @@ def within_groups_figure(label_names: Sequence[str], shares: Mapping[str, Sequen
 def sunburst_figure(ids: Sequence[str], labels: Sequence[str], parents: Sequence[str], values: Sequence[int]) -> go.Figure:
     """A sunburst of gold label combinations (desire -> sentiment -> emotion), values = items."""
     trace = {
-        "type": "sunburst", "ids": list(ids), "labels": list(labels), "parents": list(parents), "values": [int(v) for v in values],
+        "type": "sunburst", "ids": list(ids), "labels": plain_all(labels), "parents": list(parents), "values": [int(v) for v in values],
         "branchvalues": "total", "hoverinfo": "label+value+percent parent", "insidetextorientation": "radial",
     }
     return _figure([trace], _layout(height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10}))
@@ -320,9 +348,9 @@ def sunburst_figure(ids: Sequence[str], labels: Sequence[str], parents: Sequence
 
 def category_bars(categories: Sequence[str], values: Sequence[Any], *, title_y: str, hover: Sequence[str] | None = None, percent: bool = False, color: str | None = None) -> go.Figure:
     """One bar per category (inference orders, annotators)."""
-    trace: dict[str, Any] = {"type": "bar", "x": list(categories), "y": _values(values), "marker": {"color": color or PALETTE[0]}}
+    trace: dict[str, Any] = {"type": "bar", "x": plain_all(categories), "y": _values(values), "marker": {"color": color or PALETTE[0]}}
     if hover is not None:
-        trace.update(hovertext=list(hover), hoverinfo="text")
+        trace.update(hovertext=plain_all(hover), hoverinfo="text")
     yaxis: dict[str, Any] = {"title": {"text": title_y}}
     if percent:
         yaxis["tickformat"] = ".0%"
@@ -333,17 +361,18 @@ def share_heatmap(rows: Sequence[str], columns: Sequence[str], shares: Sequence[
     """Row-normalised shares (e.g. inference orders per annotator); hover gives the counts."""
     z = _matrix(shares)
     counts_array = np.asarray(counts, dtype=np.int64)
+    rows, columns = plain_all(rows), plain_all(columns)
     hover = [[f"{r} · {c}: {_fmt(z[i][j])} ({counts_array[i, j]})" for j, c in enumerate(columns)] for i, r in enumerate(rows)]
     text = [["" if v is None else f"{v:.0%}" for v in row] for row in z]
     trace = {
-        "type": "heatmap", "z": z, "x": list(columns), "y": list(rows), "hovertext": hover, "hoverinfo": "text", "text": text,
+        "type": "heatmap", "z": z, "x": columns, "y": rows, "hovertext": hover, "hoverinfo": "text", "text": text,
         "texttemplate": "%{text}", "colorscale": SEQUENTIAL, "zmin": 0, "zmax": 1, "colorbar": {"title": {"text": "share"}},
         "xgap": 1, "ygap": 1,
     }
     height = max(260, min(720, 120 + 32 * len(rows)))
     return _figure(
         [trace],
-        _layout(height=height, yaxis={"autorange": "reversed", "title": {"text": row_title}}, xaxis={"title": {"text": column_title}}),
+        _layout(height=height, yaxis={"autorange": "reversed", "title": {"text": plain(row_title)}}, xaxis={"title": {"text": plain(column_title)}}),
     )
 
 
@@ -380,15 +409,15 @@ def keywords_figure(groups: Mapping[str, Sequence[Sequence[Any]]], *, columns: i
         layout[f"xaxis{suffix}"] = {"domain": x_domain, "anchor": f"y{suffix}", "gridcolor": _GRID, "rangemode": "tozero"}
         layout[f"yaxis{suffix}"] = {"domain": y_domain, "anchor": f"x{suffix}", "automargin": True, "tickfont": {"size": 11}}
         annotations.append(
-            {"text": name, "xref": "paper", "yref": "paper", "x": (x_domain[0] + x_domain[1]) / 2, "y": y_domain[1], "xanchor": "center",
+            {"text": plain(name), "xref": "paper", "yref": "paper", "x": (x_domain[0] + x_domain[1]) / 2, "y": y_domain[1], "xanchor": "center",
              "yanchor": "bottom", "showarrow": False, "font": {"size": 13}}
         )
-        words = list(groups[name])[::-1]  # best on top
+        words = [(plain(w[0]), *w[1:]) for w in list(groups[name])[::-1]]  # best on top
         data.append(
             {
-                "type": "bar", "orientation": "h", "name": name, "showlegend": False, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                "type": "bar", "orientation": "h", "name": plain(name), "showlegend": False, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
                 "x": [_value(w[1]) for w in words], "y": [w[0] for w in words],
-                "hovertext": [f"{w[0]}: z {float(w[1]):.2f}, {int(w[2])} times in {name}" for w in words], "hoverinfo": "text",
+                "hovertext": [f"{w[0]}: z {float(w[1]):.2f}, {int(w[2])} times in {plain(name)}" for w in words], "hoverinfo": "text",
                 "marker": {"color": PALETTE[index % len(PALETTE)]},
             }
         )
@@ -403,14 +432,16 @@ def keywords_figure(groups: Mapping[str, Sequence[Sequence[Any]]], *, columns: i
 def annotator_agreement_figure(names: Sequence[str], by_task: Mapping[str, Sequence[Any]], used: Mapping[str, Sequence[int]]) -> go.Figure:
     """Each annotator's agreement with the majority of the others, one bar group per annotator."""
     data = []
+    names = plain_all(names)
     for index, (task, values) in enumerate(by_task.items()):
         shown = _values(values)
+        name = plain(task)
         hover = [
-            f"{n} · {task}: {_fmt(v)} on {u} items" if v is not None else f"{n} · {task}: undefined (no item with an untied majority of others)"
+            f"{n} · {name}: {_fmt(v)} on {u} items" if v is not None else f"{n} · {name}: undefined (no item with an untied majority of others)"
             for n, v, u in zip(names, shown, used[task])
         ]
         data.append(
-            {"type": "bar", "name": task, "x": list(names), "y": shown, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[index % len(PALETTE)]}}
+            {"type": "bar", "name": name, "x": names, "y": shown, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[index % len(PALETTE)]}}
         )
     return _figure(
         data, _layout(barmode="group", yaxis={"title": {"text": "agreement with the others' majority"}, "range": [0, 1.05], "tickformat": ".0%"})
@@ -425,11 +456,12 @@ def modality_heatmap(names: Sequence[str], difference: Sequence[Sequence[Any]], 
     """CH-SIMS Fig. 2 (right): the difference between annotation rounds (larger = more different)."""
     z = _matrix(difference)
     counts = np.asarray(n_items, dtype=np.int64)
+    names = plain_all(names)
     measure = "mean squared difference of mean scores" if scored else "share of items whose majority labels differ"
     hover = [[f"{a} vs {b}: {_fmt(z[i][j])}<br>{measure}<br>{counts[i, j]} items" for j, b in enumerate(names)] for i, a in enumerate(names)]
     text = [["" if v is None else f"{v:.2f}" for v in row] for row in z]
     trace = {
-        "type": "heatmap", "z": z, "x": list(names), "y": list(names), "hovertext": hover, "hoverinfo": "text", "text": text,
+        "type": "heatmap", "z": z, "x": names, "y": names, "hovertext": hover, "hoverinfo": "text", "text": text,
         "texttemplate": "%{text}", "colorscale": SEQUENTIAL, "zmin": 0, "colorbar": {"title": {"text": "D"}}, "xgap": 1, "ygap": 1,
     }
     return _figure([trace], _layout(height=340, yaxis={"autorange": "reversed"}))
@@ -438,7 +470,7 @@ def modality_heatmap(names: Sequence[str], difference: Sequence[Sequence[Any]], 
 def round_distribution_figure(label_names: Sequence[str], shares: Mapping[str, Sequence[Any]]) -> go.Figure:
     """CH-SIMS Fig. 2 (left): the label distribution of each round's votes."""
     data = [
-        {"type": "bar", "name": name, "x": list(label_names), "y": _values(values), "marker": {"color": PALETTE[i % len(PALETTE)]}}
+        {"type": "bar", "name": plain(name), "x": plain_all(label_names), "y": _values(values), "marker": {"color": PALETTE[i % len(PALETTE)]}}
         for i, (name, values) in enumerate(shares.items())
     ]
     return _figure(data, _layout(barmode="group", height=340, yaxis={"title": {"text": "share of votes"}, "tickformat": ".0%"}))

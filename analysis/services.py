@@ -54,7 +54,8 @@ N_BOOT = 200
 CI_LEVEL = 0.95
 BOOT_SEED = 0
 # Bump when the payload's shape changes, so old cache entries are not read.
-PAYLOAD_VERSION = 1
+# 2: names in figures are escaped (entries cached before carry them raw).
+PAYLOAD_VERSION = 2
 # Entries also expire, so a change the votes version cannot see heals itself.
 CACHE_SECONDS = 60 * 60
 # Keyword analysis tokenises every text in Python; above this many items it

@@ -4,6 +4,10 @@ Pure: no Django, no database, no torch. The view passes
 ``json.loads(fig.to_json())`` to json_script and static/js/training.js draws
 it. Colours and the small template come from analysis.figures, so model
 charts look like the dashboards.
+
+Run, task, label and annotator names are user text: every function escapes
+them with analysis.figures.plain before they reach Plotly, which renders
+names, tick labels and hover text as HTML-like markup.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.figures import PALETTE, SEQUENTIAL, TEMPLATE
+from analysis.figures import PALETTE, SEQUENTIAL, TEMPLATE, plain, plain_all
 
 METRIC_LABELS = {
     "precision": "P",
@@ -67,6 +71,7 @@ def confusion_matrix(task_name: str, label_names: Sequence[str], counts: Sequenc
     """MSED Fig. 7: rows are the gold label, columns the predicted one; cells
     show the share of the row (recall on the diagonal), hover the count."""
     shares, text, hover = [], [], []
+    label_names = plain_all(label_names)
     for r, row in enumerate(counts):
         total = sum(row)
         share_row = [(c / total) if total else None for c in row]
@@ -78,24 +83,26 @@ def confusion_matrix(task_name: str, label_names: Sequence[str], counts: Sequenc
     size = max(300, min(560, 110 + 48 * len(label_names)))
     fig = go.Figure(
         go.Heatmap(
-            z=shares, x=list(label_names), y=list(label_names), text=text, texttemplate="%{text}", hovertext=hover,
+            z=shares, x=label_names, y=label_names, text=text, texttemplate="%{text}", hovertext=hover,
             hoverinfo="text", colorscale=SEQUENTIAL, zmin=0, zmax=1, xgap=1, ygap=1, colorbar={"title": {"text": "share of row"}},
         )
     )
-    fig.update_layout(**_layout(task_name, height=size, yaxis={"autorange": "reversed", "title": "gold"}, xaxis={"title": "predicted"}))
+    fig.update_layout(**_layout(plain(task_name), height=size, yaxis={"autorange": "reversed", "title": "gold"}, xaxis={"title": "predicted"}))
     return fig
 
 
 def comparison_chart(run_names: Sequence[str], task_names: Sequence[str], scores: Sequence[Sequence[Any]], *, metric: str = "macro-F1") -> go.Figure:
     """Grouped bars: one group per task, one bar per run (scores[run][task], 0-1)."""
     fig = go.Figure()
+    task_names = plain_all(task_names)
     for i, (name, row) in enumerate(zip(run_names, scores)):
         values = [_value(v) for v in row]
         fig.add_trace(
             go.Bar(
-                x=list(task_names), y=values, name=name, marker={"color": PALETTE[i % len(PALETTE)]},
+                x=task_names, y=values, name=plain(name), marker={"color": PALETTE[i % len(PALETTE)]},
                 text=["" if v is None else f"{100 * v:.1f}" for v in values], textposition="outside",
-                hovertemplate=f"{name}<br>%{{x}}: %{{y:.3f}} {metric}<extra></extra>",
+                # The trace's (escaped) name, not the raw one spliced into the template.
+                hovertemplate=f"%{{fullData.name}}<br>%{{x}}: %{{y:.3f}} {plain(metric)}<extra></extra>",
             )
         )
     fig.update_layout(**_layout(height=360, barmode="group", yaxis={"title": f"test {metric}", "range": [0, 1.08]}))
@@ -106,16 +113,16 @@ def model_vs_annotators_chart(tasks: Sequence[Mapping[str, Any]]) -> go.Figure:
     """MSED Table 7 as bars: per task each annotator's leave-one-out accuracy,
     their mean, and the model's accuracy against the annotators' majority."""
     names = sorted({a["name"] for t in tasks for a in t["annotators"]})
-    task_names = [t["name"] for t in tasks]
+    task_names = plain_all(t["name"] for t in tasks)
     fig = go.Figure()
     for i, name in enumerate(names):
         by_task = [{a["name"]: a for a in t["annotators"]}.get(name) for t in tasks]
         fig.add_trace(
             go.Bar(
-                x=task_names, y=[_value(a["accuracy"]) if a else None for a in by_task], name=name,
+                x=task_names, y=[_value(a["accuracy"]) if a else None for a in by_task], name=plain(name),
                 marker={"color": PALETTE[(i + 3) % len(PALETTE)], "opacity": 0.55},
                 customdata=[a["n"] if a else 0 for a in by_task],
-                hovertemplate=f"{name}<br>%{{x}}: %{{y:.3f}} on %{{customdata}} items<extra></extra>",
+                hovertemplate="%{fullData.name}<br>%{x}: %{y:.3f} on %{customdata} items<extra></extra>",
             )
         )
     fig.add_trace(go.Bar(x=task_names, y=[_value(t.get("mean")) for t in tasks], name="annotators' mean", marker={"color": PALETTE[1]}))
@@ -140,18 +147,23 @@ def embedding_map(
 ) -> go.Figure:
     """A 2-D scatter of item representations (CH-SIMS Fig. 4).
 
-    points: [{"x", "y", "value", "hover", "url", "thumb"}]. categorical:
-    one trace per value (gold labels, in `categories` order); otherwise one
-    trace coloured by the numeric value (None drawn grey). customdata holds
-    [url, thumb] so the page can open the item and show its image.
+    points: [{"x", "y", "value", "hover", "lines", "url", "thumb"}]; "hover"
+    is markup whose parts the caller escaped (inference.services.hover_markup),
+    "lines" the same as plain text. categorical: one trace per value (gold
+    labels, in `categories` order); otherwise one trace coloured by the
+    numeric value (None drawn grey). customdata holds [url, thumb, lines] so
+    the page can open the item and show its image and caption; the page
+    writes the lines with textContent, and no hovertemplate may show them.
     """
     fig = go.Figure()
 
+    # SVG, not Scattergl: plotly.js compiles its WebGL traces with eval, which
+    # our Content-Security-Policy refuses; 1,500 points draw fine as SVG.
     def trace(selected, name, **marker):
-        return go.Scattergl(
-            x=[p["x"] for p in selected], y=[p["y"] for p in selected], mode="markers", name=name,
+        return go.Scatter(
+            x=[p["x"] for p in selected], y=[p["y"] for p in selected], mode="markers", name=plain(name),
             hovertext=[p["hover"] for p in selected], hoverinfo="text",
-            customdata=[[p["url"], p["thumb"]] for p in selected], marker={"size": 7, "opacity": 0.8, **marker},
+            customdata=[[p["url"], p["thumb"], list(p.get("lines") or [])] for p in selected], marker={"size": 7, "opacity": 0.8, **marker},
         )
 
     if categorical:
@@ -168,8 +180,9 @@ def embedding_map(
             fig.add_trace(trace(missing, "no value", color="#c8c8c8"))
         if known:
             fig.add_trace(
-                trace(known, legend, color=[p["value"] for p in known], colorscale="Viridis", cmin=0, cmax=1, showscale=True, colorbar={"title": {"text": legend}})
+                trace(known, legend, color=[p["value"] for p in known], colorscale="Viridis", cmin=0, cmax=1, showscale=True, colorbar={"title": {"text": plain(legend)}})
             )
+    title = plain(title) if title else title
     axis = lambda i: {"title": f"PC{i + 1}" + (f" ({100 * explained[i]:.0f}% of variance)" if len(explained) > i else ""), "zeroline": False}  # noqa: E731
-    fig.update_layout(**_layout(title, height=520, xaxis=axis(0), yaxis=axis(1), legend={"title": {"text": legend}, "orientation": "v", "x": 1.02, "y": 1}))
+    fig.update_layout(**_layout(title, height=520, xaxis=axis(0), yaxis=axis(1), legend={"title": {"text": plain(legend)}, "orientation": "v", "x": 1.02, "y": 1}))
     return fig

@@ -22,6 +22,7 @@ Where the lead wires the hooks:
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import logging
@@ -1010,7 +1011,9 @@ MAP_COLOURS = ("gold", "disagreement", "confidence")
 def embedding_points(run: TrainingRun, *, space: str, colour: str, task_key: str) -> dict[str, Any]:
     """The stored map of one space with a colour per point, for
     figures.embedding_map: {"points": [...], "explained": [..], "legend": str,
-    "categorical": bool, "message": str | None}.
+    "categorical": bool, "message": str | None}. Each point carries "lines",
+    its hover as plain text (item id, text, gold, suggestion), and "hover",
+    the same lines as Plotly markup with every part escaped.
 
     colour "gold": the task's gold label (categorical); "disagreement":
     1 - votes_for / votes_total of the task's gold; "confidence": the
@@ -1053,17 +1056,18 @@ def embedding_points(run: TrainingRun, *, space: str, colour: str, task_key: str
             value = round(1 - votes_for / votes_total, 4) if votes_total else None
         else:
             value = round(suggestion[1], 4) if suggestion else None
-        hover = [f"<b>{external_id}</b>", (text[:90] + "…") if len(text) > 90 else (text or "(no text)")]
-        hover.append(f"gold {task_name.lower()}: {name_of_label.get(label_id, '—')}" + (f" ({votes_for}/{votes_total} votes)" if votes_total else ""))
+        lines = [external_id, (text[:90] + "…") if len(text) > 90 else (text or "(no text)")]
+        lines.append(f"gold {task_name.lower()}: {name_of_label.get(label_id, '—')}" + (f" ({votes_for}/{votes_total} votes)" if votes_total else ""))
         if suggestion:
-            hover.append(f"suggested: {name_of_label.get(suggestion[0], '?')} (p = {suggestion[1]:.2f})")
+            lines.append(f"suggested: {name_of_label.get(suggestion[0], '?')} (p = {suggestion[1]:.2f})")
         points.append(
             {
                 "id": item_id,
                 "x": x,
                 "y": y,
                 "value": value,
-                "hover": "<br>".join(_escape_hover(part) if i else part for i, part in enumerate(hover)),
+                "hover": hover_markup(lines),
+                "lines": lines,
                 "url": reverse("annotator:item-detail", args=[slug, item_id]),
                 "thumb": reverse("annotator:item-image", args=[slug, item_id]) if has_image else "",
             }
@@ -1082,9 +1086,17 @@ def embedding_points(run: TrainingRun, *, space: str, colour: str, task_key: str
     }
 
 
-def _escape_hover(text: str) -> str:
-    # Plotly renders hover text as HTML-like markup: escape user text.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def hover_markup(lines: Sequence[str]) -> str:
+    """Plotly hover text for plain-text lines: the first (the item id) bold.
+
+    Plotly renders hover text as HTML-like markup (<b>, <a href>, ...), and
+    item ids, texts and label names are other people's data: every part is
+    escaped, only our own <b> and <br> stay markup.
+    """
+    parts = [html.escape(str(line), quote=False) for line in lines]
+    if parts:
+        parts[0] = f"<b>{parts[0]}</b>"
+    return "<br>".join(parts)
 
 
 def model_vs_annotators(*, project: Project, training_run: TrainingRun | None = None) -> dict[str, Any]:

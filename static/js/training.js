@@ -20,6 +20,18 @@
     });
   }
 
+  // The hovered item's lines (id, text, gold, suggestion) as plain text:
+  // item ids and texts are other people's data, so never innerHTML.
+  function showCaption(caption, lines) {
+    caption.replaceChildren();
+    lines.forEach(function (line, i) {
+      if (i) caption.appendChild(document.createElement("br"));
+      var node = document.createElement(i ? "span" : "strong");
+      node.textContent = String(line);
+      caption.appendChild(node);
+    });
+  }
+
   // Embedding map: hover shows the item's thumbnail, click opens the item.
   function wireMap(element) {
     var preview = document.getElementById("map-preview");
@@ -31,7 +43,7 @@
       var src = point.customdata[1];
       thumb.hidden = !src;
       if (src) thumb.src = src;
-      caption.innerHTML = point.hovertext || "";
+      showCaption(caption, point.customdata[2] || []);
       preview.hidden = false;
     });
     element.on("plotly_click", function (event) {
