@@ -69,3 +69,9 @@ class ConfirmImportForm(forms.Form):
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSONL"), ("msed", "MSED layout (ZIP)")])
     pseudonymise = forms.BooleanField(required=False, initial=True, label="Replace annotator names by pseudonyms")
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, required=False, help_text="What the token is for, e.g. “labelling script on my laptop”."
+    )

@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Membership
-from tests.factories import PASSWORD, UserFactory, make_member, make_project
+from tests.factories import UserFactory, login, make_member, make_project
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +42,7 @@ def outsider(db):
 
 
 def _client_for(client, user):
-    client.login(username=user.username, password=PASSWORD)
+    assert login(client, user)
     return client
 
 
