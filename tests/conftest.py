@@ -16,6 +16,18 @@ def _media_in_tmp(settings, tmp_path):
     settings.MODEL_DIR = tmp_path / "models"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttle counters (DRF, invalid API tokens) live in the cache: each
+    test starts from none, whatever the tests before it sent. Only the
+    in-process cache: a shared Redis is never flushed."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
 @pytest.fixture
 def lead(db):
     return UserFactory(username="lena-lead")

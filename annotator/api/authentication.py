@@ -47,5 +47,5 @@ class TokenAuthentication(authentication.TokenAuthentication):
             failures = 1
         if failures > settings.API_TOKEN_FAILURE_LIMIT:
             raise exceptions.Throttled(
-                wait=window, detail=_("Too many invalid API tokens from your address; try again later.")
+                wait=window, detail=str(_("Too many invalid API tokens from your address; try again later."))
             )

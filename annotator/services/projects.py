@@ -244,7 +244,7 @@ def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR,
         if old_role != role:
             record_security_event(
                 kind=SecurityEvent.Kind.ROLE_CHANGED, actor=actor, target=user, project=project, request=request,
-                old_role=old_role, role=role,
+                old_role=str(old_role), role=str(role),
             )
         return membership
     try:
@@ -255,7 +255,7 @@ def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR,
     except IntegrityError as exc:  # a concurrent add of the same user
         raise DomainError(f"{user} was just added to this project by someone else.") from exc
     record_security_event(
-        kind=SecurityEvent.Kind.MEMBER_ADDED, actor=actor, target=user, project=project, request=request, role=role
+        kind=SecurityEvent.Kind.MEMBER_ADDED, actor=actor, target=user, project=project, request=request, role=str(role)
     )
     return membership
 
@@ -295,7 +295,7 @@ def remove_member(*, project: Project, user, actor=None, request=None) -> None:
     membership.delete()
     record_security_event(
         kind=SecurityEvent.Kind.MEMBER_REMOVED, actor=actor, target=user, project=project, request=request,
-        role=membership.role,
+        role=str(membership.role),
     )
 
 
