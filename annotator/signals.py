@@ -10,6 +10,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
 
+from .client_ip import client_ip
 from .models import SecurityEvent
 from .services import security
 
@@ -17,7 +18,7 @@ User = get_user_model()
 
 
 def _ip(request) -> str | None:
-    return getattr(request, "axes_ip_address", None) or (request.META.get("REMOTE_ADDR") if request else None)
+    return client_ip(request) if request is not None else None
 
 
 @receiver(user_logged_in, dispatch_uid="annotator-security-sign-in")
@@ -38,9 +39,7 @@ def _sign_in_failed(sender, credentials, request=None, **kwargs):
 def _locked_out(sender, request, username, ip_address, **kwargs):
     username = str(username or "")[:150]
     target = User.objects.filter(username=username).first() if username else None
-    security.record_security_event(
-        kind=SecurityEvent.Kind.LOCKED_OUT, target=target, ip=ip_address, username=username
-    )
+    security.record_security_event(kind=SecurityEvent.Kind.LOCKED_OUT, target=target, ip=_ip(request), username=username)
 
 
 @receiver(pre_save, sender=User, dispatch_uid="annotator-drop-stale-api-tokens")

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from .. import tokens
+from ..client_ip import client_ip
 from ..errors import DomainError
 from ..models import ApiToken, Project, SecurityEvent
 
@@ -33,7 +34,7 @@ def record_security_event(
     if kind not in SecurityEvent.Kind.values:
         raise ValueError(f"Unknown security event kind {kind!r}")
     if ip is None and request is not None:
-        ip = request.META.get("REMOTE_ADDR") or None
+        ip = client_ip(request)
     actor = actor if actor is not None and actor.is_authenticated else None
     event = SecurityEvent.objects.create(kind=kind, actor=actor, target=target, project=project, ip=ip, detail=detail)
     log.info(

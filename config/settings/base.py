@@ -162,6 +162,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "annotator.views.accounts.lockout_response"
 # Passwords never reach the axes tables or logs.
 AXES_SENSITIVE_PARAMETERS = ["password"]
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none,
+# REMOTE_ADDR is the client). Lockouts, throttles and security events use it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "annotator.client_ip.client_ip"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotator:project-list"
@@ -241,6 +245,7 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT or None,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON_RATE", "120/minute"),
         "user": env("API_THROTTLE_USER_RATE", "1200/minute"),

@@ -285,3 +285,31 @@ def test_staff_read_and_filter_events_in_the_admin_and_cannot_change_them(annota
     assert staff.get(reverse("admin:annotator_securityevent_add")).status_code == 403
     assert login(client, annotator)
     assert client.get(url).status_code == 302  # not staff: sent to the admin's sign-in
+
+
+def test_behind_a_proxy_the_lock_follows_the_forwarded_address(client, annotator, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.254"
+
+    def via_proxy(password, client_address):
+        return client.post(
+            reverse("login"), {"username": annotator.username, "password": password},
+            REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.9, {client_address}",
+        )
+
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        via_proxy(f"guess-{i}", "203.0.113.5")
+    assert via_proxy(PASSWORD, "203.0.113.5").status_code == 429
+    assert {e.ip for e in events(SecurityEvent.Kind.LOCKED_OUT)} == {"203.0.113.5"}
+    # Everyone else behind the same proxy can still sign in as this user.
+    assert via_proxy(PASSWORD, "203.0.113.6").status_code == 302
+
+
+def test_a_forged_address_is_recorded_as_unknown_not_a_500(client, annotator, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    response = client.post(
+        reverse("login"), {"username": annotator.username, "password": "wrong"}, HTTP_X_FORWARDED_FOR="not-an-ip"
+    )
+    assert response.status_code == 200
+    (failed,) = events(SecurityEvent.Kind.SIGN_IN_FAILED)
+    assert failed.ip is None
