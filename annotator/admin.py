@@ -134,9 +134,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["delete"])
     def revoke_tokens(self, request, queryset):
-        for token in queryset.select_related("user"):
+        revoked = list(queryset.select_related("user"))
+        for token in revoked:
             security.revoke_api_token(user=request.user, token=token, request=request)
-        self.message_user(request, f"Revoked {len(queryset)} token(s).")
+        self.message_user(request, f"Revoked {len(revoked)} token(s).")
 
 
 @admin.register(SecurityEvent)

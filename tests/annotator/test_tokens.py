@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotator.models import ApiToken
+from annotator.models import ApiToken, SecurityEvent
 from annotator.services import security
 from tests.factories import PASSWORD, UserFactory, login, make_token
 
@@ -282,10 +282,22 @@ def test_staff_see_who_holds_which_token_and_revoke_it(annotator):
     assert annotator.username in page and "lab machine" in page and token.token_key in page
     assert {"created", "expiry", "last_used"} <= set(response.context["cl"].list_display)
     assert staff.get(reverse("admin:annotator_apitoken_add")).status_code == 403
-    staff.post(url, {"action": "revoke_tokens", "_selected_action": [token.pk]})
+    response = staff.post(url, {"action": "revoke_tokens", "_selected_action": [token.pk]}, follow=True)
+    assert "Revoked 1 token(s)." in response.content.decode()
     assert not works(key)
+    (event,) = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.TOKEN_REVOKED)
+    assert event.actor.username == "sam-staff" and event.target == annotator
 
 
 def test_a_non_staff_user_cannot_open_the_token_admin(annotator_client):
     response = annotator_client.get(reverse("admin:annotator_apitoken_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_revoke_service_refuses_someone_elses_token(annotator, outsider):
+    from annotator.errors import DomainError
+
+    token, key = security.create_api_token(user=annotator)
+    with pytest.raises(DomainError, match="not yours"):
+        security.revoke_api_token(user=outsider, token=token)
+    assert works(key)
