@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
 from .. import tokens
 from ..client_ip import client_ip
 from ..errors import DomainError
@@ -83,7 +84,10 @@ def revoke_api_token(*, user, token: ApiToken, request=None) -> None:
 
 @transaction.atomic
 def rotate_api_token(*, user, token: ApiToken, request=None) -> tuple[ApiToken, str]:
-    """Replace `token` by a new one with the same name; returns (row, key)."""
+    """Replace `token`, which must be `user`'s own (only its owner may see
+    the new key), by a new one with the same name; returns (row, key)."""
+    if token.user_id != user.pk:
+        raise DomainError("That token is not yours.")
     revoke_api_token(user=user, token=token, request=request)
     return create_api_token(user=user, name=token.name, request=request)
 

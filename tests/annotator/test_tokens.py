@@ -294,10 +294,13 @@ def test_a_non_staff_user_cannot_open_the_token_admin(annotator_client):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
-def test_the_revoke_service_refuses_someone_elses_token(annotator, outsider):
+def test_the_services_refuse_someone_elses_token(annotator, outsider):
     from annotator.errors import DomainError
 
     token, key = security.create_api_token(user=annotator)
     with pytest.raises(DomainError, match="not yours"):
         security.revoke_api_token(user=outsider, token=token)
+    staff = UserFactory(username="sam-staff", is_staff=True)
+    with pytest.raises(DomainError, match="not yours"):  # staff revoke, but never see a new key
+        security.rotate_api_token(user=staff, token=token)
     assert works(key)
