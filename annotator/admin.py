@@ -168,6 +168,13 @@ class AccountAdmin(UserAdmin):
                 self.message_user(request, f"{user}: {exc.message}", messages.ERROR)
         self.message_user(request, f"Deactivated {done} account(s).")
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)  # tokens end on save (annotator.signals)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            security.record_security_event(
+                kind=SecurityEvent.Kind.ACCOUNT_DEACTIVATED, actor=request.user, target=obj, request=request
+            )
+
 
 if admin.site.is_registered(User):
     admin.site.unregister(User)

@@ -313,3 +313,30 @@ def test_a_forged_address_is_recorded_as_unknown_not_a_500(client, annotator, se
     assert response.status_code == 200
     (failed,) = events(SecurityEvent.Kind.SIGN_IN_FAILED)
     assert failed.ip is None
+
+
+def test_unticking_active_on_the_admin_form_is_recorded_and_ends_tokens(annotator):
+    staff_user = UserFactory(username="sam-staff", is_staff=True, is_superuser=True)
+    key = make_token(annotator)
+    staff = APIClient()
+    staff.force_login(staff_user)
+    url = reverse("admin:auth_user_change", args=[annotator.pk])
+    form = staff.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "is_active"}
+    data.update({"username": annotator.username, "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"})
+    data.pop("date_joined", None)
+    data.pop("last_login", None)
+    data["groups"], data["user_permissions"] = [], []
+    response = staff.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    annotator.refresh_from_db()
+    assert not annotator.is_active and not annotator.api_tokens.exists()
+    (event,) = events(SecurityEvent.Kind.ACCOUNT_DEACTIVATED)
+    assert event.actor == staff_user and event.target == annotator
+    assert token_status(key) == 401
+
+
+def token_status(key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client.get(reverse("api:project-list")).status_code
