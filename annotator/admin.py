@@ -1,9 +1,16 @@
 """Admin for every model, read-mostly: votes, annotations and gold change
 only through services, so their invariants (counts, gold, history) hold."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
-from .models import Annotation, AnnotationEdit, Gold, ImageAsset, ImportJob, Item, Label, Membership, Project, Task, Vote
+from .errors import DomainError
+from .models import (
+    Annotation, AnnotationEdit, ApiToken, Gold, ImageAsset, ImportJob, Item, Label, Membership, Project,
+    SecurityEvent, Task, Vote,
+)
+from .services import security
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -98,3 +105,77 @@ class GoldAdmin(ReadOnlyAdmin):
 class ImportJobAdmin(ReadOnlyAdmin):
     list_display = ["project", "original_name", "status", "rows_total", "error_count", "created_at"]
     list_filter = ["status"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Who holds which token; staff revoke by deleting. Keys are never stored, so none is shown."""
+
+    list_display = ["token_key", "user", "name", "created", "expiry", "last_used"]
+    list_filter = [("expiry", admin.DateFieldListFilter), ("last_used", admin.DateFieldListFilter)]
+    search_fields = ["user__username", "token_key", "name"]
+    fields = ["user", "name", "token_key", "created", "expiry", "last_used"]
+    readonly_fields = fields
+    actions = ["revoke_tokens"]
+
+    def has_add_permission(self, request):
+        return False  # tokens are made by their owners, so only they ever see the key
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # revoke_tokens records each revocation
+        return actions
+
+    def delete_model(self, request, obj):
+        security.revoke_api_token(user=request.user, token=obj, request=request)
+
+    @admin.action(description="Revoke selected tokens", permissions=["delete"])
+    def revoke_tokens(self, request, queryset):
+        revoked = list(queryset.select_related("user"))
+        for token in revoked:
+            security.revoke_api_token(user=request.user, token=token, request=request)
+        self.message_user(request, f"Revoked {len(revoked)} token(s).")
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "actor", "target", "project", "ip", "detail"]
+    list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["actor__username", "target__username", "ip"]
+    date_hierarchy = "created_at"
+    list_select_related = ["actor", "target", "project"]
+
+
+User = get_user_model()
+
+
+class AccountAdmin(UserAdmin):
+    """Django's user admin, plus deactivation that also ends API tokens and is recorded."""
+
+    actions = ["deactivate_accounts"]
+
+    @admin.action(description="Deactivate selected accounts (ends their API tokens)", permissions=["change"])
+    def deactivate_accounts(self, request, queryset):
+        done = 0
+        for user in queryset:
+            try:
+                security.deactivate_account(actor=request.user, user=user, request=request)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{user}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Deactivated {done} account(s).")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)  # tokens end on save (annotator.signals)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            security.record_security_event(
+                kind=SecurityEvent.Kind.ACCOUNT_DEACTIVATED, actor=request.user, target=obj, request=request
+            )
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, AccountAdmin)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .api import views
-from .api import workspace
+from .api import tokens, workspace
 
 app_name = "api"
 # The labelling loop first: URLs are tried in order, and these two are most of the traffic.
@@ -11,6 +11,9 @@ urlpatterns = [
 ]
 
 urlpatterns += [
+    path("tokens/", tokens.TokenListCreate.as_view(), name="token-list"),
+    path("tokens/<uuid:public_id>/", tokens.TokenRevoke.as_view(), name="token-revoke"),
+    path("tokens/<uuid:public_id>/rotate/", tokens.TokenRotate.as_view(), name="token-rotate"),
     path("projects/", views.ProjectListCreate.as_view(), name="project-list"),
     path("projects/<slug:slug>/", views.ProjectDetail.as_view(), name="project-detail"),
     path("projects/<slug:slug>/schema/", views.ProjectSchema.as_view(), name="project-schema"),

@@ -6,6 +6,7 @@ class AnnotatorConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the security receivers)
         from .jobs import register_sweeper
         from .services.imports import sweep_imports
 

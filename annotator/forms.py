@@ -80,3 +80,9 @@ class ExportForm(forms.Form):
         choices=[("safe", "Safe for spreadsheets"), ("raw", "Raw values (for scripts)")], initial="safe", required=False,
         widget=forms.RadioSelect, label="CSV cells",
     )
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, required=False, help_text="What the token is for, e.g. “labelling script on my laptop”."
+    )

@@ -15,21 +15,48 @@ from django.utils import timezone
 
 from . import sql
 from .jobs import STALE_AFTER
-from .models import Annotation, Gold, Item, Membership, Project, Task, WorkerPresence
+from .models import Annotation, ApiToken, Gold, Item, Membership, Project, Task, WorkerPresence
 
 
-def get_user_by_token(key: str):
-    """The user of an API token, or None: one query (token joined to user)."""
+def get_api_token(raw: str, now) -> ApiToken | None:
+    """The live API token whose key is `raw`, with its user loaded, or None.
+
+    One query: the rows sharing the key's first characters, joined to their
+    users; then the digest is compared in constant time, and the token must
+    be unexpired and younger than its owner's current password. Whether the
+    user is active is the caller's call (it answers differently)."""
+    import hmac
+
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+
+    from . import tokens
 
     User = get_user_model()
-    row = sql.fetchone(
-        f"SELECT {sql.columns(User, 'u')} FROM {Token._meta.db_table} t"
-        f" JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = t.user_id WHERE t.key = %s",
-        [key],
+    rows = sql.fetchall(
+        f"SELECT {sql.columns(ApiToken, 't')}, {sql.columns(User, 'u')} FROM {ApiToken._meta.db_table} t"
+        f" JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = t.user_id WHERE t.token_key = %s",
+        [raw[: tokens.TOKEN_KEY_LENGTH]],
     )
-    return sql.from_row(User, row) if row else None
+    if not rows:
+        return None
+    digest = tokens.hash_key(raw)
+    for row in rows:
+        token = sql.from_row(ApiToken, row)
+        if not hmac.compare_digest(digest, token.digest):
+            continue
+        user = sql.from_row(User, row, sql.width(ApiToken))
+        if token.expiry is not None and token.expiry <= now:
+            return None
+        if not hmac.compare_digest(token.password_stamp, tokens.password_stamp(user.password)):
+            return None
+        ApiToken.user.field.set_cached_value(token, user)
+        return token
+    return None
+
+
+def list_api_tokens_of(user) -> QuerySet[ApiToken]:
+    """`user`'s own API tokens, newest first (never anyone else's)."""
+    return ApiToken.objects.filter(user=user).order_by("-created")
 
 
 def get_project_for(user: AbstractBaseUser, slug: str) -> Project | None:

@@ -1,11 +1,14 @@
 from django.urls import path
 
-from .views import data, projects
+from .views import accounts, data, projects
 from .views import items, workspace
 
 app_name = "annotator"
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
+    path("account/tokens/", accounts.api_tokens, name="api-tokens"),
+    path("account/tokens/<uuid:public_id>/revoke/", accounts.api_token_revoke, name="api-token-revoke"),
+    path("account/tokens/<uuid:public_id>/rotate/", accounts.api_token_rotate, name="api-token-rotate"),
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<slug:slug>/", projects.project_detail, name="project-detail"),
     path("projects/<slug:slug>/settings/", projects.project_settings, name="project-settings"),

@@ -102,10 +102,9 @@ def seed(n_items: int, n_annotators: int, queue_order: str) -> dict:
     """The project, its items and the annotators' tokens: {slug, tokens: [(user id, key)]}."""
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from rest_framework.authtoken.models import Token
-
     from annotator.models import Item, Membership
     from annotator.services.projects import create_project
+    from annotator.services.security import create_api_token
 
     User = get_user_model()
     lead = User.objects.create_user(username="bench-lead", password=secrets.token_urlsafe(12))
@@ -116,7 +115,8 @@ def seed(n_items: int, n_annotators: int, queue_order: str) -> dict:
     Membership.objects.bulk_create(
         [Membership(project=project, user=u, role=Membership.Role.ANNOTATOR, pseudonym=f"annotator-{i:03d}") for i, u in enumerate(users)]
     )
-    tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
+    # Hashed tokens: the key exists only here, as the service returns it.
+    tokens = [(u.pk, create_api_token(user=u, name="bench")[1]) for u in users]
     words = ["family", "walk", "river", "friends", "finally", "home", "rain", "coffee", "concert", "sad", "angry", "love"]
     rng = random.Random(7)
     batch = 10_000
@@ -130,7 +130,7 @@ def seed(n_items: int, n_annotators: int, queue_order: str) -> dict:
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    return {"slug": SLUG, "project_id": project.pk, "tokens": [(t.user_id, t.key) for t in tokens]}
+    return {"slug": SLUG, "project_id": project.pk, "tokens": tokens}
 
 
 HOT_TABLES = ["annotator_item", "annotator_claim", "annotator_annotation", "annotator_vote", "annotator_gold"]

@@ -7,13 +7,25 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Membership
-from tests.factories import PASSWORD, UserFactory, make_member, make_project
+from tests.factories import UserFactory, login, make_member, make_project
 
 
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MODEL_DIR = tmp_path / "models"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttle counters (DRF, invalid API tokens) live in the cache: each
+    test starts from none, whatever the tests before it sent. Only the
+    in-process cache: a shared Redis is never flushed."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
 
 
 @pytest.fixture
@@ -42,7 +54,7 @@ def outsider(db):
 
 
 def _client_for(client, user):
-    client.login(username=user.username, password=PASSWORD)
+    assert login(client, user)
     return client
 
 

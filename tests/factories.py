@@ -6,8 +6,11 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
+from django.test import RequestFactory
+
 from annotator.models import Item, Membership
 from annotator.services.projects import add_member, create_project
+from annotator.services.security import create_api_token
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -21,6 +24,16 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
     password = factory.django.Password(PASSWORD)
+
+
+def login(client, user, password: str = PASSWORD) -> bool:
+    """client.login through django-axes, which needs the sign-in's request."""
+    return client.login(request=RequestFactory().post("/accounts/login/"), username=user.username, password=password)
+
+
+def make_token(user, name: str = "script") -> str:
+    """A new API token of `user`; returns its key."""
+    return create_api_token(user=user, name=name)[1]
 
 
 def make_project(*, lead=None, template: str = "msed", name: str = "Desire study", **kwargs):

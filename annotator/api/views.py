@@ -22,6 +22,7 @@ from .. import selectors
 from ..errors import DomainError
 from ..models import ImportJob, Item
 from ..services import exports as export_services
+from ..services.security import record_security_event
 from ..services import imports as import_services
 from ..services import projects as project_services
 from ..services import splits as split_services
@@ -154,13 +155,14 @@ class MemberListCreate(ProjectMixin, APIView):
         d, project = data.validated_data, self.get_project()
         if d["create"]:
             user, password = project_services.create_member_account(
-                project=project, username=d["username"], email=d["email"], role=d["role"]
+                project=project, username=d["username"], email=d["email"], role=d["role"],
+                actor=request.user, request=request,
             )
         else:
             user = User.objects.filter(username__iexact=d["username"], is_active=True).first()
             if user is None:
                 raise DomainError(f"There is no user {d['username']!r}; send create=true to create one.", field="username")
-            project_services.add_member(project=project, user=user, role=d["role"])
+            project_services.add_member(project=project, user=user, role=d["role"], actor=request.user, request=request)
             password = None
         membership = project.memberships.select_related("user").get(user=user)
         body = s.MembershipOut(membership).data
@@ -175,7 +177,7 @@ class MemberDelete(ProjectMixin, APIView):
     @extend_schema(responses={204: None}, summary="Remove a member (their votes are kept)")
     def delete(self, request, slug, user_id):
         user = get_object_or_404(User, pk=user_id)
-        project_services.remove_member(project=self.get_project(), user=user)
+        project_services.remove_member(project=self.get_project(), user=user, actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -289,6 +291,10 @@ class Export(ProjectMixin, APIView):
         fmt = request.query_params.get("file_format") or request.query_params.get("format") or "csv"
         if fmt not in export_services.FORMATS:
             raise DomainError("file_format must be csv, jsonl or msed.", field="file_format")
+        record_security_event(
+            kind="export", actor=request.user, project=self.get_project(), request=request,
+            format=fmt, pseudonymise=_flag(request, "pseudonymise", True), raw=_flag(request, "raw", False),
+        )
         filename, content_type, chunks = export_services.stream_export(
             project=self.get_project(), fmt=fmt, pseudonymise=_flag(request, "pseudonymise", True), raw=_flag(request, "raw", False)
         )

@@ -77,6 +77,7 @@ def _flag(data: dict, name: str) -> bool:
 
 class QueueNext(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
+    throttle_classes = ()  # the labelling loop: no cache round trip per request (settings: REST_FRAMEWORK)
     parser_classes, renderer_classes = [SafeJSONParser], [JSONRenderer]  # JSON only: no negotiation per request
 
     @extend_schema(
@@ -105,6 +106,7 @@ class QueueNext(ItemMixin, APIView):
 
 class QueueHeartbeat(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
+    throttle_classes = ()  # the labelling loop: no cache round trip per request (settings: REST_FRAMEWORK)
 
     @extend_schema(tags=TAG_WORK, request=None, responses=s.HeartbeatOut, summary="Renew your claims while you work")
     def post(self, request, slug):
@@ -114,6 +116,7 @@ class QueueHeartbeat(ItemMixin, APIView):
 
 class ItemSubmit(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
+    throttle_classes = ()  # the labelling loop: no cache round trip per request (settings: REST_FRAMEWORK)
     parser_classes, renderer_classes = [SafeJSONParser], [JSONRenderer]
 
     @extend_schema(
@@ -143,6 +146,7 @@ class ItemSubmit(ItemMixin, APIView):
 
 class ItemSkip(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
+    throttle_classes = ()  # the labelling loop: no cache round trip per request (settings: REST_FRAMEWORK)
 
     @extend_schema(tags=TAG_WORK, request=s.SkipIn, responses={200: s.SkipOut, **REFUSED}, summary="Skip an item, with an optional reason")
     def post(self, request, slug, item_id):

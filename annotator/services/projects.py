@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from ..errors import DomainError
-from ..models import Label, Membership, Project, Task, Vote
+from ..models import Label, Membership, Project, SecurityEvent, Task, Vote
 from ..schemas import SCHEMA_TEMPLATES, template_tasks
+from .security import record_security_event
 
 User = get_user_model()
 
@@ -222,7 +223,7 @@ def create_project(
     )
     save_schema(project=project, tasks=tasks if tasks is not None else template_tasks(template))
     if created_by is not None:
-        add_member(project=project, user=created_by, role=Membership.Role.LEAD)
+        add_member(project=project, user=created_by, role=Membership.Role.LEAD, actor=created_by)
     return project
 
 
@@ -231,25 +232,37 @@ def _next_pseudonym(project: Project) -> str:
 
 
 @transaction.atomic
-def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR) -> Membership:
-    """Add `user` to the project with `role`, or change the role of a member."""
+def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR, actor=None, request=None) -> Membership:
+    """Add `user` to the project with `role`, or change the role of a member.
+    `actor` (who did it) goes into the security record."""
     if role not in Membership.Role.values:
         raise DomainError(f"Unknown role {role!r}; choose lead or annotator.", field="role")
     membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if membership:
-        membership.role = role
+        old_role, membership.role = membership.role, role
         membership.save(update_fields=["role"])
+        if old_role != role:
+            record_security_event(
+                kind=SecurityEvent.Kind.ROLE_CHANGED, actor=actor, target=user, project=project, request=request,
+                old_role=str(old_role), role=str(role),
+            )
         return membership
     try:
         with transaction.atomic():
-            return Membership.objects.create(project=project, user=user, role=role, pseudonym=_next_pseudonym(project))
+            membership = Membership.objects.create(
+                project=project, user=user, role=role, pseudonym=_next_pseudonym(project)
+            )
     except IntegrityError as exc:  # a concurrent add of the same user
         raise DomainError(f"{user} was just added to this project by someone else.") from exc
+    record_security_event(
+        kind=SecurityEvent.Kind.MEMBER_ADDED, actor=actor, target=user, project=project, request=request, role=str(role)
+    )
+    return membership
 
 
 @transaction.atomic
 def create_member_account(
-    *, project: Project, username: str, email: str = "", role: str = Membership.Role.ANNOTATOR
+    *, project: Project, username: str, email: str = "", role: str = Membership.Role.ANNOTATOR, actor=None, request=None
 ) -> tuple[object, str]:
     """Create a user with a one-time password and add them to the project.
 
@@ -266,12 +279,13 @@ def create_member_account(
         )
     password = secrets.token_urlsafe(12)
     user = User.objects.create_user(username=username, email=email, password=password)
-    add_member(project=project, user=user, role=role)
+    record_security_event(kind=SecurityEvent.Kind.ACCOUNT_CREATED, actor=actor, target=user, project=project, request=request)
+    add_member(project=project, user=user, role=role, actor=actor, request=request)
     return user, password
 
 
 @transaction.atomic
-def remove_member(*, project: Project, user) -> None:
+def remove_member(*, project: Project, user, actor=None, request=None) -> None:
     membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if membership is None:
         raise DomainError(f"{user} is not a member of this project.")
@@ -279,6 +293,10 @@ def remove_member(*, project: Project, user) -> None:
         raise DomainError("A project needs at least one lead; make someone else lead first.")
     # Their votes stay: they are part of the project's record.
     membership.delete()
+    record_security_event(
+        kind=SecurityEvent.Kind.MEMBER_REMOVED, actor=actor, target=user, project=project, request=request,
+        role=str(membership.role),
+    )
 
 
 @transaction.atomic

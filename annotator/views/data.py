@@ -15,6 +15,7 @@ from ..errors import DomainError
 from ..forms import ConfirmImportForm, ExportForm, ImportForm
 from ..models import ImportJob, Item, Membership
 from ..services import exports as export_services
+from ..services.security import record_security_event
 from ..services import imports as import_services
 from ..services import queue
 from ..services import splits as split_services
@@ -138,6 +139,7 @@ def export_page(request, project):
     form = ExportForm(request.GET or None)
     if request.GET and form.is_valid():
         fmt, pseudonymise = form.cleaned_data["format"], form.cleaned_data["pseudonymise"]
+        record_security_event(kind="export", actor=request.user, project=project, request=request, format=fmt, pseudonymise=pseudonymise)
         filename, content_type, chunks = export_services.stream_export(
             project=project, fmt=fmt, pseudonymise=pseudonymise, raw=form.cleaned_data["values"] == "raw"
         )

@@ -100,7 +100,8 @@ def project_members(request, project):
         try:
             if data["create"]:
                 user, password = project_services.create_member_account(
-                    project=project, username=data["username"], email=data["email"], role=data["role"]
+                    project=project, username=data["username"], email=data["email"], role=data["role"],
+                    actor=request.user, request=request,
                 )
                 new_account = {"username": user.username, "password": password}
             else:
@@ -110,7 +111,9 @@ def project_members(request, project):
                         f"There is no user {data['username']!r}. Tick “create a new account” to create one.",
                         field="username",
                     )
-                project_services.add_member(project=project, user=user, role=data["role"])
+                project_services.add_member(
+                    project=project, user=user, role=data["role"], actor=request.user, request=request
+                )
                 messages.success(request, f"{user.username} is now a {data['role']} of this project.")
                 return redirect("annotator:project-members", slug=project.slug)
         except DomainError as exc:
@@ -129,7 +132,7 @@ def member_remove(request, project, user_id: int):
     try:
         if user is None:
             raise DomainError("That user does not exist.")
-        project_services.remove_member(project=project, user=user)
+        project_services.remove_member(project=project, user=user, actor=request.user, request=request)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -40,10 +40,9 @@ def test_an_annotator_is_refused_lead_endpoints(api, project, annotator, method,
 
 
 def test_token_authentication_works(api, project, lead):
-    from rest_framework.authtoken.models import Token
+    from tests.factories import make_token
 
-    token = Token.objects.create(user=lead)
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {make_token(lead)}")
     response = api.get(reverse("api:project-list"))
     assert response.status_code == 200 and [p["slug"] for p in response.json()] == [project.slug]
 

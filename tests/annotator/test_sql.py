@@ -9,12 +9,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
 from annotator import selectors
-from annotator.models import Item, Project
+from annotator.models import ApiToken, Item, Project
 from annotator.services import queue
 from tests.annotator.test_queue import claim_and_submit, make_image, make_items, members
+from tests.factories import make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -42,11 +43,15 @@ def test_a_project_row_with_membership_loads_as_the_orm_would(project, annotator
     assert selectors.get_project_for(annotator, "no-such-project") is None
 
 
-def test_a_token_loads_its_user_as_the_orm_would(annotator):
-    token = Token.objects.create(user=annotator)
-    loaded = selectors.get_user_by_token(token.key)
+def test_a_token_loads_its_user_as_the_orm_would(annotator, django_assert_num_queries):
+    key = make_token(annotator)
+    with django_assert_num_queries(1):
+        token = selectors.get_api_token(key, timezone.now())
+        loaded = token.user
     assert _fields(loaded) == _fields(get_user_model().objects.get(pk=annotator.pk))
-    assert selectors.get_user_by_token("0" * 40) is None
+    assert _fields(token) == _fields(ApiToken.objects.get(pk=token.pk))
+    assert selectors.get_api_token("0" * 64, timezone.now()) is None
+    assert selectors.get_api_token(key[:-1] + ("0" if key[-1] != "0" else "1"), timezone.now()) is None
 
 
 def test_the_queue_runs_prepared_statements_with_generic_plans(lead):

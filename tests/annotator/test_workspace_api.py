@@ -256,14 +256,14 @@ def test_a_label_added_to_the_schema_can_be_used_at_once(api, lead, annotator, p
 
 
 def test_a_bad_or_inactive_token_is_refused(annotator, project, item):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from tests.factories import make_token
+
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 64)
     assert client.post(url("queue-next", project), {}, format="json").status_code == 401
-    token = Token.objects.create(user=annotator)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(annotator)}")
     assert client.post(url("queue-next", project), {}, format="json").status_code == 200
     annotator.is_active = False
     annotator.save(update_fields=["is_active"])

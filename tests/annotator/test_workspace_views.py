@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from annotator.models import AnnotationEdit, Claim, Gold
 from tests.annotator.test_queue import MSED_LABELS, claim_and_submit, make_items, members
-from tests.factories import PASSWORD, make_project
+from tests.factories import login, make_project
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_the_text_round_page_carries_no_image(lead, client):
     project = make_project(lead=lead, name="Unimodal page", unimodal_rounds=True)
     (item,) = make_items(project, 1, image=True)
     (ana,) = members(project, 1)
-    client.login(username=ana.username, password=PASSWORD)
+    assert login(client, ana)
     html = client.get(reverse("annotator:item-annotate", args=[project.slug])).content.decode()
     image_url = reverse("annotator:item-image", args=[project.slug, item.pk])
     assert item.text in html and image_url not in html

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotator.errors import DomainError
 from annotator.management.commands.import_items import get_project
 from annotator.services.exports import FORMATS, write_export
+from annotator.services.security import record_security_event
 
 
 class Command(BaseCommand):
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         except OSError as exc:
             raise CommandError(f"Could not write {out}: {exc}") from exc
+        record_security_event(kind="export", project=project, format=fmt, pseudonymise=pseudonymise, path=str(out), via="export_items", items=counts["items"])
         if counts.get("left_out"):
             self.stderr.write(f"{counts['left_out']} items without a train/dev/test split were left out; run assign splits first.")
         self.stdout.write(f"Exported {counts['items']} items, {counts['votes']} votes and {counts['images']} images to {out}.")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotator', '0005_add_item_queue_finish_first'),
+        ('annotator', '0007_move_drf_tokens_to_apitoken'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

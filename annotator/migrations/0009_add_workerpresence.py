@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotator', '0006_add_importjob_heartbeat_sent_at'),
+        ('annotator', '0008_add_importjob_heartbeat_sent_at'),
     ]
 
     operations = [
