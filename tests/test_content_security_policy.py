@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+
+from tests.factories import make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -50,8 +51,7 @@ def test_the_login_page_and_a_redirect_carry_the_policy(client):
 
 
 def test_api_json_carries_the_policy(api, lead, project):
-    token = Token.objects.create(user=lead)
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {make_token(lead)}")
     response = api.get(reverse("api-schema"), HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert_strict(response)
