@@ -153,7 +153,7 @@ class DawidSkeneResult:
     """Output of ``dawid_skene``.
 
     posteriors: (n_items, K) float, P(true label of item i = c | votes); rows sum to 1.
-        An item without votes gets the class priors (or its control label).
+        An item without votes gets ``priors`` (or its control label).
     confusions: (n_raters, K, K) float, [r, true, given] = P(rater r says `given` | true
         label `true`); rows sum to 1. A rater without votes gets uniform rows.
     priors: (K,) float, class prevalence, the mean posterior over items with votes.
@@ -274,6 +274,9 @@ def dawid_skene(
         log_likelihood = new_log_likelihood
         if tol > 0 and improvement < tol:
             break
+    if not voted.all():  # as the initialisation: items without votes get the priors returned
+        posteriors[:, ~voted] = priors[:, None]
+        pin(posteriors)
     return DawidSkeneResult(
         posteriors=posteriors.T[votes.inverse],
         confusions=np.ascontiguousarray(true_given.transpose(1, 0, 2)),
