@@ -197,7 +197,8 @@ def _crowdkit_posteriors(probas, n_items: int, k: int) -> np.ndarray:
 def _crowdkit_dawid_skene(labels: np.ndarray, k: int) -> np.ndarray:
     from crowdkit.aggregation import DawidSkene
 
-    # tol=-inf: crowd-kit's tol=0 also stops when its lower bound dips, so only this runs every iteration.
+    # tol=-inf: crowd-kit's tol=0 also stops when its bound dips (it adds the log prior once per
+    # vote, so it is not EM's bound), so only this runs every iteration.
     model = DawidSkene(n_iter=DS_ITERATIONS, tol=float("-inf"))
     return _crowdkit_posteriors(model.fit_predict_proba(_crowdkit_frame(labels)), labels.shape[0], k)
 

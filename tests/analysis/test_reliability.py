@@ -17,10 +17,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # crowd-kit 1.4 on pandas 3 warns about its own use of inplace=...; not our concern here.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:crowdkit.*")
 
-# crowd-kit's DawidSkene stops as soon as its evidence lower bound changes by less
-# than tol, and with tol=0.0 that includes a *decrease*, which its 1e-10 floors on
-# error rates cause on crowds with a constant spammer (here after 4 iterations).
-# tol=-inf makes it run exactly n_iter iterations, as our tol=0 does.
+# crowd-kit's DawidSkene stops as soon as its "evidence lower bound" rises by less
+# than tol, and with tol=0.0 that includes a *decrease*. Its bound adds the log prior
+# once per vote instead of once per item, so it is not the bound EM increases and it
+# can dip: on MIXED_CROWD it does after 4 iterations. tol=-inf makes crowd-kit run
+# exactly n_iter iterations, as our tol=0 does.
 RUN_ALL = float("-inf")
 
 
@@ -159,6 +160,19 @@ def test_dawid_skene_equals_crowd_kit_for_the_same_iterations(crowdkit, n_iter):
     np.testing.assert_allclose(
         result.confusions[workers, :, given], errors[list(range(K))].to_numpy(), rtol=0, atol=1e-6
     )
+
+
+def test_dawid_skene_equals_crowd_kit_with_tol_zero_where_its_bound_never_dips(crowdkit):
+    # On this crowd (MIXED_CROWD without its two spammers) crowd-kit's bound (see RUN_ALL)
+    # rises every iteration, so its literal tol=0.0 runs all n_iter iterations as ours does.
+    truth, votes = simulate_crowd(3000, MIXED_CROWD[:5], missing=0.2, seed=16)
+    reference = crowdkit.DawidSkene(n_iter=15, tol=0.0)
+    expected = aligned(reference.fit_predict_proba(as_frame(votes)), votes.shape[0], K)
+    assert len(reference.loss_history_) == 15
+
+    result = dawid_skene(votes, n_categories=K, max_iter=15, tol=0)
+
+    np.testing.assert_allclose(result.posteriors, expected, rtol=0, atol=1e-6)
 
 
 def test_dawid_skene_initialises_from_majority_vote_posteriors_like_crowd_kit(crowdkit):
