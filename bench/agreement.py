@@ -36,6 +36,7 @@ items. Results go under "db" / "db_quick" of the same JSON file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -434,6 +435,8 @@ def run_metrics(quick: bool) -> None:
                 ]
             )
         print(f"  done: {case.metric}", file=sys.stderr, flush=True)
+    # The machines are shared: the load when the run ended says how much the numbers were disturbed.
+    config["load_average_1_5_15"] = list(os.getloadavg())
     headers = ["metric", "ours", "peer", "peer time", "peer/ours", "max |diff|", "vs fastest peer"]
     title = (
         f"{n_items:,} items x {config['n_raters']} raters x {config['n_categories']} categories "
