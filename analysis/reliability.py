@@ -198,10 +198,13 @@ def dawid_skene(
       pair that occurs is floored at 1e-10, as crowd-kit does, so that no
       class is ruled out for good by a log of 0).
 
-    One iteration is an E step then an M step, so with the same ``max_iter``
-    the posteriors equal crowd-kit's ``DawidSkene(n_iter=max_iter, tol=0)``.
-    EM stops when the mean log-likelihood per vote improves by less than
-    ``tol``; ``tol=0`` runs exactly ``max_iter`` iterations.
+    One iteration is an E step then an M step, so with the same number of
+    iterations the posteriors equal crowd-kit's ``DawidSkene`` (1.4) to
+    rounding. EM stops when the mean log-likelihood per vote improves by less
+    than ``tol``; ``tol=0`` runs exactly ``max_iter`` iterations. (crowd-kit's
+    tol compares its own bound, which counts the log prior once per vote and
+    can dip, so its ``tol=0`` may stop early; ``tol=-inf`` runs them all.)
+    Items without votes, which crowd-kit leaves out, get the priors.
 
     control: item index -> known class (control / gold items). Their
     posteriors are pinned to that class (one-hot) from the initialisation
