@@ -40,6 +40,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from analysis.label_matrix import UndefinedMetric
+from analysis.label_matrix import as_labels as _as_labels
+from analysis.reliability import DawidSkeneResult, MaceResult, dawid_skene, mace
 from analysis.text import STOP_WORDS, tokenize
 
 __all__ = [
@@ -75,37 +78,16 @@ __all__ = [
     "keywords",
     "agreement_summary",
     "agreement_summary_from_counts",
+    # annotator reliability models, defined in analysis.reliability
+    "DawidSkeneResult",
+    "MaceResult",
+    "dawid_skene",
+    "mace",
 ]
-
-
-class UndefinedMetric(ValueError):
-    """A metric has no value for this input; the message says why."""
 
 
 # ---------------------------------------------------------------------------
 # Input handling
-
-
-def _as_labels(labels: Any, n_categories: int | None = None) -> tuple[np.ndarray, int]:
-    """Validate a (n_items, n_raters) label matrix; return it as int64 with -1 = missing, and k."""
-    array = np.asarray(labels)
-    if array.ndim != 2:
-        raise ValueError(f"labels must be 2-D (n_items, n_raters), got shape {array.shape}")
-    if array.dtype.kind == "f":
-        missing = np.isnan(array)
-        if np.any(np.mod(array[~missing], 1) != 0):
-            raise ValueError("labels must hold integer category indices (or NaN / -1 for missing)")
-        array = np.where(missing, -1, array)
-    elif array.dtype.kind not in "iub":
-        raise ValueError(f"labels must be numeric category indices, got dtype {array.dtype}")
-    array = array.astype(np.int64, copy=False)
-    if array.size and array.min() < -1:
-        raise ValueError("labels must be category indices >= 0, or -1 for a missing vote")
-    largest = int(array.max()) if array.size else -1
-    k = largest + 1 if n_categories is None else int(n_categories)
-    if largest >= k:
-        raise ValueError(f"label {largest} is out of range for n_categories={k}")
-    return array, k
 
 
 def _as_counts(counts: Any) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Benchmark: analysis.metrics against statsmodels, krippendorff, NLTK and scikit-learn.
+"""Benchmark: analysis.metrics against statsmodels, krippendorff, NLTK, scikit-learn and crowd-kit.
 
 Run from the repository root:
 
@@ -12,7 +12,13 @@ each starting from the (items, raters) labels, so the peer's own conversion
 the best of a few runs. NLTK's ``AnnotationTask`` is pure Python: it runs on
 a subsample and its time is extrapolated linearly to the full size (its
 sorts make it slightly worse than linear, so the estimate flatters NLTK);
-its values are compared with ours on the same subsample.
+its values are compared with ours on the same subsample. The annotator
+models (Dawid-Skene, MACE) run the same number of EM iterations as
+crowd-kit's, whose time includes building its (task, worker, label) frame;
+their "max |diff|" is over the items x classes posteriors. Ours run once per
+distinct row of votes (see analysis.reliability._Votes); the "30 raters, no
+rows merged" rows put the same votes in 30 rater columns, where no rows are
+merged, to time the per-vote EM kernels themselves.
 
 Results go to bench/results/agreement.json under "metrics" (or
 "metrics_quick"): per metric our seconds, each peer's seconds, the ratio
@@ -30,6 +36,7 @@ items. Results go under "db" / "db_quick" of the same JSON file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -173,6 +180,68 @@ def _our_classification(result: dict) -> list[float]:
     return [result[key] for key in keys] + np.ravel(result["confusion"]).tolist()
 
 
+DS_ITERATIONS, MACE_ITERATIONS = 20, 50  # crowd-kit's MACE default n_iter is 50
+
+
+def _crowdkit_frame(labels: np.ndarray):
+    import pandas as pd
+
+    item, rater = np.nonzero(labels >= 0)
+    return pd.DataFrame({"task": item, "worker": rater, "label": labels[item, rater]})
+
+
+def _crowdkit_posteriors(probas, n_items: int, k: int) -> np.ndarray:
+    """crowd-kit's probas_ (rows and columns in order of first appearance) as (n_items, k) in index order."""
+    return probas.reindex(index=range(n_items), columns=range(k)).to_numpy()
+
+
+def _crowdkit_dawid_skene(labels: np.ndarray, k: int) -> np.ndarray:
+    from crowdkit.aggregation import DawidSkene
+
+    # tol=-inf: crowd-kit's tol=0 also stops when its bound dips (it adds the log prior once per
+    # vote, so it is not EM's bound), so only this runs every iteration.
+    model = DawidSkene(n_iter=DS_ITERATIONS, tol=float("-inf"))
+    return _crowdkit_posteriors(model.fit_predict_proba(_crowdkit_frame(labels)), labels.shape[0], k)
+
+
+def _crowdkit_mace(labels: np.ndarray, k: int) -> np.ndarray:
+    from crowdkit.aggregation import MACE
+
+    model = MACE(n_restarts=1, n_iter=MACE_ITERATIONS, random_state=0)
+    return _crowdkit_posteriors(model.fit_predict_proba(_crowdkit_frame(labels)), labels.shape[0], k)
+
+
+def _in_first_appearance_order(labels: np.ndarray, k: int) -> np.ndarray:
+    """Rename categories and reorder raters by first appearance (row-major), the order crowd-kit's MACE needs.
+
+    crowd-kit's MACE numbers workers and labels by first appearance but sums its
+    strategy counts with a sorted groupby and assigns them by position, so its
+    answer is only right when the two orders agree.
+    """
+    item, rater = np.nonzero(labels >= 0)
+    given = labels[item, rater]
+    values, first = np.unique(given, return_index=True)
+    rank = np.arange(k)
+    rank[values[np.argsort(first)]] = np.arange(values.size)
+    raters, first_vote = np.unique(rater, return_index=True)
+    columns = np.concatenate([raters[np.argsort(first_vote)], np.setdiff1d(np.arange(labels.shape[1]), raters)])
+    return np.where(labels >= 0, rank[np.maximum(labels, 0)], -1)[:, columns]
+
+
+def _spread_over_raters(labels: np.ndarray, n_raters: int, seed: int) -> np.ndarray:
+    """The same votes, each item's put in random distinct columns of n_raters (the rest -1).
+
+    With 30 raters no two items share a row pattern often, and 31 base-8 digits do not
+    fit one int64 key, so the models run on every item (no identical rows merged).
+    """
+    rng = np.random.default_rng(seed)
+    n_items, per_item = labels.shape
+    columns = np.argsort(rng.random((n_items, n_raters)), axis=1)[:, :per_item]
+    spread = np.full((n_items, n_raters), -1, dtype=labels.dtype)
+    spread[np.arange(n_items)[:, None], columns] = labels
+    return spread
+
+
 def _upper(matrix: np.ndarray) -> np.ndarray:
     return matrix[np.triu_indices(matrix.shape[0], 1)]
 
@@ -186,6 +255,8 @@ def build_cases(n_items: int, nltk_items: int, seed: int = 0) -> tuple[list[Case
     _, sparse = make_votes(n_items, n_raters=n_raters, n_categories=k, missing=0.2, seed=seed + 1)
     counts = metrics.counts_from_labels(labels, k)
     sub, sparse_sub = labels[:nltk_items], sparse[:nltk_items]
+    ordered = _in_first_appearance_order(labels, k)
+    crowd = _in_first_appearance_order(_spread_over_raters(labels, 30, seed), k)
 
     def nltk(name: str, data: np.ndarray, method: str, reference: Callable[[], Any]) -> Peer:
         return Peer(name, lambda: getattr(_nltk_task(data), method)(), reference=reference, subsample=nltk_items)
@@ -271,23 +342,55 @@ def build_cases(n_items: int, nltk_items: int, seed: int = 0) -> tuple[list[Case
             "agreement_summary (1000 boot)",
             lambda: metrics.agreement_summary(labels, k, n_boot=1000, seed=0),
         ),
+        Case(
+            f"dawid_skene ({DS_ITERATIONS} iterations)",
+            lambda: metrics.dawid_skene(labels, n_categories=k, max_iter=DS_ITERATIONS, tol=0),
+            [Peer("crowd-kit DawidSkene", lambda: _crowdkit_dawid_skene(labels, k))],
+            value=lambda result: result.posteriors,
+        ),
+        Case(
+            f"mace (1 restart, {MACE_ITERATIONS} iterations)",
+            lambda: metrics.mace(ordered, n_categories=k, n_restarts=1, max_iter=MACE_ITERATIONS),
+            [Peer("crowd-kit MACE", lambda: _crowdkit_mace(ordered, k))],
+            value=lambda result: result.posteriors,
+        ),
+        Case(
+            f"dawid_skene ({DS_ITERATIONS} iterations, 30 raters, no rows merged)",
+            lambda: metrics.dawid_skene(crowd, n_categories=k, max_iter=DS_ITERATIONS, tol=0),
+            [Peer("crowd-kit DawidSkene", lambda: _crowdkit_dawid_skene(crowd, k))],
+            value=lambda result: result.posteriors,
+        ),
+        Case(
+            f"mace (1 restart, {MACE_ITERATIONS} iterations, 30 raters, no rows merged)",
+            lambda: metrics.mace(crowd, n_categories=k, n_restarts=1, max_iter=MACE_ITERATIONS),
+            [Peer("crowd-kit MACE", lambda: _crowdkit_mace(crowd, k))],
+            value=lambda result: result.posteriors,
+        ),
     ]
     config = {"n_items": n_items, "n_raters": n_raters, "n_categories": k, "accuracy": 0.7, "seed": seed,
-              "nltk_subsample_items": nltk_items, "missing_share_sparse": 0.2}
+              "nltk_subsample_items": nltk_items, "missing_share_sparse": 0.2,
+              "annotator_models": {"dawid_skene_iterations": DS_ITERATIONS, "mace_iterations": MACE_ITERATIONS,
+                                   "mace_restarts": 1, "no_merge_rows_raters": 30}}
     return cases, config
 
 
 def run_metrics(quick: bool) -> None:
     # Import every peer first so no timing includes an import (NLTK's takes about a second).
+    import warnings
+
+    import crowdkit.aggregation  # noqa: F401
     import krippendorff  # noqa: F401
     import nltk.metrics.agreement  # noqa: F401
     import sklearn.metrics  # noqa: F401
     import statsmodels.stats.inter_rater  # noqa: F401
 
+    # crowd-kit 1.4 on pandas 3 warns on every call about its own inplace=... use.
+    warnings.filterwarnings("ignore", module=r"crowdkit\.")
+
     n_items, nltk_items = (20_000, 1_000) if quick else (200_000, 5_000)
     cases, config = build_cases(n_items, nltk_items)
     config["peer_versions"] = {
-        name: version(name) for name in ("statsmodels", "krippendorff", "nltk", "scikit-learn")
+        name: version(name) for name in ("statsmodels", "krippendorff", "nltk", "scikit-learn", "crowd-kit")
     }
     table, records = [], []
     for case in cases:
@@ -332,6 +435,8 @@ def run_metrics(quick: bool) -> None:
                 ]
             )
         print(f"  done: {case.metric}", file=sys.stderr, flush=True)
+    # The machines are shared: the load when the run ended says how much the numbers were disturbed.
+    config["load_average_1_5_15"] = list(os.getloadavg())
     headers = ["metric", "ours", "peer", "peer time", "peer/ours", "max |diff|", "vs fastest peer"]
     title = (
         f"{n_items:,} items x {config['n_raters']} raters x {config['n_categories']} categories "
