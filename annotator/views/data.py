@@ -115,20 +115,19 @@ def import_confirm(request, project, job_id: int):
 @project_view(role=Membership.Role.LEAD)
 @require_POST
 def import_retry(request, project, job_id: int):
-    job = get_object_or_404(ImportJob, pk=job_id, project=project)
-    try:
-        import_services.retry_import(job=job, user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    return redirect("annotator:import-detail", slug=project.slug, job_id=job.pk)
+    return _act_on_import(request, project, job_id, import_services.retry_import)
 
 
 @project_view(role=Membership.Role.LEAD)
 @require_POST
 def import_discard(request, project, job_id: int):
+    return _act_on_import(request, project, job_id, import_services.discard_import)
+
+
+def _act_on_import(request, project, job_id: int, action):
     job = get_object_or_404(ImportJob, pk=job_id, project=project)
     try:
-        import_services.discard_import(job=job, user=request.user)
+        action(job=job, user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("annotator:import-detail", slug=project.slug, job_id=job.pk)
