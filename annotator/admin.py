@@ -2,6 +2,8 @@
 only through services, so their invariants (counts, gold, history) hold."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from .models import Annotation, AnnotationEdit, Gold, ImageAsset, ImportJob, Item, Label, Membership, Project, Task, Vote
 
@@ -98,3 +100,44 @@ class GoldAdmin(ReadOnlyAdmin):
 class ImportJobAdmin(ReadOnlyAdmin):
     list_display = ["project", "original_name", "status", "rows_total", "error_count", "created_at"]
     list_filter = ["status"]
+
+
+User = get_user_model()
+
+
+def project_creation_permission():
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.get(codename="add_project", content_type__app_label="annotator")
+
+
+class ProjectCreatorUserAdmin(UserAdmin):
+    """Django's user admin plus a one-click grant: staff choose who may create
+    projects (the annotator.add_project permission, also editable under
+    "User permissions")."""
+
+    actions = ["allow_project_creation", "disallow_project_creation"]
+    list_display = [*UserAdmin.list_display, "may_create_projects"]
+
+    @admin.display(boolean=True, description="May create projects")
+    def may_create_projects(self, user) -> bool:
+        return user.is_staff or user.has_perm("annotator.add_project")
+
+    @admin.action(description="Allow the selected users to create projects")
+    def allow_project_creation(self, request, queryset):
+        permission = project_creation_permission()
+        for user in queryset:
+            user.user_permissions.add(permission)
+        self.message_user(request, f"{queryset.count()} user(s) may now create projects.")
+
+    @admin.action(description="Stop the selected users from creating projects")
+    def disallow_project_creation(self, request, queryset):
+        permission = project_creation_permission()
+        for user in queryset:
+            user.user_permissions.remove(permission)
+        self.message_user(request, f"{queryset.count()} user(s) may no longer create projects (staff always may).")
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, ProjectCreatorUserAdmin)

@@ -87,6 +87,15 @@ def _membership_cache(user: AbstractBaseUser) -> dict:
     return user._membership_cache
 
 
+PROJECT_CREATION_REFUSED = "Only staff, or people a staff member allows, can create projects."
+
+
+def can_create_projects(user: AbstractBaseUser) -> bool:
+    """Staff, and users a staff member gave the annotator.add_project
+    permission (admin: Users > "Allow creating projects")."""
+    return bool(user.is_authenticated and user.is_active and (user.is_staff or user.has_perm("annotator.add_project")))
+
+
 def get_role(user: AbstractBaseUser, project: Project) -> str | None:
     """'lead', 'annotator' or None. Staff count as leads everywhere."""
     if not user.is_authenticated:

@@ -300,6 +300,43 @@ def _require_train_gold(project: Project) -> None:
 
 
 # ---------------------------------------------------------------------------
+# Per-project limits on queued or running jobs
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def _lock_and_check_limit(project: Project, kind: str) -> None:
+    """Inside the creating transaction: lock the project row, then count its
+    active jobs of `kind` (training | experiment | prediction) against the
+    MAX_ACTIVE_* setting. Race: two requests counting at once would both see
+    room; the lock makes the second count after the first has committed."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    if kind == "training":
+        limit = settings.MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT
+        active = TrainingRun.objects.filter(project=project, status__in=ACTIVE_STATUSES, experiment="").count()
+        what = "training runs"
+    elif kind == "experiment":
+        limit = settings.MAX_ACTIVE_EXPERIMENTS_PER_PROJECT
+        active = (
+            TrainingRun.objects.filter(project=project, status__in=ACTIVE_STATUSES).exclude(experiment="")
+            .order_by().values("experiment").distinct().count()
+        )
+        what = "experiments"
+    else:
+        limit = settings.MAX_ACTIVE_PREDICTIONS_PER_PROJECT
+        active = PredictionRun.objects.filter(project=project, status__in=ACTIVE_STATUSES).count()
+        what = "prediction runs"
+    if active >= limit:
+        if limit == 1:
+            what = what[:-1]
+        raise DomainError(
+            f"This project already has {limit} {what} queued or running, the most allowed at once; "
+            "wait for one to finish or cancel one."
+        )
+
+
+# ---------------------------------------------------------------------------
 # Starting, cancelling and choosing runs
 
 
@@ -319,6 +356,7 @@ def start_training_run(
     config = build_train_config(project, options or {})
     _require_train_gold(project)
     with transaction.atomic():
+        _lock_and_check_limit(project, "experiment" if experiment else "training")
         run = TrainingRun.objects.create(
             project=project,
             created_by=user if getattr(user, "is_authenticated", False) else None,
@@ -417,6 +455,7 @@ def start_experiment(
     experiment = f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]} {label}"[:100]
     runs = []
     with transaction.atomic():
+        _lock_and_check_limit(project, "experiment")
         for variant_name, variant in variants:
             run = TrainingRun.objects.create(
                 project=project,
@@ -467,16 +506,20 @@ def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bo
             PrelabelPolicy.objects.filter(project=project).update(gold_at_last_training=selectors.count_gold_labels(project))
         run.refresh_from_db()
         if predict:
-            start_prediction_run(project=project, training_run=run, reason="new pre-labeller")
+            start_prediction_run(project=project, training_run=run, reason="new pre-labeller", limit=False)
     return run
 
 
-def start_prediction_run(*, project: Project, training_run: TrainingRun | None = None, user=None, reason: str = "manual", enqueue: bool = True) -> PredictionRun:
+def start_prediction_run(
+    *, project: Project, training_run: TrainingRun | None = None, user=None, reason: str = "manual", enqueue: bool = True,
+    limit: bool = True,
+) -> PredictionRun:
     """Queue a prediction run of a succeeded training run (default: the
     pre-labeller) over every item that still needs labels (see
     selectors.list_items_to_suggest). While one is still queued for the same
     model it is returned instead: it reads its items only when it starts, so
-    it will cover the new ones too."""
+    it will cover the new ones too. limit=False skips the per-project limit:
+    the app's own follow-ups (a new pre-labeller, new items) must not fail."""
     training_run = training_run or selectors.get_prelabeller(project)
     if training_run is None:
         raise DomainError("This project has no pre-labeller yet: mark a succeeded training run as the pre-labeller first.")
@@ -489,6 +532,8 @@ def start_prediction_run(*, project: Project, training_run: TrainingRun | None =
         queued = PredictionRun.objects.filter(training_run=training_run, status=RunStatus.QUEUED).order_by("-id").first()
         if queued is not None and enqueue:
             return queued
+        if limit:
+            _lock_and_check_limit(project, "prediction")
         run = PredictionRun.objects.create(
             project=project,
             training_run=training_run,
@@ -527,7 +572,7 @@ def on_items_added(*, project: Project, item_ids: Iterable[int]) -> PredictionRu
     prelabeller = selectors.get_prelabeller(project)
     if prelabeller is None or prelabeller.status != RunStatus.SUCCEEDED:
         return None
-    return start_prediction_run(project=project, training_run=prelabeller, reason="new items")
+    return start_prediction_run(project=project, training_run=prelabeller, reason="new items", limit=False)
 
 
 def on_gold_changed(*, project: Project) -> TrainingRun | None:

@@ -24,7 +24,7 @@ from ..services import imports as import_services
 from ..services import projects as project_services
 from ..services import splits as split_services
 from . import serializers as s
-from .permissions import IsProjectLead, IsProjectLeadOrReadOnlyMember, IsProjectMember, ProjectMixin
+from .permissions import CanCreateProjects, IsProjectLead, IsProjectLeadOrReadOnlyMember, IsProjectMember, ProjectMixin
 
 User = get_user_model()
 
@@ -39,13 +39,16 @@ class IdCursor(CursorPagination):
 
 
 class ProjectListCreate(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, CanCreateProjects]
 
     @extend_schema(responses=s.ProjectOut(many=True), summary="Projects you are a member of")
     def get(self, request):
         return Response(s.ProjectOut(selectors.list_projects_for_member(request.user), many=True).data)
 
-    @extend_schema(request=s.ProjectCreateIn, responses={201: s.ProjectOut}, summary="Create a project from a template")
+    @extend_schema(
+        request=s.ProjectCreateIn, responses={201: s.ProjectOut}, summary="Create a project from a template",
+        description="Staff, and users a staff member allowed (permission annotator.add_project); others get a 403.",
+    )
     def post(self, request):
         data = s.ProjectCreateIn(data=request.data)
         data.is_valid(raise_exception=True)

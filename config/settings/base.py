@@ -171,6 +171,15 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 # Trained model artefacts and cached image / text features.
 MODEL_DIR = Path(env("MODEL_DIR", str(BASE_DIR / "var" / "models")))
+# Text encoders (folders with config.json) and image weights (files) an
+# operator places in MODEL_DIR/weights/ are offered to leads by name.
+
+# Queued or running jobs a project may have at once; more are refused with a
+# message (one lead cannot fill the workers' queue). Experiments count as one
+# each, whatever the size of their grid.
+MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT = env_int("MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT", 3)
+MAX_ACTIVE_EXPERIMENTS_PER_PROJECT = env_int("MAX_ACTIVE_EXPERIMENTS_PER_PROJECT", 1)
+MAX_ACTIVE_PREDICTIONS_PER_PROJECT = env_int("MAX_ACTIVE_PREDICTIONS_PER_PROJECT", 2)
 
 # Upload limits. DATA_UPLOAD_MAX_MEMORY_SIZE bounds non-file request bodies;
 # uploaded files above FILE_UPLOAD_MAX_MEMORY_SIZE spill to a temporary file.
