@@ -29,9 +29,20 @@ class TrainIn(serializers.Serializer):
     """Options of a training run; each omitted option keeps its default."""
 
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    text_encoder = serializers.CharField(required=False, help_text="all-MiniLM-L6-v2 (default), bilstm, cnn, or a model folder on the server.")
+    text_encoder = serializers.CharField(
+        required=False,
+        help_text="A name the server offers (GET train-options/): all-MiniLM-L6-v2 (default), bilstm, cnn, or a model folder "
+        "an operator placed in the model folder's weights/. Staff may also give a folder path inside MODEL_DIR.",
+    )
+    tokenizer = serializers.CharField(
+        required=False, allow_null=True, help_text="bilstm / cnn only: a text encoder name whose tokenizer to use (default: MiniLM's)."
+    )
     image_encoder = serializers.CharField(required=False, help_text="efficientnet-lite0 (default), resnet18, resnet50 or tiny-cnn.")
-    image_weights = serializers.CharField(required=False, allow_blank=True, allow_null=True, help_text="ResNet weights file on the server.")
+    image_weights = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True,
+        help_text="resnet18 / resnet50: a weights file name the server offers (GET train-options/); empty for random weights. "
+        "Staff may also give a file path inside MODEL_DIR.",
+    )
     modalities = serializers.CharField(required=False, help_text="both (default), text or image.")
     fusion = serializers.CharField(required=False, help_text="concat, add, multiply, max, attention, tfn, lmf or joint-pooling.")
     recipe = serializers.CharField(required=False, help_text="cached (default), finetune-text or finetune-all.")
@@ -78,8 +89,30 @@ class PolicyIn(serializers.Serializer):
 # Output
 
 
+class PublicText(serializers.CharField):
+    """Text from a worker (errors, warnings, phases), server paths made relative."""
+
+    def to_representation(self, value) -> str:
+        return services.hide_server_paths(super().to_representation(value))
+
+
+class PublicConfig(serializers.JSONField):
+    """A run's configuration with weights by name and no absolute server path."""
+
+    def to_representation(self, value):
+        return services.public_config(super().to_representation(value))
+
+
+class TrainOptionsOut(serializers.Serializer):
+    text_encoders = serializers.ListField(child=serializers.CharField(), help_text="Values text_encoder and tokenizer accept.")
+    image_encoders = serializers.ListField(child=serializers.CharField())
+    image_weights = serializers.ListField(child=serializers.CharField(), help_text="Values image_weights accepts (besides empty).")
+
+
 class RunSummaryOut(serializers.ModelSerializer):
     summary = serializers.SerializerMethodField()
+    phase = PublicText(read_only=True)
+    error = PublicText(read_only=True)
 
     class Meta:
         model = TrainingRun
@@ -93,11 +126,16 @@ class RunSummaryOut(serializers.ModelSerializer):
 
 
 class RunOut(RunSummaryOut):
+    config = PublicConfig(read_only=True)
+    warnings = serializers.ListField(child=PublicText(), read_only=True)
+
     class Meta(RunSummaryOut.Meta):
-        fields = RunSummaryOut.Meta.fields + ["config", "history", "best_epoch", "dev_metrics", "data_counts", "warnings", "artefact_path"]
+        fields = RunSummaryOut.Meta.fields + ["config", "history", "best_epoch", "dev_metrics", "data_counts", "warnings"]
 
 
 class PredictionOut(serializers.ModelSerializer):
+    error = PublicText(read_only=True)
+
     class Meta:
         model = PredictionRun
         fields = [
@@ -213,6 +251,22 @@ class RunListCreate(LeadView):
             project=self.get_project(), user=request.user, options=data.options(), name=data.validated_data.get("name", "")
         )
         return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
+
+
+class TrainOptions(LeadView):
+    @extend_schema(responses=TrainOptionsOut, tags=TAGS, summary="Encoders and weights this server offers, by name (leads)")
+    def get(self, request, slug):
+        from inference.modeling.config import IMAGE_ENCODERS
+
+        return Response(
+            TrainOptionsOut(
+                {
+                    "text_encoders": services.offered_text_encoders(),
+                    "image_encoders": list(IMAGE_ENCODERS),
+                    "image_weights": services.offered_image_weights(),
+                }
+            ).data
+        )
 
 
 class RunDetail(LeadView):
