@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.permissions import IsProjectLead, ProjectMixin
+from annotator.api.params import query_choice, query_int
+from annotator.api.strict import StrictInput
 
 from . import selectors, services
 from .models import PredictionRun, TrainingRun
@@ -25,7 +27,7 @@ TAGS = ["models"]
 # Input
 
 
-class TrainIn(serializers.Serializer):
+class TrainIn(StrictInput):
     """Options of a training run; each omitted option keeps its default."""
 
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -76,12 +78,12 @@ class ExperimentIn(TrainIn):
     fusions = serializers.ListField(child=serializers.CharField(), required=False, help_text="Fusions of the fusions grid (default: all).")
 
 
-class PredictIn(serializers.Serializer):
+class PredictIn(StrictInput):
     training_run = serializers.IntegerField(required=False, help_text="A succeeded training run; default: the pre-labeller.")
 
 
-class PolicyIn(serializers.Serializer):
-    retrain_every_n_gold = serializers.IntegerField(min_value=0, help_text="Retrain the pre-labeller after this many new gold labels; 0 = never.")
+class PolicyIn(StrictInput):
+    retrain_every_n_gold = serializers.IntegerField(min_value=0, max_value=1_000_000, help_text="Retrain the pre-labeller after this many new gold labels; 0 = never.")
     suggest_new_items = serializers.BooleanField(help_text="New items get suggestions from the pre-labeller.")
 
 
@@ -303,9 +305,8 @@ class RunEmbedding(LeadView):
         colour = request.query_params.get("colour", "gold")
         if colour not in services.MAP_COLOURS:
             return Response({"detail": f"colour must be one of {', '.join(services.MAP_COLOURS)}."}, status=status.HTTP_400_BAD_REQUEST)
-        data = services.embedding_points(
-            self.get_run(), space=request.query_params.get("space", "fused"), colour=colour, task_key=request.query_params.get("task", "")
-        )
+        space = query_choice(request, "space", ["fused", "text", "image"], "fused")
+        data = services.embedding_points(self.get_run(), space=space, colour=colour, task_key=request.query_params.get("task", ""))
         return Response(EmbeddingOut(data).data)
 
 
@@ -382,10 +383,9 @@ class ModelVsAnnotators(LeadView):
     def get(self, request, slug):
         project = self.get_project()
         run = None
-        if "run" in request.query_params:
-            if not request.query_params["run"].isdigit():
-                return Response({"detail": "run must be a training run id."}, status=status.HTTP_400_BAD_REQUEST)
-            run = get_object_or_404(TrainingRun, pk=int(request.query_params["run"]), project=project)
+        run_id = query_int(request, "run")
+        if run_id is not None:
+            run = get_object_or_404(TrainingRun, pk=run_id, project=project)
         return Response(ModelVsAnnotatorsOut(services.model_vs_annotators(project=project, training_run=run)).data)
 
 

@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +24,7 @@ from ..services import imports as import_services
 from ..services import projects as project_services
 from ..services import splits as split_services
 from . import serializers as s
+from .params import query_bool, query_choice, query_int
 from .permissions import CanCreateProjects, IsProjectLead, IsProjectLeadOrReadOnlyMember, IsProjectMember, ProjectMixin
 
 User = get_user_model()
@@ -36,6 +37,11 @@ class IdCursor(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request):
+        # A page_size that is no number is a 400, as the schema says (DRF would use the default).
+        query_int(request, self.page_size_query_param)
+        return super().get_page_size(request)
 
 
 class ProjectListCreate(APIView):
@@ -106,6 +112,9 @@ class ItemList(ProjectMixin, generics.ListAPIView):
 
     def get_queryset(self):
         project = self.get_project()
+        # The page drops an unknown filter value; the API says so instead.
+        query_choice(self.request, "split", Item.Split.values, "")
+        query_choice(self.request, "status", [k for k, _ in selectors.ItemFilters.STATUSES], "")
         filters = selectors.ItemFilters.from_query(self.request.query_params, project)
         return filters.apply(Item.objects.filter(project=project), project)
 
@@ -187,7 +196,7 @@ def _progress_body(job: ImportJob) -> dict:
 
 class ImportCreate(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file travels as multipart only
 
     @extend_schema(request=s.ImportIn, responses={202: s.ImportProgressOut}, summary="Upload a dataset to validate and import")
     def post(self, request, slug):
@@ -236,14 +245,18 @@ class Export(ProjectMixin, APIView):
             OpenApiParameter("format", str, enum=["csv", "jsonl", "msed"], default="csv"),
             OpenApiParameter("pseudonymise", bool, default=True),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+        },
         summary="Stream the project's items, gold and votes",
     )
     def get(self, request, slug):
         fmt = request.query_params.get("format", "csv")
         if fmt not in ("csv", "jsonl", "msed"):
             raise DomainError("format must be csv, jsonl or msed.", field="format")
-        pseudonymise = request.query_params.get("pseudonymise", "true").lower() not in ("0", "false", "no")
+        pseudonymise = query_bool(request, "pseudonymise", True)
         filename, content_type, chunks = export_services.stream_export(
             project=self.get_project(), fmt=fmt, pseudonymise=pseudonymise
         )
