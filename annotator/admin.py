@@ -3,7 +3,9 @@ only through services, so their invariants (counts, gold, history) hold."""
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django import forms
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 
 from .models import Annotation, AnnotationEdit, Gold, ImageAsset, ImportJob, Item, Label, Membership, Project, Task, Vote
 
@@ -111,11 +113,27 @@ def project_creation_permission():
     return Permission.objects.get(codename="add_project", content_type__app_label="annotator")
 
 
+class LeadKeepingUserChangeForm(UserChangeForm):
+    def clean_is_active(self):
+        """A project never loses its last active lead: deactivating that user is refused."""
+        active = self.cleaned_data["is_active"]
+        if not active and self.instance.pk and self.instance.is_active:
+            from .selectors import list_projects_led_only_by
+
+            names = [project.name for project in list_projects_led_only_by(self.instance)]
+            if names:
+                raise forms.ValidationError(
+                    f"{self.instance.username} is the only active lead of {', '.join(names)}; make someone else lead first."
+                )
+        return active
+
+
 class ProjectCreatorUserAdmin(UserAdmin):
     """Django's user admin plus a one-click grant: staff choose who may create
     projects (the annotator.add_project permission, also editable under
-    "User permissions")."""
+    "User permissions"); deactivating a project's last active lead is refused."""
 
+    form = LeadKeepingUserChangeForm
     actions = ["allow_project_creation", "disallow_project_creation"]
     list_display = [*UserAdmin.list_display, "may_create_projects"]
 

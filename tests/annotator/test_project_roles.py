@@ -117,3 +117,18 @@ def test_demoting_the_last_lead_shows_the_reason_in_the_members_page(lead_client
     response = lead_client.post(reverse("annotator:member-remove", args=[project.slug, lead.pk]), follow=True)
     assert "at least one lead" in response.content.decode()
     assert Membership.objects.get(project=project, user=lead).role == Membership.Role.LEAD
+
+
+def test_the_admin_refuses_to_deactivate_a_projects_last_active_lead(client, project, lead):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    url = reverse("admin:auth_user_change", args=[lead.pk])
+    form = {"username": lead.username, "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00", "is_active": ""}
+    response = client.post(url, form)
+    assert response.status_code == 200 and "only active lead of Desire study" in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.is_active
+    make_member(project, role=Membership.Role.LEAD, username="second-lead")
+    assert client.post(url, form).status_code == 302
+    lead.refresh_from_db()
+    assert not lead.is_active
