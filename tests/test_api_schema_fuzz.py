@@ -22,7 +22,8 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from annotator.models import Annotation, ImportJob, Item, Membership, Vote
 from annotator.services.bulk import AnnotationRow, write_annotations
@@ -146,7 +147,7 @@ def fuzz_world(settings):
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_the_api_answers_as_its_schema_says(case, fuzz_world, keep_connection):
     case.call_and_validate(headers={"Authorization": f"Token {TOKEN}"})
 
