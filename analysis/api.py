@@ -27,7 +27,7 @@ from .selectors import DashboardFilters
 class FiltersIn(serializers.Serializer):
     split = serializers.ChoiceField(choices=Item.Split.choices, required=False, allow_blank=True, help_text="Only items of this split (default: all).")
     round = serializers.ChoiceField(
-        choices=Annotation.Round.choices, required=False, default=Annotation.Round.MULTIMODAL,
+        choices=Annotation.Round.choices, required=False, allow_blank=True, default=Annotation.Round.MULTIMODAL,
         help_text="Whose votes count: the multimodal round (default) or a unimodal round.",
     )
     annotator = serializers.ListField(
@@ -36,6 +36,13 @@ class FiltersIn(serializers.Serializer):
     )
     date_from = serializers.DateField(required=False, allow_null=True, default=None, help_text="First day of annotation (inclusive, site time zone).")
     date_to = serializers.DateField(required=False, allow_null=True, default=None, help_text="Last day of annotation (inclusive).")
+
+    def to_internal_value(self, data):
+        # An empty date would silently mean "no limit"; the schema says a date or nothing.
+        for name in ("date_from", "date_to"):
+            if data.get(name) == "":
+                raise serializers.ValidationError({name: ["Give a date (YYYY-MM-DD), or leave the parameter out."]})
+        return super().to_internal_value(data)
 
     def validate(self, data):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:

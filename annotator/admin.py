@@ -1,9 +1,11 @@
 """Admin for every model, read-mostly: votes, annotations and gold change
 only through services, so their invariants (counts, gold, history) hold."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 
 from .errors import DomainError
 from .models import (
@@ -152,10 +154,36 @@ class SecurityEventAdmin(ReadOnlyAdmin):
 User = get_user_model()
 
 
-class AccountAdmin(UserAdmin):
-    """Django's user admin, plus deactivation that also ends API tokens and is recorded."""
+def project_creation_permission():
+    from django.contrib.auth.models import Permission
 
-    actions = ["deactivate_accounts"]
+    return Permission.objects.get(codename="add_project", content_type__app_label="annotator")
+
+
+class LeadKeepingUserChangeForm(UserChangeForm):
+    def clean_is_active(self):
+        """A project never loses its last active lead: deactivating that user is refused."""
+        active = self.cleaned_data["is_active"]
+        if not active and self.instance.pk and self.instance.is_active:
+            from .selectors import list_projects_led_only_by
+
+            names = [project.name for project in list_projects_led_only_by(self.instance)]
+            if names:
+                raise forms.ValidationError(
+                    f"{self.instance.username} is the only active lead of {', '.join(names)}; make someone else lead first."
+                )
+        return active
+
+
+class AccountAdmin(UserAdmin):
+    """Django's user admin, plus: deactivation that also ends API tokens and is
+    recorded; a one-click grant of who may create projects (staff choose: the
+    annotator.add_project permission, also editable under "User permissions");
+    deactivating a project's last active lead is refused."""
+
+    form = LeadKeepingUserChangeForm
+    actions = ["deactivate_accounts", "allow_project_creation", "disallow_project_creation"]
+    list_display = [*UserAdmin.list_display, "may_create_projects"]
 
     @admin.action(description="Deactivate selected accounts (ends their API tokens)", permissions=["change"])
     def deactivate_accounts(self, request, queryset):
@@ -174,6 +202,24 @@ class AccountAdmin(UserAdmin):
             security.record_security_event(
                 kind=SecurityEvent.Kind.ACCOUNT_DEACTIVATED, actor=request.user, target=obj, request=request
             )
+
+    @admin.display(boolean=True, description="May create projects")
+    def may_create_projects(self, user) -> bool:
+        return user.is_staff or user.has_perm("annotator.add_project")
+
+    @admin.action(description="Allow the selected users to create projects")
+    def allow_project_creation(self, request, queryset):
+        permission = project_creation_permission()
+        for user in queryset:
+            user.user_permissions.add(permission)
+        self.message_user(request, f"{queryset.count()} user(s) may now create projects.")
+
+    @admin.action(description="Stop the selected users from creating projects")
+    def disallow_project_creation(self, request, queryset):
+        permission = project_creation_permission()
+        for user in queryset:
+            user.user_permissions.remove(permission)
+        self.message_user(request, f"{queryset.count()} user(s) may no longer create projects (staff always may).")
 
 
 if admin.site.is_registered(User):

@@ -118,6 +118,24 @@ def _membership_cache(user: AbstractBaseUser) -> dict:
     return user._membership_cache
 
 
+PROJECT_CREATION_REFUSED = "Only staff, or people a staff member allows, can create projects."
+
+
+def can_create_projects(user: AbstractBaseUser) -> bool:
+    """Staff, and users a staff member gave the annotator.add_project
+    permission (admin: Users > "Allow creating projects")."""
+    return bool(user.is_authenticated and user.is_active and (user.is_staff or user.has_perm("annotator.add_project")))
+
+
+def list_projects_led_only_by(user: AbstractBaseUser) -> QuerySet[Project]:
+    """Projects where `user` is the one active lead (they must keep a lead)."""
+    from django.db.models import Exists, OuterRef
+
+    led = Membership.objects.filter(user=user, role=Membership.Role.LEAD).values("project_id")
+    other_leads = Membership.objects.filter(project=OuterRef("pk"), role=Membership.Role.LEAD, user__is_active=True).exclude(user=user)
+    return Project.objects.filter(pk__in=led).exclude(Exists(other_leads)).order_by("name")
+
+
 def get_role(user: AbstractBaseUser, project: Project) -> str | None:
     """'lead', 'annotator' or None. Staff count as leads everywhere."""
     if not user.is_authenticated:

@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.permissions import IsProjectLead, ProjectMixin
+from annotator.api.params import query_choice, query_int
+from annotator.api.strict import StrictInput
 
 from . import selectors, services
 from .models import PredictionRun, TrainingRun
@@ -25,13 +27,24 @@ TAGS = ["models"]
 # Input
 
 
-class TrainIn(serializers.Serializer):
+class TrainIn(StrictInput):
     """Options of a training run; each omitted option keeps its default."""
 
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    text_encoder = serializers.CharField(required=False, help_text="all-MiniLM-L6-v2 (default), bilstm, cnn, or a model folder on the server.")
+    text_encoder = serializers.CharField(
+        required=False,
+        help_text="A name the server offers (GET train-options/): all-MiniLM-L6-v2 (default), bilstm, cnn, or a model folder "
+        "an operator placed in the model folder's weights/. Staff may also give a folder path inside MODEL_DIR.",
+    )
+    tokenizer = serializers.CharField(
+        required=False, allow_null=True, help_text="bilstm / cnn only: a text encoder name whose tokenizer to use (default: MiniLM's)."
+    )
     image_encoder = serializers.CharField(required=False, help_text="efficientnet-lite0 (default), resnet18, resnet50 or tiny-cnn.")
-    image_weights = serializers.CharField(required=False, allow_blank=True, allow_null=True, help_text="ResNet weights file on the server.")
+    image_weights = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True,
+        help_text="resnet18 / resnet50: a weights file name the server offers (GET train-options/); empty for random weights. "
+        "Staff may also give a file path inside MODEL_DIR.",
+    )
     modalities = serializers.CharField(required=False, help_text="both (default), text or image.")
     fusion = serializers.CharField(required=False, help_text="concat, add, multiply, max, attention, tfn, lmf or joint-pooling.")
     recipe = serializers.CharField(required=False, help_text="cached (default), finetune-text or finetune-all.")
@@ -65,12 +78,12 @@ class ExperimentIn(TrainIn):
     fusions = serializers.ListField(child=serializers.CharField(), required=False, help_text="Fusions of the fusions grid (default: all).")
 
 
-class PredictIn(serializers.Serializer):
+class PredictIn(StrictInput):
     training_run = serializers.IntegerField(required=False, help_text="A succeeded training run; default: the pre-labeller.")
 
 
-class PolicyIn(serializers.Serializer):
-    retrain_every_n_gold = serializers.IntegerField(min_value=0, help_text="Retrain the pre-labeller after this many new gold labels; 0 = never.")
+class PolicyIn(StrictInput):
+    retrain_every_n_gold = serializers.IntegerField(min_value=0, max_value=1_000_000, help_text="Retrain the pre-labeller after this many new gold labels; 0 = never.")
     suggest_new_items = serializers.BooleanField(help_text="New items get suggestions from the pre-labeller.")
 
 
@@ -78,8 +91,30 @@ class PolicyIn(serializers.Serializer):
 # Output
 
 
+class PublicText(serializers.CharField):
+    """Text from a worker (errors, warnings, phases), server paths made relative."""
+
+    def to_representation(self, value) -> str:
+        return services.hide_server_paths(super().to_representation(value))
+
+
+class PublicConfig(serializers.JSONField):
+    """A run's configuration with weights by name and no absolute server path."""
+
+    def to_representation(self, value):
+        return services.public_config(super().to_representation(value))
+
+
+class TrainOptionsOut(serializers.Serializer):
+    text_encoders = serializers.ListField(child=serializers.CharField(), help_text="Values text_encoder and tokenizer accept.")
+    image_encoders = serializers.ListField(child=serializers.CharField())
+    image_weights = serializers.ListField(child=serializers.CharField(), help_text="Values image_weights accepts (besides empty).")
+
+
 class RunSummaryOut(serializers.ModelSerializer):
     summary = serializers.SerializerMethodField()
+    phase = PublicText(read_only=True)
+    error = PublicText(read_only=True)
 
     class Meta:
         model = TrainingRun
@@ -93,11 +128,16 @@ class RunSummaryOut(serializers.ModelSerializer):
 
 
 class RunOut(RunSummaryOut):
+    config = PublicConfig(read_only=True)
+    warnings = serializers.ListField(child=PublicText(), read_only=True)
+
     class Meta(RunSummaryOut.Meta):
-        fields = RunSummaryOut.Meta.fields + ["config", "history", "best_epoch", "dev_metrics", "data_counts", "warnings", "artefact_path"]
+        fields = RunSummaryOut.Meta.fields + ["config", "history", "best_epoch", "dev_metrics", "data_counts", "warnings"]
 
 
 class PredictionOut(serializers.ModelSerializer):
+    error = PublicText(read_only=True)
+
     class Meta:
         model = PredictionRun
         fields = [
@@ -215,6 +255,22 @@ class RunListCreate(LeadView):
         return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
 
 
+class TrainOptions(LeadView):
+    @extend_schema(responses=TrainOptionsOut, tags=TAGS, summary="Encoders and weights this server offers, by name (leads)")
+    def get(self, request, slug):
+        from inference.modeling.config import IMAGE_ENCODERS
+
+        return Response(
+            TrainOptionsOut(
+                {
+                    "text_encoders": services.offered_text_encoders(),
+                    "image_encoders": list(IMAGE_ENCODERS),
+                    "image_weights": services.offered_image_weights(),
+                }
+            ).data
+        )
+
+
 class RunDetail(LeadView):
     @extend_schema(responses=RunOut, tags=TAGS, summary="A training run: status, progress, curve, metrics (leads)")
     def get(self, request, slug, run_id):
@@ -249,9 +305,8 @@ class RunEmbedding(LeadView):
         colour = request.query_params.get("colour", "gold")
         if colour not in services.MAP_COLOURS:
             return Response({"detail": f"colour must be one of {', '.join(services.MAP_COLOURS)}."}, status=status.HTTP_400_BAD_REQUEST)
-        data = services.embedding_points(
-            self.get_run(), space=request.query_params.get("space", "fused"), colour=colour, task_key=request.query_params.get("task", "")
-        )
+        space = query_choice(request, "space", ["fused", "text", "image"], "fused")
+        data = services.embedding_points(self.get_run(), space=space, colour=colour, task_key=request.query_params.get("task", ""))
         return Response(EmbeddingOut(data).data)
 
 
@@ -328,10 +383,9 @@ class ModelVsAnnotators(LeadView):
     def get(self, request, slug):
         project = self.get_project()
         run = None
-        if "run" in request.query_params:
-            if not request.query_params["run"].isdigit():
-                return Response({"detail": "run must be a training run id."}, status=status.HTTP_400_BAD_REQUEST)
-            run = get_object_or_404(TrainingRun, pk=int(request.query_params["run"]), project=project)
+        run_id = query_int(request, "run")
+        if run_id is not None:
+            run = get_object_or_404(TrainingRun, pk=run_id, project=project)
         return Response(ModelVsAnnotatorsOut(services.model_vs_annotators(project=project, training_run=run)).data)
 
 

@@ -109,6 +109,45 @@ def _remove_artefact(run_id: int) -> None:
 # Options -> a validated TrainConfig dict
 
 
+# Who may name files on the server (see path_access_for).
+PATHS_BY_NAME, PATHS_IN_MODEL_DIR, PATHS_ANYWHERE = "names", "model-dir", "anywhere"
+PACKAGED_TEXT_ENCODERS = ("all-MiniLM-L6-v2", "bilstm", "cnn")
+
+
+def weights_dir() -> Path:
+    """Where an operator places extra text encoders (folders holding a
+    config.json) and image weights (files); leads choose them by name."""
+    return Path(settings.MODEL_DIR) / "weights"
+
+
+def _offered_entries() -> list[Path]:
+    try:
+        return sorted(entry for entry in weights_dir().iterdir() if not entry.name.startswith("."))
+    except OSError:
+        return []
+
+
+def offered_text_encoders() -> list[str]:
+    """The packaged encoders, then each model folder in weights_dir()."""
+    folders = [entry.name for entry in _offered_entries() if (entry / "config.json").is_file()]
+    return [*PACKAGED_TEXT_ENCODERS, *folders]
+
+
+def offered_image_weights() -> list[str]:
+    """Files in weights_dir() (torchvision state dicts for resnet18 / resnet50)."""
+    return [entry.name for entry in _offered_entries() if entry.is_file()]
+
+
+def path_access_for(user) -> str:
+    """How freely `user` may name server files in training options:
+    leads by offered name only; staff also by path inside MODEL_DIR; no user
+    (management commands run by the operator, the app's own retrains)
+    anywhere, as before."""
+    if user is None:
+        return PATHS_ANYWHERE
+    return PATHS_IN_MODEL_DIR if getattr(user, "is_staff", False) else PATHS_BY_NAME
+
+
 def _local_candidates(value: str) -> list[Path]:
     path = Path(value).expanduser()
     if path.is_absolute():
@@ -120,29 +159,52 @@ def _looks_like_path(value: str) -> bool:
     return value.startswith(("/", "~", ".")) or "\\" in value or value.count("/") > 1
 
 
-def _check_text_encoder(value: Any) -> str:
-    """A known name, an existing model folder (made absolute, so a worker in
-    another directory finds it) or a model in the local Hugging Face cache."""
+def _candidates(name: str, access: str, field: str) -> list[Path]:
+    """The paths `name` may mean for a staff member or the operator.
+
+    Staff: only inside MODEL_DIR, checked after resolving, so neither '..'
+    nor a symlink leads out of it."""
+    if access == PATHS_ANYWHERE:
+        return _local_candidates(name)
+    root = Path(settings.MODEL_DIR).resolve()
+    path = Path(name).expanduser()
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if not resolved.is_relative_to(root):
+        raise DomainError("Paths must be inside the server's model folder (MODEL_DIR).", field=field)
+    return [resolved]
+
+
+def _check_text_encoder(value: Any, access: str = PATHS_ANYWHERE, field: str = "text_encoder") -> str:
+    """A packaged name or a folder offered in weights_dir() (made absolute, so
+    a worker in another directory finds it). Staff may also give a model
+    folder inside MODEL_DIR; the operator any folder or a model in the local
+    Hugging Face cache. A lead's unknown name gets the same answer whether or
+    not such a path exists."""
     from inference.modeling.config import BASELINE_TEXT_ENCODERS, MINILM_ALIASES
 
     name = str(value or "").strip()
+    offered = offered_text_encoders()
     if not name:
-        raise DomainError("Choose a text encoder: all-MiniLM-L6-v2, bilstm, cnn or a model folder.", field="text_encoder")
+        raise DomainError(f"Choose a text encoder: {', '.join(offered)}.", field=field)
     if name in MINILM_ALIASES or name in BASELINE_TEXT_ENCODERS:
         return name
-    for path in _local_candidates(name):
+    if name in offered:
+        return os.path.abspath(weights_dir() / name)
+    if access == PATHS_BY_NAME:
+        raise DomainError(f"Choose a text encoder this server offers: {', '.join(offered)}.", field=field)
+    for path in _candidates(name, access, field):
         if path.is_dir():
             if not (path / "config.json").is_file():
                 raise DomainError(
                     f"The folder {name} has no config.json, so it is not a transformers model folder "
                     "(save one with save_pretrained).",
-                    field="text_encoder",
+                    field=field,
                 )
             return str(path.resolve())
         if path.exists():
-            raise DomainError(f"{name} is a file; give the folder that holds the model's config.json.", field="text_encoder")
-    if _looks_like_path(name):
-        raise DomainError(f"The folder {name} does not exist on the server.", field="text_encoder")
+            raise DomainError(f"{name} is a file; give the folder that holds the model's config.json.", field=field)
+    if access == PATHS_IN_MODEL_DIR or _looks_like_path(name):
+        raise DomainError(f"The folder {name} does not exist on the server.", field=field)
     try:
         from huggingface_hub import try_to_load_from_cache
 
@@ -154,18 +216,68 @@ def _check_text_encoder(value: Any) -> str:
     raise DomainError(
         f"The text encoder {name!r} is neither a model folder on the server nor in its Hugging Face cache "
         "(this server never downloads models). Use all-MiniLM-L6-v2, bilstm, cnn or a folder path.",
-        field="text_encoder",
+        field=field,
     )
 
 
-def _check_weights_file(value: Any) -> str | None:
+def _check_weights_file(value: Any, access: str = PATHS_ANYWHERE) -> str | None:
+    """None, a file offered in weights_dir(), or (staff, operator) a file path; see _check_text_encoder."""
     name = str(value or "").strip()
     if not name:
         return None
-    for path in _local_candidates(name):
+    offered = offered_image_weights()
+    if name in offered:
+        return os.path.abspath(weights_dir() / name)
+    if access == PATHS_BY_NAME:
+        choices = ", ".join(offered) if offered else "none yet (an operator places weight files in the model folder's weights/)"
+        raise DomainError(f"Choose image weights this server offers: {choices}.", field="image_weights")
+    for path in _candidates(name, access, "image_weights"):
         if path.is_file():
             return str(path.resolve())
     raise DomainError(f"The image weights file {name} does not exist on the server.", field="image_weights")
+
+
+# Absolute paths in text: a '/' not preceded by a word character, '/', ':',
+# '.', '~' or '-' (so URLs, fractions and relative names stay), then path characters.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w/:.~-])/[^\s'\"`,;()\[\]{}<>|]+")
+
+
+def hide_server_paths(text: str) -> str:
+    """`text` with each absolute path replaced by a relative name: under
+    MODEL_DIR or MEDIA_ROOT its path inside them (weights/r18.pth), anywhere
+    else its last part. For answers and pages: where the server keeps its
+    files is not the reader's to know (the log keeps the full message)."""
+    if not text or "/" not in text:
+        return text
+    roots = []
+    for root in (Path(settings.MODEL_DIR), Path(settings.MEDIA_ROOT)):
+        roots += [root.absolute(), root.resolve()]
+
+    def relative(match: re.Match) -> str:
+        path = Path(match.group(0))
+        for root in roots:
+            if path.is_relative_to(root) and path != root:
+                return str(path.relative_to(root))
+        return path.name or "/"
+
+    return _ABSOLUTE_PATH.sub(relative, text)
+
+
+def public_config(config: Any) -> Any:
+    """A run's configuration as answers and pages show it: weights by their
+    offered names, no absolute server path (see hide_server_paths)."""
+    if isinstance(config, str):
+        return hide_server_paths(config)
+    if isinstance(config, dict):
+        out = {key: public_config(value) for key, value in config.items()}
+        for key in ("text_encoder", "tokenizer", "image_weights"):
+            value = config.get(key)
+            if isinstance(value, str) and Path(value).is_absolute() and Path(value).parent == weights_dir().absolute():
+                out[key] = Path(value).name
+        return out
+    if isinstance(config, list):
+        return [public_config(value) for value in config]
+    return config
 
 
 def parse_chain(value: Any, task_keys: Sequence[str]) -> list[str] | None:
@@ -217,15 +329,18 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def build_train_config(project: Project, options: Mapping[str, Any], *, schema: selectors.ProjectSchema | None = None) -> dict[str, Any]:
+def build_train_config(
+    project: Project, options: Mapping[str, Any], *, schema: selectors.ProjectSchema | None = None,
+    path_access: str = PATHS_ANYWHERE,
+) -> dict[str, Any]:
     """Validate a lead's options and return a complete TrainConfig dict.
 
     options: any of OPTION_KEYS (losses as a dict or as flat LOSS_KEYS); a
     missing option keeps its default (MiniLM, EfficientNet-Lite0, concat,
     cached). Raises DomainError naming the field: unknown options or
     choices, a chain that is not a permutation of the project's tasks,
-    epochs outside 1-200, paths that do not exist on the server.
-    Imports no torch.
+    epochs outside 1-200, encoders or weights the server does not offer
+    (path_access: see path_access_for). Imports no torch.
     """
     from inference.modeling.config import ConfigError, TrainConfig
 
@@ -244,10 +359,10 @@ def build_train_config(project: Project, options: Mapping[str, Any], *, schema: 
     values = TrainConfig().to_dict()
     values.update({key: value for key, value in options.items() if key != "losses"})
     values["losses"] = {**values["losses"], **losses}
-    values["text_encoder"] = _check_text_encoder(values["text_encoder"])
-    values["image_weights"] = _check_weights_file(values.get("image_weights"))
+    values["text_encoder"] = _check_text_encoder(values["text_encoder"], path_access)
+    values["image_weights"] = _check_weights_file(values.get("image_weights"), path_access)
     if values.get("tokenizer"):
-        values["tokenizer"] = _check_text_encoder(values["tokenizer"])
+        values["tokenizer"] = _check_text_encoder(values["tokenizer"], path_access, field="tokenizer")
     values["fusion"] = FUSION_ALIASES.get(str(values["fusion"]), values["fusion"])
     values["chain"] = parse_chain(values.get("chain"), schema.keys)
     values["epochs"] = _number(values, "epochs", int, minimum=EPOCHS_MIN, maximum=EPOCHS_MAX)
@@ -301,6 +416,43 @@ def _require_train_gold(project: Project) -> None:
 
 
 # ---------------------------------------------------------------------------
+# Per-project limits on queued or running jobs
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def _lock_and_check_limit(project: Project, kind: str) -> None:
+    """Inside the creating transaction: lock the project row, then count its
+    active jobs of `kind` (training | experiment | prediction) against the
+    MAX_ACTIVE_* setting. Race: two requests counting at once would both see
+    room; the lock makes the second count after the first has committed."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    if kind == "training":
+        limit = settings.MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT
+        active = TrainingRun.objects.filter(project=project, status__in=ACTIVE_STATUSES, experiment="").count()
+        what = "training runs"
+    elif kind == "experiment":
+        limit = settings.MAX_ACTIVE_EXPERIMENTS_PER_PROJECT
+        active = (
+            TrainingRun.objects.filter(project=project, status__in=ACTIVE_STATUSES).exclude(experiment="")
+            .order_by().values("experiment").distinct().count()
+        )
+        what = "experiments"
+    else:
+        limit = settings.MAX_ACTIVE_PREDICTIONS_PER_PROJECT
+        active = PredictionRun.objects.filter(project=project, status__in=ACTIVE_STATUSES).count()
+        what = "prediction runs"
+    if active >= limit:
+        if limit == 1:
+            what = what[:-1]
+        raise DomainError(
+            f"This project already has {limit} {what} queued or running, the most allowed at once; "
+            "wait for one to finish or cancel one."
+        )
+
+
+# ---------------------------------------------------------------------------
 # Starting, cancelling and choosing runs
 
 
@@ -317,9 +469,10 @@ def start_training_run(
     it (enqueue=False: the caller runs execute_training_run itself, as
     `manage.py train` does). Raises DomainError on bad options or when the
     train split has no gold label."""
-    config = build_train_config(project, options or {})
+    config = build_train_config(project, options or {}, path_access=path_access_for(user))
     _require_train_gold(project)
     with transaction.atomic():
+        _lock_and_check_limit(project, "experiment" if experiment else "training")
         run = TrainingRun.objects.create(
             project=project,
             created_by=user if getattr(user, "is_authenticated", False) else None,
@@ -401,7 +554,7 @@ def start_experiment(
     if fusions and any(f not in FUSIONS for f in fusions):
         raise DomainError(f"Unknown fusion in {', '.join(fusions)}; choose among {', '.join(FUSIONS)}.", field="fusions")
     schema = selectors.get_project_schema(project)
-    config = build_train_config(project, options or {}, schema=schema)
+    config = build_train_config(project, options or {}, schema=schema, path_access=path_access_for(user))
     _require_train_gold(project)
     variants = experiment_variants(config, schema.keys, grids, fusions)
     if len(variants) > MAX_EXPERIMENT_RUNS:
@@ -418,6 +571,7 @@ def start_experiment(
     experiment = f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]} {label}"[:100]
     runs = []
     with transaction.atomic():
+        _lock_and_check_limit(project, "experiment")
         for variant_name, variant in variants:
             run = TrainingRun.objects.create(
                 project=project,
@@ -468,16 +622,20 @@ def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bo
             PrelabelPolicy.objects.filter(project=project).update(gold_at_last_training=selectors.count_gold_labels(project))
         run.refresh_from_db()
         if predict:
-            start_prediction_run(project=project, training_run=run, reason="new pre-labeller")
+            start_prediction_run(project=project, training_run=run, reason="new pre-labeller", limit=False)
     return run
 
 
-def start_prediction_run(*, project: Project, training_run: TrainingRun | None = None, user=None, reason: str = "manual", enqueue: bool = True) -> PredictionRun:
+def start_prediction_run(
+    *, project: Project, training_run: TrainingRun | None = None, user=None, reason: str = "manual", enqueue: bool = True,
+    limit: bool = True,
+) -> PredictionRun:
     """Queue a prediction run of a succeeded training run (default: the
     pre-labeller) over every item that still needs labels (see
     selectors.list_items_to_suggest). While one is still queued for the same
     model it is returned instead: it reads its items only when it starts, so
-    it will cover the new ones too."""
+    it will cover the new ones too. limit=False skips the per-project limit:
+    the app's own follow-ups (a new pre-labeller, new items) must not fail."""
     training_run = training_run or selectors.get_prelabeller(project)
     if training_run is None:
         raise DomainError("This project has no pre-labeller yet: mark a succeeded training run as the pre-labeller first.")
@@ -490,6 +648,8 @@ def start_prediction_run(*, project: Project, training_run: TrainingRun | None =
         queued = PredictionRun.objects.filter(training_run=training_run, status=RunStatus.QUEUED).order_by("-id").first()
         if queued is not None and enqueue:
             return queued
+        if limit:
+            _lock_and_check_limit(project, "prediction")
         run = PredictionRun.objects.create(
             project=project,
             training_run=training_run,
@@ -528,7 +688,7 @@ def on_items_added(*, project: Project, item_ids: Iterable[int]) -> PredictionRu
     prelabeller = selectors.get_prelabeller(project)
     if prelabeller is None or prelabeller.status != RunStatus.SUCCEEDED:
         return None
-    return start_prediction_run(project=project, training_run=prelabeller, reason="new items")
+    return start_prediction_run(project=project, training_run=prelabeller, reason="new items", limit=False)
 
 
 def on_gold_changed(*, project: Project) -> TrainingRun | None:
@@ -694,9 +854,10 @@ def _finite(value: float | None) -> float | None:
 
 
 def _error_message(exc: BaseException) -> str:
+    """What a failed run shows: the message, server paths made relative (the log keeps them)."""
     if isinstance(exc, (ValueError, FileNotFoundError, FileExistsError, RuntimeError, DomainError)) and str(exc):
-        return str(getattr(exc, "message", exc))[:2000]
-    return f"{type(exc).__name__}: {exc}"[:2000]
+        return hide_server_paths(str(getattr(exc, "message", exc)))[:2000]
+    return hide_server_paths(f"{type(exc).__name__}: {exc}")[:2000]
 
 
 def _clean_json(value: Any) -> Any:
@@ -764,7 +925,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
                     artefact_path=str(result.artefact_path),
                     best_epoch=result.best_epoch,
                     epoch=result.epochs_run,
-                    warnings=warnings,
+                    warnings=[hide_server_paths(str(warning)) for warning in warnings],
                     phase="",
                     error="",
                 )
@@ -987,8 +1148,8 @@ def run_status(run: TrainingRun) -> dict[str, Any]:
         "epoch": run.epoch,
         "epochs_total": run.epochs_total,
         "progress": run.progress,
-        "phase": WAITING_FOR_BROKER if run.waiting_for_broker else run.phase,
-        "error": run.error,
+        "phase": WAITING_FOR_BROKER if run.waiting_for_broker else hide_server_paths(run.phase),
+        "error": hide_server_paths(run.error),
         "cancel_requested": run.cancel_requested,
         "history": run.history,
         "finished": run.status in FINISHED_STATUSES,

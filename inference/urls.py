@@ -21,6 +21,7 @@ urlpatterns = [
 # JSON API (leads).
 urlpatterns += [
     path("api/projects/<slug:slug>/runs/", api.RunListCreate.as_view(), name="api-run-list"),
+    path("api/projects/<slug:slug>/train-options/", api.TrainOptions.as_view(), name="api-train-options"),
     path("api/projects/<slug:slug>/runs/<int:run_id>/", api.RunDetail.as_view(), name="api-run-detail"),
     path("api/projects/<slug:slug>/runs/<int:run_id>/cancel/", api.RunCancel.as_view(), name="api-run-cancel"),
     path("api/projects/<slug:slug>/runs/<int:run_id>/prelabeller/", api.RunMarkPrelabeller.as_view(), name="api-run-prelabeller"),

@@ -28,7 +28,6 @@ from . import figures, selectors, services
 from .models import FINISHED_STATUSES, PredictionRun, RunStatus, TrainingRun
 
 LEAD = Membership.Role.LEAD
-TEXT_ENCODER_CHOICES = ("all-MiniLM-L6-v2", "bilstm", "cnn")
 IMAGE_ENCODER_CHOICES = [
     ("efficientnet-lite0", "EfficientNet-Lite0 (packaged weights)"),
     ("resnet18", "ResNet-18 (weights file below)"),
@@ -53,13 +52,12 @@ class TrainForm(forms.Form):
     Every field is optional: one left empty keeps TrainConfig's default."""
 
     name = forms.CharField(max_length=200, required=False, help_text="Optional; a summary of the options otherwise.")
-    text_encoder = forms.CharField(
-        max_length=500, initial="all-MiniLM-L6-v2", required=False,
-        help_text="all-MiniLM-L6-v2 (packaged), bilstm or cnn (MSED baselines), or a model folder on the server.",
-        widget=forms.TextInput(attrs={"list": "text-encoders"}),
+    text_encoder = forms.ChoiceField(
+        required=False, initial="all-MiniLM-L6-v2",
+        help_text="all-MiniLM-L6-v2 (packaged), bilstm or cnn (MSED baselines), or a model an operator placed on the server.",
     )
     image_encoder = forms.ChoiceField(choices=IMAGE_ENCODER_CHOICES, required=False, initial="efficientnet-lite0")
-    image_weights = forms.CharField(max_length=500, required=False, help_text="ResNet only: a torchvision state-dict file on the server.")
+    image_weights = forms.ChoiceField(required=False, help_text="ResNet only: a torchvision state-dict file an operator placed on the server.")
     modalities = forms.ChoiceField(choices=MODALITY_CHOICES, required=False, initial="both")
     fusion = forms.ChoiceField(choices=FUSION_CHOICES, required=False, initial="concat")
     recipe = forms.ChoiceField(choices=RECIPE_CHOICES, required=False, initial="cached")
@@ -75,6 +73,24 @@ class TrainForm(forms.Form):
     epochs = forms.IntegerField(required=False, initial=30, help_text=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX}; training stops early when dev macro-F1 stalls.")
     lr = forms.FloatField(required=False, initial=1e-3, label="Learning rate")
     seed = forms.IntegerField(required=False, initial=13, min_value=0)
+
+    def __init__(self, *args, user=None, **kwargs):
+        """Leads choose encoders and weights among what the server offers;
+        staff may also type a path inside MODEL_DIR (the service checks it)."""
+        super().__init__(*args, **kwargs)
+        weights = services.offered_image_weights()
+        if getattr(user, "is_staff", False):
+            self.fields["text_encoder"] = forms.CharField(
+                max_length=500, required=False, initial="all-MiniLM-L6-v2", help_text=self.fields["text_encoder"].help_text + " Staff: or a folder inside MODEL_DIR.",
+                widget=forms.TextInput(attrs={"list": "text-encoders"}),
+            )
+            self.fields["image_weights"] = forms.CharField(
+                max_length=500, required=False, help_text="ResNet only: an offered file name, or (staff) a file inside MODEL_DIR.",
+                widget=forms.TextInput(attrs={"list": "image-weights"}),
+            )
+        else:
+            self.fields["text_encoder"].choices = [(name, name) for name in services.offered_text_encoders()]
+            self.fields["image_weights"].choices = [("", "none (random weights)")] + [(name, name) for name in weights]
 
     def options(self) -> dict:
         """The options given; an empty field keeps its default (an unchecked
@@ -127,11 +143,25 @@ def _start_page(request, project, form, template_form: str):
             "project": project,
             "form": form,
             "kind": template_form,
-            "text_encoders": TEXT_ENCODER_CHOICES,
+            "text_encoders": services.offered_text_encoders(),
+            "image_weights": services.offered_image_weights(),
             "task_orders": _task_orders(project),
             "train_gold": selectors.count_train_gold(project),
         },
     )
+
+
+def _hide_paths(runs):
+    """Runs and prediction runs as pages show them: errors and the
+    configuration without absolute server paths (rows written before errors
+    were stored that way included). Display copies only; nothing is saved."""
+    for run in runs:
+        run.error = services.hide_server_paths(run.error)
+        if isinstance(run, TrainingRun):
+            run.config = services.public_config(run.config)
+            run.warnings = services.public_config(run.warnings)
+            run.phase = services.hide_server_paths(run.phase)
+    return runs
 
 
 @project_view(role=LEAD)
@@ -150,7 +180,7 @@ def run_list(request, project):
             "schema": schema,
             "comparison": comparison,
             "prelabeller": selectors.get_prelabeller(project),
-            "predictions": selectors.list_prediction_runs(project, limit=5),
+            "predictions": _hide_paths(list(selectors.list_prediction_runs(project, limit=5))),
             "experiments": selectors.list_experiments(project)[:10],
             "policy_form": PolicyForm(initial={"retrain_every_n_gold": policy.retrain_every_n_gold, "suggest_new_items": policy.suggest_new_items}),
             "policy": policy,
@@ -172,7 +202,7 @@ def _workers_line() -> dict:
 @project_view(role=LEAD)
 @require_http_methods(["GET", "POST"])
 def run_create(request, project):
-    form = TrainForm(request.POST or None)
+    form = TrainForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             run = services.start_training_run(project=project, user=request.user, options=form.options(), name=form.cleaned_data["name"])
@@ -186,7 +216,7 @@ def run_create(request, project):
 @project_view(role=LEAD)
 @require_http_methods(["GET", "POST"])
 def experiment_create(request, project):
-    form = ExperimentForm(request.POST or None, initial={"epochs": 30})
+    form = ExperimentForm(request.POST or None, initial={"epochs": 30}, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             runs = services.start_experiment(
@@ -241,6 +271,7 @@ def run_detail(request, project, run_id: int):
         for c in services.confusion_data(run, schema)
     ]
     embedding = map_figure = None
+    _hide_paths([run])
     if run.status == RunStatus.SUCCEEDED:
         embedding = services.embedding_points(run, space=space, colour=colour, task_key=task_key)
         if embedding["points"]:
@@ -265,7 +296,7 @@ def run_detail(request, project, run_id: int):
             "map_space": space,
             "map_colour": colour,
             "map_task": task_key,
-            "predictions": list(run.prediction_runs.order_by("-created_at")[:5]),
+            "predictions": _hide_paths(list(run.prediction_runs.order_by("-created_at")[:5])),
             "config_json": json.dumps(run.config, indent=1),
             "split_counts": [(split, run.data_counts[split]) for split in ("train", "dev", "test") if isinstance((run.data_counts or {}).get(split), dict)],
             "finished": run.status in FINISHED_STATUSES,
@@ -324,7 +355,7 @@ def prediction_detail(request, project, prediction_id: int):
             "items_done": run.items_done,
             "items_total": run.items_total,
             "progress": run.progress,
-            "error": run.error,
+            "error": services.hide_server_paths(run.error),
             "finished": run.status in FINISHED_STATUSES,
         }
     )

@@ -40,6 +40,13 @@ def make_project(*, lead=None, template: str = "msed", name: str = "Desire study
     return create_project(name=name, template=template, created_by=lead, **kwargs)
 
 
+def allow_project_creation(user) -> None:
+    """What a staff member's admin action does: grant annotator.add_project."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename="add_project", content_type__app_label="annotator"))
+
+
 def make_member(project, *, role: str = Membership.Role.ANNOTATOR, username: str | None = None):
     user = UserFactory(username=username) if username else UserFactory()
     add_member(project=project, user=user, role=role)

@@ -50,3 +50,12 @@ class IsProjectLeadOrReadOnlyMember(IsProjectMember):
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return True
         return selectors.is_lead(request.user, view.get_project())
+
+
+class CanCreateProjects(BasePermission):
+    """Creating (POST) is for staff and users a staff member allowed; reading is for anyone signed in."""
+
+    message = selectors.PROJECT_CREATION_REFUSED
+
+    def has_permission(self, request, view) -> bool:
+        return request.method != "POST" or selectors.can_create_projects(request.user)

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from ..models import Annotation, Gold, ImportJob, Item, Membership, Project
 from ..schemas import SCHEMA_TEMPLATES
+from .strict import StrictInput
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -16,7 +17,7 @@ class ProjectOut(serializers.ModelSerializer):
         ]
 
 
-class ProjectCreateIn(serializers.Serializer):
+class ProjectCreateIn(StrictInput):
     name = serializers.CharField(max_length=200)
     template = serializers.ChoiceField(choices=list(SCHEMA_TEMPLATES), default="msed")
     slug = serializers.SlugField(required=False, max_length=80)
@@ -29,7 +30,7 @@ class ProjectCreateIn(serializers.Serializer):
     queue_order = serializers.ChoiceField(choices=Project.QueueOrder.choices, default=Project.QueueOrder.FINISH_FIRST)
 
 
-class ProjectSettingsIn(serializers.Serializer):
+class ProjectSettingsIn(StrictInput):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     guidelines = serializers.CharField(required=False, allow_blank=True)
@@ -43,21 +44,21 @@ class ProjectSettingsIn(serializers.Serializer):
     dispute_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
 
 
-class LabelSchema(serializers.Serializer):
+class LabelSchema(StrictInput):
     key = serializers.CharField(max_length=40)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     hotkey = serializers.CharField(max_length=1, required=False, allow_blank=True)
 
 
-class TaskSchema(serializers.Serializer):
+class TaskSchema(StrictInput):
     key = serializers.CharField(max_length=40)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     required = serializers.BooleanField(default=True)
     labels = LabelSchema(many=True)
 
 
-class SchemaIO(serializers.Serializer):
+class SchemaIO(StrictInput):
     tasks = TaskSchema(many=True)
 
 
@@ -105,7 +106,7 @@ class MembershipOut(serializers.ModelSerializer):
         fields = ["user_id", "username", "role", "pseudonym", "created_at"]
 
 
-class MembershipIn(serializers.Serializer):
+class MembershipIn(StrictInput):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.ANNOTATOR)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
@@ -130,7 +131,7 @@ class ImportIn(serializers.Serializer):
         return f
 
 
-class ImportConfirmIn(serializers.Serializer):
+class ImportConfirmIn(StrictInput):
     only_valid_rows = serializers.BooleanField(default=False)
     on_duplicate = serializers.ChoiceField(choices=ImportJob.OnDuplicate.choices, default=ImportJob.OnDuplicate.SKIP)
 
@@ -153,6 +154,6 @@ class ImportProgressOut(serializers.Serializer):
     message = serializers.CharField(allow_blank=True)
 
 
-class SplitIn(serializers.Serializer):
+class SplitIn(StrictInput):
     only_unassigned = serializers.BooleanField(default=True)
     seed = serializers.IntegerField(default=13)

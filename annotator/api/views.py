@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -27,7 +27,8 @@ from ..services import imports as import_services
 from ..services import projects as project_services
 from ..services import splits as split_services
 from . import serializers as s
-from .permissions import IsProjectLead, IsProjectLeadOrReadOnlyMember, IsProjectMember, ProjectMixin
+from .params import query_bool, query_choice, query_int
+from .permissions import CanCreateProjects, IsProjectLead, IsProjectLeadOrReadOnlyMember, IsProjectMember, ProjectMixin
 
 User = get_user_model()
 
@@ -40,15 +41,23 @@ class IdCursor(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_page_size(self, request):
+        # A page_size that is no number is a 400, as the schema says (DRF would use the default).
+        query_int(request, self.page_size_query_param)
+        return super().get_page_size(request)
+
 
 class ProjectListCreate(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, CanCreateProjects]
 
     @extend_schema(responses=s.ProjectOut(many=True), summary="Projects you are a member of")
     def get(self, request):
         return Response(s.ProjectOut(selectors.list_projects_for_member(request.user), many=True).data)
 
-    @extend_schema(request=s.ProjectCreateIn, responses={201: s.ProjectOut}, summary="Create a project from a template")
+    @extend_schema(
+        request=s.ProjectCreateIn, responses={201: s.ProjectOut}, summary="Create a project from a template",
+        description="Staff, and users a staff member allowed (permission annotator.add_project); others get a 403.",
+    )
     def post(self, request):
         data = s.ProjectCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -106,6 +115,9 @@ class ItemList(ProjectMixin, generics.ListAPIView):
 
     def get_queryset(self):
         project = self.get_project()
+        # The page drops an unknown filter value; the API says so instead.
+        query_choice(self.request, "split", Item.Split.values, "")
+        query_choice(self.request, "status", [k for k, _ in selectors.ItemFilters.STATUSES], "")
         filters = selectors.ItemFilters.from_query(self.request.query_params, project)
         return filters.apply(Item.objects.filter(project=project), project)
 
@@ -188,7 +200,7 @@ def _progress_body(job: ImportJob) -> dict:
 
 class ImportCreate(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file travels as multipart only
 
     @extend_schema(request=s.ImportIn, responses={202: s.ImportProgressOut}, summary="Upload a dataset to validate and import")
     def post(self, request, slug):
@@ -259,11 +271,6 @@ class _FileNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _flag(request, name: str, default: bool) -> bool:
-    value = request.query_params.get(name)
-    return default if value in (None, "") else value.lower() not in ("0", "false", "no", "off")
-
-
 class Export(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
     renderer_classes, content_negotiation_class = [JSONRenderer], _FileNegotiation
@@ -280,8 +287,8 @@ class Export(ProjectMixin, APIView):
                 "return gets a leading ' so spreadsheets show it as text; importing the file removes it again.")),
         ],
         responses={
-            (200, "text/csv"): OpenApiTypes.BINARY,
-            (200, "application/x-ndjson"): OpenApiTypes.BINARY,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
             (200, "application/zip"): OpenApiTypes.BINARY,
             400: OpenApiResponse(description="An unknown file_format; `detail` lists the choices."),
         },
@@ -291,12 +298,13 @@ class Export(ProjectMixin, APIView):
         fmt = request.query_params.get("file_format") or request.query_params.get("format") or "csv"
         if fmt not in export_services.FORMATS:
             raise DomainError("file_format must be csv, jsonl or msed.", field="file_format")
+        pseudonymise, raw = query_bool(request, "pseudonymise", True), query_bool(request, "raw", False)
         record_security_event(
             kind="export", actor=request.user, project=self.get_project(), request=request,
-            format=fmt, pseudonymise=_flag(request, "pseudonymise", True), raw=_flag(request, "raw", False),
+            format=fmt, pseudonymise=pseudonymise, raw=raw,
         )
         filename, content_type, chunks = export_services.stream_export(
-            project=self.get_project(), fmt=fmt, pseudonymise=_flag(request, "pseudonymise", True), raw=_flag(request, "raw", False)
+            project=self.get_project(), fmt=fmt, pseudonymise=pseudonymise, raw=raw
         )
         response = StreamingHttpResponse(chunks, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -25,6 +25,7 @@ from ..services import votes
 from . import workspace_serializers as s
 from .parsers import SafeJSONParser
 from .permissions import IsProjectLead, IsProjectMember, ProjectMixin
+from .params import query_bool, query_int
 
 TAG_WORK = ["Labelling"]
 TAG_LEAD = ["Items and adjudication (leads)"]
@@ -54,24 +55,21 @@ def _object(data) -> dict:
     return data
 
 
+# JSON types exactly as the schema documents them (no "12" for 12, no 0 for
+# false): tests/test_api_schema_fuzz.py holds the two to each other.
 def _optional_int(data: dict, name: str) -> int | None:
     value = data.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    if isinstance(value, bool) or not isinstance(value, int):
         raise DomainError(f"{name} must be a whole number.", field=name)
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise DomainError(f"{name} must be a whole number.", field=name) from exc
+    return value
 
 
 def _flag(data: dict, name: str) -> bool:
     value = data.get(name, False)
-    if value in (True, False):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
+    if isinstance(value, bool):
+        return value
     raise DomainError(f"{name} must be true or false.", field=name)
 
 
@@ -197,11 +195,11 @@ class OwnAnnotationPrevious(ProjectMixin, APIView):
     )
     def get(self, request, slug):
         project = self.get_project()
-        after = _int_param(request, "after")
+        after, before = _int_param(request, "after"), _int_param(request, "before")  # both checked, as documented
         if after:
             annotation = votes.get_next_annotation(request.user, project, after_id=after)
         else:
-            annotation = votes.get_previous_annotation(request.user, project, before_id=_int_param(request, "before"))
+            annotation = votes.get_previous_annotation(request.user, project, before_id=before)
         if annotation is None:
             raise Http404("There is no annotation of yours in that direction.")
         return Response(s.OwnAnnotationViewOut(votes.get_annotation_view(annotation, project=project)).data)
@@ -209,7 +207,7 @@ class OwnAnnotationPrevious(ProjectMixin, APIView):
 
 def _int_param(request, name: str) -> int | None:
     value = request.query_params.get(name)
-    if value in (None, ""):
+    if value is None:
         return None
     try:
         return int(value)
@@ -264,7 +262,7 @@ class DisputedList(ProjectMixin, APIView):
     def get(self, request, slug):
         page = votes.list_disputed_items(
             self.get_project(),
-            after=request.query_params.get("after"),
-            complete_only=request.query_params.get("complete", "").lower() in ("1", "true", "yes"),
+            after=query_int(request, "after"),
+            complete_only=query_bool(request, "complete", False),
         )
         return Response(s.DisputedPageOut(page).data)

@@ -8,6 +8,7 @@ the services build, so the OpenAPI schema documents them.
 from rest_framework import serializers
 
 from ..models import Annotation
+from .strict import StrictInput
 
 ROUNDS = Annotation.Round.choices
 
@@ -15,14 +16,14 @@ ROUNDS = Annotation.Round.choices
 # ---- input
 
 
-class NextIn(serializers.Serializer):
+class NextIn(StrictInput):
     current_item = serializers.IntegerField(
         required=False, allow_null=True, help_text="The item on screen: fetch another one ahead of it."
     )
     include_progress = serializers.BooleanField(default=False)
 
 
-class SubmitIn(serializers.Serializer):
+class SubmitIn(StrictInput):
     round = serializers.ChoiceField(choices=ROUNDS, default=Annotation.Round.MULTIMODAL)
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True), help_text="task key -> label key")
     inference_order = serializers.ListField(child=serializers.CharField(), required=False, default=list)
@@ -33,17 +34,17 @@ class SubmitIn(serializers.Serializer):
     )
 
 
-class SkipIn(serializers.Serializer):
+class SkipIn(StrictInput):
     round = serializers.ChoiceField(choices=ROUNDS, default=Annotation.Round.MULTIMODAL)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
-class EditIn(serializers.Serializer):
+class EditIn(StrictInput):
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True))
     inference_order = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True, default=None)
 
 
-class AdjudicateIn(serializers.Serializer):
+class AdjudicateIn(StrictInput):
     task = serializers.CharField(max_length=40)
     label = serializers.CharField(max_length=40)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from .. import demo
@@ -60,6 +61,8 @@ def seed_demo_project(*, items: int = 600, seed: int = 0, labelled_share: float 
     if items < 1:
         raise ValueError("The demo needs at least one item.")
     lead, lead_password = _set_password(LEAD)
+    # The demo's lead shows the whole app, "New project" included.
+    lead.user_permissions.add(Permission.objects.get(codename="add_project", content_type__app_label="annotator"))
     logins = [(LEAD, lead_password, "lead")]
     annotator_users = []
     for name in ANNOTATORS:

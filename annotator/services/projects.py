@@ -239,6 +239,8 @@ def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR,
         raise DomainError(f"Unknown role {role!r}; choose lead or annotator.", field="role")
     membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if membership:
+        if membership.role == Membership.Role.LEAD and role != Membership.Role.LEAD:
+            _require_another_lead(project=project, membership=membership)
         old_role, membership.role = membership.role, role
         membership.save(update_fields=["role"])
         if old_role != role:
@@ -284,13 +286,23 @@ def create_member_account(
     return user, password
 
 
+def _require_another_lead(*, project: Project, membership: Membership) -> None:
+    """Refuse to demote or remove `membership` when it holds the project's last
+    active lead. Race: two leads demoting each other at once would each see
+    the other still lead; the project row lock serialises them."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    others = project.memberships.filter(role=Membership.Role.LEAD, user__is_active=True).exclude(pk=membership.pk)
+    if not others.exists():
+        raise DomainError("A project needs at least one lead; make someone else lead first.")
+
+
 @transaction.atomic
 def remove_member(*, project: Project, user, actor=None, request=None) -> None:
     membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if membership is None:
         raise DomainError(f"{user} is not a member of this project.")
-    if membership.role == Membership.Role.LEAD and project.memberships.filter(role=Membership.Role.LEAD).count() == 1:
-        raise DomainError("A project needs at least one lead; make someone else lead first.")
+    if membership.role == Membership.Role.LEAD:
+        _require_another_lead(project=project, membership=membership)
     # Their votes stay: they are part of the project's record.
     membership.delete()
     record_security_event(

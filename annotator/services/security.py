@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import tokens
+from .. import selectors, tokens
 from ..client_ip import client_ip
 from ..errors import DomainError
 from ..models import ApiToken, Project, SecurityEvent
@@ -120,6 +120,10 @@ def deactivate_account(*, actor, user, request=None) -> None:
         raise DomainError("You cannot deactivate your own account.")
     if not user.is_active:
         return
+    led_alone = [project.name for project in selectors.list_projects_led_only_by(user)]
+    if led_alone:
+        # A project never loses its last active lead.
+        raise DomainError(f"{user.username} is the only active lead of {', '.join(led_alone)}; make someone else lead first.")
     user.is_active = False
     user.save(update_fields=["is_active"])
     drop_stale_api_tokens(user)

@@ -26,12 +26,18 @@ User = get_user_model()
 def project_list(request):
     projects = selectors.list_projects_for_member(request.user).annotate(n_items=Count("items", distinct=True))
     roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
-    return render(request, "annotator/project_list.html", {"projects": projects, "roles": roles})
+    return render(
+        request,
+        "annotator/project_list.html",
+        {"projects": projects, "roles": roles, "can_create": selectors.can_create_projects(request.user)},
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_create(request):
+    if not selectors.can_create_projects(request.user):
+        return render(request, "annotator/project_create.html", {"refused": selectors.PROJECT_CREATION_REFUSED}, status=403)
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

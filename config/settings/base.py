@@ -205,6 +205,15 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 # Trained model artefacts and cached image / text features.
 MODEL_DIR = Path(env("MODEL_DIR", str(BASE_DIR / "var" / "models")))
+# Text encoders (folders with config.json) and image weights (files) an
+# operator places in MODEL_DIR/weights/ are offered to leads by name.
+
+# Queued or running jobs a project may have at once; more are refused with a
+# message (one lead cannot fill the workers' queue). Experiments count as one
+# each, whatever the size of their grid.
+MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT = env_int("MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT", 3)
+MAX_ACTIVE_EXPERIMENTS_PER_PROJECT = env_int("MAX_ACTIVE_EXPERIMENTS_PER_PROJECT", 1)
+MAX_ACTIVE_PREDICTIONS_PER_PROJECT = env_int("MAX_ACTIVE_PREDICTIONS_PER_PROJECT", 2)
 
 # Upload limits. DATA_UPLOAD_MAX_MEMORY_SIZE bounds non-file request bodies;
 # uploaded files above FILE_UPLOAD_MAX_MEMORY_SIZE spill to a temporary file.
@@ -287,12 +296,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON with a size and depth limit (a 400, never a RecursionError 500); see annotator/api/parsers.py.
-    "DEFAULT_PARSER_CLASSES": [
-        "annotator.api.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON bodies only (uploads declare their own multipart parser): form encoding cannot
+    # carry the nested and typed values the schema documents. With a size and depth limit
+    # (a 400, never a RecursionError 500); see annotator/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": ["annotator.api.parsers.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotator.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
@@ -342,6 +349,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "annotator.api_schema.add_error_responses"],
 }
 
 LOGGING = {

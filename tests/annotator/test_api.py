@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Annotation, Vote
-from tests.factories import ItemFactory
+from tests.factories import ItemFactory, allow_project_creation
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +48,7 @@ def test_token_authentication_works(api, project, lead):
 
 
 def test_create_project_and_read_its_schema(api, lead):
+    allow_project_creation(lead)
     api.force_authenticate(lead)
     response = api.post(reverse("api:project-list"), {"name": "API study", "template": "sentiment"}, format="json")
     assert response.status_code == 201

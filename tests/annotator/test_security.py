@@ -340,3 +340,17 @@ def token_status(key):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client.get(reverse("api:project-list")).status_code
+
+
+def test_the_deactivate_action_refuses_a_projects_last_active_lead(lead, project):
+    staff = UserFactory(username="sam-staff", is_staff=True, is_superuser=True)
+    client = APIClient()
+    client.force_login(staff)
+    response = client.post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "deactivate_accounts", "_selected_action": [lead.pk]},
+        follow=True,
+    )
+    lead.refresh_from_db()
+    assert lead.is_active and not events(SecurityEvent.Kind.ACCOUNT_DEACTIVATED)
+    assert f"the only active lead of {project.name}" in response.content.decode()

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Membership, Project
-from tests.factories import ItemFactory
+from tests.factories import ItemFactory, allow_project_creation
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,8 @@ def test_project_list_shows_only_my_projects(annotator_client, project, lead):
     assert project.name in body and "Secret project" not in body
 
 
-def test_creating_a_project_from_the_msed_template(lead_client):
+def test_creating_a_project_from_the_msed_template(lead_client, lead):
+    allow_project_creation(lead)
     response = lead_client.post(
         reverse("annotator:project-create"),
         {"name": "Desire 2026", "template": "msed", "votes_per_item": 5, "queue_order": "finish_first",

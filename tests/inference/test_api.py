@@ -10,7 +10,7 @@ from django.urls import reverse
 from annotator.models import Item
 from inference import services
 from inference.models import PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
-from tests.inference.test_services import add_votes, demo_items, options, tiny_bert, tiny_options, trained_run  # noqa: F401
+from tests.inference.test_services import add_votes, demo_items, offered_tiny_bert, options, tiny_bert, tiny_options, trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +59,9 @@ def test_anonymous_requests_are_refused(api, project, runs):
         assert getattr(api, method)(url, body, format="json").status_code in (401, 403)
 
 
-def test_lead_starts_polls_and_compares_a_run(api, lead, project, demo_items, tiny_bert, django_capture_on_commit_callbacks):
+def test_lead_starts_polls_and_compares_a_run(api, lead, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks):
     api.force_authenticate(lead)
-    body = {**tiny_options(tiny_bert), "chain": ["sentiment", "desire", "emotion"], "losses": {"class_weights": True}, "name": "api run"}
+    body = {**tiny_options(offered_tiny_bert), "chain": ["sentiment", "desire", "emotion"], "losses": {"class_weights": True}, "name": "api run"}
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(reverse("inference:api-run-list", args=[project.slug]), body, format="json")
     assert response.status_code == 201, response.data
@@ -90,7 +90,7 @@ def test_lead_starts_polls_and_compares_a_run(api, lead, project, demo_items, ti
         ({"chain": "sentiment > nonsense > desire"}, "chain", "exactly once"),
         ({"epochs": 0}, "epochs", "between 1 and 200"),
         ({"epochs": 1000}, "epochs", "between 1 and 200"),
-        ({"text_encoder": "/nowhere/model"}, "text_encoder", "does not exist"),
+        ({"text_encoder": "/nowhere/model"}, "text_encoder", "Choose a text encoder this server offers"),
         ({"losses": {"magic_weight": 1}}, "losses.magic_weight", "Unknown training options"),
     ],
 )

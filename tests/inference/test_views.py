@@ -11,7 +11,7 @@ from django.urls import reverse
 from annotator.models import Item
 from inference import services
 from inference.models import PredictionRun, PrelabelPolicy, RunStatus, TrainingRun
-from tests.inference.test_services import add_votes, demo_items, options, tiny_bert, tiny_options, trained_run  # noqa: F401
+from tests.inference.test_services import add_votes, demo_items, offered_tiny_bert, options, tiny_bert, tiny_options, trained_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -76,9 +76,9 @@ def test_the_project_nav_links_leads_to_the_models(lead_client, project):
     assert reverse("inference:run-list", args=[project.slug]) in response.content.decode()
 
 
-def test_lead_trains_from_the_form_and_watches_the_run(lead_client, project, demo_items, tiny_bert, django_capture_on_commit_callbacks):
+def test_lead_trains_from_the_form_and_watches_the_run(lead_client, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks):
     # The form has no hidden-size or batch options: those keys are ignored and keep their defaults.
-    form = {**tiny_options(tiny_bert), "chain": "desire > sentiment > emotion", "unimodal_heads": "on", "contrastive_weight": 0, "common_space_weight": 0, "name": "first try"}
+    form = {**tiny_options(offered_tiny_bert), "chain": "desire > sentiment > emotion", "unimodal_heads": "on", "contrastive_weight": 0, "common_space_weight": 0, "name": "first try"}
     with django_capture_on_commit_callbacks(execute=True):
         response = lead_client.post(reverse("inference:run-create", args=[project.slug]), form)
     run = TrainingRun.objects.get()
@@ -109,27 +109,27 @@ def test_lead_trains_from_the_form_and_watches_the_run(lead_client, project, dem
         ({"chain": "desire > emotion"}, "chain", "exactly once"),
         ({"epochs": 0}, "epochs", "between 1 and 200"),
         ({"epochs": 999}, "epochs", "between 1 and 200"),
-        ({"text_encoder": "/no/such/folder"}, "text_encoder", "does not exist on the server"),
-        ({"image_encoder": "resnet50", "image_weights": "/no/weights.pt"}, "image_weights", "does not exist on the server"),
+        ({"text_encoder": "/no/such/folder"}, "text_encoder", "Select a valid choice"),
+        ({"image_encoder": "resnet50", "image_weights": "/no/weights.pt"}, "image_weights", "Select a valid choice"),
     ],
 )
-def test_bad_training_options_come_back_as_form_errors(lead_client, project, demo_items, tiny_bert, override, field, message):
-    form = {**tiny_options(tiny_bert), "contrastive_weight": 0, "common_space_weight": 0, **override}
+def test_bad_training_options_come_back_as_form_errors(lead_client, project, demo_items, offered_tiny_bert, override, field, message):
+    form = {**tiny_options(offered_tiny_bert), "contrastive_weight": 0, "common_space_weight": 0, **override}
     response = lead_client.post(reverse("inference:run-create", args=[project.slug]), form)
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
     assert not TrainingRun.objects.exists()
 
 
-def test_training_without_gold_labels_says_what_to_do(lead_client, project, tiny_bert):
-    form = {**tiny_options(tiny_bert), "contrastive_weight": 0, "common_space_weight": 0}
+def test_training_without_gold_labels_says_what_to_do(lead_client, project, offered_tiny_bert):
+    form = {**tiny_options(offered_tiny_bert), "contrastive_weight": 0, "common_space_weight": 0}
     response = lead_client.post(reverse("inference:run-create", args=[project.slug]), form)
     assert response.status_code == 200
     assert "No item of the train split has a gold label" in " ".join(response.context["form"].non_field_errors())
 
 
-def test_experiment_form_queues_a_grid_and_shows_its_comparison(lead_client, project, demo_items, tiny_bert, django_capture_on_commit_callbacks):
-    form = {**tiny_options(tiny_bert), "contrastive_weight": 0, "common_space_weight": 0, "grids": ["modalities"], "name": "baselines"}
+def test_experiment_form_queues_a_grid_and_shows_its_comparison(lead_client, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks):
+    form = {**tiny_options(offered_tiny_bert), "contrastive_weight": 0, "common_space_weight": 0, "grids": ["modalities"], "name": "baselines"}
     with django_capture_on_commit_callbacks(execute=True):
         response = lead_client.post(reverse("inference:experiment-create", args=[project.slug]), form)
     runs = list(TrainingRun.objects.order_by("id"))
