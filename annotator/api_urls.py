@@ -12,8 +12,8 @@ urlpatterns = [
 
 urlpatterns += [
     path("tokens/", tokens.TokenListCreate.as_view(), name="token-list"),
-    path("tokens/<uuid:public_id>/", tokens.TokenRevoke.as_view(), name="token-revoke"),
-    path("tokens/<uuid:public_id>/rotate/", tokens.TokenRotate.as_view(), name="token-rotate"),
+    path("tokens/<str:public_id>/", tokens.TokenRevoke.as_view(), name="token-revoke"),
+    path("tokens/<str:public_id>/rotate/", tokens.TokenRotate.as_view(), name="token-rotate"),
     path("projects/", views.ProjectListCreate.as_view(), name="project-list"),
     path("projects/<slug:slug>/", views.ProjectDetail.as_view(), name="project-detail"),
     path("projects/<slug:slug>/schema/", views.ProjectSchema.as_view(), name="project-schema"),

@@ -27,6 +27,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import re
 import shutil
 import time

@@ -802,7 +802,10 @@ def discard_import(*, job: ImportJob, user) -> ImportJob:
     job.message = "Discarded; nothing was imported and the uploaded file was removed."
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "message", "finished_at"])
-    folder = _job_path(job).parent
+    try:
+        folder = _job_path(job).parent
+    except DomainError:  # no file kept where uploads are: nothing to remove
+        return job
     transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
     return job
 

@@ -37,6 +37,15 @@ OPERATIONS = json_write_operations()
 
 
 @pytest.fixture
+def lead(lead):
+    """The conftest's lead, also allowed to create projects (POST /api/projects/)."""
+    from django.contrib.auth.models import Permission
+
+    lead.user_permissions.add(Permission.objects.get(codename="add_project", content_type__app_label="annotator"))
+    return type(lead).objects.get(pk=lead.pk)  # a fresh permission cache
+
+
+@pytest.fixture
 def targets(project, lead):
     """Values for every path parameter, owned by the lead, so each request
     passes its permission and object checks and reaches the body."""
