@@ -28,9 +28,9 @@ PAGE_SIZE = 50
 
 @project_view(role=Membership.Role.LEAD)
 def item_list(request, project):
-    """Keyset-paginated (by id) so a page costs the same on item 1 and item 1,000,000."""
+    """Filtered, searched and numbered pages of the project's items."""
     filters = selectors.ItemFilters.from_query(request.GET, project)
-    page = selectors.list_items_page(project, filters, after=request.GET.get("after"), limit=PAGE_SIZE)
+    page = selectors.list_items_page(project, filters, page=request.GET.get("page"), limit=PAGE_SIZE)
     return render(
         request,
         "annotator/item_list.html",
@@ -41,6 +41,7 @@ def item_list(request, project):
             "tasks": selectors.list_tasks_with_labels(project),
             "splits": Item.Split.choices,
             "statuses": selectors.ItemFilters.STATUSES,
+            "suggestions": selectors.ItemFilters.SUGGESTIONS,
         },
     )
 
