@@ -363,6 +363,8 @@ class Gold(models.Model):
     votes_total = models.PositiveIntegerField(default=0)
     is_tie = models.BooleanField(default=False)
     adjudicated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # When a lead settled it (updated_at moves whenever more votes arrive).
+    adjudicated_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("projects/<slug:slug>/items/", data.item_list, name="item-list"),
     path("projects/<slug:slug>/items/<int:item_id>/image/", data.item_image, name="item-image"),
     path("projects/<slug:slug>/import/", data.import_upload, name="import-upload"),
+    path("projects/<slug:slug>/import/sample.<slug:fmt>", data.import_sample, name="import-sample"),
     path("projects/<slug:slug>/import/<int:job_id>/", data.import_detail, name="import-detail"),
     path("projects/<slug:slug>/import/<int:job_id>/confirm/", data.import_confirm, name="import-confirm"),
     path("projects/<slug:slug>/import/<int:job_id>/retry/", data.import_retry, name="import-retry"),

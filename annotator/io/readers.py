@@ -339,6 +339,12 @@ class _CsvTable:
                 f"{self.label}: the quoted value that starts on line {self.start_line} is never closed, so every line "
                 f"after it would be read into it. Add the closing quote; {quoting}"
             )
+        if "new-line character" in error:
+            return (
+                f"{self.label}: line {self.reader.line_num} has a line break (a carriage return) inside a value that is "
+                "not in quotes. Put that value in double quotes, or save the file again with ordinary line ends "
+                "(in Excel: 'CSV UTF-8 (comma delimited)')."
+            )
         if "field limit" in error:
             return (
                 f"{self.label}: the value starting on line {self.start_line} is longer than {csv.field_size_limit():,} "

@@ -112,6 +112,7 @@ def adjudicate(*, item: Item, task: Task, label: Label, lead) -> Gold:
     gold.source = Gold.Source.ADJUDICATED
     gold.is_tie = False
     gold.adjudicated_by = lead
+    gold.adjudicated_at = timezone.now()
     gold.votes_total = votes.count()
     gold.votes_for = votes.filter(label=label).count()
     gold.save()

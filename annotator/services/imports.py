@@ -544,6 +544,9 @@ def _message(report: ImportReport) -> str:
     if report.written:
         skipped = f" {c['invalid']} rows with problems were left out." if c["invalid"] else ""
         return f"Imported {report.rows_total} rows: {summary}.{skipped}{more}"
+    if report.error_count and c["invalid"] >= report.rows_total:
+        rows = "The file's only row has a problem" if report.rows_total == 1 else f"All {report.rows_total} rows have problems"
+        return f"{rows}, so nothing was imported. Fix them and upload the file again.{more}"
     if report.error_count:
         return (
             f"{c['invalid']} of {report.rows_total} rows have problems, so nothing was imported. Fix them and import the "
@@ -940,7 +943,58 @@ def get_import_progress(job: ImportJob) -> dict:
         if live:
             data.update({k: v for k, v in live.items() if v is not None})
             data["status"] = str(data["status"])
+    data.update(describe_import_result(data))
     return data
+
+
+# What the counts mean once the job has settled: done (written), would be
+# done (a check), or nothing (the file could not be read). "{s}" is the
+# plural ending.
+_DONE = {
+    "created": "created {n} item{s}", "updated": "updated {n} item{s}", "skipped": "skipped {n} duplicate{s}",
+    "invalid": "left out {n} row{s} with problems", "votes": "added {n} vote{s}", "gold": "set {n} gold label{s}",
+    "images": "stored {n} new image{s}", "annotators": "added {n} new annotator{s}",
+}
+_WOULD = {
+    "created": "would create {n} item{s}", "updated": "would update {n} item{s}", "skipped": "would skip {n} duplicate{s}",
+    "invalid": "{n} row{s} with problems", "votes": "would add {n} vote{s}", "gold": "would set {n} gold label{s}",
+    "images": "would store {n} new image{s}", "annotators": "would add {n} new annotator{s}",
+}
+
+
+def describe_import_result(progress: dict) -> dict:
+    """Read-only view of a progress dict for the import page: file-level
+    errors apart from row errors (a file that cannot be read has no rows),
+    the number of valid rows, and the counts worded for what happened —
+    "items created" after a write, "would be created" after a check, and
+    none for a file that could not be read or a job still running.
+    Returns {file_errors, row_errors, file_error, valid_rows, summary: [phrase], summary_kind}."""
+    errors = progress.get("errors") or []
+    file_errors = [e["message"] for e in errors if e.get("row") is None]
+    row_errors = [e for e in errors if e.get("row") is not None]
+    status, counts = progress["status"], progress.get("counts") or {}
+    file_error = bool(file_errors)
+    invalid = int(counts.get("invalid", 0))
+    valid_rows = 0 if file_error else max(int(progress.get("rows_total") or 0) - invalid, 0)
+    if status == ImportJob.Status.SUCCEEDED:
+        kind, words = "done", _DONE
+    elif status in (ImportJob.Status.VALID, ImportJob.Status.INVALID) and not file_error:
+        kind, words = "would", _WOULD
+    else:
+        kind, words = "", {}
+    summary = [
+        text.format(n=int(counts.get(key, 0)), s="" if counts.get(key) == 1 else "s")
+        for key, text in words.items()
+        if counts.get(key) or key == "created"
+    ]
+    return {
+        "file_error": file_error,
+        "file_errors": file_errors,
+        "row_errors": row_errors,
+        "valid_rows": valid_rows,
+        "summary": summary,
+        "summary_kind": kind,
+    }
 
 
 # ----------------------------------------------------------------- single images

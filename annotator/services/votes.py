@@ -469,19 +469,64 @@ def list_disputed_items(project: Project, *, after: str | int | None = None, lim
     )
     if complete_only:
         qs = qs.filter(vote_count__gte=project.votes_per_item)
-    rows = list(qs.order_by("pk")[: limit + 1])
+    rows = list(qs.select_related("image").order_by("pk")[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
     gold: dict[int, list[Gold]] = defaultdict(list)
     for g in Gold.objects.filter(item__in=rows).select_related("task", "label").order_by("task__position", "task_id"):
         g.disputed = is_disputed(g, project)
         gold[g.item_id].append(g)
-    counts = _vote_counts([i.pk for i in rows])
+    ids = [i.pk for i in rows]
+    counts, by_label = _vote_counts(ids), _vote_counts_by_label(ids)
+    labels = _labels_by_task(project)
+    annotations: dict[int, list[dict]] = defaultdict(list)
+    for a in (
+        Annotation.objects.filter(item_id__in=ids, round=Round.MULTIMODAL)
+        .select_related("annotator")
+        .order_by("created_at", "id")
+    ):
+        annotations[a.item_id].append({"annotator": a.annotator.username, "inference_order": a.inference_order})
     for item in rows:
         item.gold_rows = gold.get(item.pk, [])
+        item.orders = annotations.get(item.pk, [])
         for g in item.gold_rows:
             g.distribution = counts.get((item.pk, g.task_id), [])
+            g.choices = label_choices(labels.get(g.task_id, []), by_label.get((item.pk, g.task_id), Counter()))
     return {"items": rows, "next_after": rows[-1].pk if has_more and rows else None, "after": after_id}
+
+
+def get_next_disputed_item(project: Project, *, from_id: int, complete_only: bool = False) -> Item | None:
+    """The first disputed item at or after `from_id` (the same item while it
+    still has a disputed task), else the first one from the start; None when
+    nothing is left to adjudicate."""
+    qs = Item.objects.filter(project=project).filter(Exists(_disputed_gold(project).filter(item=OuterRef("pk")))).order_by("pk")
+    if complete_only:
+        qs = qs.filter(vote_count__gte=project.votes_per_item)
+    return qs.filter(pk__gte=from_id).first() or qs.first()
+
+
+def _labels_by_task(project: Project) -> dict[int, list[Label]]:
+    """task id -> its labels in schema order."""
+    labels: dict[int, list[Label]] = defaultdict(list)
+    for label in Label.objects.filter(task__project=project).order_by("task_id", "position", "id"):
+        labels[label.task_id].append(label)
+    return labels
+
+
+def label_choices(labels: list[Label], counts: Counter) -> list[tuple[Label, int]]:
+    """[(label, multimodal votes for it)] in schema order: every label a lead
+    may choose, each with the votes it got (zero included)."""
+    return [(label, counts.get(label.pk, 0)) for label in labels]
+
+
+def _vote_counts_by_label(item_ids: list[int]) -> dict[tuple[int, int], Counter]:
+    """(item, task) -> Counter(label id -> multimodal votes)."""
+    counter: dict[tuple[int, int], Counter] = defaultdict(Counter)
+    for item_id, task_id, label_id in Vote.objects.filter(item_id__in=item_ids, round=Round.MULTIMODAL).values_list(
+        "item_id", "task_id", "label_id"
+    ):
+        counter[(item_id, task_id)][label_id] += 1
+    return counter
 
 
 def _vote_counts(item_ids: list[int]) -> dict[tuple[int, int], list[tuple[str, int]]]:
@@ -512,7 +557,8 @@ def get_item_record(item: Item, *, project: Project) -> dict:
     )
     edit_counts = Counter(e.annotation_id for e in edits)
     gold = list(item.gold.select_related("task", "label", "adjudicated_by").order_by("task__position", "task_id"))
-    counts = _vote_counts([item.pk])
+    counts, by_label = _vote_counts([item.pk]), _vote_counts_by_label([item.pk])
+    labels = _labels_by_task(project)
     for g in gold:
         g.disputed = is_disputed(g, project)
         g.distribution = counts.get((item.pk, g.task_id), [])
@@ -541,6 +587,8 @@ def get_item_record(item: Item, *, project: Project) -> dict:
             for a in annotations
         ],
         "gold": gold,
+        # task id -> [(label, multimodal votes)] for every task, gold or not.
+        "choices": {t: label_choices(ls, by_label.get((item.pk, t), Counter())) for t, ls in labels.items()},
         "suggestions": suggestions,
         "edits": edits,
         "skips": list(item.skips.select_related("annotator").order_by("at")),

@@ -5,19 +5,21 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import selectors
 from ..access import project_view
 from ..errors import DomainError
+from ..io import samples
 from ..forms import ConfirmImportForm, ExportForm, ImportForm
 from ..models import ImportJob, Item, Membership
 from ..services import exports as export_services
 from ..services.security import record_security_event
 from ..services import imports as import_services
 from ..services import queue
+from ..services.projects import get_schema
 from ..services import splits as split_services
 from ..storage import open_image_file
 
@@ -26,9 +28,9 @@ PAGE_SIZE = 50
 
 @project_view(role=Membership.Role.LEAD)
 def item_list(request, project):
-    """Keyset-paginated (by id) so a page costs the same on item 1 and item 1,000,000."""
+    """Filtered, searched and numbered pages of the project's items."""
     filters = selectors.ItemFilters.from_query(request.GET, project)
-    page = selectors.list_items_page(project, filters, after=request.GET.get("after"), limit=PAGE_SIZE)
+    page = selectors.list_items_page(project, filters, page=request.GET.get("page"), limit=PAGE_SIZE)
     return render(
         request,
         "annotator/item_list.html",
@@ -39,6 +41,7 @@ def item_list(request, project):
             "tasks": selectors.list_tasks_with_labels(project),
             "splits": Item.Split.choices,
             "statuses": selectors.ItemFilters.STATUSES,
+            "suggestions": selectors.ItemFilters.SUGGESTIONS,
         },
     )
 
@@ -79,6 +82,17 @@ def import_upload(request, project):
             return redirect("annotator:import-detail", slug=project.slug, job_id=job.pk)
     jobs = project.imports.all()[:10]
     return render(request, "annotator/import_upload.html", {"project": project, "form": form, "jobs": jobs})
+
+
+@project_view(role=Membership.Role.LEAD)
+def import_sample(request, project, fmt: str):
+    """A small file in `fmt` built from the project's own schema, which imports cleanly."""
+    if fmt not in samples.FORMATS:
+        raise Http404("No sample in that format.")
+    filename, content_type, data = samples.build_sample(get_schema(project), fmt)
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @project_view(role=Membership.Role.LEAD)

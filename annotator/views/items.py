@@ -3,7 +3,11 @@ disputed items."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -18,33 +22,54 @@ from ..services import votes
 def item_detail(request, project, item_id: int):
     item = get_object_or_404(Item.objects.select_related("image"), pk=item_id, project=project)
     record = votes.get_item_record(item, project=project)
-    tasks = list(project.tasks.order_by("position", "id").prefetch_related("labels"))
+    tasks = list(project.tasks.order_by("position", "id"))
     gold = {g.task_id: g for g in record["gold"]}
+    rows = [(t, gold.get(t.pk), record["choices"].get(t.pk, [])) for t in tasks]
     return render(
         request,
         "annotator/item_detail.html",
-        {"project": project, "record": record, "item": item, "tasks": tasks, "gold_rows": [(t, gold.get(t.pk)) for t in tasks]},
+        {"project": project, "record": record, "item": item, "tasks": tasks, "gold_rows": rows},
     )
 
 
 @project_view(role=Membership.Role.LEAD)
 @require_POST
 def item_adjudicate(request, project, item_id: int):
-    """Settle one task's gold label; back to the item, or to the adjudication queue."""
+    """Settle one task's gold label, then go to the next disputed item (on
+    the adjudication queue when the form came from there)."""
     item = get_object_or_404(Item, pk=item_id, project=project)
     task = Task.objects.filter(project=project, key=request.POST.get("task", "")).first()
     label = Label.objects.filter(task=task, key=request.POST.get("label", "")).first() if task else None
+    from_queue = request.POST.get("next") == "adjudication"
     try:
-        if task is None or label is None:
+        if task is None:
             raise DomainError("Choose a task and one of its labels.")
+        if label is None:
+            raise DomainError(f"Choose a {task.name} label before setting the gold: nothing was saved.")
         gold_services.adjudicate(item=item, task=task, label=label, lead=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Gold {task.name} of {item.external_id} is now “{label.name}” (adjudicated).")
-    if request.POST.get("next") == "adjudication":
-        return redirect("annotator:adjudication", slug=project.slug)
-    return redirect("annotator:item-detail", slug=project.slug, item_id=item.pk)
+        return _back(project, item, from_queue, request.POST)
+    messages.success(request, f"Gold {task.name} of {item.external_id} is now “{label.name}” (adjudicated).")
+    complete_only = from_queue and request.POST.get("complete") == "1"
+    following = votes.get_next_disputed_item(project, from_id=item.pk, complete_only=complete_only)
+    if following is None:
+        messages.info(request, "No disputed items are left.")
+        if from_queue:
+            return redirect("annotator:adjudication", slug=project.slug)
+        return redirect("annotator:item-detail", slug=project.slug, item_id=item.pk)
+    return _back(project, following, from_queue, request.POST)
+
+
+def _back(project, item: Item, from_queue: bool, post) -> HttpResponseRedirect:
+    """The queue page (same filter, scrolled to the item) or the item's page."""
+    if not from_queue:
+        return redirect(reverse("annotator:item-detail", args=[project.slug, item.pk]) + "#gold")
+    # The page starts at the item (keyset: ids after pk - 1), so it is on it.
+    query = {"complete": "1"} if post.get("complete") == "1" else {}
+    query["after"] = str(item.pk - 1)
+    url = reverse("annotator:adjudication", args=[project.slug])
+    return redirect(f"{url}?{urlencode(query)}#item-{item.pk}")
 
 
 @project_view(role=Membership.Role.LEAD)
@@ -52,7 +77,7 @@ def adjudication(request, project):
     """Disputed items (a tie, or support below the project's threshold), keyset-paginated."""
     complete_only = request.GET.get("complete") == "1"
     page = votes.list_disputed_items(project, after=request.GET.get("after"), complete_only=complete_only)
-    tasks = list(project.tasks.order_by("position", "id").prefetch_related("labels"))
+    tasks = list(project.tasks.order_by("position", "id"))
     return render(
         request,
         "annotator/adjudication.html",

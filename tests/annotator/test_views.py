@@ -114,13 +114,3 @@ def test_adding_an_unknown_user_explains_how_to_create_one(lead_client, project)
         reverse("annotator:project-members", args=[project.slug]), {"username": "ghost", "role": "annotator"}
     )
     assert "There is no user" in response.content.decode()
-
-
-def test_item_list_pages_by_id_without_offsets(lead_client, project):
-    items = [ItemFactory(project=project) for _ in range(55)]
-    url = reverse("annotator:item-list", args=[project.slug])
-    first = lead_client.get(url)
-    assert first.context["page"]["next_after"] == items[49].pk
-    second = lead_client.get(url, {"after": items[49].pk})
-    assert [i.pk for i in second.context["page"]["items"]] == [i.pk for i in items[50:]]
-    assert second.context["page"]["next_after"] is None
