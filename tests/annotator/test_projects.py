@@ -67,6 +67,8 @@ def test_duplicate_hotkeys_are_refused_with_both_labels_named():
         ([{"key": "t", "labels": [{"key": "a"}, {"key": "b"}]}] * 2, "unique"),
         ([{"key": "t", "labels": [{"key": "a", "hotkey": "ab"}, {"key": "b"}]}], "single character"),
         ([{"key": "t", "labels": [{"key": "a", "hotkey": " "}, {"key": "b"}]}], "reserved"),
+        ([{"key": "t", "labels": [{"key": "a", "hotkey": ","}, {"key": "b"}]}], "reserved"),  # Back, unshifted
+        ([{"key": "t", "labels": [{"key": "a", "hotkey": "."}, {"key": "b"}]}], "reserved"),  # Forward, unshifted
         ("not a list", "must be a list"),
     ],
 )
