@@ -18,7 +18,7 @@
     submit: $("submit-btn"), hint: $("submit-hint"), timer: $("timer"), round: $("round-badge"), itemId: $("item-id"),
     skipBox: $("skip-box"), skipReason: $("skip-reason"), guidelines: $("guidelines"), guidelinesBtn: $("guidelines-btn"),
     zoom: $("zoom"), zoomImage: $("zoom-image"), editBanner: $("edit-banner"),
-    imagePane: $("pane-image"), textPane: $("pane-text"), submitLabel: $("submit-label"),
+    head: root.querySelector(".annotate-head"), imagePane: $("pane-image"), textPane: $("pane-text"), submitLabel: $("submit-label"),
   };
   const tasks = config.tasks;
   const taskByKey = Object.fromEntries(tasks.map((t) => [t.key, t]));
@@ -41,6 +41,7 @@
     history: [],      // earlier {chosen, order, cursor} of this item, for Ctrl+Z
     timer: { elapsed: 0, since: null },
     stash: null,      // the claimed item's unfinished choices and time, kept while looking back
+    newestId: null,   // the newest own annotation, reached by the first step back: Forward from it needs no request
     lastActivity: Date.now(),
     messageTimer: null,
   };
@@ -101,6 +102,17 @@
   }, 500);
 
   // ---- rendering
+  // The item column is as tall as the screen below what sits above it (the
+  // site header, the bar, the edit banner), measured rather than guessed:
+  // the header wraps differently for leads and long project names.
+  function fitToScreen() {
+    if (el.workspace.hidden) return;
+    const above = el.workspace.getBoundingClientRect().top + window.scrollY;
+    root.style.setProperty("--above", `${Math.round(above)}px`);
+    root.style.setProperty("--head", `${Math.round(el.head.getBoundingClientRect().height)}px`);
+  }
+  window.addEventListener("resize", fitToScreen);
+
   function showItem(item) {
     el.itemId.textContent = item.external_id;
     el.round.hidden = !config.unimodal_rounds;
@@ -234,6 +246,7 @@
     }
     state.cursor = Math.max(0, state.order.length - 1);
     drawLabels();
+    fitToScreen();
   }
 
   function showDone() {
@@ -372,12 +385,18 @@
     }
   }
 
+  // Back and Forward ask the server only when there is something to show:
+  // an expected "nothing there" would be a 404 in the console on every
+  // return to the queue.
   async function stepBack() {
     const view = state.view;
     const before = view && view.mode === "edit" ? view.annotation.id : null;
+    if (before === null) await state.pendingSubmit; // so the latest submit is the newest annotation
+    if (before === null && progress.mine_done === 0) { say("There is nothing earlier to go back to.", "info"); return; }
     const url = config.urls.step + (before ? `?before=${before}` : "");
     try {
       const payload = await api("GET", url);
+      if (before === null) state.newestId = payload.annotation.id;
       stashWork();
       present(payload, "edit");
       timerReset(0);
@@ -390,6 +409,7 @@
   async function stepForward() {
     const view = state.view;
     if (!view || view.mode !== "edit") return;
+    if (view.annotation.id === state.newestId) { say(""); returnToWork(); return; }
     try {
       const payload = await api("GET", `${config.urls.step}?after=${view.annotation.id}`);
       present(payload, "edit");
