@@ -175,8 +175,10 @@
     const view = state.view;
     const frozen = view && view.mode === "edit" && !view.annotation.editable;
     el.submit.disabled = missing.length > 0 || frozen;
-    el.hint.textContent = frozen ? "" : missing.length ? `Choose ${missing.map((k) => taskByKey[k].name).join(", ")}.`
-      : view && view.mode === "edit" ? "Ready: press Enter to save the change." : "Ready: press Enter.";
+    const acceptable = reveal && tasks.some((t) => reveal.by_task[t.key] && state.chosen[t.key] !== reveal.by_task[t.key].label);
+    el.hint.textContent = frozen ? "" : (missing.length ? `Choose ${missing.map((k) => taskByKey[k].name).join(", ")}.`
+      : view && view.mode === "edit" ? "Ready: press Enter to save the change." : "Ready: press Enter.")
+      + (acceptable && missing.length ? " Shift+A accepts the model's suggestions." : "");
   }
 
   // The description line under a task: the focused (or pointed at) label's,
