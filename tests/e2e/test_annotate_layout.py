@@ -380,3 +380,25 @@ def test_an_empty_project_tells_its_lead_to_import(lead, logged_in_page, live_se
     page.wait_for_url(f"**{reverse('annotator:import-upload', args=[project.slug])}")
     watched.assert_clean("empty project")
     watched.leave()
+
+
+def test_a_lead_changing_an_annotation_at_1366x768_still_sees_every_label_and_submit(lead, logged_in_page, live_server, tmp_path):
+    """The worst case at the smallest supported screen: the lead's longer
+    header and the edit banner."""
+    project, items, _ = msed_project(lead, n=2)
+    page, watched = open_page(logged_in_page, live_server, lead, project, LAPTOP)
+    wait_for_image(page)
+    first = page.locator("#item-id").inner_text()
+    for key in ("4", "q", "a", "Enter"):
+        page.keyboard.press(key)
+    page.wait_for_function("(shown) => document.getElementById('item-id').textContent !== shown", arg=first)
+    wait_for(lambda: Annotation.objects.count() == 1, message="the annotation")
+    page.keyboard.press("<")
+    page.wait_for_selector("#edit-banner:not([hidden])")
+    wait_for_image(page)
+    assert page.locator(".label-btn.chosen").count() == 3
+    assert_fits_without_scrolling(page)
+    assert_on_screen(page, "#edit-banner")
+    screenshot(page, tmp_path, "annotate-1366x768-edit.png")
+    watched.assert_clean("lead editing")
+    watched.leave()
