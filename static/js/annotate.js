@@ -248,6 +248,8 @@
     }
     state.cursor = Math.max(0, state.order.length - 1);
     drawLabels();
+    // One column (a tablet): a new item starts with its image and text in view, not the previous scroll.
+    if (window.scrollY > 0) window.scrollTo(0, 0);
     fitToScreen();
   }
 

@@ -243,6 +243,8 @@ def test_messages_and_the_edit_banner_are_in_view_after_back_skip_and_guidelines
     page.keyboard.press("Enter")
     page.wait_for_function("(shown) => document.getElementById('message').textContent === `Skipped ${shown}.`", arg=skipped)
     assert_on_screen(page, "#message")
+    page.wait_for_function("(shown) => document.getElementById('item-id').textContent !== shown", arg=skipped)
+    assert page.evaluate("() => window.scrollY") == 0  # the next item starts at its top
 
     # Guidelines (F1, the unshifted ?) from a scrolled page.
     scroll_to_bottom(page)
