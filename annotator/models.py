@@ -32,8 +32,9 @@ class Project(models.Model):
         default=False, help_text="CH-SIMS style: text only, then image only, then both."
     )
     show_suggestions = models.BooleanField(default=False)
+    # On by default: suggestions shown first invite anchoring on the model's answer.
     suggestions_after_first_choice = models.BooleanField(
-        default=False, help_text="Reveal model suggestions only after the annotator's own first choice."
+        default=True, help_text="Reveal model suggestions only after the annotator's own first choice."
     )
     queue_order = models.CharField(max_length=20, choices=QueueOrder.choices, default=QueueOrder.FINISH_FIRST)
     claim_minutes = models.PositiveSmallIntegerField(default=10)

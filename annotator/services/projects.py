@@ -18,8 +18,9 @@ from .security import record_security_event
 User = get_user_model()
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-# Keys the labelling page keeps for itself (submit, skip, navigation, reorder).
-RESERVED_HOTKEYS = set(" \n\t[]<>?/")
+# Keys the labelling page (static/js/annotate.js) keeps for itself: space (enlarge), [ ] (reorder),
+# < > and their unshifted , . (back, forward), ? (guidelines), / (skip).
+RESERVED_HOTKEYS = set(" \n\t[]<>?/,.")
 
 
 def _unique_slug(name: str) -> str:

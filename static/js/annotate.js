@@ -18,6 +18,7 @@
     submit: $("submit-btn"), hint: $("submit-hint"), timer: $("timer"), round: $("round-badge"), itemId: $("item-id"),
     skipBox: $("skip-box"), skipReason: $("skip-reason"), guidelines: $("guidelines"), guidelinesBtn: $("guidelines-btn"),
     zoom: $("zoom"), zoomImage: $("zoom-image"), editBanner: $("edit-banner"),
+    head: root.querySelector(".annotate-head"), imagePane: $("pane-image"), textPane: $("pane-text"), submitLabel: $("submit-label"),
   };
   const tasks = config.tasks;
   const taskByKey = Object.fromEntries(tasks.map((t) => [t.key, t]));
@@ -25,19 +26,25 @@
   tasks.forEach((t) => t.labels.forEach((l) => { if (l.hotkey) hotkeys[l.hotkey.toLowerCase()] = [t.key, l.key]; }));
   const ROUND_NAMES = { text: "Text only", image: "Image only", multimodal: "Text and image" };
 
-  // ---- state
-  let view = null;        // what is on screen: {mode: "work"|"edit", item, round, suggestions?, annotation?}
-  let work = null;        // the claimed item (kept while editing an older annotation)
-  let ahead = null;       // Promise of the next claim's payload (or null: nothing left)
-  let pendingSubmit = Promise.resolve();
-  let moving = false;     // between Enter and the next item on screen: further Enters are ignored
-  let chosen = {};        // task key -> label key
-  let order = [];         // task keys, in the order first answered (then as reordered)
-  let cursor = 0;         // selected chip of the order
-  let clientKey = null;
-  let suggestionsShown = false;
-  const timer = { elapsed: 0, since: null };
-  let workTimer = null;   // the claimed item's time, kept while editing
+  // ---- state: everything that changes, in one place
+  const state = {
+    view: null,       // what is on screen: {mode: "work"|"edit", item, round, suggestions?, annotation?}
+    work: null,       // the claimed item (kept while editing an older annotation)
+    ahead: null,      // Promise of the next claim's payload (or null: nothing left)
+    pendingSubmit: Promise.resolve(),
+    moving: false,    // between Enter and the next item on screen: further Enters are ignored
+    chosen: {},       // task key -> label key
+    order: [],        // task keys, in the order first answered (then as reordered)
+    cursor: 0,        // selected chip of the order
+    clientKey: null,  // idempotency key of the current item's submit
+    suggestionsShown: false,
+    history: [],      // earlier {chosen, order, cursor} of this item, for Ctrl+Z
+    timer: { elapsed: 0, since: null },
+    stash: null,      // the claimed item's unfinished choices and time, kept while looking back
+    newestId: null,   // the newest own annotation, reached by the first step back: Forward from it needs no request
+    lastActivity: Date.now(),
+    messageTimer: null,
+  };
 
   // ---- http
   async function api(method, url, body) {
@@ -65,10 +72,14 @@
   }
 
   // ---- messages, progress, timer
+  // A toast (role=status) at the top of the viewport: seen whatever the
+  // scroll. Errors stay until the next message; the rest fade after a while.
   function say(text, kind) {
+    clearTimeout(state.messageTimer);
     el.message.textContent = text;
-    el.message.className = "annotate-message " + (kind || "");
+    el.message.className = "annotate-toast " + (kind || "");
     el.message.hidden = !text;
+    if (text && kind !== "error") state.messageTimer = setTimeout(() => { el.message.hidden = true; }, 6000);
   }
   function drawProgress() {
     const pct = (a, b) => (b ? Math.min(100, (100 * a) / b) : 0) + "%";
@@ -78,6 +89,7 @@
     $("project-count").textContent = `${progress.project_done} / ${progress.project_total}`;
   }
   const now = () => performance.now();
+  const timer = state.timer;
   function timerReset(elapsed) { timer.elapsed = elapsed || 0; timer.since = document.hidden ? null : now(); }
   function timerValue() { return Math.round(timer.elapsed + (timer.since === null ? 0 : now() - timer.since)); }
   document.addEventListener("visibilitychange", () => {
@@ -90,6 +102,17 @@
   }, 500);
 
   // ---- rendering
+  // The item column is as tall as the screen below what sits above it (the
+  // site header, the bar, the edit banner), measured rather than guessed:
+  // the header wraps differently for leads and long project names.
+  function fitToScreen() {
+    if (el.workspace.hidden) return;
+    const above = el.workspace.getBoundingClientRect().top + window.scrollY;
+    root.style.setProperty("--above", `${Math.round(above)}px`);
+    root.style.setProperty("--head", `${Math.round(el.head.getBoundingClientRect().height)}px`);
+  }
+  window.addEventListener("resize", fitToScreen);
+
   function showItem(item) {
     el.itemId.textContent = item.external_id;
     el.round.hidden = !config.unimodal_rounds;
@@ -97,10 +120,13 @@
     if (item.image_url) {
       el.image.src = item.image_url;
       el.imageButton.hidden = false;
+      el.imagePane.hidden = false;
       el.imageAbsent.hidden = true;
     } else {
+      // No image pane at all: a one-line note, so the text gets the room.
       el.image.removeAttribute("src");
       el.imageButton.hidden = true;
+      el.imagePane.hidden = true;
       el.imageAbsent.hidden = false;
       el.imageAbsent.textContent = item.hidden === "image"
         ? "The image is hidden in this round: label from the text alone."
@@ -109,10 +135,12 @@
     if (item.text !== null && item.text !== undefined) {
       el.text.textContent = item.text;
       el.text.hidden = false;
+      el.textPane.hidden = false;
       el.textAbsent.hidden = true;
     } else {
       el.text.textContent = "";
       el.text.hidden = true;
+      el.textPane.hidden = true;
       el.textAbsent.hidden = false;
       el.textAbsent.textContent = item.hidden === "text"
         ? "The text is hidden in this round: label from the image alone."
@@ -120,49 +148,69 @@
     }
   }
 
+  function revealedSuggestions() {
+    const suggestions = state.view && state.view.suggestions;
+    return suggestions && (!suggestions.after_first_choice || state.order.length > 0) ? suggestions : null;
+  }
+
   function drawLabels() {
-    root.querySelectorAll(".label-btn").forEach((b) => {
-      const on = chosen[b.dataset.task] === b.dataset.label;
+    labelButtons.forEach((b) => {
+      const on = state.chosen[b.dataset.task] === b.dataset.label;
       b.classList.toggle("chosen", on);
       b.setAttribute("aria-pressed", on ? "true" : "false");
     });
-    const suggestions = view && view.suggestions;
-    const reveal = suggestions && (!suggestions.after_first_choice || order.length > 0);
-    suggestionsShown = suggestionsShown || Boolean(reveal);
+    const reveal = revealedSuggestions();
+    state.suggestionsShown = state.suggestionsShown || Boolean(reveal);
     root.querySelectorAll(".label-btn .suggestion").forEach((span) => {
       const b = span.parentElement;
-      const s = reveal && suggestions.by_task[b.dataset.task];
+      const s = reveal && reveal.by_task[b.dataset.task];
       const here = s && s.label === b.dataset.label;
       span.hidden = !here;
       b.classList.toggle("suggested", Boolean(here));
       span.textContent = here ? `model ${Math.round(s.probability * 100)}%` : "";
     });
+    tasks.forEach((t) => describe(t.key, null));
     drawOrder();
     const missing = missingTasks();
+    const view = state.view;
     const frozen = view && view.mode === "edit" && !view.annotation.editable;
     el.submit.disabled = missing.length > 0 || frozen;
-    el.hint.textContent = frozen ? "" : missing.length ? `Choose ${missing.map((k) => taskByKey[k].name).join(", ")}.` : "Ready: press Enter.";
+    const acceptable = reveal && tasks.some((t) => reveal.by_task[t.key] && state.chosen[t.key] !== reveal.by_task[t.key].label);
+    el.hint.textContent = frozen ? "" : (missing.length ? `Choose ${missing.map((k) => taskByKey[k].name).join(", ")}.`
+      : view && view.mode === "edit" ? "Ready: press Enter to save the change." : "Ready: press Enter.")
+      + (acceptable && missing.length ? " Shift+A accepts the model's suggestions." : "");
+  }
+
+  // The description line under a task: the focused (or pointed at) label's,
+  // else the chosen label's, so keyboard users read what a label means.
+  function describe(taskKey, button) {
+    const line = descLines[taskKey];
+    if (!line) return;
+    const shown = button || labelButtons.find((b) => b.dataset.task === taskKey && b.classList.contains("chosen"));
+    if (!shown) { line.textContent = ""; return; }
+    const label = taskByKey[taskKey].labels.find((l) => l.key === shown.dataset.label);
+    line.textContent = `${label ? label.name : shown.dataset.label}: ${shown.dataset.description || "no description."}`;
   }
 
   function drawOrder() {
     if (!el.order) return;
     el.order.textContent = "";
-    cursor = Math.max(0, Math.min(cursor, order.length - 1));
-    order.forEach((key, i) => {
+    state.cursor = Math.max(0, Math.min(state.cursor, state.order.length - 1));
+    state.order.forEach((key, i) => {
       const li = document.createElement("li");
-      li.className = "chip" + (i === cursor ? " selected" : "");
+      li.className = "chip" + (i === state.cursor ? " selected" : "");
       li.textContent = taskByKey[key].name;
       li.dataset.task = key;
       li.draggable = true;
-      li.addEventListener("click", () => { cursor = i; drawOrder(); });
+      li.addEventListener("click", () => { state.cursor = i; drawOrder(); });
       li.addEventListener("dragstart", (e) => { e.dataTransfer.setData("text/plain", String(i)); });
       li.addEventListener("dragover", (e) => e.preventDefault());
       li.addEventListener("drop", (e) => {
         e.preventDefault();
         const from = Number(e.dataTransfer.getData("text/plain"));
-        const [moved] = order.splice(from, 1);
-        order.splice(i, 0, moved);
-        cursor = i;
+        const [moved] = state.order.splice(from, 1);
+        state.order.splice(i, 0, moved);
+        state.cursor = i;
         drawOrder();
       });
       el.order.appendChild(li);
@@ -170,40 +218,47 @@
   }
 
   function missingTasks() {
-    return tasks.filter((t) => t.required && !chosen[t.key]).map((t) => t.key);
+    return tasks.filter((t) => t.required && !state.chosen[t.key]).map((t) => t.key);
   }
 
   function present(payload, mode) {
-    view = { ...payload, mode };
+    state.view = { ...payload, mode };
+    state.history = [];
     el.workspace.hidden = false;
     el.done.hidden = true;
     closeSkip();
     showItem(payload.item);
-    if (mode === "edit") {
-      chosen = { ...payload.annotation.labels };
-      order = (payload.annotation.inference_order || []).slice();
-      tasks.forEach((t) => { if (chosen[t.key] && !order.includes(t.key)) order.push(t.key); });
-      el.editBanner.hidden = false;
+    const editing = mode === "edit";
+    root.classList.toggle("editing", editing);
+    el.editBanner.hidden = !editing;
+    el.submitLabel.textContent = editing ? "Save change" : "Submit";
+    if (editing) {
+      state.chosen = { ...payload.annotation.labels };
+      state.order = (payload.annotation.inference_order || []).slice();
+      tasks.forEach((t) => { if (state.chosen[t.key] && !state.order.includes(t.key)) state.order.push(t.key); });
       $("edit-item").textContent = payload.item.external_id;
       $("edit-round").textContent = (ROUND_NAMES[payload.round] || payload.round).toLowerCase();
       $("edit-frozen").hidden = payload.annotation.editable;
     } else {
-      chosen = {};
-      order = [];
-      clientKey = uuid4();
-      suggestionsShown = false;
-      el.editBanner.hidden = true;
+      state.chosen = {};
+      state.order = [];
+      state.clientKey = uuid4();
+      state.suggestionsShown = false;
       if (payload.previously_skipped) say("You skipped this item before; it is back because nothing else is left for you.", "info");
     }
-    cursor = Math.max(0, order.length - 1);
+    state.cursor = Math.max(0, state.order.length - 1);
     drawLabels();
+    // One column (a tablet): a new item starts with its image and text in view, not the previous scroll.
+    if (window.scrollY > 0) window.scrollTo(0, 0);
+    fitToScreen();
   }
 
   function showDone() {
-    view = null;
-    work = null;
+    state.view = null;
+    state.work = null;
     el.workspace.hidden = true;
     el.editBanner.hidden = true;
+    root.classList.remove("editing");
     el.done.hidden = false;
   }
 
@@ -213,28 +268,28 @@
   // annotator pressing Enter again meanwhile waits for it instead of
   // asking while the server still counts the last item as held.
   function fetchAhead(after) {
-    const current = work ? work.item.id : null;
-    ahead = Promise.resolve(after)
+    const current = state.work ? state.work.item.id : null;
+    state.ahead = Promise.resolve(after)
       .then(() => api("POST", config.urls.next, { current_item: current }))
       .then((data) => data.work);
-    ahead.catch(() => {}); // reported when used
+    state.ahead.catch(() => {}); // reported when used
   }
 
   async function moveToNext() {
-    moving = true;
-    try { await showNext(); } finally { moving = false; }
+    state.moving = true;
+    try { await showNext(); } finally { state.moving = false; }
   }
 
   async function showNext() {
-    const waiting = ahead || pendingSubmit.then(() => api("POST", config.urls.next, {})).then((data) => data.work);
-    ahead = null;
+    const waiting = state.ahead || state.pendingSubmit.then(() => api("POST", config.urls.next, {})).then((data) => data.work);
+    state.ahead = null;
     let next = null;
     try {
       next = await waiting;
       if (!next) {
         // Fetched ahead before the last submit, "nothing left" may be stale:
         // in unimodal rounds that submit opens the item's next round.
-        await pendingSubmit;
+        await state.pendingSubmit;
         next = (await api("POST", config.urls.next, {})).work;
       }
     } catch (e) {
@@ -242,10 +297,10 @@
       return;
     }
     if (!next) { showDone(); return; }
-    work = next;
+    state.work = next;
     timerReset(0);
     present(next, "work");
-    fetchAhead(pendingSubmit);
+    fetchAhead(state.pendingSubmit);
   }
 
   async function postWithRetry(url, body) {
@@ -263,21 +318,22 @@
   }
 
   function submit() {
-    if (!view || moving) return;
+    const view = state.view;
+    if (!view || state.moving) return;
     const missing = missingTasks();
     if (missing.length) { say(`Choose a label for ${missing.map((k) => taskByKey[k].name).join(", ")} first.`, "error"); return; }
     if (view.mode === "edit") { saveEdit(); return; }
     const item = view.item;
     const body = {
       round: view.round,
-      labels: { ...chosen },
-      inference_order: config.ask_inference_order ? order.slice() : [],
+      labels: { ...state.chosen },
+      inference_order: config.ask_inference_order ? state.order.slice() : [],
       duration_ms: timerValue(),
-      client_key: clientKey,
-      suggestion_run: view.suggestions && suggestionsShown ? view.suggestions.run : null,
+      client_key: state.clientKey,
+      suggestion_run: view.suggestions && state.suggestionsShown ? view.suggestions.run : null,
     };
     say("");
-    pendingSubmit = postWithRetry(urlFor("submit", item.id), body).then((data) => {
+    state.pendingSubmit = postWithRetry(urlFor("submit", item.id), body).then((data) => {
       if (data.created) {
         progress.mine_done += 1;
         if (data.item_complete && data.round === "multimodal") progress.project_done += 1;
@@ -290,11 +346,12 @@
   }
 
   async function saveEdit() {
+    const view = state.view;
     const annotation = view.annotation;
     if (!annotation.editable) return;
     try {
       await api("PATCH", urlFor("annotation", annotation.id), {
-        labels: { ...chosen }, inference_order: config.ask_inference_order ? order.slice() : null,
+        labels: { ...state.chosen }, inference_order: config.ask_inference_order ? state.order.slice() : null,
       });
     } catch (e) {
       say(`Your change was not saved: ${e.message}`, "error");
@@ -305,16 +362,17 @@
   }
 
   function returnToWork() {
-    if (work) {
-      const keep = { chosen: workState.chosen, order: workState.order, cursor: workState.cursor, key: workState.key };
-      present(work, "work");
-      chosen = keep.chosen || {};
-      order = keep.order || [];
-      cursor = keep.cursor || 0;
-      clientKey = keep.key || clientKey;
-      timerReset(workTimer || 0);
+    if (state.work) {
+      const keep = state.stash || {};
+      present(state.work, "work");
+      state.chosen = keep.chosen || {};
+      state.order = keep.order || [];
+      state.cursor = keep.cursor || 0;
+      state.clientKey = keep.clientKey || state.clientKey;
+      state.suggestionsShown = Boolean(keep.suggestionsShown);
+      timerReset(keep.elapsed || 0);
       drawLabels();
-    } else if (ahead) {
+    } else if (state.ahead) {
       moveToNext();
     } else {
       showDone();
@@ -322,19 +380,27 @@
   }
 
   // The claimed item's unfinished choices, kept while the annotator looks back.
-  const workState = {};
   function stashWork() {
-    if (view && view.mode === "work") {
-      Object.assign(workState, { chosen: { ...chosen }, order: order.slice(), cursor, key: clientKey });
-      workTimer = timerValue();
+    if (state.view && state.view.mode === "work") {
+      state.stash = {
+        chosen: { ...state.chosen }, order: state.order.slice(), cursor: state.cursor,
+        clientKey: state.clientKey, suggestionsShown: state.suggestionsShown, elapsed: timerValue(),
+      };
     }
   }
 
+  // Back and Forward ask the server only when there is something to show:
+  // an expected "nothing there" would be a 404 in the console on every
+  // return to the queue.
   async function stepBack() {
+    const view = state.view;
     const before = view && view.mode === "edit" ? view.annotation.id : null;
+    if (before === null) await state.pendingSubmit; // so the latest submit is the newest annotation
+    if (before === null && progress.mine_done === 0) { say("There is nothing earlier to go back to.", "info"); return; }
     const url = config.urls.step + (before ? `?before=${before}` : "");
     try {
       const payload = await api("GET", url);
+      if (before === null) state.newestId = payload.annotation.id;
       stashWork();
       present(payload, "edit");
       timerReset(0);
@@ -345,7 +411,9 @@
   }
 
   async function stepForward() {
+    const view = state.view;
     if (!view || view.mode !== "edit") return;
+    if (view.annotation.id === state.newestId) { say(""); returnToWork(); return; }
     try {
       const payload = await api("GET", `${config.urls.step}?after=${view.annotation.id}`);
       present(payload, "edit");
@@ -358,13 +426,14 @@
 
   // ---- skip
   function openSkip() {
-    if (!view || view.mode !== "work") return;
+    if (!state.view || state.view.mode !== "work") return;
     el.skipBox.hidden = false;
     el.skipReason.value = "";
     el.skipReason.focus();
   }
   function closeSkip() { el.skipBox.hidden = true; if (document.activeElement === el.skipReason) el.skipReason.blur(); }
   async function skip() {
+    const view = state.view;
     const item = view.item;
     const reason = el.skipReason.value;
     closeSkip();
@@ -375,23 +444,60 @@
       return;
     }
     say(`Skipped ${item.external_id}.`, "info");
-    work = null;
+    state.work = null;
     moveToNext();
   }
 
-  // ---- choosing and ordering
+  // ---- choosing, undoing and ordering
+  function editable() {
+    const view = state.view;
+    return Boolean(view) && !(view.mode === "edit" && !view.annotation.editable);
+  }
+  function remember() {
+    state.history.push({ chosen: { ...state.chosen }, order: state.order.slice(), cursor: state.cursor });
+  }
+  function setChoice(taskKey, labelKey) {
+    state.chosen[taskKey] = labelKey;
+    if (!state.order.includes(taskKey)) { state.order.push(taskKey); state.cursor = state.order.length - 1; }
+  }
   function choose(taskKey, labelKey) {
-    if (!view) return;
-    if (view.mode === "edit" && !view.annotation.editable) return;
-    chosen[taskKey] = labelKey;
-    if (!order.includes(taskKey)) { order.push(taskKey); cursor = order.length - 1; }
+    if (!editable()) return;
+    if (state.chosen[taskKey] === labelKey) return;
+    remember();
+    setChoice(taskKey, labelKey);
+    drawLabels();
+  }
+  function acceptSuggestions() {
+    if (!editable()) return;
+    const shown = revealedSuggestions();
+    if (!shown) {
+      say(state.view.suggestions ? "Suggestions show after your own first choice." : "There are no model suggestions for this item.", "info");
+      return;
+    }
+    const picks = tasks.filter((t) => shown.by_task[t.key] && t.labels.some((l) => l.key === shown.by_task[t.key].label)
+      && state.chosen[t.key] !== shown.by_task[t.key].label);
+    if (!picks.length) return;
+    remember();
+    picks.forEach((t) => setChoice(t.key, shown.by_task[t.key].label));
+    drawLabels();
+  }
+  function undo() {
+    if (!editable()) return;
+    const last = state.history.pop();
+    if (!last) { say("Nothing to undo on this item.", "info"); return; }
+    Object.assign(state, last);
     drawLabels();
   }
   function moveChip(delta) {
-    const to = cursor + delta;
-    if (to < 0 || to >= order.length) return;
-    [order[cursor], order[to]] = [order[to], order[cursor]];
-    cursor = to;
+    const to = state.cursor + delta;
+    if (to < 0 || to >= state.order.length) return;
+    [state.order[state.cursor], state.order[to]] = [state.order[to], state.order[state.cursor]];
+    state.cursor = to;
+    drawOrder();
+  }
+  function moveCursor(delta) {
+    if (!el.order) return;
+    state.cursor = Math.max(0, Math.min(state.order.length - 1, state.cursor + delta));
     drawOrder();
   }
 
@@ -403,13 +509,24 @@
     el.zoom.showModal();
   }
   function toggleGuidelines() {
-    el.guidelines.hidden = !el.guidelines.hidden;
-    el.guidelinesBtn.setAttribute("aria-expanded", el.guidelines.hidden ? "false" : "true");
-    if (!el.guidelines.hidden) el.guidelines.scrollIntoView({ block: "nearest" });
+    const open = el.guidelines.hidden;
+    el.guidelines.hidden = !open;
+    root.classList.toggle("with-guidelines", open);
+    el.guidelinesBtn.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) {
+      const box = el.guidelines.getBoundingClientRect();
+      if (box.top > window.innerHeight || box.bottom < 0) el.guidelines.scrollIntoView({ block: "nearest" });
+    }
   }
 
   // ---- wiring
-  root.querySelectorAll(".label-btn").forEach((b) => b.addEventListener("click", () => choose(b.dataset.task, b.dataset.label)));
+  const labelButtons = [...root.querySelectorAll(".label-btn")];
+  const descLines = Object.fromEntries([...root.querySelectorAll(".label-desc")].map((p) => [p.dataset.task, p]));
+  labelButtons.forEach((b) => {
+    b.addEventListener("click", () => choose(b.dataset.task, b.dataset.label));
+    ["focus", "mouseenter"].forEach((t) => b.addEventListener(t, () => describe(b.dataset.task, b)));
+    ["blur", "mouseleave"].forEach((t) => b.addEventListener(t, () => describe(b.dataset.task, null)));
+  });
   el.submit.addEventListener("click", submit);
   $("skip-btn").addEventListener("click", openSkip);
   $("skip-cancel").addEventListener("click", closeSkip);
@@ -417,47 +534,58 @@
   $("back-btn").addEventListener("click", stepBack);
   $("forward-btn").addEventListener("click", stepForward);
   el.guidelinesBtn.addEventListener("click", toggleGuidelines);
+  $("guidelines-close").addEventListener("click", toggleGuidelines);
   el.imageButton.addEventListener("click", toggleZoom);
+  el.message.addEventListener("click", () => say(""));
 
+  // Page keys; a label hotkey wins over an unshifted alternative (, .) that
+  // an older project may still use as one.
+  const inField = (t) => t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement;
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target === el.skipReason) {
       if (e.key === "Escape") { e.preventDefault(); closeSkip(); }
       return; // Enter submits the skip form
     }
-    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement) return;
+    if (inField(e.target)) return;
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "z") {
+      if (!el.zoom.open) { e.preventDefault(); undo(); }
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (el.zoom.open && e.key !== " " && e.key !== "Escape") return;
     const key = e.key;
+    const label = hotkeys[key.toLowerCase()];
     let handled = true;
     if (key === "Enter") submit();
+    else if (key === "A" && e.shiftKey) acceptSuggestions();
+    else if (label && (key === "," || key === ".")) choose(...label);
     else if (key === "/") openSkip();
-    else if (key === "<") stepBack();
-    else if (key === ">") stepForward();
+    else if (key === "<" || key === ",") stepBack();
+    else if (key === ">" || key === ".") stepForward();
     else if (key === "[") moveChip(-1);
     else if (key === "]") moveChip(1);
-    else if (key === "ArrowLeft" && el.order) { cursor = Math.max(0, cursor - 1); drawOrder(); }
-    else if (key === "ArrowRight" && el.order) { cursor = Math.min(order.length - 1, cursor + 1); drawOrder(); }
-    else if (key === "?") toggleGuidelines();
+    else if (key === "ArrowLeft" && el.order) moveCursor(-1);
+    else if (key === "ArrowRight" && el.order) moveCursor(1);
+    else if (key === "?" || key === "F1") toggleGuidelines();
     else if (key === " ") toggleZoom();
-    else if (key === "Escape") { if (!el.guidelines.hidden) toggleGuidelines(); }
-    else if (hotkeys[key.toLowerCase()]) choose(...hotkeys[key.toLowerCase()]);
+    else if (key === "Escape") { if (el.zoom.open) el.zoom.close(); else if (!el.guidelines.hidden) toggleGuidelines(); else say(""); }
+    else if (label) choose(...label);
     else handled = false;
     if (handled) e.preventDefault();
   });
 
   // Keep the leases alive while the annotator is here and active.
-  let lastActivity = Date.now();
-  ["keydown", "pointerdown"].forEach((t) => document.addEventListener(t, () => { lastActivity = Date.now(); }));
+  ["keydown", "pointerdown"].forEach((t) => document.addEventListener(t, () => { state.lastActivity = Date.now(); }));
   setInterval(() => {
-    if (document.hidden || !work) return;
-    if (Date.now() - lastActivity > config.claim_minutes * 60000) return; // idle: let the claims lapse
+    if (document.hidden || !state.work) return;
+    if (Date.now() - state.lastActivity > config.claim_minutes * 60000) return; // idle: let the claims lapse
     api("POST", config.urls.heartbeat).catch(() => {});
   }, config.heartbeat_seconds * 1000);
 
   // ---- start
   drawProgress();
   if (start.mode === "work") {
-    work = start;
+    state.work = start;
     timerReset(0);
     present(start, "work");
     fetchAhead(null);

@@ -33,6 +33,16 @@ def test_msed_template_has_the_papers_schema(lead):
     assert Membership.objects.get(project=project, user=lead).role == Membership.Role.LEAD
 
 
+def test_a_new_project_shows_suggestions_only_after_the_annotators_first_choice(lead):
+    project = create_project(name="Anchoring", created_by=lead, show_suggestions=True)
+    project.refresh_from_db()
+    assert project.suggestions_after_first_choice is True
+    # A lead can still reveal them first: the default is a default, not a rule.
+    update_project_settings(project=project, suggestions_after_first_choice=False)
+    project.refresh_from_db()
+    assert project.suggestions_after_first_choice is False
+
+
 def test_sentiment_and_custom_templates(lead):
     assert [t["key"] for t in get_schema(create_project(name="S", template="sentiment", created_by=lead))] == ["sentiment"]
     assert get_schema(create_project(name="C", template="custom", created_by=lead)) == []
@@ -67,6 +77,8 @@ def test_duplicate_hotkeys_are_refused_with_both_labels_named():
         ([{"key": "t", "labels": [{"key": "a"}, {"key": "b"}]}] * 2, "unique"),
         ([{"key": "t", "labels": [{"key": "a", "hotkey": "ab"}, {"key": "b"}]}], "single character"),
         ([{"key": "t", "labels": [{"key": "a", "hotkey": " "}, {"key": "b"}]}], "reserved"),
+        ([{"key": "t", "labels": [{"key": "a", "hotkey": ","}, {"key": "b"}]}], "reserved"),  # Back, unshifted
+        ([{"key": "t", "labels": [{"key": "a", "hotkey": "."}, {"key": "b"}]}], "reserved"),  # Forward, unshifted
         ("not a list", "must be a list"),
     ],
 )

@@ -72,9 +72,34 @@ def test_reloading_the_labelling_page_keeps_the_same_item(annotator_client, anno
     assert Claim.objects.filter(annotator=annotator).count() == 1
 
 
-def test_the_labelling_page_says_when_nothing_is_left(annotator_client, project):
+def test_the_labelling_page_says_when_nothing_is_left(annotator_client, annotator, project):
+    make_items(project, 1)
+    claim_and_submit(annotator, project)
     html = annotator_client.get(reverse("annotator:item-annotate", args=[project.slug])).content.decode()
     assert '"mode": "done"' in html and "Nothing left for you to label" in html
+    assert "no items yet" not in html
+
+
+def test_an_empty_project_says_it_has_no_items_yet_not_thank_you(annotator_client, project):
+    html = annotator_client.get(reverse("annotator:item-annotate", args=[project.slug])).content.decode()
+    assert '"mode": "done"' in html and "This project has no items yet" in html
+    assert "Thank you" not in html and "Nothing left" not in html
+    assert reverse("annotator:import-upload", args=[project.slug]) not in html  # annotators cannot import
+
+
+def test_an_empty_project_links_its_lead_to_import(lead_client, project):
+    html = lead_client.get(reverse("annotator:item-annotate", args=[project.slug])).content.decode()
+    assert "This project has no items yet" in html
+    assert f'href="{reverse("annotator:import-upload", args=[project.slug])}">Import items</a>' in html
+
+
+def test_a_single_task_project_has_no_inference_order_panel(lead, client):
+    project = make_project(lead=lead, name="One task", template="sentiment")
+    make_items(project, 1)
+    (ana,) = members(project, 1)
+    assert login(client, ana)
+    html = client.get(reverse("annotator:item-annotate", args=[project.slug])).content.decode()
+    assert 'id="submit-btn"' in html and 'id="order"' not in html and "Inference order" not in html
 
 
 def test_the_text_round_page_carries_no_image(lead, client):

@@ -3,7 +3,8 @@
 API against pytest-django's live server.
 
     page                      a fresh page (not signed in); page.goto("/...") is relative to the live server
-    logged_in_page(user)      a fresh page signed in as `user` (several users may have pages at once)
+    logged_in_page(user)      a fresh page signed in as `user` (several users may have pages at once;
+                              viewport={"width": ..., "height": ...} sizes its window)
     responses(page)           record the responses a page receives: [(url, status, body text)]
 
 Tests using them need the committed database the live server reads:
@@ -47,8 +48,8 @@ def browser():
             browser.close()
 
 
-def _new_context(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+def _new_context(browser, live_server, viewport=None):
+    context = browser.new_context(base_url=live_server.url, viewport=viewport or {"width": 1280, "height": 900})
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     return context
 
@@ -65,16 +66,17 @@ def page(browser, live_server, transactional_db):
 @pytest.fixture
 def logged_in_page(browser, live_server, transactional_db):
     """A factory: logged_in_page(user) returns a page whose browser holds a
-    session of `user` (made with Django's test client, no login form)."""
+    session of `user` (made with Django's test client, no login form);
+    logged_in_page(user, viewport={"width": 1366, "height": 768}) sizes its window."""
     from django.conf import settings
     from django.test import Client
 
     contexts = []
 
-    def make(user):
+    def make(user, viewport=None):
         client = Client()
         client.force_login(user)
-        context = _new_context(browser, live_server)
+        context = _new_context(browser, live_server, viewport)
         context.add_cookies(
             [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}]
         )

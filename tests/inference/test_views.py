@@ -230,3 +230,15 @@ def test_web_modules_never_import_torch():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_models_page_links_to_the_setting_that_turns_suggestions_on(lead_client, project):
+    TrainingRun.objects.create(project=project, name="pre", status=RunStatus.SUCCEEDED, is_prelabeller=True)
+    settings_url = reverse("annotator:project-settings", args=[project.slug])
+    listing = lead_client.get(reverse("inference:run-list", args=[project.slug])).content.decode()
+    assert f'href="{settings_url}#id_show_suggestions"' in listing and "now off" in listing
+    assert 'id="id_show_suggestions"' in lead_client.get(settings_url).content.decode()  # the anchor exists
+    project.show_suggestions = True
+    project.save()
+    listing = lead_client.get(reverse("inference:run-list", args=[project.slug])).content.decode()
+    assert "now off" not in listing and "after the annotator's own first choice" in listing
