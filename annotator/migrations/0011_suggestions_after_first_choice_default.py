@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotator', '0009_add_workerpresence'),
+        ('annotator', '0010_add_gold_adjudicated_at'),
     ]
 
     operations = [
