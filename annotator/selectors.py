@@ -7,13 +7,16 @@ see everything. Views, the API and permission classes all call these.
 
 from __future__ import annotations
 
+import functools
+import hmac
 from collections import Counter
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import sql
+from . import sql, tokens
 from .jobs import STALE_AFTER
 from .models import Annotation, ApiToken, Gold, Item, Membership, Project, Task, WorkerPresence
 
@@ -24,19 +27,9 @@ def get_api_token(raw: str, now) -> ApiToken | None:
     One query: the rows sharing the key's first characters, joined to their
     users; then the digest is compared in constant time, and the token must
     be unexpired and younger than its owner's current password. Whether the
-    user is active is the caller's call (it answers differently)."""
-    import hmac
-
-    from django.contrib.auth import get_user_model
-
-    from . import tokens
-
-    User = get_user_model()
-    rows = sql.fetchall(
-        f"SELECT {sql.columns(ApiToken, 't')}, {sql.columns(User, 'u')} FROM {ApiToken._meta.db_table} t"
-        f" JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = t.user_id WHERE t.token_key = %s",
-        [raw[: tokens.TOKEN_KEY_LENGTH]],
-    )
+    user is active is the caller's call (it answers differently). Every
+    request of the labelling loop starts here: the query text is built once."""
+    rows = sql.fetchall(_api_token_query(), [raw[: tokens.TOKEN_KEY_LENGTH]])
     if not rows:
         return None
     digest = tokens.hash_key(raw)
@@ -44,6 +37,7 @@ def get_api_token(raw: str, now) -> ApiToken | None:
         token = sql.from_row(ApiToken, row)
         if not hmac.compare_digest(digest, token.digest):
             continue
+        User = get_user_model()
         user = sql.from_row(User, row, sql.width(ApiToken))
         if token.expiry is not None and token.expiry <= now:
             return None
@@ -52,6 +46,15 @@ def get_api_token(raw: str, now) -> ApiToken | None:
         ApiToken.user.field.set_cached_value(token, user)
         return token
     return None
+
+
+@functools.cache
+def _api_token_query() -> str:
+    User = get_user_model()
+    return (
+        f"SELECT {sql.columns(ApiToken, 't')}, {sql.columns(User, 'u')} FROM {ApiToken._meta.db_table} t"
+        f" JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = t.user_id WHERE t.token_key = %s"
+    )
 
 
 def list_api_tokens_of(user) -> QuerySet[ApiToken]:

@@ -86,3 +86,28 @@ def test_static_files_carry_the_policy_too(client):
     icon = client.get("/favicon.ico")
     assert icon.status_code == 301 and icon["Location"].endswith("favicon.svg")
     assert_strict(icon)
+
+
+def test_the_cached_header_is_django_csps_and_per_response_policies_still_apply(settings):
+    from csp.middleware import CSPMiddleware as DjangoCSPMiddleware
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from config.csp import CSPMiddleware
+
+    plain = CSPMiddleware(lambda request: HttpResponse("x"))
+    reference = DjangoCSPMiddleware(lambda request: HttpResponse("x"))(RequestFactory().get("/"))["Content-Security-Policy"]
+    first, second = (plain(RequestFactory().get("/")) for _ in range(2))
+    assert first["Content-Security-Policy"] == second["Content-Security-Policy"] == reference
+
+    def updated(request):
+        response = HttpResponse("x")
+        response._csp_update = {"img-src": ["https://tiles.example.org"]}
+        return response
+
+    widened = CSPMiddleware(updated)(RequestFactory().get("/"))["Content-Security-Policy"]
+    assert "https://tiles.example.org" in widened
+    assert "https://tiles.example.org" not in plain(RequestFactory().get("/"))["Content-Security-Policy"]
+
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": ["'self'", "https://changed.example.org"]}}
+    assert "https://changed.example.org" in plain(RequestFactory().get("/"))["Content-Security-Policy"]  # a changed setting is seen
