@@ -149,7 +149,7 @@ def test_an_import_survives_the_database_dropping_its_connections(celery_worker_
 def test_training_survives_the_database_dropping_its_connections(celery_worker_process, project, tiny_bert):  # noqa: F811
     worker = celery_worker_process
     make_demo_items(project, 60)
-    run = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=30, patience=0))
+    run = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=80, patience=0))
     wait_for(run, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 2, what="the run's second epoch", worker=worker)
     # Drop the worker's connections until it has met the fault (bounded).
     for _ in range(20):
@@ -161,7 +161,7 @@ def test_training_survives_the_database_dropping_its_connections(celery_worker_p
     assert "database unreachable" in worker.log_path.read_text(), f"the fault never hit the run ({run.status}, epoch {run.epoch}):\n{worker.log_path.read_text()[-3000:]}"
     run = wait_for(run, lambda r: r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED), worker=worker)
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert run.epoch == 30 and set(run.test_metrics) == {"desire", "sentiment", "emotion"}
+    assert run.epoch == 80 and set(run.test_metrics) == {"desire", "sentiment", "emotion"}
 
 
 def test_a_killed_worker_leaves_an_import_that_the_sweep_fails_and_a_retry_finishes(celery_worker_process, project, lead, tmp_path, settings):
