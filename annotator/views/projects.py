@@ -126,9 +126,16 @@ def project_members(request, project):
 
 
 @project_view(role=Membership.Role.LEAD)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_remove(request, project, user_id: int):
+    """GET asks to confirm (a page of its own, so it works without script); POST removes."""
     user = User.objects.filter(pk=user_id).first()
+    if request.method == "GET":
+        membership = Membership.objects.filter(project=project, user_id=user_id).select_related("user").first()
+        if membership is None:
+            messages.error(request, "That person is not a member of this project.")
+            return redirect("annotator:project-members", slug=project.slug)
+        return render(request, "annotator/member_remove.html", {"project": project, "membership": membership})
     try:
         if user is None:
             raise DomainError("That user does not exist.")

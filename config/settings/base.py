@@ -347,6 +347,11 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"refusals_on_one_line": {"()": "config.log_filters.RefusalsOnOneLine"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["refusals_on_one_line"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # Django's own loggers go to the root handler only: its default "django"
+    # config adds a second console handler under DEBUG, which printed every
+    # refusal (and its traceback) twice.
+    "loggers": {"django": {"handlers": [], "level": env("LOG_LEVEL", "INFO"), "propagate": True}},
 }
