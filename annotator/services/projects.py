@@ -227,8 +227,17 @@ def create_project(
     return project
 
 
-def _next_pseudonym(project: Project) -> str:
-    return f"annotator-{project.memberships.count() + 1:02d}"
+def _next_pseudonym(project: Project, role: str) -> str:
+    """annotator-01 for the first annotator (the lead who created the project
+    is lead-01, not annotator-01); one more than the highest number in use,
+    so a removed member's number is never given to someone else."""
+    prefix = "lead" if role == Membership.Role.LEAD else "annotator"
+    numbers = [
+        int(p.rsplit("-", 1)[1])
+        for p in project.memberships.filter(pseudonym__startswith=f"{prefix}-").values_list("pseudonym", flat=True)
+        if p.rsplit("-", 1)[1].isdigit()
+    ]
+    return f"{prefix}-{max(numbers, default=0) + 1:02d}"
 
 
 @transaction.atomic
@@ -250,7 +259,7 @@ def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR,
     try:
         with transaction.atomic():
             membership = Membership.objects.create(
-                project=project, user=user, role=role, pseudonym=_next_pseudonym(project)
+                project=project, user=user, role=role, pseudonym=_next_pseudonym(project, role)
             )
     except IntegrityError as exc:  # a concurrent add of the same user
         raise DomainError(f"{user} was just added to this project by someone else.") from exc
