@@ -512,3 +512,17 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Profile(models.Model):
+    """What the app keeps about an account beyond Django's user.
+
+    must_change_password: the account signs in with a one-time password a
+    lead made (annotator.services.projects.create_member_account) and may do
+    nothing but choose its own until it has (annotator.middleware)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"

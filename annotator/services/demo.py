@@ -16,6 +16,7 @@ from ..models import Item, Membership, Project
 from .bulk import AnnotationRow, write_annotations
 from .imports import save_image_asset
 from .projects import add_member, create_project
+from .security import clear_password_change
 
 User = get_user_model()
 
@@ -45,6 +46,8 @@ def _set_password(username: str, *, staff: bool = False) -> tuple[object, str]:
     user.set_password(password)
     user.is_staff = user.is_staff or staff
     user.save()
+    # Printed logins exist to be tried at once: never "choose your own password first".
+    clear_password_change(user=user)
     return user, password
 
 

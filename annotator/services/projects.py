@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from ..errors import DomainError
 from ..models import Label, Membership, Project, SecurityEvent, Task, Vote
 from ..schemas import SCHEMA_TEMPLATES, template_tasks
-from .security import record_security_event
+from .security import record_security_event, require_password_change
 
 User = get_user_model()
 
@@ -288,6 +288,7 @@ def create_member_account(
         )
     password = secrets.token_urlsafe(12)
     user = User.objects.create_user(username=username, email=email, password=password)
+    require_password_change(user=user)  # the lead knows this password: its owner must choose their own
     record_security_event(kind=SecurityEvent.Kind.ACCOUNT_CREATED, actor=actor, target=user, project=project, request=request)
     add_member(project=project, user=user, role=role, actor=actor, request=request)
     return user, password
