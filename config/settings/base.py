@@ -207,6 +207,9 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 # Trained model artefacts and cached image / text features.
 MODEL_DIR = Path(env("MODEL_DIR", str(BASE_DIR / "var" / "models")))
+# seed_demo writes the demo accounts' logins here (owner-only file) so that
+# `manage.py serve` can print them again once the server is up.
+DEMO_LOGINS_FILE = Path(env("DEMO_LOGINS_FILE", str(BASE_DIR / "var" / "demo-logins.json")))
 
 # Upload limits. DATA_UPLOAD_MAX_MEMORY_SIZE bounds non-file request bodies;
 # uploaded files above FILE_UPLOAD_MAX_MEMORY_SIZE spill to a temporary file.
