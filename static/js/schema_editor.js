@@ -58,8 +58,9 @@
     return field;
   }
 
-  function button(text, label, onClick, extra) {
-    var b = el("button", { type: "button", className: "secondary small" + (extra ? " " + extra : ""), "aria-label": label }, text);
+  // The accessible name starts with the visible text, then says what it acts on.
+  function button(text, what, onClick, className) {
+    var b = el("button", { type: "button", className: className || "secondary small", "aria-label": text + ": " + what }, text);
     b.addEventListener("click", onClick);
     return b;
   }
@@ -91,13 +92,13 @@
     row.appendChild(el("td")).appendChild(input(label, "hotkey", "Hotkey of " + who, { maxlength: "1", className: "schema-hotkey mono" }));
     row.appendChild(el("td")).appendChild(input(label, "description", "Description of " + who));
     var actions = row.appendChild(el("td", { className: "schema-actions" }));
-    actions.appendChild(button("↑", "Move " + who + " up", function () {
+    actions.appendChild(button("↑", "move " + who + " up", function () {
       if (move(task.labels, l, l - 1)) change("schema-t" + t + "-l" + (l - 1) + "-key");
     }));
-    actions.appendChild(button("↓", "Move " + who + " down", function () {
+    actions.appendChild(button("↓", "move " + who + " down", function () {
       if (move(task.labels, l, l + 1)) change("schema-t" + t + "-l" + (l + 1) + "-key");
     }));
-    actions.appendChild(button("Remove", "Remove " + who, function () {
+    actions.appendChild(button("Remove", who, function () {
       task.labels.splice(l, 1);
       change("schema-t" + t + "-add-label");
     }));
@@ -136,28 +137,28 @@
     task.labels.forEach(function (label, l) { body.appendChild(renderLabel(task, t, label, l)); });
 
     var actions = box.appendChild(el("p", { className: "form-actions" }));
-    var add = actions.appendChild(button("Add a label", "Add a label to " + taskName(task, t), function () {
+    var add = actions.appendChild(button("Add a label", "to " + taskName(task, t), function () {
       task.labels.push({ key: "", name: "", description: "", hotkey: "" });
       change("schema-t" + t + "-l" + (task.labels.length - 1) + "-key");
     }));
     add.id = "schema-t" + t + "-add-label";
-    actions.appendChild(button("Move task up", "Move " + taskName(task, t) + " up", function () {
+    actions.appendChild(button("Move task up", taskName(task, t), function () {
       if (move(model, t, t - 1)) change("schema-t" + (t - 1) + "-key");
     }));
-    actions.appendChild(button("Move task down", "Move " + taskName(task, t) + " down", function () {
+    actions.appendChild(button("Move task down", taskName(task, t), function () {
       if (move(model, t, t + 1)) change("schema-t" + (t + 1) + "-key");
     }));
-    actions.appendChild(button("Remove task", "Remove " + taskName(task, t), function () {
+    actions.appendChild(button("Remove task", taskName(task, t), function () {
       model.splice(t, 1);
       change("schema-add-task");
-    }, "danger"));
+    }, "danger small"));
     return box;
   }
 
   function render() {
     root.replaceChildren();
     model.forEach(function (task, t) { root.appendChild(renderTask(task, t)); });
-    var add = root.appendChild(el("p")).appendChild(button("Add a task", "Add a task", function () {
+    var add = root.appendChild(el("p")).appendChild(button("Add a task", "at the end", function () {
       model.push({ key: "", name: "", required: false, labels: [{ key: "", name: "", description: "", hotkey: "" }, { key: "", name: "", description: "", hotkey: "" }] });
       change("schema-t" + (model.length - 1) + "-key");
     }));

@@ -96,6 +96,7 @@ def lead_pages(s) -> list[tuple[str, str]]:
         ("project-settings", reverse("annotator:project-settings", args=[slug])),
         ("project-schema", reverse("annotator:project-schema", args=[slug])),
         ("project-members", reverse("annotator:project-members", args=[slug])),
+        ("member-remove", reverse("annotator:member-remove", args=[slug, s["annotators"][0].pk])),
         ("import-upload", reverse("annotator:import-upload", args=[slug])),
         ("import-detail", reverse("annotator:import-detail", args=[slug, s["job"].pk])),
         ("export", reverse("annotator:export", args=[slug])),
@@ -167,6 +168,9 @@ def test_the_sign_in_page_has_no_serious_accessibility_violation(browser, live_s
         problems = check(watched, "login", reverse("login"))
         watched.assert_clean("login")
         assert problems == [], "\n".join(problems)
+        # The check is not vacuous: an unlabelled field is caught.
+        watched.page.evaluate("() => document.querySelector('main').appendChild(document.createElement('input'))")
+        assert "label" in [v["id"] for v in violations(watched.page)]
     finally:
         context.close()
 
