@@ -38,7 +38,7 @@ IMAGE_ENCODER_CHOICES = [
 FUSION_CHOICES = [
     ("concat", "concatenate (MSED)"), ("add", "add (MSED)"), ("multiply", "multiply (MSED)"), ("max", "maximum (MSED)"),
     ("attention", "multi-head attention (MSED)"), ("tfn", "tensor fusion (CH-SIMS)"), ("lmf", "low-rank fusion (CH-SIMS)"),
-    ("joint-pooling", "joint max-pooling (robust to a missing modality)"),
+    ("joint-pooling", "joint max-pooling"),
 ]
 RECIPE_CHOICES = [
     ("cached", "frozen encoders (fast)"),
@@ -64,7 +64,7 @@ class TrainForm(forms.Form):
     fusion = forms.ChoiceField(
         choices=FUSION_CHOICES, required=False, initial="concat",
         help_text="How text and image vectors combine (MSED Table 6; tensor and low-rank fusion from CH-SIMS). "
-        "Joint max-pooling, from seed paper 001, pools over the modalities an item has.",
+        "Joint max-pooling (seed paper 001) pools over the modalities an item has, so it copes with a missing one.",
     )
     recipe = forms.ChoiceField(
         choices=RECIPE_CHOICES, required=False, initial="cached",

@@ -56,7 +56,7 @@ def test_train_form_says_items_and_labels_precisely(lead_client, project):
 def test_train_form_options_have_words_not_paper_numbers(lead_client, project):
     html = lead_client.get(reverse("inference:run-create", args=[project.slug])).content.decode()
     assert "(001)" not in html.replace("seed paper 001", "")
-    assert "joint max-pooling (robust to a missing modality)" in html
+    assert ">joint max-pooling</option>" in html and "copes with a missing one" in html
     assert "Text-image alignment loss weight" in html and "seed paper 001" in html
     # The recipe menu's options are short enough not to be cut in the select.
     assert all(len(text) <= 24 for text in ("frozen encoders (fast)", "fine-tune text encoder", "fine-tune both (slow)"))
@@ -108,3 +108,13 @@ def test_table_headers_are_not_upper_cased(settings):
     css = (settings.BASE_DIR / "static" / "css" / "app.css").read_text()
     th_rules = [line for line in css.splitlines() if line.startswith("th ")]
     assert th_rules and not any("uppercase" in line for line in th_rules)
+
+
+def test_my_annotations_names_the_inference_order(client, project):
+    from tests.factories import login
+
+    _, annotators = make_voted_project(project, n_items=2, n_annotators=1)
+    assert login(client, annotators[0])
+    html = client.get(reverse("annotator:my-annotations", args=[project.slug])).content.decode()
+    assert "Desire → Sentiment → Emotion" in html or "Sentiment → Desire → Emotion" in html
+    assert "desire → sentiment" not in html and "sentiment → desire" not in html
