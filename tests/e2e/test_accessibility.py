@@ -39,9 +39,11 @@ def axe_page(logged_in_page):
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `npm ci` (make test does) to install axe-core from package.json.")
 
-    def make(user):
+    def make(user, *, dark: bool = False):
         page = logged_in_page(user)
         page.context.add_init_script(path=str(AXE))
+        if dark:
+            page.emulate_media(color_scheme="dark")
         return page
 
     return make
@@ -120,8 +122,9 @@ def lead_pages(s) -> list[tuple[str, str]]:
     return named
 
 
-def test_every_page_a_lead_sees_has_no_serious_accessibility_violation(axe_page, live_server, studio, lead):
-    watched = Watched(axe_page(lead), live_server.url)
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_every_page_a_lead_sees_has_no_serious_accessibility_violation(axe_page, live_server, studio, lead, dark):
+    watched = Watched(axe_page(lead, dark=dark), live_server.url)
     problems: list[str] = []
     for name, url in lead_pages(studio):
         problems += check(watched, name, url)
