@@ -523,10 +523,7 @@ def get_item_record(item: Item, *, project: Project) -> dict:
     task_names = dict(project.tasks.values_list("key", "name"))
     return {
         "item": item,
-        "counts": {
-            r: {"votes": getattr(item, v), "claims": getattr(item, c), "name": Round(r).label}
-            for r, (v, c) in queue.ROUND_COUNTERS.items() if r in project.rounds
-        },
+        "counts": {r: {"votes": getattr(item, v), "claims": getattr(item, c)} for r, (v, c) in queue.ROUND_COUNTERS.items() if r in project.rounds},
         "annotations": [
             {
                 "id": a.pk,
