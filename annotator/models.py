@@ -493,6 +493,7 @@ class SecurityEvent(models.Model):
         EXPORT = "export", "Export"
         ACCOUNT_CREATED = "account_created", "Account created"
         ACCOUNT_DEACTIVATED = "account_deactivated", "Account deactivated"
+        PASSWORD_RESET = "password_reset", "Password reset by a lead"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=24, choices=Kind.choices)

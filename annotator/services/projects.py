@@ -295,6 +295,32 @@ def create_member_account(
 
 
 @transaction.atomic
+def reset_member_password(*, project: Project, user, actor, request=None) -> str:
+    """Give an annotator a new one-time password (they forgot theirs); returns
+    it, to be shown once. They must choose their own at the next sign-in.
+
+    A lead may reset only accounts that are nobody else's to manage: an
+    annotator of this project, not staff, lead of no project, and member of
+    no project `actor` does not lead."""
+    membership = Membership.objects.filter(project=project, user=user).first()
+    if membership is None:
+        raise DomainError(f"{user} is not a member of this project.")
+    if membership.role != Membership.Role.ANNOTATOR or Membership.objects.filter(user=user, role=Membership.Role.LEAD).exists():
+        raise DomainError("Only an annotator's password can be reset here; a lead changes their own.")
+    if user.is_staff or user.is_superuser:
+        raise DomainError("A staff account's password is reset by an administrator.")
+    led = Membership.objects.filter(user=actor, role=Membership.Role.LEAD).values("project_id")
+    if Membership.objects.filter(user=user).exclude(project_id__in=led).exists():
+        raise DomainError(f"{user} is also a member of projects you do not lead; ask an administrator to reset the password.")
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    require_password_change(user=user)
+    record_security_event(kind=SecurityEvent.Kind.PASSWORD_RESET, actor=actor, target=user, project=project, request=request)
+    return password
+
+
+@transaction.atomic
 def remove_member(*, project: Project, user, actor=None, request=None) -> None:
     membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if membership is None:

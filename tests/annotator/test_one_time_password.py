@@ -84,3 +84,40 @@ def test_reseeding_clears_a_flag_on_a_demo_account():
     require_password_change(user=user)
     result = seed_demo_project(items=6)
     assert not Profile.objects.get(user=user).must_change_password
+
+
+def test_a_lead_resets_an_annotators_password_to_a_one_time_one(lead_client, project, annotator):
+    url = reverse("annotator:member-reset-password", args=[project.slug, annotator.pk])
+    assert f'href="{url}"' in lead_client.get(reverse("annotator:project-members", args=[project.slug])).content.decode()
+    assert "Reset the password of ana-annotator?" in lead_client.get(url).content.decode()
+    response = lead_client.post(url)
+    html = response.content.decode()
+    assert response.status_code == 200 and "New one-time password set." in html
+    password = html.split("password: ")[1].split("<")[0].strip()
+    assert Profile.objects.get(user=annotator).must_change_password
+    client = Client()
+    assert not login(client, annotator)  # the old password is gone
+    assert login(client, annotator, password)
+    assert client.get(reverse("annotator:project-list"))["Location"] == reverse("password_change")
+
+
+def test_a_lead_cannot_reset_a_lead_staff_or_someone_of_another_project(lead_client, project, lead):
+    from annotator.models import Membership
+    from tests.factories import UserFactory, make_member
+
+    co_lead = make_member(project, role=Membership.Role.LEAD, username="co-lead")
+    staff = make_member(project, username="staffer")
+    get_user_model().objects.filter(pk=staff.pk).update(is_staff=True)
+    elsewhere = make_member(project, username="elsewhere")
+    other = project_services.create_project(name="Other study", template="msed", created_by=UserFactory(username="other-lead"))
+    project_services.add_member(project=other, user=elsewhere)
+    for user, reason in ((co_lead, "Only an annotator"), (staff, "administrator"), (elsewhere, "projects you do not lead")):
+        response = lead_client.post(reverse("annotator:member-reset-password", args=[project.slug, user.pk]), follow=True)
+        assert reason in response.content.decode(), user
+        user.refresh_from_db()
+        assert user.check_password(PASSWORD), user
+        assert not Profile.objects.filter(user=user, must_change_password=True).exists()
+
+
+def test_an_annotator_cannot_reset_passwords(annotator_client, project, other_annotator):
+    assert annotator_client.post(reverse("annotator:member-reset-password", args=[project.slug, other_annotator.pk])).status_code == 403

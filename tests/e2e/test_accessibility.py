@@ -99,6 +99,7 @@ def lead_pages(s) -> list[tuple[str, str]]:
         ("project-schema", reverse("annotator:project-schema", args=[slug])),
         ("project-members", reverse("annotator:project-members", args=[slug])),
         ("member-remove", reverse("annotator:member-remove", args=[slug, s["annotators"][0].pk])),
+        ("member-reset-password", reverse("annotator:member-reset-password", args=[slug, s["annotators"][0].pk])),
         ("import-upload", reverse("annotator:import-upload", args=[slug])),
         ("import-detail", reverse("annotator:import-detail", args=[slug, s["job"].pk])),
         ("export", reverse("annotator:export", args=[slug])),
