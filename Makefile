@@ -25,7 +25,12 @@ demo: $(VENV)/.installed
 	$(PY) manage.py seed_demo
 	$(PY) manage.py serve 127.0.0.1:8000
 
-test: $(VENV)/.installed-dev
+# axe-core for the accessibility browser test (tests/e2e/test_accessibility.py), pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed-dev node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench-quick: $(VENV)/.installed-dev
@@ -39,4 +44,4 @@ check-deploy: $(VENV)/.installed
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) db.sqlite3* var staticfiles
+	rm -rf $(VENV) db.sqlite3* var staticfiles node_modules

@@ -369,10 +369,16 @@ def share_heatmap(rows: Sequence[str], columns: Sequence[str], shares: Sequence[
         "texttemplate": "%{text}", "colorscale": SEQUENTIAL, "zmin": 0, "zmax": 1, "colorbar": {"title": {"text": "share"}},
         "xgap": 1, "ygap": 1,
     }
-    height = max(260, min(720, 120 + 32 * len(rows)))
+    # No upper bound: every row keeps its 30 px however many annotators there
+    # are (a cap squashed 40 annotators into 720 px); the page scrolls instead.
+    height = max(280, 160 + 30 * len(rows))
     return _figure(
         [trace],
-        _layout(height=height, yaxis={"autorange": "reversed", "title": {"text": plain(row_title)}}, xaxis={"title": {"text": plain(column_title)}}),
+        _layout(
+            height=height,
+            yaxis={"autorange": "reversed", "title": {"text": plain(row_title)}, "automargin": True},
+            xaxis={"title": {"text": plain(column_title)}, "automargin": True},
+        ),
     )
 
 

@@ -496,6 +496,7 @@ class SecurityEvent(models.Model):
         EXPORT = "export", "Export"
         ACCOUNT_CREATED = "account_created", "Account created"
         ACCOUNT_DEACTIVATED = "account_deactivated", "Account deactivated"
+        PASSWORD_RESET = "password_reset", "Password reset by a lead"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=24, choices=Kind.choices)
@@ -515,3 +516,17 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Profile(models.Model):
+    """What the app keeps about an account beyond Django's user.
+
+    must_change_password: the account signs in with a one-time password a
+    lead made (annotator.services.projects.create_member_account) and may do
+    nothing but choose its own until it has (annotator.middleware)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    must_change_password = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"

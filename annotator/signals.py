@@ -26,6 +26,15 @@ def _signed_in(sender, request, user, **kwargs):
     security.record_security_event(kind=SecurityEvent.Kind.SIGN_IN, actor=user, target=user, ip=_ip(request))
 
 
+@receiver(user_logged_in, dispatch_uid="annotator-password-change-required")
+def _remember_one_time_password(sender, request, user, **kwargs):
+    """The session remembers a one-time password (annotator.middleware)."""
+    if request is not None and hasattr(request, "session") and security.must_change_password(user):
+        from .middleware import SESSION_KEY
+
+        request.session[SESSION_KEY] = True
+
+
 @receiver(user_login_failed, dispatch_uid="annotator-security-sign-in-failed")
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username") or "")[:150]

@@ -75,7 +75,24 @@ class TrainingRun(models.Model):
 
     @property
     def progress(self) -> float:
+        if self.status == RunStatus.SUCCEEDED:
+            return 1.0  # finished, also when early stopping left epochs unused
         return self.epoch / self.epochs_total if self.epochs_total else 0.0
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.status == RunStatus.SUCCEEDED and 0 < self.epoch < self.epochs_total
+
+    @property
+    def stop_note(self) -> str:
+        """Why a succeeded run ended before its last epoch, in words ("" if it did not)."""
+        if not self.stopped_early:
+            return ""
+        note = f"Stopped early at epoch {self.epoch} of {self.epochs_total}"
+        if self.best_epoch and self.epoch > self.best_epoch:
+            stale = self.epoch - self.best_epoch
+            return f"{note}: dev macro-F1 had not improved for {stale} epoch{'s' if stale != 1 else ''} (best at epoch {self.best_epoch})."
+        return f"{note}: dev macro-F1 had stopped improving."
 
     @property
     def waiting_for_broker(self) -> bool:

@@ -129,6 +129,13 @@ def count_train_gold(project: Project) -> int:
     return Gold.objects.filter(item__project=project, item__split=Item.Split.TRAIN, label__isnull=False).count()
 
 
+def count_train_items_with_gold(project: Project) -> int:
+    """Items of the train split with a gold label (not a tie) for at least one task."""
+    return Item.objects.filter(
+        project=project, split=Item.Split.TRAIN, gold__label__isnull=False
+    ).distinct().count()
+
+
 def count_gold_labels(project: Project) -> int:
     """All gold labels (not ties) of the project. Filters on the project's
     task ids so PostgreSQL answers from the (task, label) index, no join:

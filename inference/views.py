@@ -37,12 +37,12 @@ IMAGE_ENCODER_CHOICES = [
 FUSION_CHOICES = [
     ("concat", "concatenate (MSED)"), ("add", "add (MSED)"), ("multiply", "multiply (MSED)"), ("max", "maximum (MSED)"),
     ("attention", "multi-head attention (MSED)"), ("tfn", "tensor fusion (CH-SIMS)"), ("lmf", "low-rank fusion (CH-SIMS)"),
-    ("joint-pooling", "joint pooling (001)"),
+    ("joint-pooling", "joint max-pooling"),
 ]
 RECIPE_CHOICES = [
-    ("cached", "cached: frozen encoders, features cached (fast)"),
-    ("finetune-text", "fine-tune the text encoder"),
-    ("finetune-all", "fine-tune both encoders (slow on a CPU)"),
+    ("cached", "frozen encoders (fast)"),
+    ("finetune-text", "fine-tune text encoder"),
+    ("finetune-all", "fine-tune both (slow)"),
 ]
 MODALITY_CHOICES = [("both", "text and image"), ("text", "text only"), ("image", "image only")]
 
@@ -59,8 +59,16 @@ class TrainForm(forms.Form):
     image_encoder = forms.ChoiceField(choices=IMAGE_ENCODER_CHOICES, required=False, initial="efficientnet-lite0")
     image_weights = forms.ChoiceField(required=False, help_text="ResNet only: a torchvision state-dict file an operator placed on the server.")
     modalities = forms.ChoiceField(choices=MODALITY_CHOICES, required=False, initial="both")
-    fusion = forms.ChoiceField(choices=FUSION_CHOICES, required=False, initial="concat")
-    recipe = forms.ChoiceField(choices=RECIPE_CHOICES, required=False, initial="cached")
+    fusion = forms.ChoiceField(
+        choices=FUSION_CHOICES, required=False, initial="concat",
+        help_text="How text and image vectors combine (MSED Table 6; tensor and low-rank fusion from CH-SIMS). "
+        "Joint max-pooling (seed paper 001) pools over the modalities an item has, so it copes with a missing one.",
+    )
+    recipe = forms.ChoiceField(
+        choices=RECIPE_CHOICES, required=False, initial="cached",
+        help_text="Frozen: encoders stay fixed and their features are cached, only fusion and heads train. "
+        "Fine-tuning also trains the text encoder, or both (images decoded every epoch: slow on a CPU).",
+    )
     chain = forms.CharField(
         max_length=200, required=False, label="Task order",
         help_text="Chain the heads in this order (MSED Table 8), e.g. desire > sentiment > emotion; empty for independent heads.",
@@ -68,8 +76,15 @@ class TrainForm(forms.Form):
     )
     unimodal_heads = forms.BooleanField(required=False, initial=True, help_text="Text-only and image-only heads beside the fused one (items missing a modality).")
     class_weights = forms.BooleanField(required=False, help_text="Weight rare classes up in the loss.")
-    contrastive_weight = forms.FloatField(required=False, initial=0.0, min_value=0, help_text="MDSE modality-agnostic contrastive loss; 0 = off.")
-    common_space_weight = forms.FloatField(required=False, initial=0.0, min_value=0, help_text="Common-space loss (001); 0 = off.")
+    contrastive_weight = forms.FloatField(
+        required=False, initial=0.0, min_value=0, label="Contrastive loss weight",
+        help_text="A modality-agnostic contrastive loss (from MDSE); 0 = off.",
+    )
+    common_space_weight = forms.FloatField(
+        required=False, initial=0.0, min_value=0, label="Text-image alignment loss weight",
+        help_text="Pulls a post's text and image vectors together and away from other classes' texts "
+        "(the common-space loss of seed paper 001); 0 = off.",
+    )
     epochs = forms.IntegerField(required=False, initial=30, help_text=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX}; training stops early when dev macro-F1 stalls.")
     lr = forms.FloatField(required=False, initial=1e-3, label="Learning rate")
     seed = forms.IntegerField(required=False, initial=13, min_value=0)
@@ -147,6 +162,7 @@ def _start_page(request, project, form, template_form: str):
             "image_weights": services.offered_image_weights(),
             "task_orders": _task_orders(project),
             "train_gold": selectors.count_train_gold(project),
+            "train_gold_items": selectors.count_train_items_with_gold(project),
         },
     )
 
@@ -237,8 +253,12 @@ def run_compare(request, project):
     if experiment:
         runs = selectors.list_experiment_runs(project, experiment)
     else:
-        ids = [int(part) for part in request.GET.get("runs", "").split(",") if part.strip().isdigit()]
+        # ?runs=3,5,8 from links, or ?runs=3&runs=5 from the picker's boxes.
+        ids = [int(part) for value in request.GET.getlist("runs") for part in value.split(",") if part.strip().isdigit()]
         runs = list(TrainingRun.objects.filter(project=project, pk__in=ids).order_by("id"))
+    if not experiment and not runs:
+        choices = TrainingRun.objects.filter(project=project).order_by("-created_at")[:100]
+        return render(request, "inference/run_compare.html", {"project": project, "pick": True, "choices": choices})
     schema = selectors.get_project_schema(project)
     comparison = services.comparison_rows(runs, schema.keys)
     scored = [row for row in comparison["rows"] if row["status"] == RunStatus.SUCCEEDED]

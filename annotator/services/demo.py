@@ -17,6 +17,7 @@ from ..models import Item, Membership, Project
 from .bulk import AnnotationRow, write_annotations
 from .imports import save_image_asset
 from .projects import add_member, create_project
+from .security import clear_password_change
 
 User = get_user_model()
 
@@ -46,6 +47,8 @@ def _set_password(username: str, *, staff: bool = False) -> tuple[object, str]:
     user.set_password(password)
     user.is_staff = user.is_staff or staff
     user.save()
+    # Printed logins exist to be tried at once: never "choose your own password first".
+    clear_password_change(user=user)
     return user, password
 
 
@@ -117,4 +120,76 @@ def seed_demo_project(*, items: int = 600, seed: int = 0, labelled_share: float 
             for a, user in enumerate(annotator_users)
         )
         counts = write_annotations(project=project, rows=rows)
-    return DemoResult(project, True, logins, len(item_ids), counts["annotations"])
+        unimodal = write_annotations(
+            project=project, rows=_unimodal_rows(synthetic[:n_labelled], item_ids, truth, annotator_users, seed=seed)
+        )
+    return DemoResult(project, True, logins, len(item_ids), counts["annotations"] + unimodal["annotations"])
+
+
+# The share of labelled items that also get CH-SIMS unimodal rounds (votes
+# cast seeing the text only, and the image only), so the Modalities dashboard
+# has something to compare. The project keeps unimodal rounds off: people
+# trying the demo label in the usual multimodal round.
+UNIMODAL_SHARE = 0.15
+# One modality alone is harder to read than both: wrong votes come about
+# this many times more often (capped in simulate_votes).
+UNIMODAL_ERROR_FACTOR = {"text": 1.8, "image": 2.4}
+
+
+def _unimodal_rows(synthetic, item_ids: list[int], truth: np.ndarray, annotators: list, *, seed: int):
+    n = int(round(UNIMODAL_SHARE * len(synthetic)))
+    rows = []
+    for offset, (round_, factor) in enumerate(UNIMODAL_ERROR_FACTOR.items()):
+        rates = [min(0.9, rate * factor) for rate in demo.DEFAULT_ERROR_RATES[: len(annotators)]]
+        votes = demo.simulate_votes(truth[:n], n_annotators=len(annotators), error_rates=rates, seed=seed + 101 + offset)
+        for i in range(n):
+            # A round shows one modality: an item without it has no vote in that round.
+            if (round_ == "text" and not synthetic[i].text) or (round_ == "image" and synthetic[i].image_bytes is None):
+                continue
+            for a, user in enumerate(annotators):
+                rows.append(
+                    AnnotationRow(
+                        item_id=item_ids[i], annotator_id=user.pk, round=round_,
+                        labels={task: demo.LABEL_KEYS[task][int(votes[i, a, t])] for t, task in enumerate(demo.TASKS)},
+                        duration_ms=2500 + 400 * a + 15 * (i % 40),
+                    )
+                )
+    return rows
+
+
+def login_box(logins: list[tuple[str, str, str]], url: str = "http://127.0.0.1:8000/") -> str:
+    """The demo's logins as a framed block, easy to find in a scrolling terminal."""
+    lines = [f"Affect Studio demo: sign in at {url}", ""]
+    lines += [f"{role:<10} {username:<12} {password}" for username, password, role in logins]
+    lines += ["", "(demo accounts only; `manage.py seed_demo` sets new passwords)"]
+    width = max(len(line) for line in lines)
+    return "\n".join(["+" + "-" * (width + 2) + "+", *(f"| {line:<{width}} |" for line in lines), "+" + "-" * (width + 2) + "+"])
+
+
+def save_logins(path, logins: list[tuple[str, str, str]]) -> None:
+    """Write the demo's logins for `manage.py serve`, readable by the owner only."""
+    import json
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump([{"username": u, "password": p, "role": r} for u, p, r in logins], f)
+    os.chmod(path, 0o600)
+
+
+def current_logins(path) -> list[tuple[str, str, str]]:
+    """The saved logins that still work (a password changed since is left out)."""
+    import json
+
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    users = {u.username: u for u in User.objects.filter(username__in=[row.get("username") for row in saved if isinstance(row, dict)], is_active=True)}
+    out = []
+    for row in saved:
+        user = users.get(row.get("username")) if isinstance(row, dict) else None
+        if user is not None and user.check_password(str(row.get("password", ""))):
+            out.append((user.username, str(row["password"]), str(row.get("role", ""))))
+    return out

@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from ..errors import DomainError
 from ..models import Label, Membership, Project, SecurityEvent, Task, Vote
 from ..schemas import SCHEMA_TEMPLATES, template_tasks
-from .security import record_security_event
+from .security import record_security_event, require_password_change
 
 User = get_user_model()
 
@@ -228,8 +228,17 @@ def create_project(
     return project
 
 
-def _next_pseudonym(project: Project) -> str:
-    return f"annotator-{project.memberships.count() + 1:02d}"
+def _next_pseudonym(project: Project, role: str) -> str:
+    """annotator-01 for the first annotator (the lead who created the project
+    is lead-01, not annotator-01); one more than the highest number in use,
+    so a removed member's number is never given to someone else."""
+    prefix = "lead" if role == Membership.Role.LEAD else "annotator"
+    numbers = [
+        int(p.rsplit("-", 1)[1])
+        for p in project.memberships.filter(pseudonym__startswith=f"{prefix}-").values_list("pseudonym", flat=True)
+        if p.rsplit("-", 1)[1].isdigit()
+    ]
+    return f"{prefix}-{max(numbers, default=0) + 1:02d}"
 
 
 @transaction.atomic
@@ -253,7 +262,7 @@ def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR,
     try:
         with transaction.atomic():
             membership = Membership.objects.create(
-                project=project, user=user, role=role, pseudonym=_next_pseudonym(project)
+                project=project, user=user, role=role, pseudonym=_next_pseudonym(project, role)
             )
     except IntegrityError as exc:  # a concurrent add of the same user
         raise DomainError(f"{user} was just added to this project by someone else.") from exc
@@ -282,6 +291,7 @@ def create_member_account(
         )
     password = secrets.token_urlsafe(12)
     user = User.objects.create_user(username=username, email=email, password=password)
+    require_password_change(user=user)  # the lead knows this password: its owner must choose their own
     record_security_event(kind=SecurityEvent.Kind.ACCOUNT_CREATED, actor=actor, target=user, project=project, request=request)
     add_member(project=project, user=user, role=role, actor=actor, request=request)
     return user, password
@@ -295,6 +305,32 @@ def _require_another_lead(*, project: Project, membership: Membership) -> None:
     others = project.memberships.filter(role=Membership.Role.LEAD, user__is_active=True).exclude(pk=membership.pk)
     if not others.exists():
         raise DomainError("A project needs at least one lead; make someone else lead first.")
+
+
+@transaction.atomic
+def reset_member_password(*, project: Project, user, actor, request=None) -> str:
+    """Give an annotator a new one-time password (they forgot theirs); returns
+    it, to be shown once. They must choose their own at the next sign-in.
+
+    A lead may reset only accounts that are nobody else's to manage: an
+    annotator of this project, not staff, lead of no project, and member of
+    no project `actor` does not lead."""
+    membership = Membership.objects.filter(project=project, user=user).first()
+    if membership is None:
+        raise DomainError(f"{user} is not a member of this project.")
+    if membership.role != Membership.Role.ANNOTATOR or Membership.objects.filter(user=user, role=Membership.Role.LEAD).exists():
+        raise DomainError("Only an annotator's password can be reset here; a lead changes their own.")
+    if user.is_staff or user.is_superuser:
+        raise DomainError("A staff account's password is reset by an administrator.")
+    led = Membership.objects.filter(user=actor, role=Membership.Role.LEAD).values("project_id")
+    if Membership.objects.filter(user=user).exclude(project_id__in=led).exists():
+        raise DomainError(f"{user} is also a member of projects you do not lead; ask an administrator to reset the password.")
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    require_password_change(user=user)
+    record_security_event(kind=SecurityEvent.Kind.PASSWORD_RESET, actor=actor, target=user, project=project, request=request)
+    return password
 
 
 @transaction.atomic

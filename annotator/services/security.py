@@ -12,7 +12,7 @@ from django.utils import timezone
 from .. import selectors, tokens
 from ..client_ip import client_ip
 from ..errors import DomainError
-from ..models import ApiToken, Project, SecurityEvent
+from ..models import ApiToken, Profile, Project, SecurityEvent
 
 log = logging.getLogger("annotator.security")
 
@@ -128,3 +128,20 @@ def deactivate_account(*, actor, user, request=None) -> None:
     user.save(update_fields=["is_active"])
     drop_stale_api_tokens(user)
     record_security_event(kind=SecurityEvent.Kind.ACCOUNT_DEACTIVATED, actor=actor, target=user, request=request)
+
+
+@transaction.atomic
+def require_password_change(*, user) -> None:
+    """The account signs in with a password someone else chose (a lead's
+    one-time password): until its owner picks their own it may do nothing else."""
+    Profile.objects.update_or_create(user=user, defaults={"must_change_password": True})
+
+
+@transaction.atomic
+def clear_password_change(*, user) -> None:
+    """Its owner chose a password (or it is a demo account, meant to be tried at once)."""
+    Profile.objects.filter(user=user, must_change_password=True).update(must_change_password=False)
+
+
+def must_change_password(user) -> bool:
+    return Profile.objects.filter(user=user, must_change_password=True).exists()

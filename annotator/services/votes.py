@@ -565,6 +565,8 @@ def get_item_record(item: Item, *, project: Project) -> dict:
     suggestions = list(
         Suggestion.objects.filter(item=item).select_related("run", "task", "label").order_by("-run_id", "task__position")
     )
+    # Pages show names (the schema's task names, "Text only"), not raw keys.
+    task_names = dict(project.tasks.values_list("key", "name"))
     return {
         "item": item,
         "counts": {r: {"votes": getattr(item, v), "claims": getattr(item, c)} for r, (v, c) in queue.ROUND_COUNTERS.items() if r in project.rounds},
@@ -575,6 +577,10 @@ def get_item_record(item: Item, *, project: Project) -> dict:
                 "pseudonym": pseudonyms.get(a.annotator_id, ""),
                 "round": a.round,
                 "labels": {v.task.key: v.label.key for v in sorted(a.votes.all(), key=lambda v: (v.task.position, v.task_id))},
+                "label_by_task": {v.task.key: v.label.name for v in a.votes.all()},
+                "round_name": Round(a.round).label if a.round in Round.values else a.round,
+                "inference_order_names": [task_names.get(k, k) for k in (a.inference_order or [])],
+                "suggestions_kept": [(task_names.get(k, k), kept) for k, kept in (a.suggestion_accepted or {}).items()],
                 "label_names": [v.label.name for v in sorted(a.votes.all(), key=lambda v: (v.task.position, v.task_id))],
                 "inference_order": a.inference_order,
                 "duration_ms": a.duration_ms,

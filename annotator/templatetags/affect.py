@@ -34,3 +34,10 @@ def percent(value) -> str:
         return f"{100 * float(value):.0f}%"
     except (TypeError, ValueError):
         return "–"
+
+
+@register.filter
+def task_order(keys, tasks) -> str:
+    """An inference order (task keys) in the tasks' names: "Desire → Sentiment → Emotion"."""
+    names = {task.key: task.name for task in tasks or ()}
+    return " → ".join(names.get(key, key) for key in keys or ())

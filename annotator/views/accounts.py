@@ -6,6 +6,7 @@ import math
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import selectors
 from ..errors import DomainError
 from ..forms import ApiTokenForm
+from ..middleware import SESSION_KEY
 from ..services import security
 
 
@@ -75,3 +77,19 @@ def api_token_rotate(request, public_id):
     token = get_object_or_404(selectors.list_api_tokens_of(request.user), public_id=public_id)
     new_token, key = security.rotate_api_token(user=request.user, token=token, request=request)
     return _tokens_page(request, ApiTokenForm(), new_key=key, new_token=new_token, status=201)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change; choosing a password also ends the
+    "one-time password" restriction (annotator.middleware)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        security.clear_password_change(user=form.user)
+        self.request.session.pop(SESSION_KEY, None)
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["one_time_password"] = bool(self.request.session.get(SESSION_KEY))
+        return context

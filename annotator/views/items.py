@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from ..access import project_view
 from ..errors import DomainError
-from ..models import Item, Label, Membership, Task
+from ..models import Annotation, Item, Label, Membership, Task
 from ..services import gold as gold_services
 from ..services import votes
 
@@ -28,7 +28,11 @@ def item_detail(request, project, item_id: int):
     return render(
         request,
         "annotator/item_detail.html",
-        {"project": project, "record": record, "item": item, "tasks": tasks, "gold_rows": rows},
+        {
+            "project": project, "record": record, "item": item, "tasks": tasks, "gold_rows": rows,
+            # Round names ("Text only"), not keys.
+            "round_counts": [(Annotation.Round(r).label, c) for r, c in record["counts"].items()],
+        },
     )
 
 

@@ -132,9 +132,16 @@ def project_members(request, project):
 
 
 @project_view(role=Membership.Role.LEAD)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_remove(request, project, user_id: int):
+    """GET asks to confirm (a page of its own, so it works without script); POST removes."""
     user = User.objects.filter(pk=user_id).first()
+    if request.method == "GET":
+        membership = Membership.objects.filter(project=project, user_id=user_id).select_related("user").first()
+        if membership is None:
+            messages.error(request, "That person is not a member of this project.")
+            return redirect("annotator:project-members", slug=project.slug)
+        return render(request, "annotator/member_remove.html", {"project": project, "membership": membership})
     try:
         if user is None:
             raise DomainError("That user does not exist.")
@@ -144,3 +151,28 @@ def member_remove(request, project, user_id: int):
     else:
         messages.success(request, f"{user.username} was removed from the project; their votes are kept.")
     return redirect("annotator:project-members", slug=project.slug)
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_http_methods(["GET", "POST"])
+def member_reset_password(request, project, user_id: int):
+    """GET asks to confirm; POST gives the annotator a new one-time password, shown once."""
+    membership = Membership.objects.filter(project=project, user_id=user_id).select_related("user").first()
+    if membership is None:
+        messages.error(request, "That person is not a member of this project.")
+        return redirect("annotator:project-members", slug=project.slug)
+    if request.method == "GET":
+        return render(request, "annotator/member_reset_password.html", {"project": project, "membership": membership})
+    try:
+        password = project_services.reset_member_password(project=project, user=membership.user, actor=request.user, request=request)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("annotator:project-members", slug=project.slug)
+    return render(
+        request,
+        "annotator/project_members.html",
+        {
+            "project": project, "form": AddMemberForm(), "members": selectors.list_members(project),
+            "new_account": {"username": membership.user.username, "password": password, "reset": True},
+        },
+    )

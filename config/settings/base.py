@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # An account given a one-time password by a lead must choose its own first.
+    "annotator.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a sign-in refused for a locked-out account into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -214,6 +216,10 @@ MODEL_DIR = Path(env("MODEL_DIR", str(BASE_DIR / "var" / "models")))
 MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT = env_int("MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT", 3)
 MAX_ACTIVE_EXPERIMENTS_PER_PROJECT = env_int("MAX_ACTIVE_EXPERIMENTS_PER_PROJECT", 1)
 MAX_ACTIVE_PREDICTIONS_PER_PROJECT = env_int("MAX_ACTIVE_PREDICTIONS_PER_PROJECT", 2)
+
+# seed_demo writes the demo accounts' logins here (owner-only file) so that
+# `manage.py serve` can print them again once the server is up.
+DEMO_LOGINS_FILE = Path(env("DEMO_LOGINS_FILE", str(BASE_DIR / "var" / "demo-logins.json")))
 
 # Upload limits. DATA_UPLOAD_MAX_MEMORY_SIZE bounds non-file request bodies;
 # uploaded files above FILE_UPLOAD_MAX_MEMORY_SIZE spill to a temporary file.
@@ -355,6 +361,11 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"refusals_on_one_line": {"()": "config.log_filters.RefusalsOnOneLine"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["refusals_on_one_line"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # Django's own loggers go to the root handler only: its default "django"
+    # config adds a second console handler under DEBUG, which printed every
+    # refusal (and its traceback) twice.
+    "loggers": {"django": {"handlers": [], "level": env("LOG_LEVEL", "INFO"), "propagate": True}},
 }

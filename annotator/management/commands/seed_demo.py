@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator.errors import DomainError
-from annotator.services.demo import seed_demo_project
+from annotator.services.demo import login_box, save_logins, seed_demo_project
 
 
 class Command(BaseCommand):
@@ -24,6 +25,6 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"The demo project exists ({result.items} items); new passwords were set.")
-        self.stdout.write("Sign in at http://127.0.0.1:8000/ with:")
-        for username, password, role in result.logins:
-            self.stdout.write(f"  {role:<10} {username:<12} {password}")
+        save_logins(settings.DEMO_LOGINS_FILE, result.logins)  # `manage.py serve` prints them again
+        # Last, framed: the logins are what a person trying the demo looks for.
+        self.stdout.write(login_box(result.logins))

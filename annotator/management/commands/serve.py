@@ -9,15 +9,23 @@ configured, web server and worker meet in a folder (settings: BROKER_DIR).
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 from django.core.management.base import BaseCommand
 
 # How long a stopping worker may finish its current task before it is killed.
 STOP_GRACE_S = 10
+# The demo's logins are printed once the server answers (at most this long
+# after start), a moment after, so the worker's start-up lines come first.
+LOGINS_WAIT_S = 60
+LOGINS_SETTLE_S = 2.0
 
 
 class Command(BaseCommand):
@@ -28,6 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2, help="Worker processes (default 2).")
 
     def handle(self, *args, addrport: str, concurrency: int, **options):
+        self._print_logins_when_up(addrport)
         if settings.CELERY_TASK_ALWAYS_EAGER:
             self.stdout.write("CELERY_TASK_ALWAYS_EAGER is on: jobs run inside web requests, no worker started.")
             call_command("runserver", addrport, use_reloader=False)
@@ -55,3 +64,34 @@ class Command(BaseCommand):
                 worker.kill()
                 worker.wait()
             self.stdout.write("Stopped.")
+
+    def _print_logins_when_up(self, addrport: str) -> None:
+        """Once the server answers, print the demo's logins (seed_demo saved
+        them) below the start-up lines, where a person looks for them."""
+        from annotator.services.demo import current_logins, login_box
+
+        if not settings.DEMO_LOGINS_FILE.exists():
+            return
+        host, _, port = addrport.rpartition(":")
+        host = host or "127.0.0.1"
+
+        def wait_then_print():
+            deadline = time.monotonic() + LOGINS_WAIT_S
+            while time.monotonic() < deadline:
+                try:
+                    with socket.create_connection((host, int(port)), timeout=1):
+                        break
+                except (OSError, ValueError):
+                    time.sleep(0.3)
+            else:
+                return
+            time.sleep(LOGINS_SETTLE_S)  # after the worker's start-up banner
+            try:
+                logins = current_logins(settings.DEMO_LOGINS_FILE)  # only those that still work
+            finally:
+                connection.close()  # this thread's own connection
+            if logins:
+                self.stdout.write("\n" + login_box(logins, f"http://{host}:{port}/") + "\n")
+                self.stdout.flush()
+
+        threading.Thread(target=wait_then_print, name="print-demo-logins", daemon=True).start()
