@@ -122,6 +122,8 @@ class OwnAnnotationOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     editable = serializers.BooleanField(help_text="False once a later round of the item is done.")
     edits = serializers.IntegerField()
+    has_earlier = serializers.BooleanField(help_text="You have an annotation made before this one (Back goes there).")
+    has_later = serializers.BooleanField(help_text="You have an annotation made after this one (Forward goes there).")
 
 
 class OwnAnnotationViewOut(serializers.Serializer):

@@ -401,6 +401,7 @@ def get_annotation_view(annotation: Annotation, *, project: Project) -> dict:
     """An own annotation for the labelling page's edit mode: the item as its
     round shows it, and the labels and order to change."""
     snapshot = _snapshot(annotation)
+    own = Annotation.objects.filter(item__project=project, annotator_id=annotation.annotator_id)
     later = LATER_ROUNDS.get(annotation.round, [])
     frozen = bool(later) and Annotation.objects.filter(
         item_id=annotation.item_id, annotator_id=annotation.annotator_id, round__in=later
@@ -417,6 +418,9 @@ def get_annotation_view(annotation: Annotation, *, project: Project) -> dict:
             "updated_at": annotation.updated_at,
             "editable": not frozen,
             "edits": annotation.edits.count(),
+            # Whether Back and Forward have somewhere to go (the page asks only then).
+            "has_earlier": own.filter(pk__lt=annotation.pk).exists(),
+            "has_later": own.filter(pk__gt=annotation.pk).exists(),
         },
     }
 

@@ -396,7 +396,8 @@
     const view = state.view;
     const before = view && view.mode === "edit" ? view.annotation.id : null;
     if (before === null) await state.pendingSubmit; // so the latest submit is the newest annotation
-    if (before === null && progress.mine_done === 0) { say("There is nothing earlier to go back to.", "info"); return; }
+    const nothingEarlier = before === null ? progress.mine_done === 0 : !view.annotation.has_earlier;
+    if (nothingEarlier) { say("There is nothing earlier to go back to.", "info"); return; }
     const url = config.urls.step + (before ? `?before=${before}` : "");
     try {
       const payload = await api("GET", url);
@@ -413,7 +414,7 @@
   async function stepForward() {
     const view = state.view;
     if (!view || view.mode !== "edit") return;
-    if (view.annotation.id === state.newestId) { say(""); returnToWork(); return; }
+    if (view.annotation.id === state.newestId || !view.annotation.has_later) { say(""); returnToWork(); return; }
     try {
       const payload = await api("GET", `${config.urls.step}?after=${view.annotation.id}`);
       present(payload, "edit");

@@ -147,8 +147,11 @@ def test_stepping_back_and_changing_an_annotation(api, annotator, project, item)
     second = claim_and_submit(annotator, project).annotation
     latest = api.get(url("my-annotation-step", project)).json()
     assert latest["annotation"]["id"] == second.pk
+    # The page asks for a neighbour only when there is one (no 404 in its console).
+    assert latest["annotation"]["has_earlier"] and not latest["annotation"]["has_later"]
     earlier = api.get(url("my-annotation-step", project) + f"?before={second.pk}").json()
     assert earlier["annotation"]["id"] == first.pk and earlier["item"]["text"] == first.item.text
+    assert not earlier["annotation"]["has_earlier"] and earlier["annotation"]["has_later"]
     assert api.get(url("my-annotation-step", project) + f"?before={first.pk}").status_code == 404
     forward = api.get(url("my-annotation-step", project) + f"?after={first.pk}").json()
     assert forward["annotation"]["id"] == second.pk

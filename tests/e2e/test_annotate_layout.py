@@ -404,3 +404,34 @@ def test_a_lead_changing_an_annotation_at_1366x768_still_sees_every_label_and_su
     screenshot(page, tmp_path, "annotate-1366x768-edit.png")
     watched.assert_clean("lead editing")
     watched.leave()
+
+
+def test_back_at_the_oldest_and_forward_from_the_newest_ask_the_server_nothing(lead, logged_in_page, live_server):
+    """No request that is expected to 404 (it would be an error in the console)."""
+    project, items, ana = msed_project(lead, suggestions=False, n=3)
+    page, watched = open_page(logged_in_page, live_server, ana, project, LAPTOP)
+    steps: list[str] = []
+    page.on("request", lambda request: steps.append(request.url) if "/annotations/mine/previous/" in request.url else None)
+    first = page.locator("#item-id").inner_text()
+    for key in ("4", "q", "a", "Enter"):
+        page.keyboard.press(key)
+    page.wait_for_function("(shown) => document.getElementById('item-id').textContent !== shown", arg=first)
+    wait_for(lambda: Annotation.objects.count() == 1, message="the first annotation")
+
+    page.keyboard.press(",")  # to the one annotation there is
+    page.wait_for_selector("#edit-banner:not([hidden])")
+    asked = len(steps)
+    page.keyboard.press(",")  # nothing earlier: said, not asked
+    page.wait_for_function("() => document.getElementById('message').textContent === 'There is nothing earlier to go back to.'")
+    assert len(steps) == asked
+
+    # Opened by link to edit the newest annotation: Forward returns to the queue without asking.
+    annotation = Annotation.objects.get()
+    watched.goto(reverse("annotator:item-annotate", args=[project.slug]) + f"?edit={annotation.pk}")
+    page.wait_for_selector("#edit-banner:not([hidden])")
+    before = len(steps)
+    page.keyboard.press(".")
+    page.wait_for_selector("#edit-banner", state="hidden")
+    assert len(steps) == before
+    watched.assert_clean("back and forward at the ends")
+    watched.leave()
