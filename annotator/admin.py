@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 
+from . import selectors
 from .errors import DomainError
 from .models import (
     Annotation, AnnotationEdit, ApiToken, Gold, ImageAsset, ImportJob, Item, Label, Membership, Project,
@@ -154,24 +155,15 @@ class SecurityEventAdmin(ReadOnlyAdmin):
 User = get_user_model()
 
 
-def project_creation_permission():
-    from django.contrib.auth.models import Permission
-
-    return Permission.objects.get(codename="add_project", content_type__app_label="annotator")
-
-
 class LeadKeepingUserChangeForm(UserChangeForm):
     def clean_is_active(self):
         """A project never loses its last active lead: deactivating that user is refused."""
         active = self.cleaned_data["is_active"]
         if not active and self.instance.pk and self.instance.is_active:
-            from .selectors import list_projects_led_only_by
-
-            names = [project.name for project in list_projects_led_only_by(self.instance)]
-            if names:
-                raise forms.ValidationError(
-                    f"{self.instance.username} is the only active lead of {', '.join(names)}; make someone else lead first."
-                )
+            try:
+                security.require_not_the_last_lead(self.instance)
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message) from exc
         return active
 
 
@@ -205,18 +197,18 @@ class AccountAdmin(UserAdmin):
 
     @admin.display(boolean=True, description="May create projects")
     def may_create_projects(self, user) -> bool:
-        return user.is_staff or user.has_perm("annotator.add_project")
+        return selectors.can_create_projects(user)
 
     @admin.action(description="Allow the selected users to create projects")
     def allow_project_creation(self, request, queryset):
-        permission = project_creation_permission()
+        permission = selectors.get_project_creation_permission()
         for user in queryset:
             user.user_permissions.add(permission)
         self.message_user(request, f"{queryset.count()} user(s) may now create projects.")
 
     @admin.action(description="Stop the selected users from creating projects")
     def disallow_project_creation(self, request, queryset):
-        permission = project_creation_permission()
+        permission = selectors.get_project_creation_permission()
         for user in queryset:
             user.user_permissions.remove(permission)
         self.message_user(request, f"{queryset.count()} user(s) may no longer create projects (staff always may).")

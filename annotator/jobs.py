@@ -236,6 +236,24 @@ class SweepReport:
             log.warning("sweep: %s", line)
 
 
+def send_unsent(report: SweepReport, now: datetime, *, model, queued_status: str, kind: str, send: Callable[[Any], None]) -> None:
+    """Send the `model` jobs that stayed queued for RESEND_AFTER without the
+    broker taking their message (see enqueue_on_commit); send(job) publishes
+    one. Stops at the first refusal: the broker is still down."""
+    waiting = model.objects.filter(status=queued_status, sent_at__isnull=True, created_at__lt=now - RESEND_AFTER)
+    for job in waiting.order_by("pk"):
+        if report.dry_run:
+            report.add(f"would send {kind} {job.pk} to the job queue")
+            continue
+        try:
+            send(job)
+        except Exception:
+            report.add(f"{kind} {job.pk} still waits: the job queue is unreachable")
+            return
+        model.objects.filter(pk=job.pk, sent_at__isnull=True).update(sent_at=now)
+        report.add(f"sent {kind} {job.pk} to the job queue")
+
+
 Sweeper = Callable[[SweepReport, datetime], None]
 _SWEEPERS: dict[str, Sweeper] = {}
 

@@ -12,7 +12,7 @@ import hmac
 from collections import Counter
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -128,6 +128,11 @@ def can_create_projects(user: AbstractBaseUser) -> bool:
     """Staff, and users a staff member gave the annotator.add_project
     permission (admin: Users > "Allow creating projects")."""
     return bool(user.is_authenticated and user.is_active and (user.is_staff or user.has_perm("annotator.add_project")))
+
+
+def get_project_creation_permission() -> Permission:
+    """The permission a staff member gives to let a user create projects."""
+    return Permission.objects.get(codename="add_project", content_type__app_label="annotator")
 
 
 def list_projects_led_only_by(user: AbstractBaseUser) -> QuerySet[Project]:

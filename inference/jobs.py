@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from datetime import datetime
 
-from annotator.jobs import RESEND_AFTER, SweepReport
+from annotator.jobs import SweepReport, send_unsent
 
 from . import services
 from .models import PredictionRun, RunStatus, TrainingRun
@@ -33,18 +33,10 @@ def _send_unsent(report: SweepReport, now: datetime) -> None:
     from .tasks import predict_items, train_model
 
     for model, task in ((TrainingRun, train_model), (PredictionRun, predict_items)):
-        waiting = model.objects.filter(status=RunStatus.QUEUED, sent_at__isnull=True, created_at__lt=now - RESEND_AFTER)
-        for pk in waiting.order_by("pk").values_list("pk", flat=True):
-            if report.dry_run:
-                report.add(f"would send {KIND[model]} {pk} to the job queue")
-                continue
-            try:
-                task.apply_async((pk,), retry=False)
-            except Exception:
-                report.add(f"{KIND[model]} {pk} still waits: the job queue is unreachable")
-                return
-            model.objects.filter(pk=pk, sent_at__isnull=True).update(sent_at=now)
-            report.add(f"sent {KIND[model]} {pk} to the job queue")
+        send_unsent(
+            report, now, model=model, queued_status=RunStatus.QUEUED, kind=KIND[model],
+            send=lambda run, task=task: task.apply_async((run.pk,), retry=False),
+        )
 
 
 def _remove_unkept_files(report: SweepReport) -> None:

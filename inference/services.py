@@ -1140,6 +1140,11 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
+def phase_text(run: TrainingRun) -> str:
+    """What the run is doing, as pages say it (no server paths)."""
+    return WAITING_FOR_BROKER if run.waiting_for_broker else hide_server_paths(run.phase)
+
+
 def run_status(run: TrainingRun) -> dict[str, Any]:
     """The polled state of a training run (JSON-serialisable)."""
     return {
@@ -1149,7 +1154,7 @@ def run_status(run: TrainingRun) -> dict[str, Any]:
         "epoch": run.epoch,
         "epochs_total": run.epochs_total,
         "progress": run.progress,
-        "phase": WAITING_FOR_BROKER if run.waiting_for_broker else hide_server_paths(run.phase),
+        "phase": phase_text(run),
         "error": hide_server_paths(run.error),
         "cancel_requested": run.cancel_requested,
         "history": run.history,

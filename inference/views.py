@@ -176,7 +176,7 @@ def _hide_paths(runs):
         if isinstance(run, TrainingRun):
             run.config = services.public_config(run.config)
             run.warnings = services.public_config(run.warnings)
-            run.phase = services.hide_server_paths(run.phase)
+            run.phase = services.phase_text(run)
     return runs
 
 

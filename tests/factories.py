@@ -42,9 +42,9 @@ def make_project(*, lead=None, template: str = "msed", name: str = "Desire study
 
 def allow_project_creation(user) -> None:
     """What a staff member's admin action does: grant annotator.add_project."""
-    from django.contrib.auth.models import Permission
+    from annotator.selectors import get_project_creation_permission
 
-    user.user_permissions.add(Permission.objects.get(codename="add_project", content_type__app_label="annotator"))
+    user.user_permissions.add(get_project_creation_permission())
 
 
 def make_member(project, *, role: str = Membership.Role.ANNOTATOR, username: str | None = None):

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import transaction
 
-from .. import demo
+from .. import demo, selectors
 from ..models import Item, Membership, Project
 from .bulk import AnnotationRow, write_annotations
 from .imports import save_image_asset
@@ -65,7 +64,7 @@ def seed_demo_project(*, items: int = 600, seed: int = 0, labelled_share: float 
         raise ValueError("The demo needs at least one item.")
     lead, lead_password = _set_password(LEAD)
     # The demo's lead shows the whole app, "New project" included.
-    lead.user_permissions.add(Permission.objects.get(codename="add_project", content_type__app_label="annotator"))
+    lead.user_permissions.add(selectors.get_project_creation_permission())
     logins = [(LEAD, lead_password, "lead")]
     annotator_users = []
     for name in ANNOTATORS:

@@ -1057,18 +1057,10 @@ def sweep_imports(report: jobs.SweepReport, now) -> None:
             cache.delete(_progress_key(job.pk))
             report.add(f"failed import {job.pk}: its worker stopped while {doing} the file")
 
-    unsent = ImportJob.objects.filter(status=ImportJob.Status.QUEUED, sent_at__isnull=True, created_at__lt=now - jobs.RESEND_AFTER)
-    for pk, check_only in unsent.order_by("pk").values_list("pk", "check_only"):
-        if report.dry_run:
-            report.add(f"would send import {pk} to the job queue")
-            continue
-        try:
-            run_import_job.apply_async((pk, not check_only), retry=False)
-        except Exception:
-            report.add(f"import {pk} still waits: the job queue is unreachable")
-            break
-        ImportJob.objects.filter(pk=pk, sent_at__isnull=True).update(sent_at=now)
-        report.add(f"sent import {pk} to the job queue")
+    jobs.send_unsent(
+        report, now, model=ImportJob, queued_status=ImportJob.Status.QUEUED, kind="import",
+        send=lambda job: run_import_job.apply_async((job.pk, not job.check_only), retry=False),
+    )
 
     _remove_stale_uploads(report, now)
 

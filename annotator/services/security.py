@@ -114,16 +114,20 @@ def drop_stale_api_tokens(user) -> int:
 
 
 @transaction.atomic
+def require_not_the_last_lead(user) -> None:
+    """A project never loses its last active lead: refuse to deactivate them."""
+    led_alone = [project.name for project in selectors.list_projects_led_only_by(user)]
+    if led_alone:
+        raise DomainError(f"{user.username} is the only active lead of {', '.join(led_alone)}; make someone else lead first.")
+
+
 def deactivate_account(*, actor, user, request=None) -> None:
     """Turn `user`'s account off: no sign-in, and every API token is deleted."""
     if user.pk == getattr(actor, "pk", None):
         raise DomainError("You cannot deactivate your own account.")
     if not user.is_active:
         return
-    led_alone = [project.name for project in selectors.list_projects_led_only_by(user)]
-    if led_alone:
-        # A project never loses its last active lead.
-        raise DomainError(f"{user.username} is the only active lead of {', '.join(led_alone)}; make someone else lead first.")
+    require_not_the_last_lead(user)
     user.is_active = False
     user.save(update_fields=["is_active"])
     drop_stale_api_tokens(user)

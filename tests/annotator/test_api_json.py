@@ -39,9 +39,9 @@ OPERATIONS = json_write_operations()
 @pytest.fixture
 def lead(lead):
     """The conftest's lead, also allowed to create projects (POST /api/projects/)."""
-    from django.contrib.auth.models import Permission
+    from tests.factories import allow_project_creation
 
-    lead.user_permissions.add(Permission.objects.get(codename="add_project", content_type__app_label="annotator"))
+    allow_project_creation(lead)
     return type(lead).objects.get(pk=lead.pk)  # a fresh permission cache
 
 

@@ -125,10 +125,9 @@ def lead_pages(s) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
 def test_every_page_a_lead_sees_has_no_serious_accessibility_violation(axe_page, live_server, studio, lead, dark):
-    from django.contrib.auth.models import Permission
+    from tests.factories import allow_project_creation
 
-    # A lead a staff member allowed to create projects (the new-project page is theirs too).
-    lead.user_permissions.add(Permission.objects.get(codename="add_project", content_type__app_label="annotator"))
+    allow_project_creation(lead)  # the new-project page is theirs too
     watched = Watched(axe_page(lead, dark=dark), live_server.url)
     problems: list[str] = []
     for name, url in lead_pages(studio):

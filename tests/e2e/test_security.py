@@ -221,10 +221,9 @@ def lead_pages(h) -> list[str]:
 
 
 def test_every_page_kind_as_lead_runs_under_the_policy(logged_in_page, live_server, hostile_project, lead):
-    from django.contrib.auth.models import Permission
+    from tests.factories import allow_project_creation
 
-    # A lead a staff member allowed to create projects (the new-project page is theirs too).
-    lead.user_permissions.add(Permission.objects.get(codename="add_project", content_type__app_label="annotator"))
+    allow_project_creation(lead)  # the new-project page is theirs too
     watched = Watched(logged_in_page(lead), live_server.url)
     page = watched.page
     for url in lead_pages(hostile_project):

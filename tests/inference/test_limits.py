@@ -17,11 +17,6 @@ CHEAP = {"text_encoder": "cnn", "image_encoder": "tiny-cnn", "epochs": 1}
 
 
 @pytest.fixture
-def demo_items(project):
-    return make_demo_items(project, n=12)
-
-
-@pytest.fixture
 def limits(settings):
     settings.MAX_ACTIVE_TRAINING_RUNS_PER_PROJECT = 2
     settings.MAX_ACTIVE_EXPERIMENTS_PER_PROJECT = 1

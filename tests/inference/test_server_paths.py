@@ -12,16 +12,10 @@ from django.urls import reverse
 from inference import services
 from inference.models import PredictionRun, RunStatus, TrainingRun
 from tests.factories import UserFactory
-from tests.inference.test_services import make_demo_items
 
 pytestmark = pytest.mark.django_db
 
 CHEAP = {"text_encoder": "cnn", "image_encoder": "tiny-cnn", "epochs": 1}
-
-
-@pytest.fixture
-def demo_items(project):
-    return make_demo_items(project, n=12)
 
 
 @pytest.fixture
