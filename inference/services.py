@@ -32,7 +32,6 @@ import re
 import shutil
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -44,7 +43,7 @@ from django.utils import timezone
 
 from annotator import jobs
 from annotator.errors import DomainError
-from annotator.jobs import STALE_AFTER, Heartbeat, fresh_connection, retry_db, worker_id
+from annotator.jobs import Heartbeat, fresh_connection, retry_db, worker_id
 from annotator.models import Annotation, Item, Project
 
 from . import selectors

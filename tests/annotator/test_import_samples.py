@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.io import samples
-from annotator.models import Gold, ImportJob, Item
+from annotator.models import Gold, Item
 from annotator.services import imports
 from annotator.services.projects import get_schema
 from tests.factories import make_project

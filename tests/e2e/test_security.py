@@ -112,7 +112,7 @@ def hostile_project(project, lead):
 
 
 def test_hostile_item_id_on_the_embedding_map_is_shown_as_text_and_runs_nothing(logged_in_page, live_server, hostile_project, lead):
-    project, run, item = hostile_project["project"], hostile_project["run"], hostile_project["item"]
+    project, run = hostile_project["project"], hostile_project["run"]
     watched = Watched(logged_in_page(lead), live_server.url)
     page = watched.page
     watched.goto(reverse("inference:run-detail", args=[project.slug, run.pk]) + "?colour=gold&task=desire")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,7 +22,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from django.db import IntegrityError, transaction  # noqa: E402
 
-from annotator import demo  # noqa: E402
+from annotator import demo, jobs  # noqa: E402
 from annotator.errors import DomainError  # noqa: E402
 from annotator.models import Gold, Item, Label, Task  # noqa: E402
 from annotator.services.bulk import write_annotations  # noqa: E402
@@ -415,7 +416,7 @@ def test_runs_of_a_dead_worker_are_failed_and_cleaned_up(project, demo_items, tr
 def test_a_silent_run_on_another_machine_is_failed_after_the_stale_period(project):
     from django.utils import timezone
 
-    old = timezone.now() - services.STALE_AFTER - services.timedelta(minutes=1)
+    old = timezone.now() - jobs.STALE_AFTER - timedelta(minutes=1)
     run = TrainingRun.objects.create(project=project, status=RunStatus.RUNNING, worker="elsewhere:12", heartbeat_at=old)
     recent = TrainingRun.objects.create(project=project, status=RunStatus.RUNNING, worker="elsewhere:13", heartbeat_at=timezone.now())
     assert services.fail_abandoned_runs() == 1
