@@ -25,17 +25,31 @@ from .selectors import DashboardFilters
 
 
 class FiltersIn(serializers.Serializer):
-    split = serializers.ChoiceField(choices=Item.Split.choices, required=False, allow_blank=True, help_text="Only items of this split (default: all).")
+    split = serializers.ChoiceField(
+        choices=Item.Split.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Only items of this split (default: all).",
+    )
     round = serializers.ChoiceField(
-        choices=Annotation.Round.choices, required=False, allow_blank=True, default=Annotation.Round.MULTIMODAL,
+        choices=Annotation.Round.choices,
+        required=False,
+        allow_blank=True,
+        default=Annotation.Round.MULTIMODAL,
         help_text="Whose votes count: the multimodal round (default) or a unimodal round.",
     )
     annotator = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list,
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
         help_text="User ids; repeat the parameter (?annotator=3&annotator=5). Default: everyone.",
     )
-    date_from = serializers.DateField(required=False, allow_null=True, default=None, help_text="First day of annotation (inclusive, site time zone).")
-    date_to = serializers.DateField(required=False, allow_null=True, default=None, help_text="Last day of annotation (inclusive).")
+    date_from = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="First day of annotation (inclusive, site time zone)."
+    )
+    date_to = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="Last day of annotation (inclusive)."
+    )
 
     def to_internal_value(self, data):
         # An empty date would silently mean "no limit"; the schema says a date or nothing.
@@ -88,16 +102,22 @@ class TableOut(serializers.Serializer):
 class DashboardOut(serializers.Serializer):
     page = serializers.CharField()
     filters = FiltersOut()
-    empty = serializers.CharField(allow_null=True, help_text="Why the page has nothing to show (no votes, no tasks), else null.")
+    empty = serializers.CharField(
+        allow_null=True, help_text="Why the page has nothing to show (no votes, no tasks), else null."
+    )
     notes = serializers.ListField(child=serializers.CharField())
-    tables = serializers.DictField(child=TableOut(), help_text="Every chart's numbers by chart id, as in its CSV download.")
+    tables = serializers.DictField(
+        child=TableOut(), help_text="Every chart's numbers by chart id, as in its CSV download."
+    )
 
 
 class MetricOut(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
-    reason = serializers.CharField(allow_null=True, help_text="Why the metric is undefined for these votes (value null).")
+    reason = serializers.CharField(
+        allow_null=True, help_text="Why the metric is undefined for these votes (value null)."
+    )
 
 
 class FleissOut(MetricOut):
@@ -199,7 +219,9 @@ class AnnotatorOut(serializers.Serializer):
     annotations = serializers.IntegerField()
     votes = serializers.IntegerField()
     median_seconds = serializers.FloatField(allow_null=True)
-    agreement = serializers.DictField(child=serializers.FloatField(allow_null=True), help_text="task -> agreement with the others' majority.")
+    agreement = serializers.DictField(
+        child=serializers.FloatField(allow_null=True), help_text="task -> agreement with the others' majority."
+    )
     agreement_items = serializers.DictField(child=serializers.IntegerField())
     suggestions_kept = serializers.IntegerField()
     suggestions_shown = serializers.IntegerField()
@@ -213,7 +235,9 @@ class AnnotatorsOut(DashboardOut):
 class ModalityTaskOut(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
-    scored = serializers.BooleanField(help_text="Sentiment scored -1/0/1 (CH-SIMS eq. 1); otherwise majority-label disagreement.")
+    scored = serializers.BooleanField(
+        help_text="Sentiment scored -1/0/1 (CH-SIMS eq. 1); otherwise majority-label disagreement."
+    )
     reason = serializers.CharField(allow_null=True)
     rounds = serializers.ListField(child=serializers.CharField(), required=False)
     difference = _float_matrix(required=False)
@@ -253,12 +277,16 @@ class DashboardAPI(ProjectMixin, APIView):
 
 def _documented(page: str, output: type[serializers.Serializer], summary: str, description: str):
     return extend_schema_view(
-        get=extend_schema(parameters=[FiltersIn], responses=output, summary=summary, description=description, tags=["analysis"])
+        get=extend_schema(
+            parameters=[FiltersIn], responses=output, summary=summary, description=description, tags=["analysis"]
+        )
     )
 
 
 @_documented(
-    "agreement", AgreementOut, "Agreement per task (leads)",
+    "agreement",
+    AgreementOut,
+    "Agreement per task (leads)",
     f"Percent agreement, Fleiss' kappa (Landis-Koch band), Krippendorff's alpha and Gwet's AC1 with "
     f"{services.N_BOOT}-resample bootstrap 95% intervals; kappa per category; pairwise Cohen's kappa; kappa per week.",
 )
@@ -266,32 +294,51 @@ class AgreementAPI(DashboardAPI):
     page, output = "agreement", AgreementOut
 
 
-@_documented("confusion", ConfusionOut, "Label confusion per task (leads)", "MSED Fig. 3: which labels annotators of the same item chose.")
+@_documented(
+    "confusion",
+    ConfusionOut,
+    "Label confusion per task (leads)",
+    "MSED Fig. 3: which labels annotators of the same item chose.",
+)
 class ConfusionAPI(DashboardAPI):
     page, output = "confusion", ConfusionOut
 
 
 @_documented(
-    "distribution", DistributionOut, "Gold label distribution (leads)",
+    "distribution",
+    DistributionOut,
+    "Gold label distribution (leads)",
     "MSED Table 4 (gold counts per label and split) and Fig. 4 (tasks within desire and non-desire items).",
 )
 class DistributionAPI(DashboardAPI):
     page, output = "distribution", DistributionOut
 
 
-@_documented("keywords", KeywordsOut, "Keywords per class (leads)", "Top words per class by weighted log-odds (MSED Fig. 5 as numbers).")
+@_documented(
+    "keywords",
+    KeywordsOut,
+    "Keywords per class (leads)",
+    "Top words per class by weighted log-odds (MSED Fig. 5 as numbers).",
+)
 class KeywordsAPI(DashboardAPI):
     page, output = "keywords", KeywordsOut
 
 
 @_documented(
-    "annotators", AnnotatorsOut, "Annotator statistics (leads)",
+    "annotators",
+    AnnotatorsOut,
+    "Annotator statistics (leads)",
     "Votes, median time per item, leave-one-out agreement with the others' majority, suggestion acceptance.",
 )
 class AnnotatorsAPI(DashboardAPI):
     page, output = "annotators", AnnotatorsOut
 
 
-@_documented("modalities", ModalitiesOut, "Difference between annotation rounds (leads)", "CH-SIMS eq. 1 between the text, image and multimodal rounds.")
+@_documented(
+    "modalities",
+    ModalitiesOut,
+    "Difference between annotation rounds (leads)",
+    "CH-SIMS eq. 1 between the text, image and multimodal rounds.",
+)
 class ModalitiesAPI(DashboardAPI):
     page, output = "modalities", ModalitiesOut

@@ -136,14 +136,28 @@ def _landis_koch_bands(y_min: float) -> tuple[list[dict], list[dict]]:
             continue
         shapes.append(
             {
-                "type": "rect", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": low, "y1": high, "layer": "below",
-                "line": {"width": 0}, "fillcolor": "rgba(128,128,128,0.10)" if index % 2 else "rgba(128,128,128,0.03)",
+                "type": "rect",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": low,
+                "y1": high,
+                "layer": "below",
+                "line": {"width": 0},
+                "fillcolor": "rgba(128,128,128,0.10)" if index % 2 else "rgba(128,128,128,0.03)",
             }
         )
         annotations.append(
             {
-                "xref": "paper", "x": 1.01, "xanchor": "left", "yref": "y", "y": (low + high) / 2, "text": name,
-                "showarrow": False, "font": {"size": 10, "color": "#888"},
+                "xref": "paper",
+                "x": 1.01,
+                "xanchor": "left",
+                "yref": "y",
+                "y": (low + high) / 2,
+                "text": name,
+                "showarrow": False,
+                "font": {"size": 10, "color": "#888"},
             }
         )
     return shapes, annotations
@@ -178,7 +192,12 @@ def agreement_summary_figure(tasks: Sequence[Mapping[str, Any]], *, level: float
             lows += [x for x in (v, e["ci_low"]) if x is not None]
         data.append(
             {
-                "type": "bar", "name": label, "x": names, "y": values, "hovertext": hover, "hoverinfo": "text",
+                "type": "bar",
+                "name": label,
+                "x": names,
+                "y": values,
+                "hovertext": hover,
+                "hoverinfo": "text",
                 "marker": {"color": PALETTE[index]},
                 "error_y": {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "thickness": 1.2},
             }
@@ -188,7 +207,10 @@ def agreement_summary_figure(tasks: Sequence[Mapping[str, Any]], *, level: float
     return _figure(
         data,
         _layout(
-            barmode="group", yaxis={"range": [y_min, 1.05], "title": {"text": "value"}}, shapes=shapes, annotations=annotations,
+            barmode="group",
+            yaxis={"range": [y_min, 1.05], "title": {"text": "value"}},
+            shapes=shapes,
+            annotations=annotations,
             margin=_BANDS_MARGIN,
         ),
     )
@@ -204,17 +226,30 @@ def per_category_figure(task_name: str, label_names: Sequence[str], kappas: Sequ
     ]
     y_min = min([0.0, *[v for v in values if v is not None]]) - 0.05
     shapes, annotations = _landis_koch_bands(y_min)
-    trace = {"type": "bar", "name": plain(task_name), "x": label_names, "y": values, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[1]}}
+    trace = {
+        "type": "bar",
+        "name": plain(task_name),
+        "x": label_names,
+        "y": values,
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "marker": {"color": PALETTE[1]},
+    }
     return _figure(
         [trace],
         _layout(
-            height=340, yaxis={"range": [y_min, 1.05], "title": {"text": "Fleiss' κ (label vs rest)"}}, shapes=shapes,
-            annotations=annotations, margin=_BANDS_MARGIN,
+            height=340,
+            yaxis={"range": [y_min, 1.05], "title": {"text": "Fleiss' κ (label vs rest)"}},
+            shapes=shapes,
+            annotations=annotations,
+            margin=_BANDS_MARGIN,
         ),
     )
 
 
-def pairwise_heatmap(names: Sequence[str], kappa: Sequence[Sequence[Any]], n_shared: Sequence[Sequence[Any]]) -> go.Figure:
+def pairwise_heatmap(
+    names: Sequence[str], kappa: Sequence[Sequence[Any]], n_shared: Sequence[Sequence[Any]]
+) -> go.Figure:
     """Cohen's kappa between every pair of annotators; hover shows the items both labelled."""
     z = _matrix(kappa)
     shared = np.asarray(n_shared, dtype=np.int64)
@@ -231,8 +266,18 @@ def pairwise_heatmap(names: Sequence[str], kappa: Sequence[Sequence[Any]], n_sha
                 row.append(f"{a} vs {b}: κ {z[r][s]:.3f}<br>{shared[r, s]} shared items")
         text.append(row)
     trace = {
-        "type": "heatmap", "z": z, "x": names, "y": names, "text": text, "hoverinfo": "text",
-        "zmin": -1, "zmax": 1, "colorscale": DIVERGING, "colorbar": {"title": {"text": "κ"}}, "xgap": 1, "ygap": 1,
+        "type": "heatmap",
+        "z": z,
+        "x": names,
+        "y": names,
+        "text": text,
+        "hoverinfo": "text",
+        "zmin": -1,
+        "zmax": 1,
+        "colorscale": DIVERGING,
+        "colorbar": {"title": {"text": "κ"}},
+        "xgap": 1,
+        "ygap": 1,
     }
     height = max(260, min(720, 90 + 40 * len(names)))
     return _figure([trace], _layout(height=height, yaxis={"autorange": "reversed"}))
@@ -253,11 +298,21 @@ def agreement_over_time_figure(series: Mapping[str, Sequence[Mapping[str, Any]]]
         ]
         data.append(
             {
-                "type": "scatter", "name": name, "x": [p["week"] for p in points], "y": [_value(p["fleiss"]) for p in points],
-                "mode": "lines+markers", "hovertext": hover, "hoverinfo": "text", "line": {"color": PALETTE[index % len(PALETTE)]},
+                "type": "scatter",
+                "name": name,
+                "x": [p["week"] for p in points],
+                "y": [_value(p["fleiss"]) for p in points],
+                "mode": "lines+markers",
+                "hovertext": hover,
+                "hoverinfo": "text",
+                "line": {"color": PALETTE[index % len(PALETTE)]},
             }
         )
-    xaxis: dict[str, Any] = {"title": {"text": "week of the items' latest vote"}, "type": "date", "tickformat": "%d %b %Y"}
+    xaxis: dict[str, Any] = {
+        "title": {"text": "week of the items' latest vote"},
+        "type": "date",
+        "tickformat": "%d %b %Y",
+    }
     weeks = sorted({p["week"] for points in series.values() for p in points})
     if weeks:
         # Half a week of room either side, so one or two weeks still get a readable axis.
@@ -273,7 +328,9 @@ def agreement_over_time_figure(series: Mapping[str, Sequence[Mapping[str, Any]]]
 # Confusion (MSED Fig. 3)
 
 
-def confusion_heatmap(label_names: Sequence[str], matrix: Sequence[Sequence[Any]], *, pair_counts: Sequence[Sequence[Any]] | None = None) -> go.Figure:
+def confusion_heatmap(
+    label_names: Sequence[str], matrix: Sequence[Sequence[Any]], *, pair_counts: Sequence[Sequence[Any]] | None = None
+) -> go.Figure:
     """The label-confusion matrix of one task: share of annotator pairs of an item choosing (row, column)."""
     z = _matrix(matrix)
     counts = None if pair_counts is None else np.asarray(pair_counts)
@@ -281,18 +338,35 @@ def confusion_heatmap(label_names: Sequence[str], matrix: Sequence[Sequence[Any]
     hover, text = [], []
     for r, a in enumerate(label_names):
         hover.append(
-            [f"{a} / {b}: {_fmt(z[r][c])}" + ("" if counts is None else f"<br>{int(counts[r, c])} annotator pairs") for c, b in enumerate(label_names)]
+            [
+                f"{a} / {b}: {_fmt(z[r][c])}" + ("" if counts is None else f"<br>{int(counts[r, c])} annotator pairs")
+                for c, b in enumerate(label_names)
+            ]
         )
         text.append(["" if v is None else f"{v:.2f}" for v in z[r]])
     trace = {
-        "type": "heatmap", "z": z, "x": label_names, "y": label_names, "hovertext": hover, "hoverinfo": "text",
-        "text": text, "texttemplate": "%{text}", "colorscale": SEQUENTIAL, "zmin": 0, "colorbar": {"title": {"text": "share"}},
-        "xgap": 1, "ygap": 1,
+        "type": "heatmap",
+        "z": z,
+        "x": label_names,
+        "y": label_names,
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": SEQUENTIAL,
+        "zmin": 0,
+        "colorbar": {"title": {"text": "share"}},
+        "xgap": 1,
+        "ygap": 1,
     }
     height = max(300, min(640, 120 + 45 * len(label_names)))
     return _figure(
         [trace],
-        _layout(height=height, yaxis={"autorange": "reversed", "title": {"text": "one annotator"}}, xaxis={"title": {"text": "another annotator"}}),
+        _layout(
+            height=height,
+            yaxis={"autorange": "reversed", "title": {"text": "one annotator"}},
+            xaxis={"title": {"text": "another annotator"}},
+        ),
     )
 
 
@@ -303,52 +377,106 @@ def confusion_heatmap(label_names: Sequence[str], matrix: Sequence[Sequence[Any]
 def label_counts_figure(label_names: Sequence[str], counts_by_split: Mapping[str, Sequence[int]]) -> go.Figure:
     """Gold label counts of one task, stacked by split (MSED Table 4 as bars)."""
     data = [
-        {"type": "bar", "name": plain(split), "x": plain_all(label_names), "y": [int(c) for c in counts], "marker": {"color": PALETTE[i % len(PALETTE)]}}
+        {
+            "type": "bar",
+            "name": plain(split),
+            "x": plain_all(label_names),
+            "y": [int(c) for c in counts],
+            "marker": {"color": PALETTE[i % len(PALETTE)]},
+        }
         for i, (split, counts) in enumerate(counts_by_split.items())
     ]
     return _figure(data, _layout(barmode="stack", height=340, yaxis={"title": {"text": "items"}}))
 
 
-def share_pie(label_names: Sequence[str], counts: Sequence[int], *, hole: float = 0.45, center: str | None = None) -> go.Figure:
+def share_pie(
+    label_names: Sequence[str], counts: Sequence[int], *, hole: float = 0.45, center: str | None = None
+) -> go.Figure:
     """A donut of label shares (MSED Fig. 4a: desire classes and none).
 
     center is markup (the caller's own text, <br> allowed), never user text.
     """
     trace = {
-        "type": "pie", "labels": plain_all(label_names), "values": [int(c) for c in counts], "hole": hole, "sort": False,
-        "marker": {"colors": PALETTE[: len(label_names)]}, "textinfo": "label+percent", "hoverinfo": "label+value+percent",
+        "type": "pie",
+        "labels": plain_all(label_names),
+        "values": [int(c) for c in counts],
+        "hole": hole,
+        "sort": False,
+        "marker": {"colors": PALETTE[: len(label_names)]},
+        "textinfo": "label+percent",
+        "hoverinfo": "label+value+percent",
     }
     layout = _layout(showlegend=False)
     if center:
-        layout["annotations"] = [{"text": center, "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper"}]
+        layout["annotations"] = [
+            {"text": center, "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper"}
+        ]
     return _figure([trace], layout)
 
 
-def within_groups_figure(label_names: Sequence[str], shares: Mapping[str, Sequence[Any]], counts: Mapping[str, Sequence[int]]) -> go.Figure:
+def within_groups_figure(
+    label_names: Sequence[str], shares: Mapping[str, Sequence[Any]], counts: Mapping[str, Sequence[int]]
+) -> go.Figure:
     """Label shares of one task within groups of items (MSED Fig. 4b/4c: within desire and within none)."""
     data = []
     labels = plain_all(label_names)
     for index, (group, values) in enumerate(shares.items()):
         shown = _values(values)
-        hover = [f"{plain(group)}: {label} {_fmt(v)} ({int(n)} items)" for label, v, n in zip(labels, shown, counts[group])]
+        hover = [
+            f"{plain(group)}: {label} {_fmt(v)} ({int(n)} items)" for label, v, n in zip(labels, shown, counts[group])
+        ]
         data.append(
-            {"type": "bar", "name": plain(group), "x": labels, "y": shown, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[index % len(PALETTE)]}}
+            {
+                "type": "bar",
+                "name": plain(group),
+                "x": labels,
+                "y": shown,
+                "hovertext": hover,
+                "hoverinfo": "text",
+                "marker": {"color": PALETTE[index % len(PALETTE)]},
+            }
         )
-    return _figure(data, _layout(barmode="group", height=340, yaxis={"title": {"text": "share of the group's items"}, "tickformat": ".0%"}))
+    return _figure(
+        data,
+        _layout(
+            barmode="group", height=340, yaxis={"title": {"text": "share of the group's items"}, "tickformat": ".0%"}
+        ),
+    )
 
 
-def sunburst_figure(ids: Sequence[str], labels: Sequence[str], parents: Sequence[str], values: Sequence[int]) -> go.Figure:
+def sunburst_figure(
+    ids: Sequence[str], labels: Sequence[str], parents: Sequence[str], values: Sequence[int]
+) -> go.Figure:
     """A sunburst of gold label combinations (desire -> sentiment -> emotion), values = items."""
     trace = {
-        "type": "sunburst", "ids": list(ids), "labels": plain_all(labels), "parents": list(parents), "values": [int(v) for v in values],
-        "branchvalues": "total", "hoverinfo": "label+value+percent parent", "insidetextorientation": "radial",
+        "type": "sunburst",
+        "ids": list(ids),
+        "labels": plain_all(labels),
+        "parents": list(parents),
+        "values": [int(v) for v in values],
+        "branchvalues": "total",
+        "hoverinfo": "label+value+percent parent",
+        "insidetextorientation": "radial",
     }
     return _figure([trace], _layout(height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10}))
 
 
-def category_bars(categories: Sequence[str], values: Sequence[Any], *, title_y: str, hover: Sequence[str] | None = None, percent: bool = False, color: str | None = None) -> go.Figure:
+def category_bars(
+    categories: Sequence[str],
+    values: Sequence[Any],
+    *,
+    title_y: str,
+    hover: Sequence[str] | None = None,
+    percent: bool = False,
+    color: str | None = None,
+) -> go.Figure:
     """One bar per category (inference orders, annotators)."""
-    trace: dict[str, Any] = {"type": "bar", "x": plain_all(categories), "y": _values(values), "marker": {"color": color or PALETTE[0]}}
+    trace: dict[str, Any] = {
+        "type": "bar",
+        "x": plain_all(categories),
+        "y": _values(values),
+        "marker": {"color": color or PALETTE[0]},
+    }
     if hover is not None:
         trace.update(hovertext=plain_all(hover), hoverinfo="text")
     yaxis: dict[str, Any] = {"title": {"text": title_y}}
@@ -357,17 +485,39 @@ def category_bars(categories: Sequence[str], values: Sequence[Any], *, title_y: 
     return _figure([trace], _layout(height=340, yaxis=yaxis))
 
 
-def share_heatmap(rows: Sequence[str], columns: Sequence[str], shares: Sequence[Sequence[Any]], counts: Sequence[Sequence[int]], *, row_title: str, column_title: str) -> go.Figure:
+def share_heatmap(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    shares: Sequence[Sequence[Any]],
+    counts: Sequence[Sequence[int]],
+    *,
+    row_title: str,
+    column_title: str,
+) -> go.Figure:
     """Row-normalised shares (e.g. inference orders per annotator); hover gives the counts."""
     z = _matrix(shares)
     counts_array = np.asarray(counts, dtype=np.int64)
     rows, columns = plain_all(rows), plain_all(columns)
-    hover = [[f"{r} · {c}: {_fmt(z[i][j])} ({counts_array[i, j]})" for j, c in enumerate(columns)] for i, r in enumerate(rows)]
+    hover = [
+        [f"{r} · {c}: {_fmt(z[i][j])} ({counts_array[i, j]})" for j, c in enumerate(columns)]
+        for i, r in enumerate(rows)
+    ]
     text = [["" if v is None else f"{v:.0%}" for v in row] for row in z]
     trace = {
-        "type": "heatmap", "z": z, "x": columns, "y": rows, "hovertext": hover, "hoverinfo": "text", "text": text,
-        "texttemplate": "%{text}", "colorscale": SEQUENTIAL, "zmin": 0, "zmax": 1, "colorbar": {"title": {"text": "share"}},
-        "xgap": 1, "ygap": 1,
+        "type": "heatmap",
+        "z": z,
+        "x": columns,
+        "y": rows,
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": SEQUENTIAL,
+        "zmin": 0,
+        "zmax": 1,
+        "colorbar": {"title": {"text": "share"}},
+        "xgap": 1,
+        "ygap": 1,
     }
     # No upper bound: every row keeps its 30 px however many annotators there
     # are (a cap squashed 40 annotators into 720 px); the page scrolls instead.
@@ -412,18 +562,44 @@ def keywords_figure(groups: Mapping[str, Sequence[Sequence[Any]]], *, columns: i
         # Rounded and clamped: float error must not push a domain outside [0, 1].
         x_domain = [round(max(0.0, x0), 6), round(min(1.0, x0 + width), 6)]
         y_domain = [round(max(0.0, y0), 6), round(min(1.0, y1), 6)]
-        layout[f"xaxis{suffix}"] = {"domain": x_domain, "anchor": f"y{suffix}", "gridcolor": _GRID, "rangemode": "tozero"}
-        layout[f"yaxis{suffix}"] = {"domain": y_domain, "anchor": f"x{suffix}", "automargin": True, "tickfont": {"size": 11}}
+        layout[f"xaxis{suffix}"] = {
+            "domain": x_domain,
+            "anchor": f"y{suffix}",
+            "gridcolor": _GRID,
+            "rangemode": "tozero",
+        }
+        layout[f"yaxis{suffix}"] = {
+            "domain": y_domain,
+            "anchor": f"x{suffix}",
+            "automargin": True,
+            "tickfont": {"size": 11},
+        }
         annotations.append(
-            {"text": plain(name), "xref": "paper", "yref": "paper", "x": (x_domain[0] + x_domain[1]) / 2, "y": y_domain[1], "xanchor": "center",
-             "yanchor": "bottom", "showarrow": False, "font": {"size": 13}}
+            {
+                "text": plain(name),
+                "xref": "paper",
+                "yref": "paper",
+                "x": (x_domain[0] + x_domain[1]) / 2,
+                "y": y_domain[1],
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 13},
+            }
         )
         words = [(plain(w[0]), *w[1:]) for w in list(groups[name])[::-1]]  # best on top
         data.append(
             {
-                "type": "bar", "orientation": "h", "name": plain(name), "showlegend": False, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
-                "x": [_value(w[1]) for w in words], "y": [w[0] for w in words],
-                "hovertext": [f"{w[0]}: z {float(w[1]):.2f}, {int(w[2])} times in {plain(name)}" for w in words], "hoverinfo": "text",
+                "type": "bar",
+                "orientation": "h",
+                "name": plain(name),
+                "showlegend": False,
+                "xaxis": f"x{suffix}",
+                "yaxis": f"y{suffix}",
+                "x": [_value(w[1]) for w in words],
+                "y": [w[0] for w in words],
+                "hovertext": [f"{w[0]}: z {float(w[1]):.2f}, {int(w[2])} times in {plain(name)}" for w in words],
+                "hoverinfo": "text",
                 "marker": {"color": PALETTE[index % len(PALETTE)]},
             }
         )
@@ -435,7 +611,9 @@ def keywords_figure(groups: Mapping[str, Sequence[Sequence[Any]]], *, columns: i
 # Annotators
 
 
-def annotator_agreement_figure(names: Sequence[str], by_task: Mapping[str, Sequence[Any]], used: Mapping[str, Sequence[int]]) -> go.Figure:
+def annotator_agreement_figure(
+    names: Sequence[str], by_task: Mapping[str, Sequence[Any]], used: Mapping[str, Sequence[int]]
+) -> go.Figure:
     """Each annotator's agreement with the majority of the others, one bar group per annotator."""
     data = []
     names = plain_all(names)
@@ -443,14 +621,28 @@ def annotator_agreement_figure(names: Sequence[str], by_task: Mapping[str, Seque
         shown = _values(values)
         name = plain(task)
         hover = [
-            f"{n} · {name}: {_fmt(v)} on {u} items" if v is not None else f"{n} · {name}: undefined (no item with an untied majority of others)"
+            f"{n} · {name}: {_fmt(v)} on {u} items"
+            if v is not None
+            else f"{n} · {name}: undefined (no item with an untied majority of others)"
             for n, v, u in zip(names, shown, used[task])
         ]
         data.append(
-            {"type": "bar", "name": name, "x": names, "y": shown, "hovertext": hover, "hoverinfo": "text", "marker": {"color": PALETTE[index % len(PALETTE)]}}
+            {
+                "type": "bar",
+                "name": name,
+                "x": names,
+                "y": shown,
+                "hovertext": hover,
+                "hoverinfo": "text",
+                "marker": {"color": PALETTE[index % len(PALETTE)]},
+            }
         )
     return _figure(
-        data, _layout(barmode="group", yaxis={"title": {"text": "agreement with the others' majority"}, "range": [0, 1.05], "tickformat": ".0%"})
+        data,
+        _layout(
+            barmode="group",
+            yaxis={"title": {"text": "agreement with the others' majority"}, "range": [0, 1.05], "tickformat": ".0%"},
+        ),
     )
 
 
@@ -458,17 +650,33 @@ def annotator_agreement_figure(names: Sequence[str], by_task: Mapping[str, Seque
 # Modalities (CH-SIMS section 3.2)
 
 
-def modality_heatmap(names: Sequence[str], difference: Sequence[Sequence[Any]], n_items: Sequence[Sequence[int]], *, scored: bool) -> go.Figure:
+def modality_heatmap(
+    names: Sequence[str], difference: Sequence[Sequence[Any]], n_items: Sequence[Sequence[int]], *, scored: bool
+) -> go.Figure:
     """CH-SIMS Fig. 2 (right): the difference between annotation rounds (larger = more different)."""
     z = _matrix(difference)
     counts = np.asarray(n_items, dtype=np.int64)
     names = plain_all(names)
     measure = "mean squared difference of mean scores" if scored else "share of items whose majority labels differ"
-    hover = [[f"{a} vs {b}: {_fmt(z[i][j])}<br>{measure}<br>{counts[i, j]} items" for j, b in enumerate(names)] for i, a in enumerate(names)]
+    hover = [
+        [f"{a} vs {b}: {_fmt(z[i][j])}<br>{measure}<br>{counts[i, j]} items" for j, b in enumerate(names)]
+        for i, a in enumerate(names)
+    ]
     text = [["" if v is None else f"{v:.2f}" for v in row] for row in z]
     trace = {
-        "type": "heatmap", "z": z, "x": names, "y": names, "hovertext": hover, "hoverinfo": "text", "text": text,
-        "texttemplate": "%{text}", "colorscale": SEQUENTIAL, "zmin": 0, "colorbar": {"title": {"text": "D"}}, "xgap": 1, "ygap": 1,
+        "type": "heatmap",
+        "z": z,
+        "x": names,
+        "y": names,
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": SEQUENTIAL,
+        "zmin": 0,
+        "colorbar": {"title": {"text": "D"}},
+        "xgap": 1,
+        "ygap": 1,
     }
     return _figure([trace], _layout(height=340, yaxis={"autorange": "reversed"}))
 
@@ -476,7 +684,15 @@ def modality_heatmap(names: Sequence[str], difference: Sequence[Sequence[Any]], 
 def round_distribution_figure(label_names: Sequence[str], shares: Mapping[str, Sequence[Any]]) -> go.Figure:
     """CH-SIMS Fig. 2 (left): the label distribution of each round's votes."""
     data = [
-        {"type": "bar", "name": plain(name), "x": plain_all(label_names), "y": _values(values), "marker": {"color": PALETTE[i % len(PALETTE)]}}
+        {
+            "type": "bar",
+            "name": plain(name),
+            "x": plain_all(label_names),
+            "y": _values(values),
+            "marker": {"color": PALETTE[i % len(PALETTE)]},
+        }
         for i, (name, values) in enumerate(shares.items())
     ]
-    return _figure(data, _layout(barmode="group", height=340, yaxis={"title": {"text": "share of votes"}, "tickformat": ".0%"}))
+    return _figure(
+        data, _layout(barmode="group", height=340, yaxis={"title": {"text": "share of votes"}, "tickformat": ".0%"})
+    )

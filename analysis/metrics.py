@@ -163,8 +163,15 @@ def _features(counts: np.ndarray) -> np.ndarray:
     pairs = np.maximum(m - 1, 1)  # one-vote items have no pairs; avoid 0/0, their terms are 0 anyway
     same = (counts * (counts - 1)).sum(axis=1)
     return np.column_stack(
-        [np.ones_like(m), pairable, same / (m * pairs), m * pairable, same / pairs, counts / m[:, None],
-         counts * pairable[:, None]]
+        [
+            np.ones_like(m),
+            pairable,
+            same / (m * pairs),
+            m * pairable,
+            same / pairs,
+            counts / m[:, None],
+            counts * pairable[:, None],
+        ]
     )
 
 
@@ -617,7 +624,9 @@ def majority_gold(labels: Any, *, n_categories: int | None = None) -> MajorityGo
 
 
 class LeaveOneOut(NamedTuple):
-    agreement: np.ndarray  # (n_raters,) float: share of used items where the rater matches the others' majority; NaN if none used
+    agreement: (
+        np.ndarray
+    )  # (n_raters,) float: share of used items where the rater matches the others' majority; NaN if none used
     n_used: np.ndarray  # (n_raters,) int: items counted in agreement
     n_tied: np.ndarray  # (n_raters,) int: items excluded because the other votes tie
     n_alone: np.ndarray  # (n_raters,) int: items excluded because nobody else voted

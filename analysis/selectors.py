@@ -365,7 +365,11 @@ def get_vote_matrix(
     item_max, user_max = _max_ids()
     item, annotator, label = _fetch_columns(
         _vote_queryset(project, filters, round=round, tasks=tasks),
-        [_Column("item_id", 0, item_max), _Column("annotator_id", 0, user_max), _Column("label_id", label_lo, label_hi)],
+        [
+            _Column("item_id", 0, item_max),
+            _Column("annotator_id", 0, user_max),
+            _Column("label_id", label_lo, label_hi),
+        ],
     )
     # label id -> (task index, position) through a lookup table over the project's label ids.
     task_of = np.full(label_hi - label_lo + 1, -1, dtype=np.int64)
@@ -378,7 +382,12 @@ def get_vote_matrix(
     vote_position = position_of[label - label_lo]
     if (vote_task < 0).any():  # a label id between the project's that is not one of its tasks' (not expected)
         known = vote_task >= 0
-        item, annotator, vote_task, vote_position = item[known], annotator[known], vote_task[known], vote_position[known]
+        item, annotator, vote_task, vote_position = (
+            item[known],
+            annotator[known],
+            vote_task[known],
+            vote_position[known],
+        )
     item_ids, rows = _dense_index(item)
     annotator_ids, cols = _dense_index(annotator)
     # One scatter into a (task, item, annotator) block; each task's matrix is a contiguous slice of it.
@@ -467,7 +476,12 @@ def local_week_starts(seconds: np.ndarray) -> np.ndarray:
     days, inverse = np.unique(seconds // 86_400, return_inverse=True)
     offsets = np.array(
         [
-            int(dt.datetime.fromtimestamp(int(d) * 86_400 + 43_200, tz=zoneinfo.ZoneInfo("UTC")).astimezone(tz).utcoffset().total_seconds())
+            int(
+                dt.datetime.fromtimestamp(int(d) * 86_400 + 43_200, tz=zoneinfo.ZoneInfo("UTC"))
+                .astimezone(tz)
+                .utcoffset()
+                .total_seconds()
+            )
             for d in days
         ],
         dtype=np.int64,
@@ -477,7 +491,9 @@ def local_week_starts(seconds: np.ndarray) -> np.ndarray:
     return local_days - (local_days + 3) % 7
 
 
-def get_inference_orders(project: Project, filters: DashboardFilters) -> tuple[list[tuple[str, ...]], AnnotationArrays, np.ndarray]:
+def get_inference_orders(
+    project: Project, filters: DashboardFilters
+) -> tuple[list[tuple[str, ...]], AnnotationArrays, np.ndarray]:
     """Inference orders (MSED 3.3) of the annotations the filters keep.
 
     Returns (orders, annotations, code): the distinct orders recorded (tuples
@@ -501,10 +517,18 @@ def get_inference_orders(project: Project, filters: DashboardFilters) -> tuple[l
     orders = sorted(counted, key=lambda k: (-counted[k], k))
     item_max, user_max = _max_ids()
     whens = [When(inference_order=list(order), then=Value(i)) for i, order in enumerate(orders)]
-    code_expression = Case(*whens, default=Value(-1), output_field=IntegerField()) if whens else Value(-1, output_field=IntegerField())
+    code_expression = (
+        Case(*whens, default=Value(-1), output_field=IntegerField())
+        if whens
+        else Value(-1, output_field=IntegerField())
+    )
     item, annotator, code = _fetch_columns(
         qs.annotate(order_code=code_expression),
-        [_Column("item_id", 0, item_max), _Column("annotator_id", 0, user_max), _Column("order_code", -1, max(len(orders), 1))],
+        [
+            _Column("item_id", 0, item_max),
+            _Column("annotator_id", 0, user_max),
+            _Column("order_code", -1, max(len(orders), 1)),
+        ],
     )
     arrays = AnnotationArrays(item, annotator, np.zeros(item.size, np.int64), np.full(item.size, -1, np.int64))
     return orders, arrays, code
@@ -555,14 +579,22 @@ def get_item_splits(project: Project, filters: DashboardFilters) -> tuple[np.nda
     qs = Item.objects.filter(project=project)
     if filters.split:
         qs = qs.filter(split=filters.split)
-    split_code = Case(*[When(split=s, then=Value(i)) for i, s in enumerate(SPLITS)], default=Value(len(SPLITS) - 1), output_field=IntegerField())
+    split_code = Case(
+        *[When(split=s, then=Value(i)) for i, s in enumerate(SPLITS)],
+        default=Value(len(SPLITS) - 1),
+        output_field=IntegerField(),
+    )
     item_max, _ = _max_ids()
-    ids, codes = _fetch_columns(qs.annotate(split_code=split_code), [_Column("id", 0, item_max), _Column("split_code", 0, 7)])
+    ids, codes = _fetch_columns(
+        qs.annotate(split_code=split_code), [_Column("id", 0, item_max), _Column("split_code", 0, 7)]
+    )
     order = np.argsort(ids, kind="stable")
     return ids[order], codes[order]
 
 
-def get_gold_matrix(project: Project, filters: DashboardFilters, *, tasks: Sequence[TaskSchema] | None = None) -> GoldMatrix:
+def get_gold_matrix(
+    project: Project, filters: DashboardFilters, *, tasks: Sequence[TaskSchema] | None = None
+) -> GoldMatrix:
     """Stored gold labels (majority, adjudicated or imported) of the project's items in the filtered split.
 
     Rows are every item of the split (an item without gold for a task has
@@ -627,9 +659,13 @@ def get_votes_version(project: Project) -> str:
     """
     split_counts = {f"n_{s}": Count("id", filter=Q(split=s)) for s in SPLITS}
     items = Item.objects.filter(project=project).aggregate(n=Count("id"), votes=Sum("vote_count"), **split_counts)
-    newest = Annotation.objects.filter(annotator_id=OuterRef("user_id")).order_by("-updated_at").values("updated_at")[:1]
-    members = Membership.objects.filter(project=project).annotate(last_update=Subquery(newest)).aggregate(
-        newest=Max("last_update"), n=Count("id")
+    newest = (
+        Annotation.objects.filter(annotator_id=OuterRef("user_id")).order_by("-updated_at").values("updated_at")[:1]
+    )
+    members = (
+        Membership.objects.filter(project=project)
+        .annotate(last_update=Subquery(newest))
+        .aggregate(newest=Max("last_update"), n=Count("id"))
     )
     edit = AnnotationEdit.objects.aggregate(m=Max("id"))["m"]
     newest_at = members["newest"].isoformat() if members["newest"] else "-"

@@ -71,7 +71,11 @@ PAGES: dict[str, str] = {
     "annotators": "Annotators",
     "modalities": "Modalities",
 }
-ROUND_NAMES = {Annotation.Round.TEXT: "Text", Annotation.Round.IMAGE: "Image", Annotation.Round.MULTIMODAL: "Multimodal"}
+ROUND_NAMES = {
+    Annotation.Round.TEXT: "Text",
+    Annotation.Round.IMAGE: "Image",
+    Annotation.Round.MULTIMODAL: "Multimodal",
+}
 SPLIT_NAMES = dict(Item.Split.choices)
 
 
@@ -158,7 +162,9 @@ def _chart(
     }
 
 
-def _payload(page: str, *, data: dict, charts: list[dict], notes: Sequence[str] = (), empty: str | None = None) -> dict[str, Any]:
+def _payload(
+    page: str, *, data: dict, charts: list[dict], notes: Sequence[str] = (), empty: str | None = None
+) -> dict[str, Any]:
     return {"page": page, "empty": empty, "notes": list(notes), "data": _clean(data), "charts": charts}
 
 
@@ -234,7 +240,9 @@ def _item_weeks(project: Project, filters: DashboardFilters, item_ids: np.ndarra
     return weeks
 
 
-def task_agreement(task: TaskSchema, labels: np.ndarray, weeks: np.ndarray, names: Sequence[str], *, n_boot: int = N_BOOT) -> dict[str, Any]:
+def task_agreement(
+    task: TaskSchema, labels: np.ndarray, weeks: np.ndarray, names: Sequence[str], *, n_boot: int = N_BOOT
+) -> dict[str, Any]:
     """Every agreement number of one task from its (n_items, n_raters) label matrix.
 
     weeks: (n_items,) week of each item (-1 = unknown) for the over-time series.
@@ -298,8 +306,18 @@ def build_agreement(project: Project, filters: DashboardFilters) -> dict[str, An
         for metric, label in metric_names.items():
             e = s[metric]
             summary_rows.append(
-                [r["key"], label, e["value"], e["ci_low"], e["ci_high"], e.get("band") or "", e["reason"] or "",
-                 s["n_items_used"], s["n_items_excluded"], s["n_votes"]]
+                [
+                    r["key"],
+                    label,
+                    e["value"],
+                    e["ci_low"],
+                    e["ci_high"],
+                    e.get("band") or "",
+                    e["reason"] or "",
+                    s["n_items_used"],
+                    s["n_items_excluded"],
+                    s["n_votes"],
+                ]
             )
     charts = [
         _chart(
@@ -311,7 +329,18 @@ def build_agreement(project: Project, filters: DashboardFilters) -> dict[str, An
                 f"({N_BOOT} resamples, seed {BOOT_SEED}). Shaded bands: Landis & Koch (1977), for the "
                 "chance-corrected metrics."
             ),
-            columns=["task", "metric", "value", "ci_low", "ci_high", "landis_koch", "undefined_because", "items_used", "items_excluded", "votes"],
+            columns=[
+                "task",
+                "metric",
+                "value",
+                "ci_low",
+                "ci_high",
+                "landis_koch",
+                "undefined_because",
+                "items_used",
+                "items_excluded",
+                "votes",
+            ],
             rows=summary_rows,
         )
     ]
@@ -321,7 +350,9 @@ def build_agreement(project: Project, filters: DashboardFilters) -> dict[str, An
             _chart(
                 f"per-category-{r['key']}",
                 f"{r['name']}: kappa per category",
-                figure=None if r["per_category"] is None else figures.per_category_figure(r["name"], r["labels"], r["per_category"]),
+                figure=None
+                if r["per_category"] is None
+                else figures.per_category_figure(r["name"], r["labels"], r["per_category"]),
                 message=r["per_category_reason"],
                 caption="Fleiss' kappa of each label against all the others (Fleiss 1971, eq. 13).",
                 columns=["label", "fleiss_kappa"],
@@ -357,17 +388,30 @@ def build_agreement(project: Project, filters: DashboardFilters) -> dict[str, An
             message=None if has_time else "No annotation dates match these filters.",
             caption="Items grouped by the week (Monday) of their latest vote; Fleiss' kappa over each week's items.",
             columns=["task", "week", "items", "fleiss_kappa", "percent_agreement", "undefined_because"],
-            rows=[[r["key"], p["week"], p["n_items"], p["fleiss"], p["percent"], p["reason"] or ""] for r in results for p in r["over_time"]],
+            rows=[
+                [r["key"], p["week"], p["n_items"], p["fleiss"], p["percent"], p["reason"] or ""]
+                for r in results
+                for p in r["over_time"]
+            ],
         )
     )
-    notes = [f"{votes.item_ids.size:,} items, {votes.n_votes:,} votes by {len(names)} annotators ({ROUND_NAMES.get(filters.round, filters.round)} round)."]
+    notes = [
+        f"{votes.item_ids.size:,} items, {votes.n_votes:,} votes by {len(names)} annotators ({ROUND_NAMES.get(filters.round, filters.round)} round)."
+    ]
     if any(not r["summary"]["equal_votes"] and r["summary"]["n_items_used"] for r in results):
         notes.append(
             "Items have different numbers of votes: Fleiss' kappa is Gwet's generalised form, and items with one vote "
             "only count in the label prevalences."
         )
-    data = {"n_boot": N_BOOT, "level": CI_LEVEL, "seed": BOOT_SEED, "n_items": votes.item_ids.size, "n_votes": votes.n_votes,
-            "annotators": names, "tasks": results}
+    data = {
+        "n_boot": N_BOOT,
+        "level": CI_LEVEL,
+        "seed": BOOT_SEED,
+        "n_items": votes.item_ids.size,
+        "n_votes": votes.n_votes,
+        "annotators": names,
+        "tasks": results,
+    }
     return _payload("agreement", data=data, charts=charts, notes=notes)
 
 
@@ -431,7 +475,9 @@ def _gold(project: Project, filters: DashboardFilters, tasks: list[TaskSchema]) 
     (ties left out), so the page answers "what if only these votes counted".
     """
     if not filters.narrows_votes:
-        return sel.get_gold_matrix(project, filters, tasks=tasks), "Gold labels as stored (majority vote, adjudicated or imported)."
+        return sel.get_gold_matrix(
+            project, filters, tasks=tasks
+        ), "Gold labels as stored (majority vote, adjudicated or imported)."
     votes = sel.get_vote_matrix(project, filters, tasks=tasks)
     all_items, all_splits = sel.get_item_splits(project, filters)
     rows = np.searchsorted(all_items, votes.item_ids)
@@ -440,7 +486,9 @@ def _gold(project: Project, filters: DashboardFilters, tasks: list[TaskSchema]) 
         t.key: majority_gold_from_counts(counts_from_labels(votes.labels[t.key], t.n_categories)).label.astype(np.int16)
         for t in tasks
     }
-    return sel.GoldMatrix(tasks, votes.item_ids, split, labels), "Gold recomputed as the majority of the filtered votes (ties left out)."
+    return sel.GoldMatrix(
+        tasks, votes.item_ids, split, labels
+    ), "Gold recomputed as the majority of the filtered votes (ties left out)."
 
 
 def build_distribution(project: Project, filters: DashboardFilters) -> dict[str, Any]:
@@ -466,7 +514,14 @@ def build_distribution(project: Project, filters: DashboardFilters) -> dict[str,
         have = labels >= 0
         k = task.n_categories
         cells = np.bincount(gold.split[have] * k + labels[have], minlength=len(splits) * k).reshape(len(splits), k)
-        data["tasks"].append({"key": task.key, "name": task.name, "labels": list(task.label_names), "counts_by_split": dict(zip(splits, cells.tolist()))})
+        data["tasks"].append(
+            {
+                "key": task.key,
+                "name": task.name,
+                "labels": list(task.label_names),
+                "counts_by_split": dict(zip(splits, cells.tolist())),
+            }
+        )
         for j, label in enumerate(task.label_names):
             table_rows.append([task.key, label, *cells[:, j].tolist(), int(cells[:, j].sum())])
         shown = {name: cells[i] for i, name in enumerate(split_names) if cells[i].sum() > 0}
@@ -476,10 +531,14 @@ def build_distribution(project: Project, filters: DashboardFilters) -> dict[str,
                 f"{task.name}: gold labels by split",
                 figure=figures.label_counts_figure(task.label_names, shown),
                 columns=["label", *splits, "total"],
-                rows=[[label, *cells[:, j].tolist(), int(cells[:, j].sum())] for j, label in enumerate(task.label_names)],
+                rows=[
+                    [label, *cells[:, j].tolist(), int(cells[:, j].sum())] for j, label in enumerate(task.label_names)
+                ],
             )
         )
-    table4 = _chart("table4", "Gold labels per split (MSED Table 4)", columns=["task", "label", *splits, "total"], rows=table_rows)
+    table4 = _chart(
+        "table4", "Gold labels per split (MSED Table 4)", columns=["task", "label", *splits, "total"], rows=table_rows
+    )
     charts.insert(0, table4)
 
     desire = _desire_none(tasks)
@@ -492,7 +551,9 @@ def build_distribution(project: Project, filters: DashboardFilters) -> dict[str,
     return _payload("distribution", data=data, charts=charts, notes=notes)
 
 
-def _desire_charts(gold: sel.GoldMatrix, tasks: list[TaskSchema], desire: TaskSchema, none: int, data: dict) -> list[dict]:
+def _desire_charts(
+    gold: sel.GoldMatrix, tasks: list[TaskSchema], desire: TaskSchema, none: int, data: dict
+) -> list[dict]:
     """MSED Fig. 4: desire vs none, then every other task within desire and within none items."""
     d = gold.labels[desire.key]
     counts = np.bincount(d[d >= 0], minlength=desire.n_categories)
@@ -565,7 +626,9 @@ def _sunburst_chart(gold: sel.GoldMatrix, chain: list[TaskSchema]) -> dict:
     )
 
 
-def _inference_order_charts(project: Project, filters: DashboardFilters, gold: sel.GoldMatrix, tasks: list[TaskSchema], by: TaskSchema) -> list[dict]:
+def _inference_order_charts(
+    project: Project, filters: DashboardFilters, gold: sel.GoldMatrix, tasks: list[TaskSchema], by: TaskSchema
+) -> list[dict]:
     """How inference orders (MSED 3.3) are distributed: overall, per annotator, per class of ``by`` (desire)."""
     orders, annotations, code = sel.get_inference_orders(project, filters)
     recorded = code >= 0
@@ -586,7 +649,10 @@ def _inference_order_charts(project: Project, filters: DashboardFilters, gold: s
             "orders",
             "Inference orders",
             figure=figures.category_bars(
-                order_names, overall / overall.sum(), title_y="share of annotations", percent=True,
+                order_names,
+                overall / overall.sum(),
+                title_y="share of annotations",
+                percent=True,
                 hover=[f"{n}: {c} annotations" for n, c in zip(order_names, overall)],
             ),
             caption="The order in which annotators inferred the labels (MSED 3.3), over all annotations with an order.",
@@ -596,13 +662,17 @@ def _inference_order_charts(project: Project, filters: DashboardFilters, gold: s
     ]
     annotators, column = np.unique(annotator_ids, return_inverse=True)
     names = _names(annotators)
-    per_annotator = np.bincount(column.reshape(-1) * n_orders + code, minlength=annotators.size * n_orders).reshape(annotators.size, n_orders)
+    per_annotator = np.bincount(column.reshape(-1) * n_orders + code, minlength=annotators.size * n_orders).reshape(
+        annotators.size, n_orders
+    )
     shares = per_annotator / np.maximum(per_annotator.sum(axis=1, keepdims=True), 1)
     charts.append(
         _chart(
             "orders-by-annotator",
             "Inference orders per annotator",
-            figure=figures.share_heatmap(names, order_names, shares, per_annotator, row_title="annotator", column_title="order"),
+            figure=figures.share_heatmap(
+                names, order_names, shares, per_annotator, row_title="annotator", column_title="order"
+            ),
             columns=["annotator", *order_names],
             rows=[[name, *row.tolist()] for name, row in zip(names, per_annotator)],
         )
@@ -613,14 +683,23 @@ def _inference_order_charts(project: Project, filters: DashboardFilters, gold: s
     classes = np.full(item_ids.size, -1, dtype=np.int64)
     classes[found] = gold.labels[by.key][rows[found]]
     keep = classes >= 0
-    per_class = np.bincount(classes[keep] * n_orders + code[keep], minlength=by.n_categories * n_orders).reshape(by.n_categories, n_orders)
+    per_class = np.bincount(classes[keep] * n_orders + code[keep], minlength=by.n_categories * n_orders).reshape(
+        by.n_categories, n_orders
+    )
     class_shares = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1)
     class_shares[per_class.sum(axis=1) == 0] = np.nan
     charts.append(
         _chart(
             "orders-by-class",
             f"Inference orders per {by.name.lower()} class",
-            figure=figures.share_heatmap(list(by.label_names), order_names, class_shares, per_class, row_title=f"gold {by.name.lower()}", column_title="order"),
+            figure=figures.share_heatmap(
+                list(by.label_names),
+                order_names,
+                class_shares,
+                per_class,
+                row_title=f"gold {by.name.lower()}",
+                column_title="order",
+            ),
             columns=[by.key, *order_names],
             rows=[[label, *row.tolist()] for label, row in zip(by.label_names, per_class)],
         )
@@ -642,16 +721,23 @@ def build_keywords(project: Project, filters: DashboardFilters) -> dict[str, Any
     notes = [source]
     if rows.size > KEYWORD_ITEM_CAP:
         rows = np.sort(np.random.default_rng(0).choice(rows, KEYWORD_ITEM_CAP, replace=False))
-        notes.append(f"Keywords from a fixed random sample of {KEYWORD_ITEM_CAP:,} of the {int(labelled.sum()):,} labelled items.")
+        notes.append(
+            f"Keywords from a fixed random sample of {KEYWORD_ITEM_CAP:,} of the {int(labelled.sum()):,} labelled items."
+        )
     text_ids, texts = sel.get_item_texts(project, filters)
     positions = np.searchsorted(text_ids, gold.item_ids[rows])
-    texts = [texts[p] if p < len(texts) and text_ids[p] == gold.item_ids[r] else "" for p, r in zip(positions.tolist(), rows.tolist())]
+    texts = [
+        texts[p] if p < len(texts) and text_ids[p] == gold.item_ids[r] else ""
+        for p, r in zip(positions.tolist(), rows.tolist())
+    ]
     if not any(texts):
         return _empty("keywords", "None of these items has text, so there are no keywords to show.")
     min_count = 2 if len(texts) >= 200 else 1
     charts, data = [], {"tasks": [], "top_k": KEYWORD_TOP_K, "n_texts": len(texts)}
 
-    def keyword_chart(chart_id: str, title: str, groups: dict[str, list[int]], labels: np.ndarray, caption: str) -> dict:
+    def keyword_chart(
+        chart_id: str, title: str, groups: dict[str, list[int]], labels: np.ndarray, caption: str
+    ) -> dict:
         present = {name: classes for name, classes in groups.items() if np.isin(labels, classes).any()}
         result, reason = _try(lambda: keywords(texts, labels, groups=present, top_k=KEYWORD_TOP_K, min_count=min_count))
         if result is not None:
@@ -667,7 +753,9 @@ def build_keywords(project: Project, filters: DashboardFilters) -> dict[str, Any
             caption=caption,
             wide=True,
             columns=["group", "rank", "word", "z", "count"],
-            rows=[] if result is None else [[g, i + 1, w, z, n] for g, words in result.items() for i, (w, z, n) in enumerate(words)],
+            rows=[]
+            if result is None
+            else [[g, i + 1, w, z, n] for g, words in result.items() for i, (w, z, n) in enumerate(words)],
         )
 
     desire = _desire_none(tasks)
@@ -677,7 +765,10 @@ def build_keywords(project: Project, filters: DashboardFilters) -> dict[str, Any
         others = [i for i in range(task.n_categories) if i != none]
         charts.append(
             keyword_chart(
-                "keywords-desire-vs-none", "Desire vs none (MSED Fig. 5)", {"desire": others, "none": [none]}, labels,
+                "keywords-desire-vs-none",
+                "Desire vs none (MSED Fig. 5)",
+                {"desire": others, "none": [none]},
+                labels,
                 "Words most typical of desire items and of non-desire items, by weighted log-odds with an informative "
                 "Dirichlet prior (Monroe et al. 2008); z > 2 is roughly significant.",
             )
@@ -687,7 +778,10 @@ def build_keywords(project: Project, filters: DashboardFilters) -> dict[str, Any
         groups = {name: [i] for i, name in enumerate(task.label_names)}
         charts.append(
             keyword_chart(
-                f"keywords-{task.key}", f"{task.name}: words per class", groups, labels,
+                f"keywords-{task.key}",
+                f"{task.name}: words per class",
+                groups,
+                labels,
                 "Each class against all other classes of the task (weighted log-odds z-scores).",
             )
         )
@@ -736,7 +830,12 @@ def build_annotators(project: Project, filters: DashboardFilters) -> dict[str, A
         _chart(
             "annotations",
             "Annotations and votes per annotator",
-            figure=figures.category_bars(names, n_annotations, title_y="annotations", hover=[f"{a}: {x} annotations, {v} votes" for a, x, v in zip(names, n_annotations, n_votes)]),
+            figure=figures.category_bars(
+                names,
+                n_annotations,
+                title_y="annotations",
+                hover=[f"{a}: {x} annotations, {v} votes" for a, x, v in zip(names, n_annotations, n_votes)],
+            ),
             columns=["annotator", "annotations", "votes"],
             rows=[[a, x, v] for a, x, v in zip(names, n_annotations, n_votes)],
         ),
@@ -763,23 +862,40 @@ def build_annotators(project: Project, filters: DashboardFilters) -> dict[str, A
             _chart(
                 "suggestions",
                 "Model suggestions kept",
-                figure=figures.category_bars(names, rate, title_y="share kept", percent=True, color=figures.PALETTE[2],
-                                             hover=[f"{a}: kept {k} of {s}" for a, k, s in zip(names, kept, shown)]),
+                figure=figures.category_bars(
+                    names,
+                    rate,
+                    title_y="share kept",
+                    percent=True,
+                    color=figures.PALETTE[2],
+                    hover=[f"{a}: kept {k} of {s}" for a, k, s in zip(names, kept, shown)],
+                ),
                 caption="Of the suggestions shown to each annotator (per task), the share they kept.",
                 columns=["annotator", "kept", "shown", "rate"],
                 rows=[[a, k, s, r] for a, k, s, r in zip(names, kept, shown, rate)],
             )
         )
     else:
-        charts.append(_chart("suggestions", "Model suggestions kept", message="No annotation records a model suggestion (suggestions are off, or none was shown yet)."))
+        charts.append(
+            _chart(
+                "suggestions",
+                "Model suggestions kept",
+                message="No annotation records a model suggestion (suggestions are off, or none was shown yet).",
+            )
+        )
     data = {
         "annotators": [
             {
-                "id": int(i), "name": a, "annotations": int(n_annotations[j]), "votes": int(n_votes[j]),
+                "id": int(i),
+                "name": a,
+                "annotations": int(n_annotations[j]),
+                "votes": int(n_votes[j]),
                 "median_seconds": median_seconds[j],
                 "agreement": {t: agreement[t][j] for t in agreement},
                 "agreement_items": {t: int(used[t][j]) for t in used},
-                "suggestions_kept": int(kept[j]), "suggestions_shown": int(shown[j]), "suggestion_rate": rate[j],
+                "suggestions_kept": int(kept[j]),
+                "suggestions_shown": int(shown[j]),
+                "suggestion_rate": rate[j],
             }
             for j, (i, a) in enumerate(zip(ids, names))
         ]
@@ -826,7 +942,11 @@ def build_modalities(project: Project, filters: DashboardFilters) -> dict[str, A
         rows: list[list[Any]] = []
         if result is not None:
             entry.update(rounds=result.names, difference=result.difference, n_items=result.n_items)
-            rows = [[a, b, result.difference[i, j], result.n_items[i, j]] for i, a in enumerate(result.names) for j, b in enumerate(result.names)]
+            rows = [
+                [a, b, result.difference[i, j], result.n_items[i, j]]
+                for i, a in enumerate(result.names)
+                for j, b in enumerate(result.names)
+            ]
         results.append(entry)
         measure = (
             "D = mean over items of (A_r - A_s)², with A the mean vote scored negative -1, neutral 0, positive 1 (CH-SIMS eq. 1)"
@@ -837,7 +957,11 @@ def build_modalities(project: Project, filters: DashboardFilters) -> dict[str, A
             _chart(
                 f"modalities-{task.key}",
                 f"{task.name}: difference between rounds",
-                figure=None if result is None else figures.modality_heatmap(result.names, result.difference, result.n_items, scored=scores is not None),
+                figure=None
+                if result is None
+                else figures.modality_heatmap(
+                    result.names, result.difference, result.n_items, scored=scores is not None
+                ),
                 message=reason,
                 caption=measure + "; computed over items with votes in both rounds.",
                 columns=["round_a", "round_b", "difference", "items"],
@@ -861,7 +985,9 @@ def build_modalities(project: Project, filters: DashboardFilters) -> dict[str, A
             )
         )
     notes = ["All rounds are compared, so the round filter does not apply here."]
-    return _payload("modalities", data={"rounds": [ROUND_NAMES[r] for r in rounds], "tasks": results}, charts=charts, notes=notes)
+    return _payload(
+        "modalities", data={"rounds": [ROUND_NAMES[r] for r in rounds], "tasks": results}, charts=charts, notes=notes
+    )
 
 
 BUILDERS: dict[str, Callable[[Project, DashboardFilters], dict[str, Any]]] = {

@@ -37,7 +37,10 @@ def _dashboard(request, project, page: str):
     if request.GET.get("format") == "csv":
         return _csv_response(project, page, payload, request.GET.get("chart", ""))
     query = filters.as_query()
-    tabs = [(key, title, reverse(f"analysis:{key}", args=[project.slug]) + (f"?{query}" if query else "")) for key, title in services.PAGES.items()]
+    tabs = [
+        (key, title, reverse(f"analysis:{key}", args=[project.slug]) + (f"?{query}" if query else ""))
+        for key, title in services.PAGES.items()
+    ]
     return render(
         request,
         f"analysis/{page}.html",

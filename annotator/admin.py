@@ -10,8 +10,19 @@ from django.contrib.auth.forms import UserChangeForm
 from . import selectors
 from .errors import DomainError
 from .models import (
-    Annotation, AnnotationEdit, ApiToken, Gold, ImageAsset, ImportJob, Item, Label, Membership, Project,
-    SecurityEvent, Task, Vote,
+    Annotation,
+    AnnotationEdit,
+    ApiToken,
+    Gold,
+    ImageAsset,
+    ImportJob,
+    Item,
+    Label,
+    Membership,
+    Project,
+    SecurityEvent,
+    Task,
+    Vote,
 )
 from .services import security
 

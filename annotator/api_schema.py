@@ -23,7 +23,10 @@ METHODS = ("get", "put", "post", "patch", "delete")
 
 
 def _response(description: str, component: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+    }
 
 
 def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
@@ -40,8 +43,12 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
             reads_input = method != "get" or any(p.get("in") == "query" for p in parameters)
             if reads_input:
                 responses.setdefault("400", _response("Invalid input, or a domain rule refused it.", "InvalidInput"))
-            responses.setdefault("401", _response("Not signed in: send a token (Authorization: Token ...) or a session.", "Error"))
+            responses.setdefault(
+                "401", _response("Not signed in: send a token (Authorization: Token ...) or a session.", "Error")
+            )
             responses.setdefault("403", _response("Signed in, but your role does not allow this.", "Error"))
             if "{" in path:
-                responses.setdefault("404", _response("No such project (or you are not a member), or no such row in it.", "Error"))
+                responses.setdefault(
+                    "404", _response("No such project (or you are not a member), or no such row in it.", "Error")
+                )
     return result

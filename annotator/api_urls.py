@@ -1,7 +1,6 @@
 from django.urls import path
 
-from .api import views
-from .api import tokens, workspace
+from .api import tokens, views, workspace
 
 app_name = "api"
 # The labelling loop first: URLs are tried in order, and these two are most of the traffic.
@@ -36,8 +35,20 @@ urlpatterns += [
     path("projects/<slug:slug>/queue/heartbeat/", workspace.QueueHeartbeat.as_view(), name="queue-heartbeat"),
     path("projects/<slug:slug>/items/<int:item_id>/", workspace.ItemRecord.as_view(), name="item-detail"),
     path("projects/<slug:slug>/items/<int:item_id>/skip/", workspace.ItemSkip.as_view(), name="item-skip"),
-    path("projects/<slug:slug>/items/<int:item_id>/adjudicate/", workspace.ItemAdjudicate.as_view(), name="item-adjudicate"),
-    path("projects/<slug:slug>/annotations/mine/previous/", workspace.OwnAnnotationPrevious.as_view(), name="my-annotation-step"),
-    path("projects/<slug:slug>/annotations/mine/<int:annotation_id>/", workspace.OwnAnnotation.as_view(), name="my-annotation"),
+    path(
+        "projects/<slug:slug>/items/<int:item_id>/adjudicate/",
+        workspace.ItemAdjudicate.as_view(),
+        name="item-adjudicate",
+    ),
+    path(
+        "projects/<slug:slug>/annotations/mine/previous/",
+        workspace.OwnAnnotationPrevious.as_view(),
+        name="my-annotation-step",
+    ),
+    path(
+        "projects/<slug:slug>/annotations/mine/<int:annotation_id>/",
+        workspace.OwnAnnotation.as_view(),
+        name="my-annotation",
+    ),
     path("projects/<slug:slug>/disputed/", workspace.DisputedList.as_view(), name="disputed-list"),
 ]

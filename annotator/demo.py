@@ -51,9 +51,10 @@ from __future__ import annotations
 import io
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -116,9 +117,7 @@ MSED_SCHEMA: tuple[TaskSpec, ...] = (
 )
 
 TASKS: tuple[str, ...] = tuple(task.key for task in MSED_SCHEMA)
-LABEL_KEYS: dict[str, tuple[str, ...]] = {
-    task.key: tuple(label.key for label in task.labels) for task in MSED_SCHEMA
-}
+LABEL_KEYS: dict[str, tuple[str, ...]] = {task.key: tuple(label.key for label in task.labels) for task in MSED_SCHEMA}
 N_CATEGORIES: tuple[int, ...] = tuple(len(LABEL_KEYS[task]) for task in TASKS)
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 
@@ -198,8 +197,7 @@ _DESIRE_PHRASES: dict[str, tuple[str, ...]] = {
         "all I {need|want} is {more|a little more} time {together|with them}",
     ),
     "explore": (
-        "I wonder what is "
-        "{behind that door|around the next corner|inside the old box|at the end of the trail}",
+        "I wonder what is {behind that door|around the next corner|inside the old box|at the end of the trail}",
         "so curious to find out {how it works|where this road goes|what they are hiding}",
         "{exploring|discovering} {a place|somewhere} I have never been before",
         "need to know {the answer|the whole story|the secret} {right now|before tomorrow}",
@@ -256,9 +254,7 @@ _FILLERS: tuple[str, ...] = (
     "{taken|written} {yesterday|last night|on Sunday}",
     "{first|second} post of the {week|month}",
 )
-_HASHTAGS: tuple[str, ...] = (
-    "#photooftheday", "#life", "#mood", "#weekend", "#nofilter", "#today", "#instadaily"
-)
+_HASHTAGS: tuple[str, ...] = ("#photooftheday", "#life", "#mood", "#weekend", "#nofilter", "#today", "#instadaily")
 _TITLES: tuple[str, ...] = (
     "Saturday",
     "Moments",
@@ -356,8 +352,15 @@ def generate_items(
     images: list[bytes | None] = [None] * n
     if with_images:
         images = _render_images(
-            n, scene, face, palette, missing_image,
-            seed=seed, size=image_size, fmt=image_format, pool=image_pool,
+            n,
+            scene,
+            face,
+            palette,
+            missing_image,
+            seed=seed,
+            size=image_size,
+            fmt=image_format,
+            pool=image_pool,
         )
 
     desire_keys, sentiment_keys, emotion_keys = (LABEL_KEYS[t] for t in TASKS)
@@ -604,9 +607,7 @@ def _draw_heart(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float) -> No
     draw.polygon([(cx - r, cy + r * 0.15), (cx + r, cy + r * 0.15), (cx, cy + r * 1.2)], fill=red)
 
 
-def _draw_face(
-    draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, face: int, style: int, skin
-) -> None:
+def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, face: int, style: int, skin) -> None:
     """A head drawn bold enough to read at small sizes; ``style`` (0 or 1) varies the details.
 
     soft: calm eyes, gentle brows, a slight smile or a straight mouth (content or neutral).

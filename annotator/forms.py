@@ -23,8 +23,17 @@ class ProjectSettingsForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = [
-            "name", "description", "guidelines", "votes_per_item", "ask_inference_order", "unimodal_rounds",
-            "show_suggestions", "suggestions_after_first_choice", "queue_order", "claim_minutes", "dispute_threshold",
+            "name",
+            "description",
+            "guidelines",
+            "votes_per_item",
+            "ask_inference_order",
+            "unimodal_rounds",
+            "show_suggestions",
+            "suggestions_after_first_choice",
+            "queue_order",
+            "claim_minutes",
+            "dispute_threshold",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 2}), "guidelines": forms.Textarea(attrs={"rows": 8})}
 
@@ -38,7 +47,9 @@ class SchemaForm(forms.Form):
         except jsonsafe.JSONProblem as exc:
             if isinstance(exc.__cause__, json.JSONDecodeError):
                 cause = exc.__cause__
-                raise forms.ValidationError(f"This is not valid JSON: {cause.msg} at line {cause.lineno}, column {cause.colno}.")
+                raise forms.ValidationError(
+                    f"This is not valid JSON: {cause.msg} at line {cause.lineno}, column {cause.colno}."
+                )
             raise forms.ValidationError(f"This schema cannot be used: {exc.message}")
         if reason := jsonsafe.find_unstorable(value):  # "\u0000" in a label name
             raise forms.ValidationError(f"A name in this schema {reason}")
@@ -77,8 +88,11 @@ class ExportForm(forms.Form):
     pseudonymise = forms.BooleanField(required=False, initial=True, label="Replace annotator names by pseudonyms")
     # CSV cells starting with = + - @ get a leading ' so spreadsheets show them as text; the import removes it.
     values = forms.ChoiceField(
-        choices=[("safe", "Safe for spreadsheets"), ("raw", "Raw values (for scripts)")], initial="safe", required=False,
-        widget=forms.RadioSelect, label="CSV cells",
+        choices=[("safe", "Safe for spreadsheets"), ("raw", "Raw values (for scripts)")],
+        initial="safe",
+        required=False,
+        widget=forms.RadioSelect,
+        label="CSV cells",
     )
 
 

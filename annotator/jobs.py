@@ -34,8 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -166,7 +165,9 @@ class WorkerPresenceBeat:
     def _beat(self) -> None:
         from .models import WorkerPresence
 
-        WorkerPresence.objects.update_or_create(name=self.name, defaults={"queues": self.queues, "seen_at": timezone.now()})
+        WorkerPresence.objects.update_or_create(
+            name=self.name, defaults={"queues": self.queues, "seen_at": timezone.now()}
+        )
 
     def _run(self) -> None:
         try:
@@ -211,9 +212,17 @@ def enqueue_on_commit(task, *args: Any, model, pk: int) -> None:
 
     def send() -> None:
         try:
-            task.apply_async(args, retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5})
+            task.apply_async(
+                args, retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5}
+            )
         except Exception:
-            log.warning("broker unreachable: %s for %s %s waits for the sweep to send it", task.name, model.__name__, pk, exc_info=True)
+            log.warning(
+                "broker unreachable: %s for %s %s waits for the sweep to send it",
+                task.name,
+                model.__name__,
+                pk,
+                exc_info=True,
+            )
             return
         model.objects.filter(pk=pk, sent_at__isnull=True).update(sent_at=timezone.now())
 
@@ -236,7 +245,9 @@ class SweepReport:
             log.warning("sweep: %s", line)
 
 
-def send_unsent(report: SweepReport, now: datetime, *, model, queued_status: str, kind: str, send: Callable[[Any], None]) -> None:
+def send_unsent(
+    report: SweepReport, now: datetime, *, model, queued_status: str, kind: str, send: Callable[[Any], None]
+) -> None:
     """Send the `model` jobs that stayed queued for RESEND_AFTER without the
     broker taking their message (see enqueue_on_commit); send(job) publishes
     one. Stops at the first refusal: the broker is still down."""

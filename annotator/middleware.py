@@ -36,4 +36,6 @@ class PasswordChangeRequiredMiddleware:
         from django.conf import settings
 
         allowed = (reverse("password_change"), reverse("password_change_done"), reverse("logout"), reverse("login"))
-        return path in allowed or path.startswith(settings.STATIC_URL) or path in ("/favicon.ico", "/healthz", "/readyz")
+        return (
+            path in allowed or path.startswith(settings.STATIC_URL) or path in ("/favicon.ico", "/healthz", "/readyz")
+        )

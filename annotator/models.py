@@ -50,8 +50,12 @@ class Project(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(votes_per_item__gte=1, votes_per_item__lte=50), name="project_votes_per_item_range"),
-            models.CheckConstraint(condition=Q(dispute_threshold__gte=0, dispute_threshold__lte=1), name="project_dispute_threshold_range"),
+            models.CheckConstraint(
+                condition=Q(votes_per_item__gte=1, votes_per_item__lte=50), name="project_votes_per_item_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(dispute_threshold__gte=0, dispute_threshold__lte=1), name="project_dispute_threshold_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -198,8 +202,12 @@ class Item(models.Model):
             # The queue seeks (project, votes of the round, id) one vote level
             # at a time; item_project_votes serves the multimodal round, these
             # two the rounds of unimodal projects.
-            models.Index(fields=["project", "text_vote_count", "id"], condition=HAS_BOTH_MODALITIES, name="item_queue_text_round"),
-            models.Index(fields=["project", "vote_count", "id"], condition=HAS_ONE_MODALITY, name="item_queue_one_modality"),
+            models.Index(
+                fields=["project", "text_vote_count", "id"], condition=HAS_BOTH_MODALITIES, name="item_queue_text_round"
+            ),
+            models.Index(
+                fields=["project", "vote_count", "id"], condition=HAS_ONE_MODALITY, name="item_queue_one_modality"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -363,7 +371,9 @@ class Gold(models.Model):
     votes_for = models.PositiveIntegerField(default=0)
     votes_total = models.PositiveIntegerField(default=0)
     is_tie = models.BooleanField(default=False)
-    adjudicated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    adjudicated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # When a lead settled it (updated_at moves whenever more votes arrive).
     adjudicated_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -140,7 +140,9 @@ def list_projects_led_only_by(user: AbstractBaseUser) -> QuerySet[Project]:
     from django.db.models import Exists, OuterRef
 
     led = Membership.objects.filter(user=user, role=Membership.Role.LEAD).values("project_id")
-    other_leads = Membership.objects.filter(project=OuterRef("pk"), role=Membership.Role.LEAD, user__is_active=True).exclude(user=user)
+    other_leads = Membership.objects.filter(
+        project=OuterRef("pk"), role=Membership.Role.LEAD, user__is_active=True
+    ).exclude(user=user)
     return Project.objects.filter(pk__in=led).exclude(Exists(other_leads)).order_by("name")
 
 
@@ -229,7 +231,9 @@ def get_project_stats(project: Project, *, user: AbstractBaseUser) -> dict:
         else 0,
     }
     if is_lead(user, project):
-        stats["annotations"] = Annotation.objects.filter(item__project=project, round=Annotation.Round.MULTIMODAL).count()
+        stats["annotations"] = Annotation.objects.filter(
+            item__project=project, round=Annotation.Round.MULTIMODAL
+        ).count()
         stats["members"] = project.memberships.count()
         stats["disputed"] = (
             Gold.objects.filter(item__project=project)
@@ -255,14 +259,21 @@ class ItemFilters:
     SUGGESTIONS = [("yes", "Has a suggestion"), ("no", "No suggestion")]
 
     def __init__(
-        self, *, split: str = "", status: str = "", q: str = "", gold_task: str = "", gold_label: str = "", suggestion: str = ""
+        self,
+        *,
+        split: str = "",
+        status: str = "",
+        q: str = "",
+        gold_task: str = "",
+        gold_label: str = "",
+        suggestion: str = "",
     ):
         self.split, self.status, self.q = split, status, q
         self.gold_task, self.gold_label = gold_task, gold_label
         self.suggestion = suggestion
 
     @classmethod
-    def from_query(cls, query, project: Project) -> "ItemFilters":
+    def from_query(cls, query, project: Project) -> ItemFilters:
         split = query.get("split", "")
         status = query.get("status", "")
         gold = query.get("gold", "")  # "task_key:label_key"
@@ -297,8 +308,10 @@ class ItemFilters:
         elif self.status == "complete":
             qs = qs.filter(vote_count__gte=project.votes_per_item)
         elif self.status == "disputed":
-            disputed = Gold.objects.filter(item=OuterRef("pk")).exclude(source=Gold.Source.ADJUDICATED).filter(
-                Q(is_tie=True) | Q(votes_for__lt=F("votes_total") * project.dispute_threshold)
+            disputed = (
+                Gold.objects.filter(item=OuterRef("pk"))
+                .exclude(source=Gold.Source.ADJUDICATED)
+                .filter(Q(is_tie=True) | Q(votes_for__lt=F("votes_total") * project.dispute_threshold))
             )
             qs = qs.filter(Exists(disputed))
         if self.q:
@@ -347,7 +360,10 @@ def list_items_page(project: Project, filters: ItemFilters, *, page: str | int |
         "count": paginator.count,
         "number": current.number,
         "num_pages": paginator.num_pages,
-        "page_range": [None if n == ellipsis else n for n in paginator.get_elided_page_range(current.number, on_each_side=2, on_ends=1)],
+        "page_range": [
+            None if n == ellipsis else n
+            for n in paginator.get_elided_page_range(current.number, on_each_side=2, on_ends=1)
+        ],
         "has_previous": current.has_previous(),
         "has_next": current.has_next(),
         "previous": current.number - 1,

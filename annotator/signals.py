@@ -48,7 +48,9 @@ def _sign_in_failed(sender, credentials, request=None, **kwargs):
 def _locked_out(sender, request, username, ip_address, **kwargs):
     username = str(username or "")[:150]
     target = User.objects.filter(username=username).first() if username else None
-    security.record_security_event(kind=SecurityEvent.Kind.LOCKED_OUT, target=target, ip=_ip(request), username=username)
+    security.record_security_event(
+        kind=SecurityEvent.Kind.LOCKED_OUT, target=target, ip=_ip(request), username=username
+    )
 
 
 @receiver(pre_save, sender=User, dispatch_uid="annotator-drop-stale-api-tokens")

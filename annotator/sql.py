@@ -16,9 +16,10 @@ transaction mode (PgBouncer), set DB_PREPARED_STATEMENTS=0.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
-from typing import Any, Sequence
+from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
@@ -69,7 +70,7 @@ def _cursor(db):
     return cursor
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fields(model: type[models.Model]) -> tuple[tuple[str, str], ...]:
     """(attribute name, column) of the model's concrete fields, in order."""
     return tuple((f.attname, f.column) for f in model._meta.concrete_fields)
@@ -97,7 +98,7 @@ def from_row(model: type[models.Model], row: Sequence[Any], start: int = 0):
     return model.from_db(connection.alias, [name for name, _ in fields], values)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _converters(model: type[models.Model], vendor: str) -> list[tuple[int, Any]]:
     """Per-column converters the backend applies to loaded values (JSON
     decoding, SQLite datetimes and booleans, UUIDs); none for plain columns."""

@@ -1,7 +1,6 @@
 from django.urls import path
 
-from .views import accounts, data, projects
-from .views import items, workspace
+from .views import accounts, data, items, projects, workspace
 
 app_name = "annotator"
 urlpatterns = [
@@ -15,7 +14,11 @@ urlpatterns = [
     path("projects/<slug:slug>/schema/", projects.project_schema, name="project-schema"),
     path("projects/<slug:slug>/members/", projects.project_members, name="project-members"),
     path("projects/<slug:slug>/members/<int:user_id>/remove/", projects.member_remove, name="member-remove"),
-    path("projects/<slug:slug>/members/<int:user_id>/reset-password/", projects.member_reset_password, name="member-reset-password"),
+    path(
+        "projects/<slug:slug>/members/<int:user_id>/reset-password/",
+        projects.member_reset_password,
+        name="member-reset-password",
+    ),
     path("projects/<slug:slug>/items/", data.item_list, name="item-list"),
     path("projects/<slug:slug>/items/<int:item_id>/image/", data.item_image, name="item-image"),
     path("projects/<slug:slug>/import/", data.import_upload, name="import-upload"),

@@ -46,17 +46,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from analysis import metrics  # noqa: E402
-from bench.common import best_time, format_seconds, format_table, write_results  # noqa: E402
+from analysis import metrics
+from bench.common import best_time, format_seconds, format_table, write_results
 
 TARGET_RATIO = 5.0
 RESULTS_FILE = "agreement.json"
 
 
 def make_votes(
-    n_items: int, *, n_raters: int = 5, n_categories: int = 7, accuracy: float = 0.7, missing: float = 0.0, seed: int = 0
+    n_items: int,
+    *,
+    n_raters: int = 5,
+    n_categories: int = 7,
+    accuracy: float = 0.7,
+    missing: float = 0.0,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(true labels (n_items,), votes (n_items, n_raters)) with -1 for a missing vote.
 
@@ -367,10 +373,21 @@ def build_cases(n_items: int, nltk_items: int, seed: int = 0) -> tuple[list[Case
             value=lambda result: result.posteriors,
         ),
     ]
-    config = {"n_items": n_items, "n_raters": n_raters, "n_categories": k, "accuracy": 0.7, "seed": seed,
-              "nltk_subsample_items": nltk_items, "missing_share_sparse": 0.2,
-              "annotator_models": {"dawid_skene_iterations": DS_ITERATIONS, "mace_iterations": MACE_ITERATIONS,
-                                   "mace_restarts": 1, "no_merge_rows_raters": 30}}
+    config = {
+        "n_items": n_items,
+        "n_raters": n_raters,
+        "n_categories": k,
+        "accuracy": 0.7,
+        "seed": seed,
+        "nltk_subsample_items": nltk_items,
+        "missing_share_sparse": 0.2,
+        "annotator_models": {
+            "dawid_skene_iterations": DS_ITERATIONS,
+            "mace_iterations": MACE_ITERATIONS,
+            "mace_restarts": 1,
+            "no_merge_rows_raters": 30,
+        },
+    }
     return cases, config
 
 
@@ -445,10 +462,11 @@ def run_metrics(quick: bool) -> None:
     print(title)
     print(format_table(table, headers))
     path = write_results(
-        RESULTS_FILE, "metrics_quick" if quick else "metrics", {"config": config, "target_ratio": TARGET_RATIO, "results": records}
+        RESULTS_FILE,
+        "metrics_quick" if quick else "metrics",
+        {"config": config, "target_ratio": TARGET_RATIO, "results": records},
     )
     print(f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
-
 
 
 # --- database part: the Agreement page of a 3M-vote project -----------------------------
@@ -523,7 +541,9 @@ def _db_seed(slug: str, n_items: int, n_annotators: int, log: Callable[[str], No
     orders = demo.simulate_inference_orders(n_items, n_annotators, seed=0)
     durations = demo.simulate_durations(n_items, n_annotators, seed=0, inference_orders=orders).sum(axis=2)
     tasks = list(project.tasks.order_by("position", "id"))
-    label_ids = [list(Label.objects.filter(task=t).order_by("position", "id").values_list("id", flat=True)) for t in tasks]
+    label_ids = [
+        list(Label.objects.filter(task=t).order_by("position", "id").values_list("id", flat=True)) for t in tasks
+    ]
     order_keys = [list(demo.inference_order_keys(o)) for o in demo.INFERENCE_ORDERS]
     order_index = {tuple(o): i for i, o in enumerate(demo.INFERENCE_ORDERS)}
 
@@ -576,7 +596,6 @@ def run_db(quick: bool) -> None:
     cold path (vote query, week query, metrics, figures) is printed too.
     """
     import os
-    import time
 
     n_items, n_annotators = (20_000, 5) if quick else (200_000, 5)
     slug = f"bench-agreement-{n_items}"
@@ -642,7 +661,12 @@ def run_db(quick: bool) -> None:
         lambda: [services.task_agreement(t, votes.labels[t.key], weeks, names) for t in tasks], repeat=3
     )
     bootstrap_seconds, _ = best_time(
-        lambda: [metrics.agreement_summary_from_counts(counts_from_labels(votes.labels[t.key], t.n_categories), n_boot=services.N_BOOT, seed=0) for t in tasks],
+        lambda: [
+            metrics.agreement_summary_from_counts(
+                counts_from_labels(votes.labels[t.key], t.n_categories), n_boot=services.N_BOOT, seed=0
+            )
+            for t in tasks
+        ],
         repeat=3,
     )
 
@@ -661,8 +685,13 @@ def run_db(quick: bool) -> None:
     request_cached, response = best_time(request, repeat=5)
     summary = payload["data"]["tasks"]
     config = {
-        "n_items": n_items, "n_annotators": n_annotators, "n_tasks": len(tasks), "n_votes": n_votes,
-        "n_boot": services.N_BOOT, "database": name, "cache_backend": settings.CACHES["default"]["BACKEND"],
+        "n_items": n_items,
+        "n_annotators": n_annotators,
+        "n_tasks": len(tasks),
+        "n_votes": n_votes,
+        "n_boot": services.N_BOOT,
+        "database": name,
+        "cache_backend": settings.CACHES["default"]["BACKEND"],
         # The machines are shared: the load when the run ended says how much the numbers were disturbed.
         "load_average_1_5_15": list(os.getloadavg()),
     }
@@ -697,7 +726,9 @@ def run_db(quick: bool) -> None:
         ["  metrics, 3 tasks", format_seconds(metrics_seconds), ""],
         [f"  of which summaries ({services.N_BOOT} bootstrap)", format_seconds(bootstrap_seconds), ""],
     ]
-    print(f"Agreement page from PostgreSQL: {n_items:,} items x {n_annotators} votes x {len(tasks)} tasks = {n_votes:,} votes{' --quick' if quick else ''}")
+    print(
+        f"Agreement page from PostgreSQL: {n_items:,} items x {n_annotators} votes x {len(tasks)} tasks = {n_votes:,} votes{' --quick' if quick else ''}"
+    )
     print(format_table(rows, ["what", "time", "target"]))
     print("Fleiss' kappa: " + ", ".join(f"{k} {v:.3f}" for k, v in record["fleiss_kappa"].items()))
     path = write_results(RESULTS_FILE, "db_quick" if quick else "db", record)
@@ -711,7 +742,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller case (20k items), under a minute")
     parser.add_argument(
-        "--db", action="store_true", help="run the database part (Agreement page from PostgreSQL) instead of the in-memory metrics"
+        "--db",
+        action="store_true",
+        help="run the database part (Agreement page from PostgreSQL) instead of the in-memory metrics",
     )
     args = parser.parse_args(argv)
     PARTS["db" if args.db else "metrics"](args.quick)

@@ -62,7 +62,7 @@ def machine_info() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 

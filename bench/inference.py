@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from bench.common import format_table, write_results  # noqa: E402
-from inference.modeling import FeatureCache, TrainConfig, load_model, predict, train  # noqa: E402
-from inference.modeling.encoders import (  # noqa: E402
+from bench.common import format_table, write_results
+from inference.modeling import FeatureCache, TrainConfig, load_model, predict, train
+from inference.modeling.encoders import (
     ImageEncoderSpec,
     ImageFeaturizer,
     TextEncoderSpec,
@@ -114,7 +114,9 @@ def fill_cache(cache_dir: Path, records: list[dict], config: TrainConfig) -> flo
         desire = record["labels"]["desire"]
         text_hash = hashlib.sha256(record["text"].encode()).hexdigest()
         cache.put(text_spec.identity, text_hash, text_centres[desire] * 0.3 + rng.normal(0, 1, text_spec.dim))
-        cache.put(image_spec.identity, record["image_sha256"], image_centres[desire] * 0.2 + rng.normal(0, 1, image_spec.dim))
+        cache.put(
+            image_spec.identity, record["image_sha256"], image_centres[desire] * 0.2 + rng.normal(0, 1, image_spec.dim)
+        )
     return time.perf_counter() - started
 
 
@@ -150,17 +152,33 @@ def time_one_epoch(config: TrainConfig, records: list[dict], cache_dir: Path, ar
     def progress(epoch, total, loss, f1) -> None:
         marks["end"] = time.perf_counter()
 
-    train(config, records, schema=SCHEMA, cache_dir=cache_dir, artefact_dir=artefact_dir,
-          on_progress=progress, should_stop=first_batch)
+    train(
+        config,
+        records,
+        schema=SCHEMA,
+        cache_dir=cache_dir,
+        artefact_dir=artefact_dir,
+        on_progress=progress,
+        should_stop=first_batch,
+    )
     seconds = marks["end"] - marks["start"]
-    return {"items": len(records), "epoch_seconds": seconds, "epoch_seconds_6k_extrapolated": seconds * N_ITEMS / len(records)}
+    return {
+        "items": len(records),
+        "epoch_seconds": seconds,
+        "epoch_seconds_6k_extrapolated": seconds * N_ITEMS / len(records),
+    }
 
 
 def run(quick: bool, threads: int) -> None:
     torch.set_num_threads(threads)
     rows, results = [], {}
-    sizes = {"text": 128 if quick else 512, "image": 16 if quick else 128, "epochs": 5 if quick else 30,
-             "finetune_text": 48 if quick else 300, "finetune_all": 12 if quick else 60}
+    sizes = {
+        "text": 128 if quick else 512,
+        "image": 16 if quick else 128,
+        "epochs": 5 if quick else 30,
+        "finetune_text": 48 if quick else 300,
+        "finetune_all": 12 if quick else 60,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-inference-") as tmp:
         tmp = Path(tmp)
         records = synthetic_records(tmp / "images", N_ITEMS)
@@ -170,27 +188,52 @@ def run(quick: bool, threads: int) -> None:
         rows.append(["encode text (MiniLM, frozen)", f"{sizes['text']} items", f"{rate:.0f} items/s", ""])
         image_rate = time_image_encoding(records, sizes["image"])
         results["image_encode_items_per_s"] = image_rate
-        rows.append(["encode images (EfficientNet-Lite0, 612x408 JPEG)", f"{sizes['image']} items", f"{image_rate:.1f} items/s",
-                     f"6k images once: {N_ITEMS / image_rate / 60:.1f} min"])
+        rows.append(
+            [
+                "encode images (EfficientNet-Lite0, 612x408 JPEG)",
+                f"{sizes['image']} items",
+                f"{image_rate:.1f} items/s",
+                f"6k images once: {N_ITEMS / image_rate / 60:.1f} min",
+            ]
+        )
 
         config = TrainConfig(epochs=sizes["epochs"], patience=0)  # defaults: concat, unimodal heads, hidden 256
         fill_seconds = fill_cache(tmp / "cache", records, config)
         progress: list[tuple[float, int]] = []
         started = time.perf_counter()
-        result = train(config, records, schema=SCHEMA, cache_dir=tmp / "cache", artefact_dir=tmp / "run-cached",
-                       on_progress=lambda epoch, *rest: progress.append((time.perf_counter(), epoch)))
+        result = train(
+            config,
+            records,
+            schema=SCHEMA,
+            cache_dir=tmp / "cache",
+            artefact_dir=tmp / "run-cached",
+            on_progress=lambda epoch, *rest: progress.append((time.perf_counter(), epoch)),
+        )
         wall = time.perf_counter() - started
         per_epoch = (progress[-1][0] - progress[0][0]) / max(1, len(progress) - 1)
         full_run = wall + per_epoch * (30 - sizes["epochs"])
         results["cached_run"] = {
-            "items": N_ITEMS, "epochs": sizes["epochs"], "wall_seconds": wall, "epoch_seconds": per_epoch,
-            "wall_seconds_30_epochs": full_run, "extrapolated": sizes["epochs"] < 30, "cache_fill_seconds": fill_seconds,
-            "encoded": result.encoded, "test_macro_f1": {k: v["macro_f1"] for k, v in result.test_metrics.items()},
+            "items": N_ITEMS,
+            "epochs": sizes["epochs"],
+            "wall_seconds": wall,
+            "epoch_seconds": per_epoch,
+            "wall_seconds_30_epochs": full_run,
+            "extrapolated": sizes["epochs"] < 30,
+            "cache_fill_seconds": fill_seconds,
+            "encoded": result.encoded,
+            "test_macro_f1": {k: v["macro_f1"] for k, v in result.test_metrics.items()},
         }
         note = "" if sizes["epochs"] == 30 else f"{sizes['epochs']} epochs run, 30 extrapolated"
-        rows.append([f"train cached fused (concat), 6k items, 30 epochs", f"{N_ITEMS} items",
-                     f"{full_run:.1f} s ({per_epoch:.2f} s/epoch)",
-                     f"target < {TARGET_CACHED_RUN_S:.0f} s: {'met' if full_run < TARGET_CACHED_RUN_S else 'MISSED'}; {note}".strip("; ")])
+        rows.append(
+            [
+                "train cached fused (concat), 6k items, 30 epochs",
+                f"{N_ITEMS} items",
+                f"{full_run:.1f} s ({per_epoch:.2f} s/epoch)",
+                f"target < {TARGET_CACHED_RUN_S:.0f} s: {'met' if full_run < TARGET_CACHED_RUN_S else 'MISSED'}; {note}".strip(
+                    "; "
+                ),
+            ]
+        )
 
         model = load_model(result.artefact_path)
         n_predict = 2000 if quick else N_ITEMS
@@ -199,23 +242,41 @@ def run(quick: bool, threads: int) -> None:
         predict(model, records[:n_predict], cache_dir=tmp / "cache", batch_size=256)
         predict_rate = n_predict / (time.perf_counter() - started)
         results["predict_cached_items_per_s"] = predict_rate
-        rows.append(["predict from cached features", f"{n_predict} items", f"{predict_rate:.0f} items/s",
-                     f"target >= {TARGET_PREDICT_PER_S:.0f}: {'met' if predict_rate >= TARGET_PREDICT_PER_S else 'MISSED'}"])
+        rows.append(
+            [
+                "predict from cached features",
+                f"{n_predict} items",
+                f"{predict_rate:.0f} items/s",
+                f"target >= {TARGET_PREDICT_PER_S:.0f}: {'met' if predict_rate >= TARGET_PREDICT_PER_S else 'MISSED'}",
+            ]
+        )
 
         subset = lambda n: [dict(r, split=("train" if i % 10 < 8 else "dev")) for i, r in enumerate(records[:n])]  # noqa: E731
         for recipe, n in (("finetune-text", sizes["finetune_text"]), ("finetune-all", sizes["finetune_all"])):
-            timing = time_one_epoch(TrainConfig(recipe=recipe, epochs=1, batch_size=16), subset(n), tmp / "cache", tmp / f"run-{recipe}")
+            timing = time_one_epoch(
+                TrainConfig(recipe=recipe, epochs=1, batch_size=16), subset(n), tmp / "cache", tmp / f"run-{recipe}"
+            )
             results[recipe.replace("-", "_")] = {**timing, "extrapolated": True}
-            rows.append([f"train {recipe}, one epoch", f"{n} items",
-                         f"{timing['epoch_seconds']:.1f} s",
-                         f"extrapolated: {timing['epoch_seconds_6k_extrapolated'] / 60:.1f} min/epoch on 6k items"])
+            rows.append(
+                [
+                    f"train {recipe}, one epoch",
+                    f"{n} items",
+                    f"{timing['epoch_seconds']:.1f} s",
+                    f"extrapolated: {timing['epoch_seconds_6k_extrapolated'] / 60:.1f} min/epoch on 6k items",
+                ]
+            )
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(f"inference.modeling on {os.cpu_count()} CPU cores, {threads} torch thread(s), load average {load:.1f}, "
-          f"torch {torch.__version__}{' --quick' if quick else ''}\n")
+    print(
+        f"inference.modeling on {os.cpu_count()} CPU cores, {threads} torch thread(s), load average {load:.1f}, "
+        f"torch {torch.__version__}{' --quick' if quick else ''}\n"
+    )
     print(format_table(rows, ["measure", "size", "result", "note"]))
-    path = write_results(RESULTS_FILE, "inference_quick" if quick else "inference",
-                         {"torch": torch.__version__, "threads": threads, "load_average_at_end": load, "results": results})
+    path = write_results(
+        RESULTS_FILE,
+        "inference_quick" if quick else "inference",
+        {"torch": torch.__version__, "threads": threads, "load_average_at_end": load, "results": results},
+    )
     print(f"\nwrote {path}")
 
 
@@ -223,7 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="torch threads (default 1: on a shared 2-core machine two OpenMP threads stall whenever "
         "another process runs; use 2 on an idle machine)",
     )

@@ -102,6 +102,7 @@ def seed(n_items: int, n_annotators: int, queue_order: str) -> dict:
     """The project, its items and the annotators' tokens: {slug, tokens: [(user id, key)]}."""
     from django.contrib.auth import get_user_model
     from django.db import connection
+
     from annotator.models import Item, Membership
     from annotator.services.projects import create_project
     from annotator.services.security import create_api_token
@@ -113,11 +114,27 @@ def seed(n_items: int, n_annotators: int, queue_order: str) -> dict:
         [User(username=f"bench-annotator-{i:03d}", password="!") for i in range(n_annotators)]
     )
     Membership.objects.bulk_create(
-        [Membership(project=project, user=u, role=Membership.Role.ANNOTATOR, pseudonym=f"annotator-{i:03d}") for i, u in enumerate(users)]
+        [
+            Membership(project=project, user=u, role=Membership.Role.ANNOTATOR, pseudonym=f"annotator-{i:03d}")
+            for i, u in enumerate(users)
+        ]
     )
     # Hashed tokens: the key exists only here, as the service returns it.
     tokens = [(u.pk, create_api_token(user=u, name="bench")[1]) for u in users]
-    words = ["family", "walk", "river", "friends", "finally", "home", "rain", "coffee", "concert", "sad", "angry", "love"]
+    words = [
+        "family",
+        "walk",
+        "river",
+        "friends",
+        "finally",
+        "home",
+        "rain",
+        "coffee",
+        "concert",
+        "sad",
+        "angry",
+        "love",
+    ]
     rng = random.Random(7)
     batch = 10_000
     for start in range(0, n_items, batch):
@@ -166,10 +183,18 @@ def check(user_ids: list[int], acked: set[int], votes_per_item: int) -> dict:
     found = set(Annotation.objects.filter(annotator_id__in=user_ids).values_list("id", flat=True))
     touched = set(Annotation.objects.filter(id__in=found).values_list("item_id", flat=True))
     actual = dict(
-        Annotation.objects.filter(item_id__in=touched, round="multimodal").values_list("item_id").annotate(n=Count("id")).values_list("item_id", "n")
+        Annotation.objects.filter(item_id__in=touched, round="multimodal")
+        .values_list("item_id")
+        .annotate(n=Count("id"))
+        .values_list("item_id", "n")
     )
     counters = dict(Item.objects.filter(id__in=touched).values_list("id", "vote_count"))
-    claims = dict(Claim.objects.filter(item_id__in=touched).values_list("item_id").annotate(n=Count("id")).values_list("item_id", "n"))
+    claims = dict(
+        Claim.objects.filter(item_id__in=touched)
+        .values_list("item_id")
+        .annotate(n=Count("id"))
+        .values_list("item_id", "n")
+    )
     claim_counters = dict(Item.objects.filter(id__in=touched).values_list("id", "claim_count"))
     votes = Vote.objects.filter(annotation_id__in=found).count()
     return {
@@ -205,9 +230,22 @@ def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class
         "LOG_LEVEL": "WARNING",
     }
     command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", worker_class, "--keep-alive", "60", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        worker_class,
+        "--keep-alive",
+        "60",
+        "--log-level",
+        "warning",
     ] + (["--config", os.environ["BENCH_GUNICORN_CONFIG"]] if os.environ.get("BENCH_GUNICORN_CONFIG") else [])
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
 
@@ -253,7 +291,8 @@ class Client:
     def __init__(self, port: int, token: str):
         self.port = port
         self.head = (
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token " + token
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token "
+            + token
             + "\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {length}\r\n\r\n"
         )
         self.sock: socket.socket | None = None
@@ -440,7 +479,11 @@ def run_phase(
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     workers = [
-        context.Process(target=_drive, args=([annotators[i] for i in group], group, port, tasks, deadline, results, loop), daemon=True)
+        context.Process(
+            target=_drive,
+            args=([annotators[i] for i in group], group, port, tasks, deadline, results, loop),
+            daemon=True,
+        )
         for group in groups
     ]
     for w in workers:
@@ -448,7 +491,14 @@ def run_phase(
     for _ in workers:
         for index, (next_ms, submit_ms, acked, errors, retries, exhausted) in results.get():
             a = annotators[index]
-            a.next_ms, a.submit_ms, a.acked, a.errors, a.retries, a.exhausted = next_ms, submit_ms, acked, errors, retries, exhausted
+            a.next_ms, a.submit_ms, a.acked, a.errors, a.retries, a.exhausted = (
+                next_ms,
+                submit_ms,
+                acked,
+                errors,
+                retries,
+                exhausted,
+            )
     for w in workers:
         w.join()
     elapsed = time.perf_counter() - start
@@ -478,7 +528,9 @@ def run_phase(
 LOAD_PROCESSES = 4
 
 
-def _drive(group: list[Annotator], indexes: list[int], port: int, tasks: list[dict], deadline: float, results, loop) -> None:
+def _drive(
+    group: list[Annotator], indexes: list[int], port: int, tasks: list[dict], deadline: float, results, loop
+) -> None:
     """One load process: its annotators as threads, until the wall-clock deadline."""
     local_deadline = time.perf_counter() + (deadline - time.time())
     threads = [
@@ -489,7 +541,9 @@ def _drive(group: list[Annotator], indexes: list[int], port: int, tasks: list[di
         t.start()
     for t in threads:
         t.join()
-    results.put([(i, (a.next_ms, a.submit_ms, a.acked, a.errors, a.retries, a.exhausted)) for a, i in zip(group, indexes)])
+    results.put(
+        [(i, (a.next_ms, a.submit_ms, a.acked, a.errors, a.retries, a.exhausted)) for a, i in zip(group, indexes)]
+    )
 
 
 def _round(value: float | None) -> float | None:
@@ -509,7 +563,9 @@ def main() -> None:
     # (fewer runnable threads, less CPU lost to switching between them).
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--order", default="finish_first", choices=["finish_first", "random", "sequential", "uncertain"])
+    parser.add_argument(
+        "--order", default="finish_first", choices=["finish_first", "random", "sequential", "uncertain"]
+    )
     parser.add_argument("--quick", action="store_true", help="5k items, 6 s per phase: under a minute")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the heartbeat loop that measures the ceiling")
     args = parser.parse_args()
@@ -554,7 +610,15 @@ def main() -> None:
         if counts and not args.no_ceiling:
             n = counts[-1]
             log(f"ceiling: {n} clients sending two heartbeats per cycle for {args.seconds:.0f} s")
-            ceiling, _ = run_phase(n, [Annotator(uid, key) for uid, key in tokens[-n:]], port, tasks, args.seconds, server_process.pid, heartbeats)
+            ceiling, _ = run_phase(
+                n,
+                [Annotator(uid, key) for uid, key in tokens[-n:]],
+                port,
+                tasks,
+                args.seconds,
+                server_process.pid,
+                heartbeats,
+            )
     finally:
         server_process.terminate()
         try:
@@ -563,32 +627,59 @@ def main() -> None:
             server_process.kill()
 
     headers = [
-        "annotators", "annotations/s", "next p50/p95/p99 ms", "submit p50/p95/p99 ms", "annotations", "errors", "lost",
-        "duplicated", "CPU ms/annotation app/db/load", "CPU busy",
+        "annotators",
+        "annotations/s",
+        "next p50/p95/p99 ms",
+        "submit p50/p95/p99 ms",
+        "annotations",
+        "errors",
+        "lost",
+        "duplicated",
+        "CPU ms/annotation app/db/load",
+        "CPU busy",
     ]
     fmt = lambda d: "/".join("-" if d[k] is None else f"{d[k]:.1f}" for k in ("p50", "p95", "p99"))  # noqa: E731
     table = format_table(
         [
             [
-                r["annotators"], r["annotations_per_s"], fmt(r["next_ms"]), fmt(r["submit_ms"]), r["annotations"], r["errors"],
-                r["lost"], r["duplicated"], "/".join(f"{r['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")),
+                r["annotators"],
+                r["annotations_per_s"],
+                fmt(r["next_ms"]),
+                fmt(r["submit_ms"]),
+                r["annotations"],
+                r["errors"],
+                r["lost"],
+                r["duplicated"],
+                "/".join(f"{r['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")),
                 f"{r['cpu_busy']:.0%}",
             ]
             for r in rows
         ]
         + (
-            [[
-                f"{ceiling['annotators']}, ceiling*", ceiling["annotations_per_s"], fmt(ceiling["next_ms"]), fmt(ceiling["submit_ms"]),
-                ceiling["annotations"], ceiling["errors"], "-", "-",
-                "/".join(f"{ceiling['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")),
-                f"{ceiling['cpu_busy']:.0%}",
-            ]]
+            [
+                [
+                    f"{ceiling['annotators']}, ceiling*",
+                    ceiling["annotations_per_s"],
+                    fmt(ceiling["next_ms"]),
+                    fmt(ceiling["submit_ms"]),
+                    ceiling["annotations"],
+                    ceiling["errors"],
+                    "-",
+                    "-",
+                    "/".join(
+                        f"{ceiling['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")
+                    ),
+                    f"{ceiling['cpu_busy']:.0%}",
+                ]
+            ]
             if ceiling
             else []
         ),
         headers,
     )
-    print(f"\nThe labelling loop over HTTP: {args.items:,} items ({args.order} queue), gunicorn {args.workers} workers x {args.threads} threads, {args.seconds:.0f} s per row\n")
+    print(
+        f"\nThe labelling loop over HTTP: {args.items:,} items ({args.order} queue), gunicorn {args.workers} workers x {args.threads} threads, {args.seconds:.0f} s per row\n"
+    )
     print(table)
     if ceiling:
         print(
@@ -603,8 +694,10 @@ def main() -> None:
             f"(target < {TARGET_P95_MS:.0f} ms: {'met' if ok else 'missed'}); {last['annotations_per_s']} annotations/s "
             f"(target >= {TARGET_RATE:.0f}: {'met' if last['annotations_per_s'] >= TARGET_RATE else 'missed'})."
         )
-        print(f"Reference, same loop: {REFERENCE['system']} did {REFERENCE['annotations_per_s']['1']} annotations/s for one annotator, "
-              f"{REFERENCE['annotations_per_s']['20']} at 20, p95 {REFERENCE['p95_s_at_20']} s.")
+        print(
+            f"Reference, same loop: {REFERENCE['system']} did {REFERENCE['annotations_per_s']['1']} annotations/s for one annotator, "
+            f"{REFERENCE['annotations_per_s']['20']} at 20, p95 {REFERENCE['p95_s_at_20']} s."
+        )
     path = write_results(
         "serve.json",
         ("serve_quick" if args.quick else "serve") + ("" if args.order == "finish_first" else f"_{args.order}"),
@@ -612,7 +705,12 @@ def main() -> None:
             "items": args.items,
             "seconds_per_phase": args.seconds,
             "queue_order": args.order,
-            "server": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread", "settings": "config.settings.production"},
+            "server": {
+                "workers": args.workers,
+                "threads": args.threads,
+                "worker_class": "gthread",
+                "settings": "config.settings.production",
+            },
             "targets": {"p95_ms": TARGET_P95_MS, "annotations_per_s": TARGET_RATE},
             "postgres_autovacuum": autovacuum if counts else None,
             "vacuum_before_each_phase": HOT_TABLES,

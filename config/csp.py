@@ -18,7 +18,16 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 # Attributes django-csp's decorators set on a response to change its policy.
-_PER_RESPONSE = ("_csp_config", "_csp_update", "_csp_replace", "_csp_exempt", "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro", "_csp_exempt_ro")
+_PER_RESPONSE = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_exempt",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+    "_csp_exempt_ro",
+)
 _cached: dict[str, str] = {}
 
 

@@ -13,8 +13,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.permissions import IsProjectLead, ProjectMixin
 from annotator.api.params import query_choice, query_int
+from annotator.api.permissions import IsProjectLead, ProjectMixin
 from annotator.api.strict import StrictInput
 
 from . import selectors, services
@@ -37,20 +37,35 @@ class TrainIn(StrictInput):
         "an operator placed in the model folder's weights/. Staff may also give a folder path inside MODEL_DIR.",
     )
     tokenizer = serializers.CharField(
-        required=False, allow_null=True, help_text="bilstm / cnn only: a text encoder name whose tokenizer to use (default: MiniLM's)."
+        required=False,
+        allow_null=True,
+        help_text="bilstm / cnn only: a text encoder name whose tokenizer to use (default: MiniLM's).",
     )
-    image_encoder = serializers.CharField(required=False, help_text="efficientnet-lite0 (default), resnet18, resnet50 or tiny-cnn.")
+    image_encoder = serializers.CharField(
+        required=False, help_text="efficientnet-lite0 (default), resnet18, resnet50 or tiny-cnn."
+    )
     image_weights = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
         help_text="resnet18 / resnet50: a weights file name the server offers (GET train-options/); empty for random weights. "
         "Staff may also give a file path inside MODEL_DIR.",
     )
     modalities = serializers.CharField(required=False, help_text="both (default), text or image.")
-    fusion = serializers.CharField(required=False, help_text="concat, add, multiply, max, attention, tfn, lmf or joint-pooling.")
+    fusion = serializers.CharField(
+        required=False, help_text="concat, add, multiply, max, attention, tfn, lmf or joint-pooling."
+    )
     recipe = serializers.CharField(required=False, help_text="cached (default), finetune-text or finetune-all.")
-    chain = serializers.JSONField(required=False, allow_null=True, help_text='Task order, e.g. ["desire", "sentiment", "emotion"] or "desire > sentiment > emotion"; null for independent heads.')
+    chain = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Task order, e.g. ["desire", "sentiment", "emotion"] or "desire > sentiment > emotion"; null for independent heads.',
+    )
     unimodal_heads = serializers.BooleanField(required=False)
-    losses = serializers.DictField(required=False, help_text="contrastive_weight, contrastive_temperature, common_space_weight, common_space_margin, class_weights, unimodal_weight.")
+    losses = serializers.DictField(
+        required=False,
+        help_text="contrastive_weight, contrastive_temperature, common_space_weight, common_space_margin, class_weights, unimodal_weight.",
+    )
     epochs = serializers.IntegerField(required=False, help_text=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX}.")
     lr = serializers.FloatField(required=False)
     encoder_lr = serializers.FloatField(required=False)
@@ -72,18 +87,28 @@ class TrainIn(StrictInput):
 
 class ExperimentIn(TrainIn):
     grids = serializers.ListField(
-        child=serializers.CharField(), required=False, default=list(services.EXPERIMENT_GRIDS),
+        child=serializers.CharField(),
+        required=False,
+        default=list(services.EXPERIMENT_GRIDS),
         help_text="Any of modalities (text / image / fused), fusions (every strategy), orders (every task order).",
     )
-    fusions = serializers.ListField(child=serializers.CharField(), required=False, help_text="Fusions of the fusions grid (default: all).")
+    fusions = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Fusions of the fusions grid (default: all)."
+    )
 
 
 class PredictIn(StrictInput):
-    training_run = serializers.IntegerField(required=False, help_text="A succeeded training run; default: the pre-labeller.")
+    training_run = serializers.IntegerField(
+        required=False, help_text="A succeeded training run; default: the pre-labeller."
+    )
 
 
 class PolicyIn(StrictInput):
-    retrain_every_n_gold = serializers.IntegerField(min_value=0, max_value=1_000_000, help_text="Retrain the pre-labeller after this many new gold labels; 0 = never.")
+    retrain_every_n_gold = serializers.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        help_text="Retrain the pre-labeller after this many new gold labels; 0 = never.",
+    )
     suggest_new_items = serializers.BooleanField(help_text="New items get suggestions from the pre-labeller.")
 
 
@@ -106,9 +131,13 @@ class PublicConfig(serializers.JSONField):
 
 
 class TrainOptionsOut(serializers.Serializer):
-    text_encoders = serializers.ListField(child=serializers.CharField(), help_text="Values text_encoder and tokenizer accept.")
+    text_encoders = serializers.ListField(
+        child=serializers.CharField(), help_text="Values text_encoder and tokenizer accept."
+    )
     image_encoders = serializers.ListField(child=serializers.CharField())
-    image_weights = serializers.ListField(child=serializers.CharField(), help_text="Values image_weights accepts (besides empty).")
+    image_weights = serializers.ListField(
+        child=serializers.CharField(), help_text="Values image_weights accepts (besides empty)."
+    )
 
 
 class RunSummaryOut(serializers.ModelSerializer):
@@ -119,8 +148,23 @@ class RunSummaryOut(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "name", "experiment", "status", "summary", "epoch", "epochs_total", "progress", "phase", "error",
-            "cancel_requested", "is_prelabeller", "auto_promote", "test_metrics", "created_at", "started_at", "finished_at",
+            "id",
+            "name",
+            "experiment",
+            "status",
+            "summary",
+            "epoch",
+            "epochs_total",
+            "progress",
+            "phase",
+            "error",
+            "cancel_requested",
+            "is_prelabeller",
+            "auto_promote",
+            "test_metrics",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
 
     def get_summary(self, run) -> str:
@@ -132,7 +176,14 @@ class RunOut(RunSummaryOut):
     warnings = serializers.ListField(child=PublicText(), read_only=True)
 
     class Meta(RunSummaryOut.Meta):
-        fields = RunSummaryOut.Meta.fields + ["config", "history", "best_epoch", "dev_metrics", "data_counts", "warnings"]
+        fields = RunSummaryOut.Meta.fields + [
+            "config",
+            "history",
+            "best_epoch",
+            "dev_metrics",
+            "data_counts",
+            "warnings",
+        ]
 
 
 class PredictionOut(serializers.ModelSerializer):
@@ -141,8 +192,19 @@ class PredictionOut(serializers.ModelSerializer):
     class Meta:
         model = PredictionRun
         fields = [
-            "id", "training_run", "status", "reason", "items_total", "items_done", "items_skipped", "progress", "error",
-            "cancel_requested", "created_at", "started_at", "finished_at",
+            "id",
+            "training_run",
+            "status",
+            "reason",
+            "items_total",
+            "items_done",
+            "items_skipped",
+            "progress",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
 
 
@@ -243,20 +305,28 @@ class RunListCreate(LeadView):
         return Response(RunSummaryOut(runs, many=True).data)
 
     @extend_schema(
-        request=TrainIn, responses={201: RunOut}, tags=TAGS, summary="Start a training run (leads)",
+        request=TrainIn,
+        responses={201: RunOut},
+        tags=TAGS,
+        summary="Start a training run (leads)",
         description="Queues a run on the project's gold labels (train / dev / test splits). Poll GET runs/{id}/ for progress.",
     )
     def post(self, request, slug):
         data = TrainIn(data=request.data)
         data.is_valid(raise_exception=True)
         run = services.start_training_run(
-            project=self.get_project(), user=request.user, options=data.options(), name=data.validated_data.get("name", "")
+            project=self.get_project(),
+            user=request.user,
+            options=data.options(),
+            name=data.validated_data.get("name", ""),
         )
         return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
 
 
 class TrainOptions(LeadView):
-    @extend_schema(responses=TrainOptionsOut, tags=TAGS, summary="Encoders and weights this server offers, by name (leads)")
+    @extend_schema(
+        responses=TrainOptionsOut, tags=TAGS, summary="Encoders and weights this server offers, by name (leads)"
+    )
     def get(self, request, slug):
         from inference.modeling.config import IMAGE_ENCODERS
 
@@ -285,7 +355,10 @@ class RunCancel(LeadView):
 
 class RunMarkPrelabeller(LeadView):
     @extend_schema(
-        request=None, responses=RunOut, tags=TAGS, summary="Make a succeeded run the pre-labeller (leads)",
+        request=None,
+        responses=RunOut,
+        tags=TAGS,
+        summary="Make a succeeded run the pre-labeller (leads)",
         description="One pre-labeller per project; a prediction run then writes suggestions for every unlabelled item.",
     )
     def post(self, request, slug, run_id):
@@ -295,34 +368,62 @@ class RunMarkPrelabeller(LeadView):
 class RunEmbedding(LeadView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("space", OpenApiTypes.STR, enum=["fused", "text", "image"], description="Which representation (default fused)."),
-            OpenApiParameter("colour", OpenApiTypes.STR, enum=list(services.MAP_COLOURS), description="gold, disagreement or confidence."),
-            OpenApiParameter("task", OpenApiTypes.STR, description="Task key for the colour (default: the first task)."),
+            OpenApiParameter(
+                "space",
+                OpenApiTypes.STR,
+                enum=["fused", "text", "image"],
+                description="Which representation (default fused).",
+            ),
+            OpenApiParameter(
+                "colour",
+                OpenApiTypes.STR,
+                enum=list(services.MAP_COLOURS),
+                description="gold, disagreement or confidence.",
+            ),
+            OpenApiParameter(
+                "task", OpenApiTypes.STR, description="Task key for the colour (default: the first task)."
+            ),
         ],
-        responses=EmbeddingOut, tags=TAGS, summary="2-D map of a run's item representations (leads)",
+        responses=EmbeddingOut,
+        tags=TAGS,
+        summary="2-D map of a run's item representations (leads)",
     )
     def get(self, request, slug, run_id):
         colour = request.query_params.get("colour", "gold")
         if colour not in services.MAP_COLOURS:
-            return Response({"detail": f"colour must be one of {', '.join(services.MAP_COLOURS)}."}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": f"colour must be one of {', '.join(services.MAP_COLOURS)}."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         space = query_choice(request, "space", ["fused", "text", "image"], "fused")
-        data = services.embedding_points(self.get_run(), space=space, colour=colour, task_key=request.query_params.get("task", ""))
+        data = services.embedding_points(
+            self.get_run(), space=space, colour=colour, task_key=request.query_params.get("task", "")
+        )
         return Response(EmbeddingOut(data).data)
 
 
 class ExperimentCreate(LeadView):
     @extend_schema(
-        request=ExperimentIn, responses={201: ExperimentOut}, tags=TAGS, summary="Start an experiment grid (leads)",
+        request=ExperimentIn,
+        responses={201: ExperimentOut},
+        tags=TAGS,
+        summary="Start an experiment grid (leads)",
         description="Queues text-only, image-only and fused runs, every fusion and every task order (MSED Tables 5, 6, 8) under one experiment id.",
     )
     def post(self, request, slug):
         data = ExperimentIn(data=request.data)
         data.is_valid(raise_exception=True)
         runs = services.start_experiment(
-            project=self.get_project(), user=request.user, options=data.options(), grids=data.validated_data["grids"],
-            fusions=data.validated_data.get("fusions"), name=data.validated_data.get("name", ""),
+            project=self.get_project(),
+            user=request.user,
+            options=data.options(),
+            grids=data.validated_data["grids"],
+            fusions=data.validated_data.get("fusions"),
+            name=data.validated_data.get("name", ""),
         )
-        return Response(ExperimentOut({"experiment": runs[0].experiment, "runs": runs}).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ExperimentOut({"experiment": runs[0].experiment, "runs": runs}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class Compare(LeadView):
@@ -331,7 +432,9 @@ class Compare(LeadView):
             OpenApiParameter("experiment", OpenApiTypes.STR, description="An experiment id."),
             OpenApiParameter("runs", OpenApiTypes.STR, description="Or run ids, comma-separated."),
         ],
-        responses=ComparisonOut, tags=TAGS, summary="Test metrics of runs side by side (leads)",
+        responses=ComparisonOut,
+        tags=TAGS,
+        summary="Test metrics of runs side by side (leads)",
     )
     def get(self, request, slug):
         project = self.get_project()
@@ -349,7 +452,12 @@ class PredictionListCreate(LeadView):
     def get(self, request, slug):
         return Response(PredictionOut(selectors.list_prediction_runs(self.get_project(), limit=50), many=True).data)
 
-    @extend_schema(request=PredictIn, responses={201: PredictionOut}, tags=TAGS, summary="Write suggestions for unlabelled items (leads)")
+    @extend_schema(
+        request=PredictIn,
+        responses={201: PredictionOut},
+        tags=TAGS,
+        summary="Write suggestions for unlabelled items (leads)",
+    )
     def post(self, request, slug):
         data = PredictIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -375,8 +483,12 @@ class PredictionCancel(LeadView):
 
 class ModelVsAnnotators(LeadView):
     @extend_schema(
-        parameters=[OpenApiParameter("run", OpenApiTypes.INT, description="A training run (default: the pre-labeller).")],
-        responses=ModelVsAnnotatorsOut, tags=TAGS, summary="Model versus annotators, MSED Table 7 (leads)",
+        parameters=[
+            OpenApiParameter("run", OpenApiTypes.INT, description="A training run (default: the pre-labeller).")
+        ],
+        responses=ModelVsAnnotatorsOut,
+        tags=TAGS,
+        summary="Model versus annotators, MSED Table 7 (leads)",
         description="On held-out items with at least three votes: the model's accuracy against the annotators' majority, "
         "and each annotator's accuracy against the majority of the others.",
     )

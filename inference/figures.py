@@ -50,20 +50,38 @@ def training_curve(history: Sequence[Mapping[str, Any]], *, best_epoch: int | No
     epochs = [int(h["epoch"]) for h in history]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(
-        go.Scatter(x=epochs, y=[_value(h.get("train_loss")) for h in history], name="training loss", mode="lines+markers", line={"color": PALETTE[1]}),
+        go.Scatter(
+            x=epochs,
+            y=[_value(h.get("train_loss")) for h in history],
+            name="training loss",
+            mode="lines+markers",
+            line={"color": PALETTE[1]},
+        ),
         secondary_y=False,
     )
     fig.add_trace(
-        go.Scatter(x=epochs, y=[_value(h.get("dev_macro_f1")) for h in history], name="dev macro-F1", mode="lines+markers", line={"color": PALETTE[0]}),
+        go.Scatter(
+            x=epochs,
+            y=[_value(h.get("dev_macro_f1")) for h in history],
+            name="dev macro-F1",
+            mode="lines+markers",
+            line={"color": PALETTE[0]},
+        ),
         secondary_y=True,
     )
     if best_epoch:
-        fig.add_vline(x=best_epoch, line={"dash": "dot", "color": PALETTE[2]}, annotation_text="kept", annotation_position="top")
-    fig.update_layout(**_layout(height=300, xaxis={"title": "epoch", "dtick": max(1, len(epochs) // 10) if epochs else 1}))
+        fig.add_vline(
+            x=best_epoch, line={"dash": "dot", "color": PALETTE[2]}, annotation_text="kept", annotation_position="top"
+        )
+    fig.update_layout(
+        **_layout(height=300, xaxis={"title": "epoch", "dtick": max(1, len(epochs) // 10) if epochs else 1})
+    )
     fig.update_yaxes(title_text="loss", rangemode="tozero", secondary_y=False)
     # Fixed ticks: by default the right axis copies the left axis's tick
     # positions, which gives labels such as 0.358 on a 0-1 scale.
-    fig.update_yaxes(title_text="dev macro-F1", range=[0, 1], tickmode="linear", tick0=0, dtick=0.2, secondary_y=True, showgrid=False)
+    fig.update_yaxes(
+        title_text="dev macro-F1", range=[0, 1], tickmode="linear", tick0=0, dtick=0.2, secondary_y=True, showgrid=False
+    )
     return fig
 
 
@@ -78,20 +96,43 @@ def confusion_matrix(task_name: str, label_names: Sequence[str], counts: Sequenc
         shares.append(share_row)
         text.append(["" if s is None else f"{100 * s:.0f}%" for s in share_row])
         hover.append(
-            [f"gold {label_names[r]} → predicted {label_names[c]}<br>{row[c]} of {total} items" for c in range(len(row))]
+            [
+                f"gold {label_names[r]} → predicted {label_names[c]}<br>{row[c]} of {total} items"
+                for c in range(len(row))
+            ]
         )
     size = max(300, min(560, 110 + 48 * len(label_names)))
     fig = go.Figure(
         go.Heatmap(
-            z=shares, x=label_names, y=label_names, text=text, texttemplate="%{text}", hovertext=hover,
-            hoverinfo="text", colorscale=SEQUENTIAL, zmin=0, zmax=1, xgap=1, ygap=1, colorbar={"title": {"text": "share of row"}},
+            z=shares,
+            x=label_names,
+            y=label_names,
+            text=text,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hoverinfo="text",
+            colorscale=SEQUENTIAL,
+            zmin=0,
+            zmax=1,
+            xgap=1,
+            ygap=1,
+            colorbar={"title": {"text": "share of row"}},
         )
     )
-    fig.update_layout(**_layout(plain(task_name), height=size, yaxis={"autorange": "reversed", "title": "gold"}, xaxis={"title": "predicted"}))
+    fig.update_layout(
+        **_layout(
+            plain(task_name),
+            height=size,
+            yaxis={"autorange": "reversed", "title": "gold"},
+            xaxis={"title": "predicted"},
+        )
+    )
     return fig
 
 
-def comparison_chart(run_names: Sequence[str], task_names: Sequence[str], scores: Sequence[Sequence[Any]], *, metric: str = "macro-F1") -> go.Figure:
+def comparison_chart(
+    run_names: Sequence[str], task_names: Sequence[str], scores: Sequence[Sequence[Any]], *, metric: str = "macro-F1"
+) -> go.Figure:
     """Grouped bars: one group per task, one bar per run (scores[run][task], 0-1)."""
     fig = go.Figure()
     task_names = plain_all(task_names)
@@ -99,8 +140,12 @@ def comparison_chart(run_names: Sequence[str], task_names: Sequence[str], scores
         values = [_value(v) for v in row]
         fig.add_trace(
             go.Bar(
-                x=task_names, y=values, name=plain(name), marker={"color": PALETTE[i % len(PALETTE)]},
-                text=["" if v is None else f"{100 * v:.1f}" for v in values], textposition="outside",
+                x=task_names,
+                y=values,
+                name=plain(name),
+                marker={"color": PALETTE[i % len(PALETTE)]},
+                text=["" if v is None else f"{100 * v:.1f}" for v in values],
+                textposition="outside",
                 # The trace's (escaped) name, not the raw one spliced into the template.
                 hovertemplate=f"%{{fullData.name}}<br>%{{x}}: %{{y:.3f}} {plain(metric)}<extra></extra>",
             )
@@ -119,20 +164,35 @@ def model_vs_annotators_chart(tasks: Sequence[Mapping[str, Any]]) -> go.Figure:
         by_task = [{a["name"]: a for a in t["annotators"]}.get(name) for t in tasks]
         fig.add_trace(
             go.Bar(
-                x=task_names, y=[_value(a["accuracy"]) if a else None for a in by_task], name=plain(name),
+                x=task_names,
+                y=[_value(a["accuracy"]) if a else None for a in by_task],
+                name=plain(name),
                 marker={"color": PALETTE[(i + 3) % len(PALETTE)], "opacity": 0.55},
                 customdata=[a["n"] if a else 0 for a in by_task],
                 hovertemplate="%{fullData.name}<br>%{x}: %{y:.3f} on %{customdata} items<extra></extra>",
             )
         )
-    fig.add_trace(go.Bar(x=task_names, y=[_value(t.get("mean")) for t in tasks], name="annotators' mean", marker={"color": PALETTE[1]}))
     fig.add_trace(
         go.Bar(
-            x=task_names, y=[_value(t["model"]["accuracy"]) for t in tasks], name="model", marker={"color": PALETTE[0]},
-            customdata=[t["model"]["n"] for t in tasks], hovertemplate="model<br>%{x}: %{y:.3f} on %{customdata} items<extra></extra>",
+            x=task_names,
+            y=[_value(t.get("mean")) for t in tasks],
+            name="annotators' mean",
+            marker={"color": PALETTE[1]},
         )
     )
-    fig.update_layout(**_layout(height=360, barmode="group", yaxis={"title": "accuracy against the majority", "range": [0, 1.05]}))
+    fig.add_trace(
+        go.Bar(
+            x=task_names,
+            y=[_value(t["model"]["accuracy"]) for t in tasks],
+            name="model",
+            marker={"color": PALETTE[0]},
+            customdata=[t["model"]["n"] for t in tasks],
+            hovertemplate="model<br>%{x}: %{y:.3f} on %{customdata} items<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **_layout(height=360, barmode="group", yaxis={"title": "accuracy against the majority", "range": [0, 1.05]})
+    )
     return fig
 
 
@@ -161,9 +221,14 @@ def embedding_map(
     # our Content-Security-Policy refuses; 1,500 points draw fine as SVG.
     def trace(selected, name, **marker):
         return go.Scatter(
-            x=[p["x"] for p in selected], y=[p["y"] for p in selected], mode="markers", name=plain(name),
-            hovertext=[p["hover"] for p in selected], hoverinfo="text",
-            customdata=[[p["url"], p["thumb"], list(p.get("lines") or [])] for p in selected], marker={"size": 7, "opacity": 0.8, **marker},
+            x=[p["x"] for p in selected],
+            y=[p["y"] for p in selected],
+            mode="markers",
+            name=plain(name),
+            hovertext=[p["hover"] for p in selected],
+            hoverinfo="text",
+            customdata=[[p["url"], p["thumb"], list(p.get("lines") or [])] for p in selected],
+            marker={"size": 7, "opacity": 0.8, **marker},
         )
 
     if categorical:
@@ -180,9 +245,29 @@ def embedding_map(
             fig.add_trace(trace(missing, "no value", color="#c8c8c8"))
         if known:
             fig.add_trace(
-                trace(known, legend, color=[p["value"] for p in known], colorscale="Viridis", cmin=0, cmax=1, showscale=True, colorbar={"title": {"text": plain(legend)}})
+                trace(
+                    known,
+                    legend,
+                    color=[p["value"] for p in known],
+                    colorscale="Viridis",
+                    cmin=0,
+                    cmax=1,
+                    showscale=True,
+                    colorbar={"title": {"text": plain(legend)}},
+                )
             )
     title = plain(title) if title else title
-    axis = lambda i: {"title": f"PC{i + 1}" + (f" ({100 * explained[i]:.0f}% of variance)" if len(explained) > i else ""), "zeroline": False}  # noqa: E731
-    fig.update_layout(**_layout(title, height=520, xaxis=axis(0), yaxis=axis(1), legend={"title": {"text": plain(legend)}, "orientation": "v", "x": 1.02, "y": 1}))
+    axis = lambda i: {
+        "title": f"PC{i + 1}" + (f" ({100 * explained[i]:.0f}% of variance)" if len(explained) > i else ""),
+        "zeroline": False,
+    }  # noqa: E731
+    fig.update_layout(
+        **_layout(
+            title,
+            height=520,
+            xaxis=axis(0),
+            yaxis=axis(1),
+            legend={"title": {"text": plain(legend)}, "orientation": "v", "x": 1.02, "y": 1},
+        )
+    )
     return fig

@@ -34,7 +34,11 @@ def _send_unsent(report: SweepReport, now: datetime) -> None:
 
     for model, task in ((TrainingRun, train_model), (PredictionRun, predict_items)):
         send_unsent(
-            report, now, model=model, queued_status=RunStatus.QUEUED, kind=KIND[model],
+            report,
+            now,
+            model=model,
+            queued_status=RunStatus.QUEUED,
+            kind=KIND[model],
             send=lambda run, task=task: task.apply_async((run.pk,), retry=False),
         )
 

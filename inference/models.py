@@ -66,7 +66,9 @@ class TrainingRun(models.Model):
         ordering = ["-created_at"]
         constraints = [
             # At most one pre-labeller per project.
-            models.UniqueConstraint(fields=["project"], condition=Q(is_prelabeller=True), name="one_prelabeller_per_project"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(is_prelabeller=True), name="one_prelabeller_per_project"
+            ),
         ]
         indexes = [models.Index(fields=["status"], name="trainingrun_status")]
 
@@ -110,7 +112,9 @@ class PredictionRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Why it ran: "manual", "new pre-labeller", "new items".
     reason = models.CharField(max_length=40, blank=True)
     # Items the model could not read (no modality it was trained on): no suggestions.

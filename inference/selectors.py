@@ -13,9 +13,10 @@ worker acting on a run a lead started).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
@@ -107,9 +108,9 @@ def list_training_records(project: Project, schema: ProjectSchema | None = None)
     missing gold are left out of `labels`). Two queries."""
     schema = schema or get_project_schema(project)
     label_index = schema.label_index()
-    gold = Gold.objects.filter(
-        item__project=project, item__split__in=TRAINING_SPLITS, label__isnull=False
-    ).values_list("item_id", "label_id")
+    gold = Gold.objects.filter(item__project=project, item__split__in=TRAINING_SPLITS, label__isnull=False).values_list(
+        "item_id", "label_id"
+    )
     labels: dict[int, dict[str, int]] = {}
     for item_id, label_id in gold.iterator(chunk_size=5000):
         if label_id in label_index:
@@ -131,9 +132,7 @@ def count_train_gold(project: Project) -> int:
 
 def count_train_items_with_gold(project: Project) -> int:
     """Items of the train split with a gold label (not a tie) for at least one task."""
-    return Item.objects.filter(
-        project=project, split=Item.Split.TRAIN, gold__label__isnull=False
-    ).distinct().count()
+    return Item.objects.filter(project=project, split=Item.Split.TRAIN, gold__label__isnull=False).distinct().count()
 
 
 def count_gold_labels(project: Project) -> int:
@@ -220,7 +219,11 @@ def list_experiment_runs(project: Project, experiment: str) -> list[TrainingRun]
 
 
 def list_prediction_runs(project: Project, limit: int = 10) -> list[PredictionRun]:
-    return list(PredictionRun.objects.filter(project=project).select_related("training_run").order_by("-created_at", "-id")[:limit])
+    return list(
+        PredictionRun.objects.filter(project=project)
+        .select_related("training_run")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def get_latest_prediction_run(training_run: TrainingRun) -> PredictionRun | None:
@@ -241,12 +244,17 @@ def get_embedding_map(run: TrainingRun) -> EmbeddingMap | None:
     return EmbeddingMap.objects.filter(run=run).first()
 
 
-def get_suggestion_arrays(run: PredictionRun, task_id: int, item_ids: Iterable[int] | None = None) -> dict[int, tuple[int, float, float]]:
+def get_suggestion_arrays(
+    run: PredictionRun, task_id: int, item_ids: Iterable[int] | None = None
+) -> dict[int, tuple[int, float, float]]:
     """{item id: (label id, probability, entropy)} of one task's suggestions in a run."""
     qs = Suggestion.objects.filter(run=run, task_id=task_id)
     if item_ids is not None:
         qs = qs.filter(item_id__in=list(item_ids))
-    return {item_id: (label_id, p, h) for item_id, label_id, p, h in qs.values_list("item_id", "label_id", "probability", "entropy")}
+    return {
+        item_id: (label_id, p, h)
+        for item_id, label_id, p, h in qs.values_list("item_id", "label_id", "probability", "entropy")
+    }
 
 
 def list_current_suggestions(project: Project, item_ids: Iterable[int]) -> dict[int, dict[str, dict[str, Any]]]:
@@ -264,12 +272,17 @@ def list_current_suggestions(project: Project, item_ids: Iterable[int]) -> dict[
     out: dict[int, dict[str, dict[str, Any]]] = {}
     for item_id, task_key, label_key, p, probabilities, entropy in rows:
         out.setdefault(item_id, {})[task_key] = {
-            "label": label_key, "probability": p, "probabilities": probabilities, "entropy": entropy,
+            "label": label_key,
+            "probability": p,
+            "probabilities": probabilities,
+            "entropy": entropy,
         }
     return out
 
 
-def get_gold_and_support(project: Project, item_ids: Iterable[int]) -> dict[int, dict[int, tuple[int | None, int, int]]]:
+def get_gold_and_support(
+    project: Project, item_ids: Iterable[int]
+) -> dict[int, dict[int, tuple[int | None, int, int]]]:
     """{item id: {task id: (gold label id or None, votes_for, votes_total)}}, one query."""
     rows = Gold.objects.filter(item_id__in=list(item_ids), item__project=project).values_list(
         "item_id", "task_id", "label_id", "votes_for", "votes_total"

@@ -32,8 +32,9 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -59,18 +60,45 @@ MAP_POINTS = 1500
 # Records per predict() call: bounds the worker's memory on large projects.
 PREDICT_BATCH = 2048
 SUGGESTION_BATCH = 2000
-WAITING_FOR_BROKER = "Waiting for the job queue, which cannot be reached just now; the run starts by itself when it is back."
+WAITING_FOR_BROKER = (
+    "Waiting for the job queue, which cannot be reached just now; the run starts by itself when it is back."
+)
 # How often a running job reads its cancel flag and writes its heartbeat
 # (a Heartbeat thread stamps it too, in phases that report nothing).
 CHECK_SECONDS = 1.0
 FUSION_ALIASES = {"joint-pooling": "joint"}
 # Options a lead may set; everything else keeps TrainConfig's default.
 OPTION_KEYS = (
-    "text_encoder", "image_encoder", "image_weights", "pooling", "max_length", "fusion", "recipe", "modalities",
-    "chain", "unimodal_heads", "hidden_size", "dropout", "epochs", "lr", "encoder_lr", "weight_decay",
-    "batch_size", "seed", "patience", "tokenizer", "losses",
+    "text_encoder",
+    "image_encoder",
+    "image_weights",
+    "pooling",
+    "max_length",
+    "fusion",
+    "recipe",
+    "modalities",
+    "chain",
+    "unimodal_heads",
+    "hidden_size",
+    "dropout",
+    "epochs",
+    "lr",
+    "encoder_lr",
+    "weight_decay",
+    "batch_size",
+    "seed",
+    "patience",
+    "tokenizer",
+    "losses",
 )
-LOSS_KEYS = ("contrastive_weight", "contrastive_temperature", "common_space_weight", "common_space_margin", "class_weights", "unimodal_weight")
+LOSS_KEYS = (
+    "contrastive_weight",
+    "contrastive_temperature",
+    "common_space_weight",
+    "common_space_margin",
+    "class_weights",
+    "unimodal_weight",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -229,7 +257,11 @@ def _check_weights_file(value: Any, access: str = PATHS_ANYWHERE) -> str | None:
     if name in offered:
         return os.path.abspath(weights_dir() / name)
     if access == PATHS_BY_NAME:
-        choices = ", ".join(offered) if offered else "none yet (an operator places weight files in the model folder's weights/)"
+        choices = (
+            ", ".join(offered)
+            if offered
+            else "none yet (an operator places weight files in the model folder's weights/)"
+        )
         raise DomainError(f"Choose image weights this server offers: {choices}.", field="image_weights")
     for path in _candidates(name, access, "image_weights"):
         if path.is_file():
@@ -308,14 +340,18 @@ def parse_chain(value: Any, task_keys: Sequence[str]) -> list[str] | None:
     return parts
 
 
-def _number(options: Mapping[str, Any], key: str, kind: type, *, minimum: float | None = None, maximum: float | None = None) -> Any:
+def _number(
+    options: Mapping[str, Any], key: str, kind: type, *, minimum: float | None = None, maximum: float | None = None
+) -> Any:
     raw = options[key]
     try:
         if kind is int and isinstance(raw, float) and not raw.is_integer():
             raise ValueError
         value = kind(raw)
     except (TypeError, ValueError):
-        raise DomainError(f"{key} must be a{'n integer' if kind is int else ' number'}, got {raw!r}.", field=key) from None
+        raise DomainError(
+            f"{key} must be a{'n integer' if kind is int else ' number'}, got {raw!r}.", field=key
+        ) from None
     if kind is float and not math.isfinite(value):
         raise DomainError(f"{key} must be a finite number.", field=key)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
@@ -330,7 +366,10 @@ def _flag(value: Any) -> bool:
 
 
 def build_train_config(
-    project: Project, options: Mapping[str, Any], *, schema: selectors.ProjectSchema | None = None,
+    project: Project,
+    options: Mapping[str, Any],
+    *,
+    schema: selectors.ProjectSchema | None = None,
     path_access: str = PATHS_ANYWHERE,
 ) -> dict[str, Any]:
     """Validate a lead's options and return a complete TrainConfig dict.
@@ -379,7 +418,9 @@ def build_train_config(
     loss_values = values["losses"]
     for key in ("contrastive_weight", "common_space_weight", "unimodal_weight", "common_space_margin"):
         loss_values[key] = _number(loss_values, key, float, minimum=0.0, maximum=100.0)
-    loss_values["contrastive_temperature"] = _number(loss_values, "contrastive_temperature", float, minimum=1e-3, maximum=10.0)
+    loss_values["contrastive_temperature"] = _number(
+        loss_values, "contrastive_temperature", float, minimum=1e-3, maximum=10.0
+    )
     loss_values["class_weights"] = _flag(loss_values["class_weights"])
     try:
         config = TrainConfig.from_dict(values)
@@ -388,7 +429,9 @@ def build_train_config(
         message = str(exc)
         field = message.split(" ", 1)[0].split(".")[-1]
         # The modeling layer names the field first ("fusion must be one of ...").
-        raise DomainError(f"Invalid option: {message}.", field=field if field in OPTION_KEYS + LOSS_KEYS else None) from None
+        raise DomainError(
+            f"Invalid option: {message}.", field=field if field in OPTION_KEYS + LOSS_KEYS else None
+        ) from None
     return config.to_dict()
 
 
@@ -397,7 +440,11 @@ def describe_config(config: Mapping[str, Any]) -> str:
     modalities = config.get("modalities", "both")
     text = Path(str(config.get("text_encoder", ""))).name or "?"
     text = "MiniLM" if text.lower() in ("all-minilm-l6-v2", "minilm") else text
-    encoders = {"text": text, "image": str(config.get("image_encoder")), "both": f"{text} + {config.get('image_encoder')}"}[modalities]
+    encoders = {
+        "text": text,
+        "image": str(config.get("image_encoder")),
+        "both": f"{text} + {config.get('image_encoder')}",
+    }[modalities]
     parts = [encoders]
     if modalities == "both":
         parts.append(str(config.get("fusion")))
@@ -435,8 +482,12 @@ def _lock_and_check_limit(project: Project, kind: str) -> None:
     elif kind == "experiment":
         limit = settings.MAX_ACTIVE_EXPERIMENTS_PER_PROJECT
         active = (
-            TrainingRun.objects.filter(project=project, status__in=ACTIVE_STATUSES).exclude(experiment="")
-            .order_by().values("experiment").distinct().count()
+            TrainingRun.objects.filter(project=project, status__in=ACTIVE_STATUSES)
+            .exclude(experiment="")
+            .order_by()
+            .values("experiment")
+            .distinct()
+            .count()
         )
         what = "experiments"
     else:
@@ -498,7 +549,9 @@ def _enqueue_prediction(run_id: int) -> None:
     jobs.enqueue_on_commit(predict_items, run_id, model=PredictionRun, pk=run_id)
 
 
-def experiment_variants(config: Mapping[str, Any], task_keys: Sequence[str], grids: Iterable[str], fusions: Sequence[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+def experiment_variants(
+    config: Mapping[str, Any], task_keys: Sequence[str], grids: Iterable[str], fusions: Sequence[str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """(name, config) of each run of an experiment grid, duplicates removed.
 
     modalities: text only, image only and fused (MSED Table 5);
@@ -552,7 +605,9 @@ def start_experiment(
         raise DomainError(f"Choose one or more grids among {', '.join(EXPERIMENT_GRIDS)}.", field="grids")
     fusions = [FUSION_ALIASES.get(f, f) for f in (fusions or ())] or None
     if fusions and any(f not in FUSIONS for f in fusions):
-        raise DomainError(f"Unknown fusion in {', '.join(fusions)}; choose among {', '.join(FUSIONS)}.", field="fusions")
+        raise DomainError(
+            f"Unknown fusion in {', '.join(fusions)}; choose among {', '.join(FUSIONS)}.", field="fusions"
+        )
     schema = selectors.get_project_schema(project)
     config = build_train_config(project, options or {}, schema=schema, path_access=path_access_for(user))
     _require_train_gold(project)
@@ -599,7 +654,9 @@ def cancel_run(*, run: TrainingRun | PredictionRun) -> TrainingRun | PredictionR
         pass
     elif not model.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True):
         run.refresh_from_db()
-        raise DomainError(f"This run has already finished ({run.get_status_display().lower()}); there is nothing to cancel.")
+        raise DomainError(
+            f"This run has already finished ({run.get_status_display().lower()}); there is nothing to cancel."
+        )
     run.refresh_from_db()
     return run
 
@@ -608,7 +665,9 @@ def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bo
     """Make a succeeded run the project's pre-labeller (one per project) and
     start a prediction run so every unlabelled item gets suggestions."""
     if run.status != RunStatus.SUCCEEDED:
-        raise DomainError(f"Only a succeeded run can become the pre-labeller; this one is {run.get_status_display().lower()}.")
+        raise DomainError(
+            f"Only a succeeded run can become the pre-labeller; this one is {run.get_status_display().lower()}."
+        )
     if not run.artefact_path or not Path(run.artefact_path).is_dir():
         raise DomainError("This run's model files are missing from the server; train it again.")
     with transaction.atomic():
@@ -619,7 +678,9 @@ def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bo
         TrainingRun.objects.filter(project=project, is_prelabeller=True).exclude(pk=run.pk).update(is_prelabeller=False)
         TrainingRun.objects.filter(pk=run.pk).update(is_prelabeller=True)
         if reset_policy:
-            PrelabelPolicy.objects.filter(project=project).update(gold_at_last_training=selectors.count_gold_labels(project))
+            PrelabelPolicy.objects.filter(project=project).update(
+                gold_at_last_training=selectors.count_gold_labels(project)
+            )
         run.refresh_from_db()
         if predict:
             start_prediction_run(project=project, training_run=run, reason="new pre-labeller", limit=False)
@@ -627,7 +688,12 @@ def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bo
 
 
 def start_prediction_run(
-    *, project: Project, training_run: TrainingRun | None = None, user=None, reason: str = "manual", enqueue: bool = True,
+    *,
+    project: Project,
+    training_run: TrainingRun | None = None,
+    user=None,
+    reason: str = "manual",
+    enqueue: bool = True,
     limit: bool = True,
 ) -> PredictionRun:
     """Queue a prediction run of a succeeded training run (default: the
@@ -638,14 +704,20 @@ def start_prediction_run(
     the app's own follow-ups (a new pre-labeller, new items) must not fail."""
     training_run = training_run or selectors.get_prelabeller(project)
     if training_run is None:
-        raise DomainError("This project has no pre-labeller yet: mark a succeeded training run as the pre-labeller first.")
+        raise DomainError(
+            "This project has no pre-labeller yet: mark a succeeded training run as the pre-labeller first."
+        )
     if training_run.project_id != project.pk:
         raise DomainError("That training run belongs to another project.")
     if training_run.status != RunStatus.SUCCEEDED or not training_run.artefact_path:
-        raise DomainError(f"Only a succeeded training run can predict; this one is {training_run.get_status_display().lower()}.")
+        raise DomainError(
+            f"Only a succeeded training run can predict; this one is {training_run.get_status_display().lower()}."
+        )
     with transaction.atomic():
         TrainingRun.objects.select_for_update().filter(pk=training_run.pk).first()
-        queued = PredictionRun.objects.filter(training_run=training_run, status=RunStatus.QUEUED).order_by("-id").first()
+        queued = (
+            PredictionRun.objects.filter(training_run=training_run, status=RunStatus.QUEUED).order_by("-id").first()
+        )
         if queued is not None and enqueue:
             return queued
         if limit:
@@ -664,7 +736,10 @@ def start_prediction_run(
 def update_policy(*, project: Project, retrain_every_n_gold: int, suggest_new_items: bool) -> PrelabelPolicy:
     """Set the project's pre-labelling policy; counting new gold starts now."""
     if not isinstance(retrain_every_n_gold, int) or not 0 <= retrain_every_n_gold <= 1_000_000:
-        raise DomainError("Retrain after this many new gold labels: a whole number from 0 (never) to 1,000,000.", field="retrain_every_n_gold")
+        raise DomainError(
+            "Retrain after this many new gold labels: a whole number from 0 (never) to 1,000,000.",
+            field="retrain_every_n_gold",
+        )
     with transaction.atomic():
         policy, _ = PrelabelPolicy.objects.select_for_update().get_or_create(project=project)
         if retrain_every_n_gold and retrain_every_n_gold != policy.retrain_every_n_gold:
@@ -707,7 +782,9 @@ def on_gold_changed(*, project: Project) -> TrainingRun | None:
     prelabeller = selectors.get_prelabeller(project)
     if prelabeller is None:
         return None
-    if TrainingRun.objects.filter(project=project, auto_promote=True, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).exists():
+    if TrainingRun.objects.filter(
+        project=project, auto_promote=True, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
+    ).exists():
         return None
     with transaction.atomic():
         # Race: several votes can cross the threshold at once. Only the
@@ -739,14 +816,18 @@ def fail_abandoned_runs() -> int:
     worker starts and before each run (and by the sweep, inference/jobs.py).
     Returns how many were failed."""
     now = timezone.now()
-    return sum(fail_abandoned_run(model=model, pk=pk, worker=worker, now=now) for model, pk, worker in list_abandoned_runs(now))
+    return sum(
+        fail_abandoned_run(model=model, pk=pk, worker=worker, now=now) for model, pk, worker in list_abandoned_runs(now)
+    )
 
 
 def list_abandoned_runs(now) -> list[tuple[type, int, str]]:
     """(model, pk, worker) of the running runs whose process is gone."""
     found = []
     for model in (TrainingRun, PredictionRun):
-        for pk, worker, heartbeat in model.objects.filter(status=RunStatus.RUNNING).values_list("pk", "worker", "heartbeat_at"):
+        for pk, worker, heartbeat in model.objects.filter(status=RunStatus.RUNNING).values_list(
+            "pk", "worker", "heartbeat_at"
+        ):
             if worker and jobs.is_abandoned(worker, heartbeat, now):
                 found.append((model, pk, worker))
     return found
@@ -794,7 +875,9 @@ def _finish(model, run_id: int, status: str, **fields) -> bool:
 
     def finish() -> bool:
         return bool(
-            model.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(status=status, finished_at=timezone.now(), **fields)
+            model.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+                status=status, finished_at=timezone.now(), **fields
+            )
         )
 
     return retry_db(finish, what=f"ending {model.__name__} {run_id}")
@@ -816,7 +899,10 @@ class _Progress:
 
     def _update(self, **fields) -> None:
         """Write progress, riding out a database blip (a restart costs a pause)."""
-        retry_db(lambda: self._rows().update(heartbeat_at=timezone.now(), **fields), what=f"{self.model.__name__} {self.run_id}'s progress")
+        retry_db(
+            lambda: self._rows().update(heartbeat_at=timezone.now(), **fields),
+            what=f"{self.model.__name__} {self.run_id}'s progress",
+        )
 
     def should_stop(self) -> bool:
         now = time.monotonic()
@@ -936,7 +1022,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         done = retry_db(succeed, what=f"saving training run {run.pk}")
         if not done:
             _remove_artefact(run.pk)
-    except BaseException as exc:  # noqa: BLE001 - every ending is recorded; interrupts re-raised below
+    except BaseException as exc:
         from inference.modeling import Cancelled
 
         if isinstance(exc, Cancelled):
@@ -969,7 +1055,9 @@ def _check_model_schema(training_run: TrainingRun, schema: selectors.ProjectSche
     try:
         saved = [tuple(entry) for entry in json.loads(meta_path.read_text())["schema"]]
     except (OSError, ValueError, KeyError) as exc:
-        raise RuntimeError(f"The model files of training run {training_run.pk} are missing or unreadable; train it again.") from exc
+        raise RuntimeError(
+            f"The model files of training run {training_run.pk} are missing or unreadable; train it again."
+        ) from exc
     if [(key, n) for key, n in saved] != schema.as_modeling_schema():
         raise RuntimeError(
             "The project's tasks or labels changed since this model was trained "
@@ -1023,14 +1111,20 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
                         )
                     )
             # A batch is one transaction: after a blip it is written again whole.
-            retry_db(Suggestion.objects.bulk_create, rows, batch_size=SUGGESTION_BATCH, ignore_conflicts=True, what="writing suggestions")
+            retry_db(
+                Suggestion.objects.bulk_create,
+                rows,
+                batch_size=SUGGESTION_BATCH,
+                ignore_conflicts=True,
+                what="writing suggestions",
+            )
             done += len(chunk)
             progress.items(done, len(records))
             if progress.should_stop():
                 raise Cancelled("prediction cancelled")
         if not _finish(PredictionRun, run.pk, RunStatus.SUCCEEDED, items_done=done, items_skipped=skipped, error=""):
             Suggestion.objects.filter(run_id=run.pk).delete()
-    except BaseException as exc:  # noqa: BLE001 - every ending is recorded; interrupts re-raised below
+    except BaseException as exc:
         from inference.modeling import Cancelled
 
         if isinstance(exc, Cancelled):
@@ -1039,7 +1133,9 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
             log.exception("prediction run %s failed", run.pk)
             _finish(PredictionRun, run.pk, RunStatus.FAILED, error=_error_message(exc))
         else:
-            _finish(PredictionRun, run.pk, RunStatus.FAILED, error="The worker was stopped while this run was predicting.")
+            _finish(
+                PredictionRun, run.pk, RunStatus.FAILED, error="The worker was stopped while this run was predicting."
+            )
         retry_db(Suggestion.objects.filter(run_id=run.pk).delete, what="removing a failed run's suggestions")
         if not isinstance(exc, Exception):
             raise
@@ -1089,7 +1185,9 @@ def _compute_embedding_map(project: Project, artefact_path: str) -> dict[str, An
 
     records = selectors.list_map_records(project, MAP_POINTS)
     vectors = embed(load_model(artefact_path), records, cache_dir=feature_cache_dir())
-    spaces = {name: pca_2d(array) for name in ("fused", "text", "image") if (array := getattr(vectors, name)) is not None}
+    spaces = {
+        name: pca_2d(array) for name in ("fused", "text", "image") if (array := getattr(vectors, name)) is not None
+    }
     return {"item_ids": [int(i) for i in vectors.ids], "spaces": spaces}
 
 
@@ -1116,7 +1214,16 @@ def comparison_rows(runs: Sequence[TrainingRun], task_keys: Sequence[str]) -> di
                 "dev_macro_f1": dev.get("macro_f1"),
                 "best": False,
             }
-        rows.append({"run": run, "id": run.pk, "name": run.name, "status": run.status, "summary": describe_config(run.config), "tasks": cells})
+        rows.append(
+            {
+                "run": run,
+                "id": run.pk,
+                "name": run.name,
+                "status": run.status,
+                "summary": describe_config(run.config),
+                "tasks": cells,
+            }
+        )
     for key in task_keys:
         scores = [row["tasks"][key]["macro_f1"] for row in rows if row["tasks"][key]["macro_f1"] is not None]
         if len(scores) > 1:
@@ -1127,7 +1234,8 @@ def comparison_rows(runs: Sequence[TrainingRun], task_keys: Sequence[str]) -> di
     for row in rows:
         # Templates cannot index by a variable: cells in task order, as percentages (MSED's tables).
         row["cells"] = [
-            {**row["tasks"][key], "key": key, "display": {m: _percent(row["tasks"][key][m]) for m in _METRICS}} for key in task_keys
+            {**row["tasks"][key], "key": key, "display": {m: _percent(row["tasks"][key][m]) for m in _METRICS}}
+            for key in task_keys
         ]
     return {"tasks": list(task_keys), "rows": rows}
 
@@ -1188,10 +1296,16 @@ def embedding_points(run: TrainingRun, *, space: str, colour: str, task_key: str
     """
     emap = selectors.get_embedding_map(run)
     if emap is None:
-        return {"points": [], "message": "This run has no embedding map (it did not succeed, or the map could not be computed)."}
+        return {
+            "points": [],
+            "message": "This run has no embedding map (it did not succeed, or the map could not be computed).",
+        }
     spaces = emap.spaces or {}
     if space not in spaces:
-        return {"points": [], "message": f"This model has no {space} representation; choose {', '.join(spaces) or 'another run'}."}
+        return {
+            "points": [],
+            "message": f"This model has no {space} representation; choose {', '.join(spaces) or 'another run'}.",
+        }
     schema = selectors.get_project_schema(run.project)
     if task_key not in schema.keys:
         task_key = schema.keys[0]
@@ -1223,7 +1337,10 @@ def embedding_points(run: TrainingRun, *, space: str, colour: str, task_key: str
         else:
             value = round(suggestion[1], 4) if suggestion else None
         lines = [external_id, (text[:90] + "…") if len(text) > 90 else (text or "(no text)")]
-        lines.append(f"gold {task_name.lower()}: {name_of_label.get(label_id, '—')}" + (f" ({votes_for}/{votes_total} votes)" if votes_total else ""))
+        lines.append(
+            f"gold {task_name.lower()}: {name_of_label.get(label_id, '—')}"
+            + (f" ({votes_for}/{votes_total} votes)" if votes_total else "")
+        )
         if suggestion:
             lines.append(f"suggested: {name_of_label.get(suggestion[0], '?')} (p = {suggestion[1]:.2f})")
         points.append(
@@ -1238,7 +1355,11 @@ def embedding_points(run: TrainingRun, *, space: str, colour: str, task_key: str
                 "thumb": reverse("annotator:item-image", args=[slug, item_id]) if has_image else "",
             }
         )
-    legend = {"gold": f"gold {task_name.lower()}", "disagreement": f"disagreement on {task_name.lower()}", "confidence": f"suggestion confidence ({task_name.lower()})"}[colour]
+    legend = {
+        "gold": f"gold {task_name.lower()}",
+        "disagreement": f"disagreement on {task_name.lower()}",
+        "confidence": f"suggestion confidence ({task_name.lower()})",
+    }[colour]
     message = None
     if colour == "confidence" and not suggestions:
         message = "No suggestions to colour by yet: run a prediction with this model (or the pre-labeller)."
@@ -1284,7 +1405,14 @@ def model_vs_annotators(*, project: Project, training_run: TrainingRun | None = 
 
     training_run = training_run or selectors.get_prelabeller(project)
     if training_run is None:
-        return {"run": None, "prediction_run": None, "tasks": [], "annotators": [], "rows": [], "message": "Choose a pre-labeller (or a run) first."}
+        return {
+            "run": None,
+            "prediction_run": None,
+            "tasks": [],
+            "annotators": [],
+            "rows": [],
+            "message": "Choose a pre-labeller (or a run) first.",
+        }
     prediction = selectors.get_latest_prediction_run(training_run)
     base = {"run": training_run, "prediction_run": prediction, "tasks": [], "annotators": [], "rows": []}
     if prediction is None:
@@ -1305,15 +1433,27 @@ def model_vs_annotators(*, project: Project, training_run: TrainingRun | None = 
         enough = (matrix >= 0).sum(axis=1) >= selectors.MIN_VOTES_FOR_HUMAN_EVAL
         matrix = matrix[enough]
         item_ids = votes.item_ids[rows][enough]
-        entry: dict[str, Any] = {"key": task.key, "name": task.name, "n_items": int(len(item_ids)), "model": {"accuracy": None, "n": 0}, "annotators": [], "mean": None}
+        entry: dict[str, Any] = {
+            "key": task.key,
+            "name": task.name,
+            "n_items": int(len(item_ids)),
+            "model": {"accuracy": None, "n": 0},
+            "annotators": [],
+            "mean": None,
+        }
         if len(item_ids):
             majority = majority_gold(matrix, n_categories=task.n_categories).label
             suggested = selectors.get_suggestion_arrays(prediction, task.id, item_ids.tolist())
             position = {label_id: i for i, label_id in enumerate(task.label_ids)}
-            predicted = np.array([position.get(suggested[i][0], -1) if i in suggested else -1 for i in item_ids.tolist()])
+            predicted = np.array(
+                [position.get(suggested[i][0], -1) if i in suggested else -1 for i in item_ids.tolist()]
+            )
             scored = (majority >= 0) & (predicted >= 0)
             if scored.any():
-                entry["model"] = {"accuracy": float((predicted[scored] == majority[scored]).mean()), "n": int(scored.sum())}
+                entry["model"] = {
+                    "accuracy": float((predicted[scored] == majority[scored]).mean()),
+                    "n": int(scored.sum()),
+                }
             loo = leave_one_out_agreement(matrix, n_categories=task.n_categories)
             for name, accuracy, n in zip(annotator_names, loo.agreement, loo.n_used):
                 if n > 0:
@@ -1337,7 +1477,11 @@ def _table7_rows(tasks: list[dict[str, Any]], names: list[str]) -> list[dict[str
     rows = []
     for name in names:
         by_task = [{a["name"]: a for a in t["annotators"]}.get(name) for t in tasks]
-        rows.append({"name": name, "kind": "annotator", "cells": [cell(a["accuracy"], a["n"]) if a else "—" for a in by_task]})
+        rows.append(
+            {"name": name, "kind": "annotator", "cells": [cell(a["accuracy"], a["n"]) if a else "—" for a in by_task]}
+        )
     rows.append({"name": "Annotators' mean", "kind": "mean", "cells": [cell(t["mean"]) for t in tasks]})
-    rows.append({"name": "Model", "kind": "model", "cells": [cell(t["model"]["accuracy"], t["model"]["n"]) for t in tasks]})
+    rows.append(
+        {"name": "Model", "kind": "model", "cells": [cell(t["model"]["accuracy"], t["model"]["n"]) for t in tasks]}
+    )
     return rows

@@ -35,8 +35,13 @@ IMAGE_ENCODER_CHOICES = [
     ("tiny-cnn", "Tiny CNN (from scratch, for tests)"),
 ]
 FUSION_CHOICES = [
-    ("concat", "concatenate (MSED)"), ("add", "add (MSED)"), ("multiply", "multiply (MSED)"), ("max", "maximum (MSED)"),
-    ("attention", "multi-head attention (MSED)"), ("tfn", "tensor fusion (CH-SIMS)"), ("lmf", "low-rank fusion (CH-SIMS)"),
+    ("concat", "concatenate (MSED)"),
+    ("add", "add (MSED)"),
+    ("multiply", "multiply (MSED)"),
+    ("max", "maximum (MSED)"),
+    ("attention", "multi-head attention (MSED)"),
+    ("tfn", "tensor fusion (CH-SIMS)"),
+    ("lmf", "low-rank fusion (CH-SIMS)"),
     ("joint-pooling", "joint max-pooling"),
 ]
 RECIPE_CHOICES = [
@@ -53,39 +58,62 @@ class TrainForm(forms.Form):
 
     name = forms.CharField(max_length=200, required=False, help_text="Optional; a summary of the options otherwise.")
     text_encoder = forms.ChoiceField(
-        required=False, initial="all-MiniLM-L6-v2",
+        required=False,
+        initial="all-MiniLM-L6-v2",
         help_text="all-MiniLM-L6-v2 (packaged), bilstm or cnn (MSED baselines), or a model an operator placed on the server.",
     )
     image_encoder = forms.ChoiceField(choices=IMAGE_ENCODER_CHOICES, required=False, initial="efficientnet-lite0")
-    image_weights = forms.ChoiceField(required=False, help_text="ResNet only: a torchvision state-dict file an operator placed on the server.")
+    image_weights = forms.ChoiceField(
+        required=False, help_text="ResNet only: a torchvision state-dict file an operator placed on the server."
+    )
     modalities = forms.ChoiceField(choices=MODALITY_CHOICES, required=False, initial="both")
     fusion = forms.ChoiceField(
-        choices=FUSION_CHOICES, required=False, initial="concat",
+        choices=FUSION_CHOICES,
+        required=False,
+        initial="concat",
         help_text="How text and image vectors combine (MSED Table 6; tensor and low-rank fusion from CH-SIMS). "
         "Joint max-pooling (seed paper 001) pools over the modalities an item has, so it copes with a missing one.",
     )
     recipe = forms.ChoiceField(
-        choices=RECIPE_CHOICES, required=False, initial="cached",
+        choices=RECIPE_CHOICES,
+        required=False,
+        initial="cached",
         help_text="Frozen: encoders stay fixed and their features are cached, only fusion and heads train. "
         "Fine-tuning also trains the text encoder, or both (images decoded every epoch: slow on a CPU).",
     )
     chain = forms.CharField(
-        max_length=200, required=False, label="Task order",
+        max_length=200,
+        required=False,
+        label="Task order",
         help_text="Chain the heads in this order (MSED Table 8), e.g. desire > sentiment > emotion; empty for independent heads.",
         widget=forms.TextInput(attrs={"list": "task-orders"}),
     )
-    unimodal_heads = forms.BooleanField(required=False, initial=True, help_text="Text-only and image-only heads beside the fused one (items missing a modality).")
+    unimodal_heads = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Text-only and image-only heads beside the fused one (items missing a modality).",
+    )
     class_weights = forms.BooleanField(required=False, help_text="Weight rare classes up in the loss.")
     contrastive_weight = forms.FloatField(
-        required=False, initial=0.0, min_value=0, label="Contrastive loss weight",
+        required=False,
+        initial=0.0,
+        min_value=0,
+        label="Contrastive loss weight",
         help_text="A modality-agnostic contrastive loss (from MDSE); 0 = off.",
     )
     common_space_weight = forms.FloatField(
-        required=False, initial=0.0, min_value=0, label="Text-image alignment loss weight",
+        required=False,
+        initial=0.0,
+        min_value=0,
+        label="Text-image alignment loss weight",
         help_text="Pulls a post's text and image vectors together and away from other classes' texts "
         "(the common-space loss of seed paper 001); 0 = off.",
     )
-    epochs = forms.IntegerField(required=False, initial=30, help_text=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX}; training stops early when dev macro-F1 stalls.")
+    epochs = forms.IntegerField(
+        required=False,
+        initial=30,
+        help_text=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX}; training stops early when dev macro-F1 stalls.",
+    )
     lr = forms.FloatField(required=False, initial=1e-3, label="Learning rate")
     seed = forms.IntegerField(required=False, initial=13, min_value=0)
 
@@ -96,11 +124,16 @@ class TrainForm(forms.Form):
         weights = services.offered_image_weights()
         if getattr(user, "is_staff", False):
             self.fields["text_encoder"] = forms.CharField(
-                max_length=500, required=False, initial="all-MiniLM-L6-v2", help_text=self.fields["text_encoder"].help_text + " Staff: or a folder inside MODEL_DIR.",
+                max_length=500,
+                required=False,
+                initial="all-MiniLM-L6-v2",
+                help_text=self.fields["text_encoder"].help_text + " Staff: or a folder inside MODEL_DIR.",
                 widget=forms.TextInput(attrs={"list": "text-encoders"}),
             )
             self.fields["image_weights"] = forms.CharField(
-                max_length=500, required=False, help_text="ResNet only: an offered file name, or (staff) a file inside MODEL_DIR.",
+                max_length=500,
+                required=False,
+                help_text="ResNet only: an offered file name, or (staff) a file inside MODEL_DIR.",
                 widget=forms.TextInput(attrs={"list": "image-weights"}),
             )
         else:
@@ -133,7 +166,9 @@ class ExperimentForm(TrainForm):
 
 
 class PolicyForm(forms.Form):
-    retrain_every_n_gold = forms.IntegerField(min_value=0, label="Retrain after this many new gold labels", help_text="0 = never.")
+    retrain_every_n_gold = forms.IntegerField(
+        min_value=0, label="Retrain after this many new gold labels", help_text="0 = never."
+    )
     suggest_new_items = forms.BooleanField(required=False, label="Suggest labels for new items")
 
 
@@ -198,7 +233,12 @@ def run_list(request, project):
             "prelabeller": selectors.get_prelabeller(project),
             "predictions": _hide_paths(list(selectors.list_prediction_runs(project, limit=5))),
             "experiments": selectors.list_experiments(project)[:10],
-            "policy_form": PolicyForm(initial={"retrain_every_n_gold": policy.retrain_every_n_gold, "suggest_new_items": policy.suggest_new_items}),
+            "policy_form": PolicyForm(
+                initial={
+                    "retrain_every_n_gold": policy.retrain_every_n_gold,
+                    "suggest_new_items": policy.suggest_new_items,
+                }
+            ),
             "policy": policy,
             "workers": _workers_line(),
         },
@@ -212,7 +252,11 @@ def _workers_line() -> dict:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"in_process": True}
     queues = annotator_selectors.list_worker_queues()
-    return {"queues": sorted(queues.items()), "training": queues.get("training", 0), "predictions": queues.get("predictions", 0)}
+    return {
+        "queues": sorted(queues.items()),
+        "training": queues.get("training", 0),
+        "predictions": queues.get("predictions", 0),
+    }
 
 
 @project_view(role=LEAD)
@@ -221,7 +265,9 @@ def run_create(request, project):
     form = TrainForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            run = services.start_training_run(project=project, user=request.user, options=form.options(), name=form.cleaned_data["name"])
+            run = services.start_training_run(
+                project=project, user=request.user, options=form.options(), name=form.cleaned_data["name"]
+            )
         except DomainError as exc:
             _form_error(form, exc)
         else:
@@ -236,7 +282,11 @@ def experiment_create(request, project):
     if request.method == "POST" and form.is_valid():
         try:
             runs = services.start_experiment(
-                project=project, user=request.user, options=form.options(), grids=form.cleaned_data["grids"], name=form.cleaned_data["name"]
+                project=project,
+                user=request.user,
+                options=form.options(),
+                grids=form.cleaned_data["grids"],
+                name=form.cleaned_data["name"],
             )
         except DomainError as exc:
             _form_error(form, exc)
@@ -254,7 +304,9 @@ def run_compare(request, project):
         runs = selectors.list_experiment_runs(project, experiment)
     else:
         # ?runs=3,5,8 from links, or ?runs=3&runs=5 from the picker's boxes.
-        ids = [int(part) for value in request.GET.getlist("runs") for part in value.split(",") if part.strip().isdigit()]
+        ids = [
+            int(part) for value in request.GET.getlist("runs") for part in value.split(",") if part.strip().isdigit()
+        ]
         runs = list(TrainingRun.objects.filter(project=project, pk__in=ids).order_by("id"))
     if not experiment and not runs:
         choices = TrainingRun.objects.filter(project=project).order_by("-created_at")[:100]
@@ -271,7 +323,15 @@ def run_compare(request, project):
     return render(
         request,
         "inference/run_compare.html",
-        {"project": project, "experiment": experiment, "runs": runs, "schema": schema, "comparison": comparison, "chart": chart, "running": running},
+        {
+            "project": project,
+            "experiment": experiment,
+            "runs": runs,
+            "schema": schema,
+            "comparison": comparison,
+            "chart": chart,
+            "running": running,
+        },
     )
 
 
@@ -297,8 +357,11 @@ def run_detail(request, project, run_id: int):
         if embedding["points"]:
             map_figure = _figure(
                 figures.embedding_map(
-                    embedding["points"], categorical=embedding["categorical"], legend=embedding["legend"],
-                    categories=embedding["categories"], explained=embedding["explained"],
+                    embedding["points"],
+                    categorical=embedding["categorical"],
+                    legend=embedding["legend"],
+                    categories=embedding["categories"],
+                    explained=embedding["explained"],
                 )
             )
     return render(
@@ -318,7 +381,11 @@ def run_detail(request, project, run_id: int):
             "map_task": task_key,
             "predictions": _hide_paths(list(run.prediction_runs.order_by("-created_at")[:5])),
             "config_json": json.dumps(run.config, indent=1),
-            "split_counts": [(split, run.data_counts[split]) for split in ("train", "dev", "test") if isinstance((run.data_counts or {}).get(split), dict)],
+            "split_counts": [
+                (split, run.data_counts[split])
+                for split in ("train", "dev", "test")
+                if isinstance((run.data_counts or {}).get(split), dict)
+            ],
             "finished": run.status in FINISHED_STATUSES,
         },
     )
@@ -346,7 +413,9 @@ def run_mark_prelabeller(request, project, run_id: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"“{run.name}” is now the pre-labeller; suggestions for unlabelled items are being written.")
+        messages.success(
+            request, f"“{run.name}” is now the pre-labeller; suggestions for unlabelled items are being written."
+        )
     return redirect("inference:run-detail", slug=project.slug, run_id=run.pk)
 
 
@@ -414,10 +483,20 @@ def model_vs_annotators(request, project):
     if request.GET.get("run", "").isdigit():
         run = get_object_or_404(TrainingRun, pk=int(request.GET["run"]), project=project)
     table = services.model_vs_annotators(project=project, training_run=run)
-    chart = _figure(figures.model_vs_annotators_chart(table["tasks"])) if any(t["n_items"] for t in table["tasks"]) else None
+    chart = (
+        _figure(figures.model_vs_annotators_chart(table["tasks"]))
+        if any(t["n_items"] for t in table["tasks"])
+        else None
+    )
     candidates = TrainingRun.objects.filter(project=project, status=RunStatus.SUCCEEDED).order_by("-created_at")[:30]
     return render(
         request,
         "inference/model_vs_annotators.html",
-        {"project": project, "table": table, "chart": chart, "candidates": candidates, "min_votes": selectors.MIN_VOTES_FOR_HUMAN_EVAL},
+        {
+            "project": project,
+            "table": table,
+            "chart": chart,
+            "candidates": candidates,
+            "min_votes": selectors.MIN_VOTES_FOR_HUMAN_EVAL,
+        },
     )

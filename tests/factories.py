@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
-
 from django.test import RequestFactory
 
 from annotator.models import Item, Membership

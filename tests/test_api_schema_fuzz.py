@@ -36,7 +36,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 # A few per operation keeps the module near a minute; FUZZ_EXAMPLES=50 digs deeper.
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 # Far above what the sequences reach in a test database.
-IDS = {"item_id": 900_001, "annotation_id": 900_002, "run_id": 900_003, "prediction_id": 900_004, "job_id": 900_005, "user_id": 900_006}
+IDS = {
+    "item_id": 900_001,
+    "annotation_id": 900_002,
+    "run_id": 900_003,
+    "prediction_id": 900_004,
+    "job_id": 900_005,
+    "user_id": 900_006,
+}
 SLUG = "fuzz"
 
 
@@ -120,7 +127,9 @@ def fuzz_world(settings):
     settings.ALLOWED_HOSTS = ["*"]
     lead = UserFactory(username="fuzz-lead")
     project = make_project(lead=lead, name="Fuzz study", slug=SLUG)
-    add_member(project=project, user=UserFactory(id=IDS["user_id"], username="fuzz-annotator"), role=Membership.Role.ANNOTATOR)
+    add_member(
+        project=project, user=UserFactory(id=IDS["user_id"], username="fuzz-annotator"), role=Membership.Role.ANNOTATOR
+    )
     items = [Item.objects.create(id=IDS["item_id"], project=project, external_id="fuzz-0", text="A walk by the river.")]
     items += [
         Item.objects.create(project=project, external_id=f"fuzz-{i}", text=f"Post {i}.", split=split)
@@ -128,19 +137,35 @@ def fuzz_world(settings):
     ]
     write_annotations(
         project=project,
-        rows=[AnnotationRow(item_id=items[1].pk, annotator_id=lead.pk, labels={"desire": "none", "sentiment": "neutral", "emotion": "neutral"})],
+        rows=[
+            AnnotationRow(
+                item_id=items[1].pk,
+                annotator_id=lead.pk,
+                labels={"desire": "none", "sentiment": "neutral", "emotion": "neutral"},
+            )
+        ],
     )
     old_id = lead.annotations.get().pk
     Annotation.objects.filter(pk=old_id).update(id=IDS["annotation_id"])
     Vote.objects.filter(annotation_id=old_id).update(annotation_id=IDS["annotation_id"])
-    run = TrainingRun.objects.create(id=IDS["run_id"], project=project, status=RunStatus.SUCCEEDED, config={"epochs": 1}, name="fuzz run")
+    run = TrainingRun.objects.create(
+        id=IDS["run_id"], project=project, status=RunStatus.SUCCEEDED, config={"epochs": 1}, name="fuzz run"
+    )
     PredictionRun.objects.create(id=IDS["prediction_id"], project=project, training_run=run, status=RunStatus.SUCCEEDED)
-    ImportJob.objects.create(id=IDS["job_id"], project=project, created_by=lead, original_name="items.csv", status=ImportJob.Status.FAILED)
+    ImportJob.objects.create(
+        id=IDS["job_id"], project=project, created_by=lead, original_name="items.csv", status=ImportJob.Status.FAILED
+    )
     return make_token(lead)
 
 
 @schema.parametrize()
-@hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_the_api_answers_as_its_schema_says(case, fuzz_world, keep_connection):
     case.call_and_validate(headers={"Authorization": f"Token {fuzz_world}"})
 
@@ -149,5 +174,9 @@ def test_the_served_schema_is_the_one_fuzzed(api):
     api.force_authenticate(UserFactory(username="reader"))
     served = api.get("/api/schema/?format=json").json()
     assert served["paths"].keys() == _schema()["paths"].keys()
-    assert {path.split("projects/")[0] for path in served["paths"] if "/projects/" in path} == {"/api/", "/analysis/api/", "/inference/api/"}
+    assert {path.split("projects/")[0] for path in served["paths"] if "/projects/" in path} == {
+        "/api/",
+        "/analysis/api/",
+        "/inference/api/",
+    }
     assert "/api/tokens/" in served["paths"]  # the fuzzed schema covers the token endpoints too

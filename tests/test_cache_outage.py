@@ -38,7 +38,9 @@ def test_a_reachable_cache_still_caches():
 
 @pytest.fixture
 def cache_down(settings):
-    settings.CACHES = {"default": {"BACKEND": "config.cache.FailSoftRedisCache", "LOCATION": NOTHING_LISTENS, "OPTIONS": OPTIONS}}
+    settings.CACHES = {
+        "default": {"BACKEND": "config.cache.FailSoftRedisCache", "LOCATION": NOTHING_LISTENS, "OPTIONS": OPTIONS}
+    }
     assert cache.get("anything", "miss") == "miss"  # the outage is real
 
 
@@ -51,6 +53,13 @@ def test_the_agreement_dashboard_answers_while_the_cache_is_down(project, lead_c
 
 @pytest.mark.django_db
 def test_an_import_page_answers_while_the_cache_is_down(project, lead, lead_client, cache_down):
-    job = ImportJob.objects.create(project=project, created_by=lead, original_name="items.csv", path="imports/x/items.csv", status=ImportJob.Status.VALIDATING, rows_total=10)
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=lead,
+        original_name="items.csv",
+        path="imports/x/items.csv",
+        status=ImportJob.Status.VALIDATING,
+        rows_total=10,
+    )
     response = lead_client.get(reverse("annotator:import-detail", args=[project.slug, job.pk]))
     assert response.status_code == 200

@@ -96,7 +96,9 @@ def test_the_cached_header_is_django_csps_and_per_response_policies_still_apply(
     from config.csp import CSPMiddleware
 
     plain = CSPMiddleware(lambda request: HttpResponse("x"))
-    reference = DjangoCSPMiddleware(lambda request: HttpResponse("x"))(RequestFactory().get("/"))["Content-Security-Policy"]
+    reference = DjangoCSPMiddleware(lambda request: HttpResponse("x"))(RequestFactory().get("/"))[
+        "Content-Security-Policy"
+    ]
     first, second = (plain(RequestFactory().get("/")) for _ in range(2))
     assert first["Content-Security-Policy"] == second["Content-Security-Policy"] == reference
 
@@ -109,5 +111,12 @@ def test_the_cached_header_is_django_csps_and_per_response_policies_still_apply(
     assert "https://tiles.example.org" in widened
     assert "https://tiles.example.org" not in plain(RequestFactory().get("/"))["Content-Security-Policy"]
 
-    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": ["'self'", "https://changed.example.org"]}}
-    assert "https://changed.example.org" in plain(RequestFactory().get("/"))["Content-Security-Policy"]  # a changed setting is seen
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {
+            **settings.CONTENT_SECURITY_POLICY["DIRECTIVES"],
+            "img-src": ["'self'", "https://changed.example.org"],
+        }
+    }
+    assert (
+        "https://changed.example.org" in plain(RequestFactory().get("/"))["Content-Security-Policy"]
+    )  # a changed setting is seen

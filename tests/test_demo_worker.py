@@ -37,7 +37,9 @@ def _processes_with(marker: str) -> list[int]:
 
 
 def _manage(args, env):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -47,14 +49,20 @@ def test_make_demo_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path):
     env.update(BROKER_DIR=str(tmp_path / "broker"), CACHE_DIR=str(tmp_path / "cache"), TORCH_THREADS="1")
     assert _manage(["migrate", "--noinput"], env).returncode == 0
     script = ROOT / "tests" / "sqlite" / "demo_jobs.py"
-    setup = subprocess.run([sys.executable, str(script), "setup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    setup = subprocess.run(
+        [sys.executable, str(script), "setup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert setup.returncode == 0, setup.stderr[-3000:]
 
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", f"127.0.0.1:{port}", "--concurrency", "1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -69,8 +77,17 @@ def test_make_demo_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path):
                 time.sleep(0.3)
         rows = tmp_path / "items.csv"
         rows.write_text("id,text\nw1,A walk by the river\nw2,Sunset over the bay\nw3,A quiet morning\n")
-        jobs = subprocess.run([sys.executable, str(script), "import", str(rows)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-        assert jobs.returncode == 0 and jobs.stdout.strip().endswith("OK"), jobs.stderr[-3000:] + (tmp_path / "serve.log").read_text()[-3000:]
+        jobs = subprocess.run(
+            [sys.executable, str(script), "import", str(rows)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert jobs.returncode == 0 and jobs.stdout.strip().endswith("OK"), (
+            jobs.stderr[-3000:] + (tmp_path / "serve.log").read_text()[-3000:]
+        )
         assert len(_processes_with(str(tmp_path))) >= 2  # the server and its worker
 
         os.killpg(server.pid, signal.SIGINT)  # what the terminal's Ctrl-C does

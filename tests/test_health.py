@@ -46,7 +46,9 @@ def test_readyz_names_an_unreachable_broker_and_nothing_more(client, settings):
 
 @pytest.mark.django_db
 def test_readyz_names_an_unreachable_cache(client, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": NOTHING_LISTENS}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": NOTHING_LISTENS}
+    }
     response = client.get("/readyz")
     assert response.status_code == 503 and response.json()["checks"]["cache"] == "unreachable"
     assert response.json()["checks"]["database"] == "ok"

@@ -91,12 +91,18 @@ def test_annotators_keep_every_acknowledged_vote_while_the_database_drops_connec
                     return
                 key = uuid.uuid4()
                 again(
-                    votes.submit_annotation, annotator=person, item=claim.item, round_=claim.round, labels=MSED_LABELS,
-                    inference_order=MSED_ORDER, client_key=key, duration_ms=900,
+                    votes.submit_annotation,
+                    annotator=person,
+                    item=claim.item,
+                    round_=claim.round,
+                    labels=MSED_LABELS,
+                    inference_order=MSED_ORDER,
+                    client_key=key,
+                    duration_ms=900,
                 )
                 with lock:
                     acknowledged.append(key)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             failures.append(exc)
         finally:
             connection.close()
@@ -137,7 +143,9 @@ def test_an_import_survives_the_database_dropping_its_connections(celery_worker_
     job = imports.create_import_job(project=project, user=lead, upload=str(big_csv(tmp_path, rows)))
     wait_for_job(job, lambda j: j.status == ImportJob.Status.VALIDATING and j.rows_done > 0, worker=worker)
     dropped_while_checking = drop_other_connections()
-    wait_for_job(job, lambda j: j.status == ImportJob.Status.RUNNING or j.status not in ImportJob.ACTIVE_STATUSES, worker=worker)
+    wait_for_job(
+        job, lambda j: j.status == ImportJob.Status.RUNNING or j.status not in ImportJob.ACTIVE_STATUSES, worker=worker
+    )
     dropped_while_writing = drop_other_connections() if job.status == ImportJob.Status.RUNNING else 0
     job = wait_for_job(job, lambda j: j.status not in ImportJob.ACTIVE_STATUSES, worker=worker)
     assert dropped_while_checking >= 1 and dropped_while_writing >= 1, "the faults did not hit the job"
@@ -150,7 +158,9 @@ def test_training_survives_the_database_dropping_its_connections(celery_worker_p
     worker = celery_worker_process
     make_demo_items(project, 60)
     run = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=80, patience=0))
-    wait_for(run, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 2, what="the run's second epoch", worker=worker)
+    wait_for(
+        run, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 2, what="the run's second epoch", worker=worker
+    )
     # Drop the worker's connections until it has met the fault (bounded).
     for _ in range(20):
         drop_other_connections()
@@ -158,13 +168,19 @@ def test_training_survives_the_database_dropping_its_connections(celery_worker_p
         run.refresh_from_db()
         if "database unreachable" in worker.log_path.read_text() or run.status != RunStatus.RUNNING:
             break
-    assert "database unreachable" in worker.log_path.read_text(), f"the fault never hit the run ({run.status}, epoch {run.epoch}):\n{worker.log_path.read_text()[-3000:]}"
-    run = wait_for(run, lambda r: r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED), worker=worker)
+    assert "database unreachable" in worker.log_path.read_text(), (
+        f"the fault never hit the run ({run.status}, epoch {run.epoch}):\n{worker.log_path.read_text()[-3000:]}"
+    )
+    run = wait_for(
+        run, lambda r: r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED), worker=worker
+    )
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.epoch == 80 and set(run.test_metrics) == {"desire", "sentiment", "emotion"}
 
 
-def test_a_killed_worker_leaves_an_import_that_the_sweep_fails_and_a_retry_finishes(celery_worker_process, project, lead, tmp_path, settings):
+def test_a_killed_worker_leaves_an_import_that_the_sweep_fails_and_a_retry_finishes(
+    celery_worker_process, project, lead, tmp_path, settings
+):
     worker = celery_worker_process
     rows = 12_000
     job = imports.create_import_job(project=project, user=lead, upload=str(big_csv(tmp_path, rows)))

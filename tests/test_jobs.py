@@ -54,8 +54,13 @@ def kept_job(project, lead, **fields) -> ImportJob:
     folder.mkdir(parents=True)
     (folder / "items.csv").write_text(ROWS)
     return ImportJob.objects.create(
-        project=project, created_by=lead, original_name="items.csv", format="csv", sent_at=timezone.now(),
-        path=str((folder / "items.csv").relative_to(imports._upload_dir().parent)), **fields,
+        project=project,
+        created_by=lead,
+        original_name="items.csv",
+        format="csv",
+        sent_at=timezone.now(),
+        path=str((folder / "items.csv").relative_to(imports._upload_dir().parent)),
+        **fields,
     )
 
 
@@ -155,16 +160,20 @@ def queued_messages(queue: str) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_upload_while_the_broker_is_down_waits_and_the_sweep_sends_it_later(project, lead, lead_client, broker, tmp_path):
+def test_an_upload_while_the_broker_is_down_waits_and_the_sweep_sends_it_later(
+    project, lead, lead_client, broker, tmp_path
+):
     broker(NOTHING_LISTENS)
     rows = tmp_path / "items.csv"
     rows.write_text(ROWS)
     with rows.open("rb") as handle:
-        response = lead_client.post(reverse("annotator:import-upload", args=[project.slug]), {"file": handle, "on_duplicate": "skip"})
+        response = lead_client.post(
+            reverse("annotator:import-upload", args=[project.slug]), {"file": handle, "on_duplicate": "skip"}
+        )
     assert response.status_code == 302  # not a 500
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.QUEUED and job.sent_at is None
-    assert (Path(job.path) and imports._job_path(job).is_file())  # the upload is kept
+    assert Path(job.path) and imports._job_path(job).is_file()  # the upload is kept
     page = lead_client.get(response["Location"]).content.decode()
     assert "Waiting for the job queue" in page
 
@@ -186,7 +195,9 @@ def test_a_training_run_started_while_the_broker_is_down_waits_for_it(project, l
 
     make_demo_items(project, 24)
     broker(NOTHING_LISTENS)
-    response = lead_client.post(reverse("inference:run-create", args=[project.slug]), {"name": "while down", "recipe": "cached"})
+    response = lead_client.post(
+        reverse("inference:run-create", args=[project.slug]), {"name": "while down", "recipe": "cached"}
+    )
     assert response.status_code in (200, 302)
     run = TrainingRun.objects.get()
     assert run.status == RunStatus.QUEUED and run.sent_at is None
@@ -202,8 +213,17 @@ def test_a_training_run_started_while_the_broker_is_down_waits_for_it(project, l
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_sweep_fails_an_import_whose_worker_died_and_a_retry_imports_it(project, lead, tmp_path, django_capture_on_commit_callbacks):
-    job = kept_job(project, lead, status=ImportJob.Status.VALIDATING, worker=this_host_worker(dead_pid()), heartbeat_at=timezone.now(), rows_done=2)
+def test_the_sweep_fails_an_import_whose_worker_died_and_a_retry_imports_it(
+    project, lead, tmp_path, django_capture_on_commit_callbacks
+):
+    job = kept_job(
+        project,
+        lead,
+        status=ImportJob.Status.VALIDATING,
+        worker=this_host_worker(dead_pid()),
+        heartbeat_at=timezone.now(),
+        rows_done=2,
+    )
     dry = jobs.sweep(dry_run=True)
     assert f"would fail import {job.pk}: its worker stopped while checking the file" in dry.lines
     assert ImportJob.objects.get(pk=job.pk).status == ImportJob.Status.VALIDATING  # dry: nothing changed
@@ -239,7 +259,9 @@ def test_the_heartbeat_thread_writes_heartbeats(project, lead, tmp_path):
 
 
 @pytest.mark.django_db
-def test_a_lead_retries_a_failed_import_from_its_page_and_discards_another(project, lead, lead_client, tmp_path, django_capture_on_commit_callbacks):
+def test_a_lead_retries_a_failed_import_from_its_page_and_discards_another(
+    project, lead, lead_client, tmp_path, django_capture_on_commit_callbacks
+):
     job = upload(tmp_path, project, lead)
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, message="The worker stopped.")
     page = lead_client.get(reverse("annotator:import-detail", args=[project.slug, job.pk])).content.decode()
@@ -260,7 +282,9 @@ def test_a_lead_retries_a_failed_import_from_its_page_and_discards_another(proje
     other.refresh_from_db()
     assert other.status == ImportJob.Status.DISCARDED and not folder.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = lead_client.post(reverse("annotator:import-confirm", args=[project.slug, other.pk]), {"on_duplicate": "skip"}, follow=True)
+        response = lead_client.post(
+            reverse("annotator:import-confirm", args=[project.slug, other.pk]), {"on_duplicate": "skip"}, follow=True
+        )
     assert "only a checked import can be confirmed" in response.content.decode()
 
 
@@ -279,7 +303,9 @@ def test_retry_and_discard_through_the_api_refuse_what_does_not_apply(project, l
 
 @pytest.mark.django_db
 def test_the_sweep_fails_a_training_run_whose_worker_died(project):
-    run = TrainingRun.objects.create(project=project, status=RunStatus.RUNNING, worker=this_host_worker(dead_pid()), heartbeat_at=timezone.now())
+    run = TrainingRun.objects.create(
+        project=project, status=RunStatus.RUNNING, worker=this_host_worker(dead_pid()), heartbeat_at=timezone.now()
+    )
     artefact_dir_for(run.pk).mkdir(parents=True)
     assert f"failed training run {run.pk}: its worker {run.worker} is gone" in jobs.sweep().lines
     run.refresh_from_db()
@@ -291,7 +317,9 @@ def test_the_sweep_fails_a_training_run_whose_worker_died(project):
 
 
 @pytest.mark.django_db
-def test_the_sweep_removes_stale_uploads_and_unkept_model_files_and_dry_run_only_lists(project, lead, tmp_path, settings, capsys):
+def test_the_sweep_removes_stale_uploads_and_unkept_model_files_and_dry_run_only_lists(
+    project, lead, tmp_path, settings, capsys
+):
     settings.IMPORT_UPLOAD_RETENTION_DAYS = 7
     old_failed = upload(tmp_path, project, lead)
     recent_failed = upload(tmp_path, project, lead)
@@ -311,7 +339,10 @@ def test_the_sweep_removes_stale_uploads_and_unkept_model_files_and_dry_run_only
 
     call_command("sweep_jobs", "--dry-run")
     listed = capsys.readouterr().out
-    assert f"would remove the upload {imports._job_path(old_failed).parent.name} (import {old_failed.pk} is failed)" in listed
+    assert (
+        f"would remove the upload {imports._job_path(old_failed).parent.name} (import {old_failed.pk} is failed)"
+        in listed
+    )
     assert "would remove the upload orphan (no import refers to it)" in listed
     assert f"would remove model files {failed.pk} (its run ended failed)" in listed
     assert "would remove model files 99999 (its run was deleted)" in listed
@@ -337,8 +368,12 @@ def test_the_models_page_says_which_queues_have_workers(project, lead_client, se
     settings.CELERY_TASK_ALWAYS_EAGER = False
     assert "no worker is running" in lead_client.get(url).content.decode()
 
-    WorkerPresence.objects.create(name="celery@jobs", queues=["celery", "imports", "predictions"], seen_at=timezone.now())
-    WorkerPresence.objects.create(name="celery@gone", queues=["training"], seen_at=timezone.now() - jobs.STALE_AFTER - timedelta(seconds=5))
+    WorkerPresence.objects.create(
+        name="celery@jobs", queues=["celery", "imports", "predictions"], seen_at=timezone.now()
+    )
+    WorkerPresence.objects.create(
+        name="celery@gone", queues=["training"], seen_at=timezone.now() - jobs.STALE_AFTER - timedelta(seconds=5)
+    )
     page = lead_client.get(url).content.decode()
     assert '1 on <span class="mono">imports</span>' in page
     assert "No worker listens for training: training runs will wait." in page

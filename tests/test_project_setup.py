@@ -19,7 +19,9 @@ def test_no_model_change_lacks_a_migration():
 def _run_manage(args, env_overrides):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SECRET_"))}
     env.update(env_overrides)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_check_deploy_is_clean_under_production_settings():
@@ -49,12 +51,20 @@ def test_development_defaults_need_no_configuration(tmp_path):
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL,"
         " s.CACHES['default']['BACKEND'].rsplit('.', 1)[1], os.environ['HF_HUB_OFFLINE'])"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SECRET_", "DEBUG", "HF_", "TRANSFORMERS_", "CACHE_", "BROKER_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("DJANGO_", "DATABASE_", "CELERY_", "SECRET_", "DEBUG", "HF_", "TRANSFORMERS_", "CACHE_", "BROKER_")
+        )
+    }
     env["BROKER_DIR"] = str(tmp_path / "broker")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     # No external services: a real worker meets the web server in a folder,
     # and both share a file cache (live progress); nothing runs inside requests.
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "False", "filesystem://", "FileBasedCache", "1"], result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "False", "filesystem://", "FileBasedCache", "1"], (
+        result.stderr
+    )
     assert (tmp_path / "broker" / "messages").is_dir()
 
 
@@ -62,8 +72,15 @@ def test_each_kind_of_job_has_its_own_queue():
     from config.celery import app
 
     router = app.amqp.Router()
-    queues = {name: router.route({}, name)["queue"].name for name in ("annotator.run_import_job", "inference.train_model", "inference.predict_items")}
-    assert queues == {"annotator.run_import_job": "imports", "inference.train_model": "training", "inference.predict_items": "predictions"}
+    queues = {
+        name: router.route({}, name)["queue"].name
+        for name in ("annotator.run_import_job", "inference.train_model", "inference.predict_items")
+    }
+    assert queues == {
+        "annotator.run_import_job": "imports",
+        "inference.train_model": "training",
+        "inference.predict_items": "predictions",
+    }
 
 
 def test_compose_runs_the_production_shape():
@@ -81,7 +98,11 @@ def test_compose_runs_the_production_shape():
         assert any(v.startswith("media:") for v in services[name]["volumes"])
     assert "gunicorn" in services["web"]["command"] and "celery" in services["worker"]["command"]
     # A worker per class of queue: long training never holds an import's slot.
-    queues = {name: svc["command"][svc["command"].index("--queues") + 1] for name, svc in services.items() if "--queues" in svc.get("command", [])}
+    queues = {
+        name: svc["command"][svc["command"].index("--queues") + 1]
+        for name, svc in services.items()
+        if "--queues" in svc.get("command", [])
+    }
     assert queues == {"worker": "imports,predictions,celery", "worker-training": "training"}
     assert "beat" in services["beat"]["command"]
     assert {"pgdata", "media"} <= set(compose["volumes"])

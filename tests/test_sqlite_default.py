@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sqlite_env(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SECRET_", "DEBUG"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SECRET_", "DEBUG"))
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.dev",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
@@ -27,8 +29,12 @@ def _sqlite_env(tmp_path):
 def test_the_labelling_loop_runs_on_the_sqlite_default(tmp_path):
     env = _sqlite_env(tmp_path)
     script = ROOT / "tests" / "sqlite" / "labelling_loop.py"
-    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:] + result.stdout[-1000:]
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("OK"), (
+        result.stderr[-3000:] + result.stdout[-1000:]
+    )
 
 
 def test_two_processes_writing_at_once_never_see_database_is_locked(tmp_path):
@@ -37,10 +43,19 @@ def test_two_processes_writing_at_once_never_see_database_is_locked(tmp_path):
     failing with "database is locked" (a failure our peers are known for)."""
     env = _sqlite_env(tmp_path)
     script = ROOT / "tests" / "sqlite" / "concurrent_writers.py"
-    setup = subprocess.run([sys.executable, str(script), "setup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    setup = subprocess.run(
+        [sys.executable, str(script), "setup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert setup.returncode == 0, setup.stderr[-3000:]
     writers = [
-        subprocess.Popen([sys.executable, str(script), "write", "400", name], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), "write", "400", name],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in ("web", "worker")
     ]
     results = [(w.wait(timeout=300), *w.communicate()) for w in writers]

@@ -11,9 +11,20 @@ class ProjectOut(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "name", "slug", "description", "guidelines", "votes_per_item", "ask_inference_order",
-            "unimodal_rounds", "show_suggestions", "suggestions_after_first_choice", "queue_order",
-            "claim_minutes", "dispute_threshold", "created_at",
+            "id",
+            "name",
+            "slug",
+            "description",
+            "guidelines",
+            "votes_per_item",
+            "ask_inference_order",
+            "unimodal_rounds",
+            "show_suggestions",
+            "suggestions_after_first_choice",
+            "queue_order",
+            "claim_minutes",
+            "dispute_threshold",
+            "created_at",
         ]
 
 
@@ -82,7 +93,17 @@ class MyAnnotationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "item", "item_external_id", "round", "inference_order", "duration_ms", "votes", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "item",
+            "item_external_id",
+            "round",
+            "inference_order",
+            "duration_ms",
+            "votes",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class GoldOut(serializers.ModelSerializer):
@@ -94,7 +115,17 @@ class GoldOut(serializers.ModelSerializer):
 
     class Meta:
         model = Gold
-        fields = ["item", "item_external_id", "task", "label", "source", "votes_for", "votes_total", "support", "is_tie"]
+        fields = [
+            "item",
+            "item_external_id",
+            "task",
+            "label",
+            "source",
+            "votes_for",
+            "votes_total",
+            "support",
+            "is_tie",
+        ]
 
 
 class MembershipOut(serializers.ModelSerializer):

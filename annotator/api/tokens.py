@@ -41,7 +41,9 @@ class ApiTokenIn(StrictInput):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
-TOKEN_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The token's id (from the list).")
+TOKEN_ID = OpenApiParameter(
+    "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The token's id (from the list)."
+)
 
 
 def _own_token(request, public_id: str) -> ApiToken:
@@ -65,7 +67,9 @@ class TokenListCreate(APIView):
     def get(self, request):
         return Response(ApiTokenOut(selectors.list_api_tokens_of(request.user), many=True).data)
 
-    @extend_schema(request=ApiTokenIn, responses={201: ApiTokenCreatedOut}, summary="Create an API token (key shown once)")
+    @extend_schema(
+        request=ApiTokenIn, responses={201: ApiTokenCreatedOut}, summary="Create an API token (key shown once)"
+    )
     def post(self, request):
         data = ApiTokenIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -86,7 +90,12 @@ class TokenRevoke(APIView):
 class TokenRotate(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(parameters=[TOKEN_ID], request=None, responses={201: ApiTokenCreatedOut}, summary="Replace one of your API tokens by a new one")
+    @extend_schema(
+        parameters=[TOKEN_ID],
+        request=None,
+        responses={201: ApiTokenCreatedOut},
+        summary="Replace one of your API tokens by a new one",
+    )
     def post(self, request, public_id):
         token = _own_token(request, public_id)
         new_token, key = security.rotate_api_token(user=request.user, token=token, request=request)

@@ -22,10 +22,10 @@ from .. import selectors
 from ..errors import DomainError
 from ..models import ImportJob, Item
 from ..services import exports as export_services
-from ..services.security import record_security_event
 from ..services import imports as import_services
 from ..services import projects as project_services
 from ..services import splits as split_services
+from ..services.security import record_security_event
 from . import serializers as s
 from .params import query_bool, query_choice, query_int
 from .permissions import CanCreateProjects, IsProjectLead, IsProjectLeadOrReadOnlyMember, IsProjectMember, ProjectMixin
@@ -55,7 +55,9 @@ class ProjectListCreate(APIView):
         return Response(s.ProjectOut(selectors.list_projects_for_member(request.user), many=True).data)
 
     @extend_schema(
-        request=s.ProjectCreateIn, responses={201: s.ProjectOut}, summary="Create a project from a template",
+        request=s.ProjectCreateIn,
+        responses={201: s.ProjectOut},
+        summary="Create a project from a template",
         description="Staff, and users a staff member allowed (permission annotator.add_project); others get a 403.",
     )
     def post(self, request):
@@ -87,7 +89,9 @@ class ProjectSchema(ProjectMixin, APIView):
     def get(self, request, slug):
         return Response({"tasks": project_services.get_schema(self.get_project())})
 
-    @extend_schema(request=s.SchemaIO, responses=s.SchemaIO, summary="Replace the schema (leads; additive only once votes exist)")
+    @extend_schema(
+        request=s.SchemaIO, responses=s.SchemaIO, summary="Replace the schema (leads; additive only once votes exist)"
+    )
     def put(self, request, slug):
         data = s.SchemaIO(data=request.data)
         data.is_valid(raise_exception=True)
@@ -150,7 +154,9 @@ class GoldList(ProjectMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.list_gold_visible_to(self.request.user, self.get_project()).select_related("item", "task", "label")
+        return selectors.list_gold_visible_to(self.request.user, self.get_project()).select_related(
+            "item", "task", "label"
+        )
 
 
 class MemberListCreate(ProjectMixin, APIView):
@@ -160,20 +166,28 @@ class MemberListCreate(ProjectMixin, APIView):
     def get(self, request, slug):
         return Response(s.MembershipOut(selectors.list_members(self.get_project()), many=True).data)
 
-    @extend_schema(request=s.MembershipIn, responses={201: s.MembershipCreatedOut}, summary="Add a member, or create an account")
+    @extend_schema(
+        request=s.MembershipIn, responses={201: s.MembershipCreatedOut}, summary="Add a member, or create an account"
+    )
     def post(self, request, slug):
         data = s.MembershipIn(data=request.data)
         data.is_valid(raise_exception=True)
         d, project = data.validated_data, self.get_project()
         if d["create"]:
             user, password = project_services.create_member_account(
-                project=project, username=d["username"], email=d["email"], role=d["role"],
-                actor=request.user, request=request,
+                project=project,
+                username=d["username"],
+                email=d["email"],
+                role=d["role"],
+                actor=request.user,
+                request=request,
             )
         else:
             user = User.objects.filter(username__iexact=d["username"], is_active=True).first()
             if user is None:
-                raise DomainError(f"There is no user {d['username']!r}; send create=true to create one.", field="username")
+                raise DomainError(
+                    f"There is no user {d['username']!r}; send create=true to create one.", field="username"
+                )
             project_services.add_member(project=project, user=user, role=d["role"], actor=request.user, request=request)
             password = None
         membership = project.memberships.select_related("user").get(user=user)
@@ -202,7 +216,9 @@ class ImportCreate(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
     parser_classes = [MultiPartParser]  # a file travels as multipart only
 
-    @extend_schema(request=s.ImportIn, responses={202: s.ImportProgressOut}, summary="Upload a dataset to validate and import")
+    @extend_schema(
+        request=s.ImportIn, responses={202: s.ImportProgressOut}, summary="Upload a dataset to validate and import"
+    )
     def post(self, request, slug):
         data = s.ImportIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -231,7 +247,11 @@ class ImportStatus(ProjectMixin, APIView):
 class ImportConfirm(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
 
-    @extend_schema(request=s.ImportConfirmIn, responses={202: s.ImportProgressOut}, summary="Import a validated file (optionally only its valid rows)")
+    @extend_schema(
+        request=s.ImportConfirmIn,
+        responses={202: s.ImportProgressOut},
+        summary="Import a validated file (optionally only its valid rows)",
+    )
     def post(self, request, slug, job_id):
         job = get_object_or_404(ImportJob, pk=job_id, project=self.get_project())
         data = s.ImportConfirmIn(data=request.data)
@@ -244,7 +264,9 @@ class ImportConfirm(ProjectMixin, APIView):
 class ImportRetry(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
 
-    @extend_schema(request=None, responses={202: s.ImportProgressOut}, summary="Run a failed import again from its kept file")
+    @extend_schema(
+        request=None, responses={202: s.ImportProgressOut}, summary="Run a failed import again from its kept file"
+    )
     def post(self, request, slug, job_id):
         job = get_object_or_404(ImportJob, pk=job_id, project=self.get_project())
         job = import_services.retry_import(job=job, user=request.user)
@@ -254,7 +276,9 @@ class ImportRetry(ProjectMixin, APIView):
 class ImportDiscard(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
 
-    @extend_schema(request=None, responses=s.ImportProgressOut, summary="Give up a checked or failed import and remove its file")
+    @extend_schema(
+        request=None, responses=s.ImportProgressOut, summary="Give up a checked or failed import and remove its file"
+    )
     def post(self, request, slug, job_id):
         job = get_object_or_404(ImportJob, pk=job_id, project=self.get_project())
         job = import_services.discard_import(job=job, user=request.user)
@@ -277,14 +301,31 @@ class Export(ProjectMixin, APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("file_format", str, enum=list(export_services.FORMATS), default="csv",
-                             description="csv or jsonl: one file; msed: a ZIP in the MSED release layout."),
-            OpenApiParameter("format", str, enum=list(export_services.FORMATS),
-                             description="The same as file_format (kept for old scripts); file_format wins when both are given."),
-            OpenApiParameter("pseudonymise", bool, default=True, description="Name annotators by their project pseudonym."),
-            OpenApiParameter("raw", bool, default=False, description=(
-                "CSV cells (csv, msed) as exact values for scripts. By default a cell starting with = + - @, tab or carriage "
-                "return gets a leading ' so spreadsheets show it as text; importing the file removes it again.")),
+            OpenApiParameter(
+                "file_format",
+                str,
+                enum=list(export_services.FORMATS),
+                default="csv",
+                description="csv or jsonl: one file; msed: a ZIP in the MSED release layout.",
+            ),
+            OpenApiParameter(
+                "format",
+                str,
+                enum=list(export_services.FORMATS),
+                description="The same as file_format (kept for old scripts); file_format wins when both are given.",
+            ),
+            OpenApiParameter(
+                "pseudonymise", bool, default=True, description="Name annotators by their project pseudonym."
+            ),
+            OpenApiParameter(
+                "raw",
+                bool,
+                default=False,
+                description=(
+                    "CSV cells (csv, msed) as exact values for scripts. By default a cell starting with = + - @, tab or carriage "
+                    "return gets a leading ' so spreadsheets show it as text; importing the file removes it again."
+                ),
+            ),
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
@@ -300,8 +341,13 @@ class Export(ProjectMixin, APIView):
             raise DomainError("file_format must be csv, jsonl or msed.", field="file_format")
         pseudonymise, raw = query_bool(request, "pseudonymise", True), query_bool(request, "raw", False)
         record_security_event(
-            kind="export", actor=request.user, project=self.get_project(), request=request,
-            format=fmt, pseudonymise=pseudonymise, raw=raw,
+            kind="export",
+            actor=request.user,
+            project=self.get_project(),
+            request=request,
+            format=fmt,
+            pseudonymise=pseudonymise,
+            raw=raw,
         )
         filename, content_type, chunks = export_services.stream_export(
             project=self.get_project(), fmt=fmt, pseudonymise=pseudonymise, raw=raw
@@ -314,7 +360,9 @@ class Export(ProjectMixin, APIView):
 class AssignSplits(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
 
-    @extend_schema(request=s.SplitIn, responses={200: OpenApiTypes.OBJECT}, summary="Stratified 70/10/20 split (MSED 5.1)")
+    @extend_schema(
+        request=s.SplitIn, responses={200: OpenApiTypes.OBJECT}, summary="Stratified 70/10/20 split (MSED 5.1)"
+    )
     def post(self, request, slug):
         data = s.SplitIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -20,12 +20,11 @@ from .. import selectors
 from ..errors import DomainError
 from ..models import Annotation, Item, Label, Task
 from ..services import gold as gold_services
-from ..services import queue
-from ..services import votes
+from ..services import queue, votes
 from . import workspace_serializers as s
+from .params import query_bool, query_int
 from .parsers import SafeJSONParser
 from .permissions import IsProjectLead, IsProjectMember, ProjectMixin
-from .params import query_bool, query_int
 
 TAG_WORK = ["Labelling"]
 TAG_LEAD = ["Items and adjudication (leads)"]
@@ -126,7 +125,9 @@ class ItemSubmit(ItemMixin, APIView):
     def post(self, request, slug, item_id):
         d = _object(request.data)
         if not d.get("client_key"):
-            raise DomainError("Send a client_key: a new UUID for each annotation, the same one when retrying.", field="client_key")
+            raise DomainError(
+                "Send a client_key: a new UUID for each annotation, the same one when retrying.", field="client_key"
+            )
         result = votes.submit_annotation(
             annotator=request.user,
             item=self.get_item(),
@@ -138,15 +139,28 @@ class ItemSubmit(ItemMixin, APIView):
             suggestion_run_id=_optional_int(d, "suggestion_run"),
         )
         a = result.annotation
-        body = {"annotation": a.pk, "item": a.item_id, "round": a.round, "created": result.created, "item_complete": result.item_complete}
-        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)  # as SubmitOut documents it
+        body = {
+            "annotation": a.pk,
+            "item": a.item_id,
+            "round": a.round,
+            "created": result.created,
+            "item_complete": result.item_complete,
+        }
+        return Response(
+            body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )  # as SubmitOut documents it
 
 
 class ItemSkip(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
     throttle_classes = ()  # the labelling loop: no cache round trip per request (settings: REST_FRAMEWORK)
 
-    @extend_schema(tags=TAG_WORK, request=s.SkipIn, responses={200: s.SkipOut, **REFUSED}, summary="Skip an item, with an optional reason")
+    @extend_schema(
+        tags=TAG_WORK,
+        request=s.SkipIn,
+        responses={200: s.SkipOut, **REFUSED},
+        summary="Skip an item, with an optional reason",
+    )
     def post(self, request, slug, item_id):
         data = s.SkipIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -164,20 +178,26 @@ class OwnAnnotation(ProjectMixin, APIView):
             raise Http404("You have no such annotation in this project.")
         return annotation
 
-    @extend_schema(tags=TAG_WORK, responses=s.OwnAnnotationViewOut, summary="One of your annotations, with the item as its round showed it")
+    @extend_schema(
+        tags=TAG_WORK,
+        responses=s.OwnAnnotationViewOut,
+        summary="One of your annotations, with the item as its round showed it",
+    )
     def get(self, request, slug, annotation_id):
-        return Response(s.OwnAnnotationViewOut(votes.get_annotation_view(self.get_annotation(), project=self.get_project())).data)
+        return Response(
+            s.OwnAnnotationViewOut(votes.get_annotation_view(self.get_annotation(), project=self.get_project())).data
+        )
 
     @extend_schema(
-        tags=TAG_WORK, request=s.EditIn, responses={200: s.OwnAnnotationViewOut, **REFUSED},
+        tags=TAG_WORK,
+        request=s.EditIn,
+        responses={200: s.OwnAnnotationViewOut, **REFUSED},
         summary="Change your annotation (kept in its edit history)",
     )
     def patch(self, request, slug, annotation_id):
         data = s.EditIn(data=request.data)
         data.is_valid(raise_exception=True)
-        annotation = votes.edit_annotation(
-            annotation=self.get_annotation(), editor=request.user, **data.validated_data
-        )
+        annotation = votes.edit_annotation(annotation=self.get_annotation(), editor=request.user, **data.validated_data)
         return Response(s.OwnAnnotationViewOut(votes.get_annotation_view(annotation, project=self.get_project())).data)
 
 
@@ -187,7 +207,9 @@ class OwnAnnotationPrevious(ProjectMixin, APIView):
     @extend_schema(
         tags=TAG_WORK,
         parameters=[
-            OpenApiParameter("before", int, description="An annotation id: return your annotation made just before it."),
+            OpenApiParameter(
+                "before", int, description="An annotation id: return your annotation made just before it."
+            ),
             OpenApiParameter("after", int, description="An annotation id: return your annotation made just after it."),
         ],
         responses={200: s.OwnAnnotationViewOut, 404: OpenApiResponse(description="No earlier (or later) annotation.")},
@@ -218,7 +240,9 @@ def _int_param(request, name: str) -> int | None:
 class ItemRecord(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
 
-    @extend_schema(tags=TAG_LEAD, responses=s.ItemRecordOut, summary="An item's votes, gold, suggestions and history (leads)")
+    @extend_schema(
+        tags=TAG_LEAD, responses=s.ItemRecordOut, summary="An item's votes, gold, suggestions and history (leads)"
+    )
     def get(self, request, slug, item_id):
         record = votes.get_item_record(self.get_item(), project=self.get_project())
         return Response(s.ItemRecordOut(record).data)
@@ -228,7 +252,9 @@ class ItemAdjudicate(ItemMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
 
     @extend_schema(
-        tags=TAG_LEAD, request=s.AdjudicateIn, responses={200: s.GoldRowOut, **REFUSED},
+        tags=TAG_LEAD,
+        request=s.AdjudicateIn,
+        responses={200: s.GoldRowOut, **REFUSED},
         summary="Settle an item's gold label for a task (kept when more votes arrive)",
     )
     def post(self, request, slug, item_id):

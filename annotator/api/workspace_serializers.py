@@ -28,7 +28,9 @@ class SubmitIn(StrictInput):
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True), help_text="task key -> label key")
     inference_order = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-    client_key = serializers.UUIDField(help_text="A new UUID per annotation; a retry with the same key returns the first.")
+    client_key = serializers.UUIDField(
+        help_text="A new UUID per annotation; a retry with the same key returns the first."
+    )
     suggestion_run = serializers.IntegerField(
         required=False, allow_null=True, help_text="The prediction run whose suggestions were shown, if any."
     )
@@ -41,7 +43,9 @@ class SkipIn(StrictInput):
 
 class EditIn(StrictInput):
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True))
-    inference_order = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True, default=None)
+    inference_order = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True, default=None
+    )
 
 
 class AdjudicateIn(StrictInput):
@@ -57,7 +61,9 @@ class ItemViewOut(serializers.Serializer):
     external_id = serializers.CharField()
     round = serializers.ChoiceField(choices=ROUNDS)
     text = serializers.CharField(allow_null=True, help_text="Null when the item has no text or the round hides it.")
-    image_url = serializers.CharField(allow_null=True, help_text="Null when the item has no image or the round hides it.")
+    image_url = serializers.CharField(
+        allow_null=True, help_text="Null when the item has no image or the round hides it."
+    )
     has_text = serializers.BooleanField()
     has_image = serializers.BooleanField()
     hidden = serializers.CharField(allow_null=True, help_text="'image' in the text round, 'text' in the image round.")

@@ -54,7 +54,9 @@ def _declared_pixels(exc: Exception) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _too_many_pixels(name: str, max_pixels: int, *, width: int | None = None, height: int | None = None, pixels: int | None = None) -> ImageProblem:
+def _too_many_pixels(
+    name: str, max_pixels: int, *, width: int | None = None, height: int | None = None, pixels: int | None = None
+) -> ImageProblem:
     if width and height:
         size = f"{width} x {height} pixels ({width * height:,})"
     elif pixels:

@@ -99,7 +99,9 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_digits: int = MA
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8")
     if too_deep(text, max_depth):
-        raise JSONProblem(f"the JSON nests arrays or objects more than {max_depth} levels deep; at most {max_depth} are allowed.")
+        raise JSONProblem(
+            f"the JSON nests arrays or objects more than {max_depth} levels deep; at most {max_depth} are allowed."
+        )
     refused = False
 
     def constant(name: str) -> _Refused:
@@ -111,7 +113,9 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_digits: int = MA
         nonlocal refused
         if len(digits) > max_digits + 1 and len(digits.lstrip("-")) > max_digits:
             refused = True
-            return _Refused(f"a number with {len(digits.lstrip('-')):,} digits is too long; at most {max_digits} digits are allowed.")
+            return _Refused(
+                f"a number with {len(digits.lstrip('-')):,} digits is too long; at most {max_digits} digits are allowed."
+            )
         return int(digits)
 
     def real(digits: str) -> Any:

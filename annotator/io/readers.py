@@ -40,9 +40,10 @@ from __future__ import annotations
 import csv
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from . import DatasetError
 from .jsonsafe import JSONProblem
@@ -155,7 +156,9 @@ class _FolderFiles(_Files):
         path = self.root / name
         resolved = path.resolve()
         if resolved != self._resolved and self._resolved not in resolved.parents:
-            raise DatasetError(f"{name} points outside the dataset folder (through a symbolic link); copy the file in instead.")
+            raise DatasetError(
+                f"{name} points outside the dataset folder (through a symbolic link); copy the file in instead."
+            )
         return path
 
     def exists(self, name: str) -> bool:
@@ -204,7 +207,7 @@ class _ZipFiles(_Files):
         prefix = ""
         if len(tops) == 1 and all("/" in name for name in entries):
             prefix = tops.pop() + "/"
-        self.entries = {name[len(prefix):]: info for name, info in entries.items()}
+        self.entries = {name[len(prefix) :]: info for name, info in entries.items()}
         self.folders = set()
         for name in self.entries:
             parts = name.split("/")[:-1]
@@ -228,7 +231,9 @@ class _ZipFiles(_Files):
         if info is None:
             raise DatasetError(f"The image {name} is not in the archive.")
         if info.file_size > max_bytes:
-            raise DatasetError(f"{name} is {info.file_size / _MB:.1f} MB; images may be at most {max_bytes / _MB:.0f} MB.")
+            raise DatasetError(
+                f"{name} is {info.file_size / _MB:.1f} MB; images may be at most {max_bytes / _MB:.0f} MB."
+            )
         return read_entry(self.zf, info, max_bytes=max_bytes)
 
     def file_names(self) -> list[str]:
@@ -314,7 +319,9 @@ class _CsvTable:
             if problems:
                 raise DatasetError(f"{label}: the header row is not valid UTF-8 ({problems[0]})")
             if any("\x00" in c for c in cells):
-                raise DatasetError(f"{label}: the header row contains a NUL character (byte 0); is this really a CSV file?")
+                raise DatasetError(
+                    f"{label}: the header row contains a NUL character (byte 0); is this really a CSV file?"
+                )
             self.header = cells
             break
         if not self.header:
@@ -401,7 +408,7 @@ class Dataset:
     def close(self) -> None:
         self.files.close()
 
-    def __enter__(self) -> "Dataset":
+    def __enter__(self) -> Dataset:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -471,7 +478,12 @@ class _ItemsFile(Dataset):
                         else:
                             values[key] = value
                 else:
-                    problems.append(("", f"each line must be a JSON object like {{\"id\": ..., \"text\": ...}}, not a {type(obj).__name__}."))
+                    problems.append(
+                        (
+                            "",
+                            f'each line must be a JSON object like {{"id": ..., "text": ...}}, not a {type(obj).__name__}.',
+                        )
+                    )
             yield RawRow(number=number, values=values, problems=problems)
 
     def rows(self) -> Iterator[RawRow]:
@@ -481,7 +493,10 @@ class _ItemsFile(Dataset):
                 raw = RawRow(number=number, values={}, problems=[("", p) for p in problems])
                 if len(cells) > width and any(c.strip() for c in cells[width:]):
                     raw.problems.append(
-                        ("", f"this row has {len(cells)} values but the header has {width} columns; a value with a comma in it needs double quotes.")
+                        (
+                            "",
+                            f"this row has {len(cells)} values but the header has {width} columns; a value with a comma in it needs double quotes.",
+                        )
                     )
                 cells = cells + [""] * (width - len(cells))
                 raw.values = {n: cells[i] for i, n in enumerate(self.names) if n}
@@ -542,8 +557,16 @@ class _MsedDataset(Dataset):
             columns |= {n for n in names if n and n != "title"}
         self.columns = sorted(columns)
         self.ignorable_columns = set(MSED_LABEL_COLUMNS)
-        self.display = {"text": "Caption", "inference_order": "Inference Sequence", "id": "Id", "image": "Image",
-                        "votes": "Votes", "sentiment": "Sentiment", "emotion": "Emotion", "desire": "Desire"}
+        self.display = {
+            "text": "Caption",
+            "inference_order": "Inference Sequence",
+            "id": "Id",
+            "image": "Image",
+            "votes": "Votes",
+            "sentiment": "Sentiment",
+            "emotion": "Emotion",
+            "desire": "Desire",
+        }
 
     @staticmethod
     def _map_header(header: list[str], label: str) -> tuple[list[str | None], list[str]]:
@@ -594,7 +617,9 @@ class _MsedDataset(Dataset):
                 for number, cells, problems in table.rows():
                     raw = RawRow(number=number, values={}, problems=[("", p) for p in problems], file=s.csv_name)
                     if len(cells) > width and any(c.strip() for c in cells[width:]):
-                        raw.problems.append(("", f"this row has {len(cells)} values but the header has {width} columns."))
+                        raw.problems.append(
+                            ("", f"this row has {len(cells)} values but the header has {width} columns.")
+                        )
                     cells = cells + [""] * (width - len(cells))
                     cell = {n: cells[i] for i, n in enumerate(names) if n}
                     title = cell.pop("title", "").strip()

@@ -43,14 +43,21 @@ def sample_rows(schema: list[dict], *, images: bool) -> list[dict]:
     order = [t["key"] for t in schema]
     rows = []
     for n, text in enumerate(_TEXTS):
-        row = {"id": f"sample-{n + 1}", "text": text, "image": f"images/sample-{n + 1}.jpg" if images else "", "split": _SPLITS[n]}
+        row = {
+            "id": f"sample-{n + 1}",
+            "text": text,
+            "image": f"images/sample-{n + 1}.jpg" if images else "",
+            "split": _SPLITS[n],
+        }
         for task in schema:
             labels = task["labels"]
             row[task["key"]] = labels[n % len(labels)]["key"] if labels else ""
         row["inference_order"] = order if n == 0 else None
         if n == 0 and schema:
             labels = {t["key"]: t["labels"][0]["key"] for t in schema if t["labels"]}
-            row["votes"] = [{"annotator": SAMPLE_ANNOTATOR, "round": "multimodal", "inference_order": order, "labels": labels}]
+            row["votes"] = [
+                {"annotator": SAMPLE_ANNOTATOR, "round": "multimodal", "inference_order": order, "labels": labels}
+            ]
         else:
             row["votes"] = None
         rows.append(row)
@@ -90,7 +97,13 @@ def msed_sample(schema: list[dict]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for n, (split, text) in enumerate(zip(_SPLITS, _TEXTS)):
-            row = {"Title": f"Sample {n + 1}", "Caption": text, "Id": f"sample-{n + 1}", "Image": "images/1.jpg", "Votes": None}
+            row = {
+                "Title": f"Sample {n + 1}",
+                "Caption": text,
+                "Id": f"sample-{n + 1}",
+                "Image": "images/1.jpg",
+                "Votes": None,
+            }
             row["Inference Sequence"] = msed_sequence(msed_order) if n == 0 else ""
             for column, key in MSED_TASKS.items():
                 if key in tasks and tasks[key]["labels"]:
@@ -104,8 +117,10 @@ def msed_sample(schema: list[dict]) -> bytes:
 def build_sample(schema: list[dict], fmt: str) -> tuple[str, str, bytes]:
     """(filename, content type, bytes) of the sample in `fmt` (a FORMATS key)."""
     filename, content_type = FORMATS[fmt]
-    data = {"csv": lambda: csv_sample(schema), "jsonl": lambda: jsonl_sample(schema), "zip": lambda: zip_sample(schema), "msed": lambda: msed_sample(schema)}[fmt]()
+    data = {
+        "csv": lambda: csv_sample(schema),
+        "jsonl": lambda: jsonl_sample(schema),
+        "zip": lambda: zip_sample(schema),
+        "msed": lambda: msed_sample(schema),
+    }[fmt]()
     return filename, content_type, data
-
-
-

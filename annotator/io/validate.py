@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import DatasetError
+from .images import ImageInfo
 from .jsonsafe import UNSTORABLE, JSONProblem, find_unstorable
 from .jsonsafe import loads as json_loads
-from .images import ImageInfo
 from .readers import RawRow
 
 RESERVED_COLUMNS = ("id", "text", "image", "split", "metadata", "inference_order", "votes")
@@ -64,7 +65,9 @@ class RowError:
 
 
 def _storable(text: str) -> str:
-    return UNSTORABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() == "\x00" else f"\\u{ord(m.group()):04x}", text)
+    return UNSTORABLE.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if m.group() == "\x00" else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,9 @@ def _json_value(value: Any, what: str) -> Any:
         try:
             value = json_loads(value)
         except JSONProblem as exc:
-            raise ValueError(f"{what} is not valid JSON ({exc.message.removeprefix('not valid JSON: ').rstrip('.')}).") from exc
+            raise ValueError(
+                f"{what} is not valid JSON ({exc.message.removeprefix('not valid JSON: ').rstrip('.')})."
+            ) from exc
         if reason := find_unstorable(value):  # "\u0000" in the JSON text is a NUL once parsed
             raise ValueError(f"{what}: a value {reason}")
     return value
@@ -284,7 +289,9 @@ class RowValidator:
         errors: list[RowError] = []
 
         def fail(column: str, message: str) -> None:
-            errors.append(RowError(row=raw.number, column=self._col(column) if column else "", message=message, file=raw.file))
+            errors.append(
+                RowError(row=raw.number, column=self._col(column) if column else "", message=message, file=raw.file)
+            )
 
         for column, message in raw.problems:
             fail(column, message)
@@ -299,7 +306,10 @@ class RowValidator:
         if self.per_row_keys:
             unknown = sorted(k for k in values if k not in self.known)
             if unknown:
-                fail("", f"unknown key(s) {', '.join(unknown)}. Expected keys: {', '.join(expected_columns(self.schema))}.")
+                fail(
+                    "",
+                    f"unknown key(s) {', '.join(unknown)}. Expected keys: {', '.join(expected_columns(self.schema))}.",
+                )
 
         # id
         external_id = ""
@@ -406,7 +416,10 @@ class RowValidator:
                 except ValueError as exc:
                     fail(column, str(exc))
             if len(set(given.values())) > 1:
-                fail(f"gold_{task}", f"the columns {task} and gold_{task} give different gold labels ({', '.join(given.values())}); keep one.")
+                fail(
+                    f"gold_{task}",
+                    f"the columns {task} and gold_{task} give different gold labels ({', '.join(given.values())}); keep one.",
+                )
                 continue
             try:
                 source = normalise(_as_text(values.get(f"gold_{task}_source"), "source"))
@@ -458,7 +471,9 @@ class RowValidator:
             if not annotator:
                 problems.append("names no annotator")
             elif not _USERNAME.match(annotator):
-                problems.append("has an annotator name that is not a valid username (letters, digits and @ . + - _ only, no spaces, at most 150)")
+                problems.append(
+                    "has an annotator name that is not a valid username (letters, digits and @ . + - _ only, no spaces, at most 150)"
+                )
             round_ = str(vote.get("round") or "multimodal").strip().lower()
             if round_ not in ROUNDS:
                 problems.append(f"has the round {round_!r}; rounds are {', '.join(ROUNDS)}")
@@ -476,7 +491,11 @@ class RowValidator:
             elif isinstance(duration, str):
                 duration = None
             if duration is not None:
-                if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not float(duration).is_integer():
+                if (
+                    isinstance(duration, bool)
+                    or not isinstance(duration, (int, float))
+                    or not float(duration).is_integer()
+                ):
                     problems.append("has a duration_ms that is not a whole number of milliseconds")
                     duration = None
                 elif not 0 <= duration <= MAX_DURATION_MS:
@@ -505,5 +524,7 @@ class RowValidator:
             if problems:
                 fail("votes", f"{who} " + "; ".join(p.rstrip(".") for p in problems) + ".")
                 continue
-            votes.append(CleanVote(annotator=annotator, round=round_, inference_order=order, duration_ms=duration, labels=labels))
+            votes.append(
+                CleanVote(annotator=annotator, round=round_, inference_order=order, duration_ms=duration, labels=labels)
+            )
         return votes

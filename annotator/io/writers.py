@@ -11,9 +11,10 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 CHUNK_CHARS = 64 * 1024
 # The public MSED release's columns, then the ones Affect Studio adds so an

@@ -72,7 +72,9 @@ def safe_entries(
     for info in infos:
         name = normalise_name(info.filename)
         if _is_symlink(info):
-            raise UnsafeArchive(f"The ZIP entry {info.filename!r} is a symbolic link; links are not allowed. The archive was refused.")
+            raise UnsafeArchive(
+                f"The ZIP entry {info.filename!r} is a symbolic link; links are not allowed. The archive was refused."
+            )
         if info.flag_bits & 0x1:
             raise UnsafeArchive(f"The ZIP entry {info.filename!r} is encrypted; upload an archive without a password.")
         total += info.file_size
@@ -85,7 +87,12 @@ def safe_entries(
                 f"The ZIP entry {info.filename!r} is compressed more than {max_ratio}:1 "
                 f"({info.compress_size:,} bytes unpack to {info.file_size:,}); it looks like a ZIP bomb and the archive was refused."
             )
-        if info.is_dir() or name.endswith("/") or name.startswith(_IGNORED_PREFIXES) or name.rsplit("/", 1)[-1] == ".DS_Store":
+        if (
+            info.is_dir()
+            or name.endswith("/")
+            or name.startswith(_IGNORED_PREFIXES)
+            or name.rsplit("/", 1)[-1] == ".DS_Store"
+        ):
             continue
         if name in files:
             raise UnsafeArchive(f"The archive holds {name!r} twice; keep one copy and zip it again.")
@@ -122,9 +129,13 @@ def open_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, max_bytes: int) ->
     try:
         raw = zf.open(info)
     except NotImplementedError as exc:
-        raise UnsafeArchive(f"The ZIP entry {info.filename!r} uses a compression method we cannot read; zip it again with the usual method (deflate).") from exc
+        raise UnsafeArchive(
+            f"The ZIP entry {info.filename!r} uses a compression method we cannot read; zip it again with the usual method (deflate)."
+        ) from exc
     except RuntimeError as exc:  # zipfile's "password required"
-        raise UnsafeArchive(f"The ZIP entry {info.filename!r} cannot be read: is the archive password-protected? Zip it without a password.") from exc
+        raise UnsafeArchive(
+            f"The ZIP entry {info.filename!r} cannot be read: is the archive password-protected? Zip it without a password."
+        ) from exc
     except zipfile.BadZipFile as exc:
         raise UnsafeArchive(f"The ZIP entry {info.filename!r} is damaged; zip the files again.") from exc
     return CappedReader(raw, max_bytes=max_bytes, name=info.filename)

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,156 +14,254 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AnnotationEdit',
+            name="AnnotationEdit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('old', models.JSONField()),
-                ('new', models.JSONField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                ("old", models.JSONField()),
+                ("new", models.JSONField()),
             ],
             options={
-                'ordering': ['annotation', 'at', 'id'],
+                "ordering": ["annotation", "at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Gold',
+            name="Gold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('majority', 'Majority vote'), ('adjudicated', 'Adjudicated by a lead'), ('imported', 'Imported')], default='majority', max_length=12)),
-                ('votes_for', models.PositiveIntegerField(default=0)),
-                ('votes_total', models.PositiveIntegerField(default=0)),
-                ('is_tie', models.BooleanField(default=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("majority", "Majority vote"),
+                            ("adjudicated", "Adjudicated by a lead"),
+                            ("imported", "Imported"),
+                        ],
+                        default="majority",
+                        max_length=12,
+                    ),
+                ),
+                ("votes_for", models.PositiveIntegerField(default=0)),
+                ("votes_total", models.PositiveIntegerField(default=0)),
+                ("is_tie", models.BooleanField(default=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ImageAsset',
+            name="ImageAsset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(max_length=64, unique=True)),
-                ('file', models.CharField(help_text='Path relative to MEDIA_ROOT.', max_length=200)),
-                ('format', models.CharField(max_length=10)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('size_bytes', models.PositiveBigIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sha256", models.CharField(max_length=64, unique=True)),
+                ("file", models.CharField(help_text="Path relative to MEDIA_ROOT.", max_length=200)),
+                ("format", models.CharField(max_length=10)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("size_bytes", models.PositiveBigIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('original_name', models.CharField(max_length=255)),
-                ('path', models.CharField(help_text='Uploaded file, kept until the import ends.', max_length=500)),
-                ('format', models.CharField(blank=True, max_length=10)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('validating', 'Validating'), ('invalid', 'Has errors'), ('valid', 'Ready to import'), ('running', 'Importing'), ('succeeded', 'Imported'), ('failed', 'Failed')], default='queued', max_length=12)),
-                ('on_duplicate', models.CharField(choices=[('skip', 'Skip items whose id exists'), ('update', 'Update items whose id exists')], default='skip', max_length=8)),
-                ('only_valid_rows', models.BooleanField(default=False)),
-                ('rows_total', models.PositiveIntegerField(default=0)),
-                ('rows_done', models.PositiveIntegerField(default=0)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('error_count', models.PositiveIntegerField(default=0)),
-                ('message', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("original_name", models.CharField(max_length=255)),
+                ("path", models.CharField(help_text="Uploaded file, kept until the import ends.", max_length=500)),
+                ("format", models.CharField(blank=True, max_length=10)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("validating", "Validating"),
+                            ("invalid", "Has errors"),
+                            ("valid", "Ready to import"),
+                            ("running", "Importing"),
+                            ("succeeded", "Imported"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "on_duplicate",
+                    models.CharField(
+                        choices=[("skip", "Skip items whose id exists"), ("update", "Update items whose id exists")],
+                        default="skip",
+                        max_length=8,
+                    ),
+                ),
+                ("only_valid_rows", models.BooleanField(default=False)),
+                ("rows_total", models.PositiveIntegerField(default=0)),
+                ("rows_done", models.PositiveIntegerField(default=0)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("error_count", models.PositiveIntegerField(default=0)),
+                ("message", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=200)),
-                ('text', models.TextField(blank=True)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('split', models.CharField(choices=[('train', 'Train'), ('dev', 'Dev'), ('test', 'Test'), ('unassigned', 'Unassigned')], default='unassigned', max_length=12)),
-                ('vote_count', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(max_length=200)),
+                ("text", models.TextField(blank=True)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                (
+                    "split",
+                    models.CharField(
+                        choices=[("train", "Train"), ("dev", "Dev"), ("test", "Test"), ("unassigned", "Unassigned")],
+                        default="unassigned",
+                        max_length=12,
+                    ),
+                ),
+                ("vote_count", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['project', 'id'],
+                "ordering": ["project", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Label',
+            name="Label",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=100)),
-                ('description', models.TextField(blank=True)),
-                ('hotkey', models.CharField(blank=True, max_length=1)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=100)),
+                ("description", models.TextField(blank=True)),
+                ("hotkey", models.CharField(blank=True, max_length=1)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'ordering': ['task', 'position', 'id'],
+                "ordering": ["task", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('lead', 'Lead'), ('annotator', 'Annotator')], default='annotator', max_length=12)),
-                ('pseudonym', models.CharField(help_text='Shown in exports when the lead hides identities.', max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("lead", "Lead"), ("annotator", "Annotator")], default="annotator", max_length=12
+                    ),
+                ),
+                (
+                    "pseudonym",
+                    models.CharField(help_text="Shown in exports when the lead hides identities.", max_length=40),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('guidelines', models.TextField(blank=True, help_text='Markdown; shown to annotators beside every item.')),
-                ('votes_per_item', models.PositiveSmallIntegerField(default=5)),
-                ('ask_inference_order', models.BooleanField(default=True)),
-                ('unimodal_rounds', models.BooleanField(default=False, help_text='CH-SIMS style: text only, then image only, then both.')),
-                ('show_suggestions', models.BooleanField(default=False)),
-                ('suggestions_after_first_choice', models.BooleanField(default=False, help_text="Reveal model suggestions only after the annotator's own first choice.")),
-                ('queue_order', models.CharField(choices=[('finish_first', 'Finish items first (most votes first)'), ('random', 'Random'), ('sequential', 'Sequential (import order)'), ('uncertain', 'Most uncertain first (model entropy)')], default='finish_first', max_length=20)),
-                ('claim_minutes', models.PositiveSmallIntegerField(default=10)),
-                ('dispute_threshold', models.FloatField(default=0.6, help_text='Gold support (votes for / votes) below this marks an item disputed.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "guidelines",
+                    models.TextField(blank=True, help_text="Markdown; shown to annotators beside every item."),
+                ),
+                ("votes_per_item", models.PositiveSmallIntegerField(default=5)),
+                ("ask_inference_order", models.BooleanField(default=True)),
+                (
+                    "unimodal_rounds",
+                    models.BooleanField(
+                        default=False, help_text="CH-SIMS style: text only, then image only, then both."
+                    ),
+                ),
+                ("show_suggestions", models.BooleanField(default=False)),
+                (
+                    "suggestions_after_first_choice",
+                    models.BooleanField(
+                        default=False, help_text="Reveal model suggestions only after the annotator's own first choice."
+                    ),
+                ),
+                (
+                    "queue_order",
+                    models.CharField(
+                        choices=[
+                            ("finish_first", "Finish items first (most votes first)"),
+                            ("random", "Random"),
+                            ("sequential", "Sequential (import order)"),
+                            ("uncertain", "Most uncertain first (model entropy)"),
+                        ],
+                        default="finish_first",
+                        max_length=20,
+                    ),
+                ),
+                ("claim_minutes", models.PositiveSmallIntegerField(default=10)),
+                (
+                    "dispute_threshold",
+                    models.FloatField(
+                        default=0.6, help_text="Gold support (votes for / votes) below this marks an item disputed."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=100)),
-                ('required', models.BooleanField(default=True)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=100)),
+                ("required", models.BooleanField(default=True)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'ordering': ['project', 'position', 'id'],
+                "ordering": ["project", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Vote',
+            name="Vote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.CharField(choices=[('multimodal', 'Text and image'), ('text', 'Text only'), ('image', 'Image only')], max_length=12)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "round",
+                    models.CharField(
+                        choices=[("multimodal", "Text and image"), ("text", "Text only"), ("image", "Image only")],
+                        max_length=12,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Annotation',
+            name="Annotation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.CharField(choices=[('multimodal', 'Text and image'), ('text', 'Text only'), ('image', 'Image only')], default='multimodal', max_length=12)),
-                ('inference_order', models.JSONField(blank=True, default=list)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('suggestion_accepted', models.JSONField(blank=True, default=dict)),
-                ('client_key', models.UUIDField(blank=True, null=True, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "round",
+                    models.CharField(
+                        choices=[("multimodal", "Text and image"), ("text", "Text only"), ("image", "Image only")],
+                        default="multimodal",
+                        max_length=12,
+                    ),
+                ),
+                ("inference_order", models.JSONField(blank=True, default=list)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("suggestion_accepted", models.JSONField(blank=True, default=dict)),
+                ("client_key", models.UUIDField(blank=True, null=True, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="annotations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

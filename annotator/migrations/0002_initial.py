@@ -6,205 +6,287 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotator', '0001_initial'),
-        ('inference', '0001_initial'),
+        ("annotator", "0001_initial"),
+        ("inference", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='annotation',
-            name='suggestion_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inference.predictionrun'),
+            model_name="annotation",
+            name="suggestion_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="inference.predictionrun",
+            ),
         ),
         migrations.AddField(
-            model_name='annotationedit',
-            name='annotation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='edits', to='annotator.annotation'),
+            model_name="annotationedit",
+            name="annotation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="edits", to="annotator.annotation"
+            ),
         ),
         migrations.AddField(
-            model_name='annotationedit',
-            name='editor',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="annotationedit",
+            name="editor",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='gold',
-            name='adjudicated_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="gold",
+            name="adjudicated_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='created_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="importjob",
+            name="created_by",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='image',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='items', to='annotator.imageasset'),
+            model_name="item",
+            name="image",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="items",
+                to="annotator.imageasset",
+            ),
         ),
         migrations.AddField(
-            model_name='gold',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gold', to='annotator.item'),
+            model_name="gold",
+            name="item",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="gold", to="annotator.item"
+            ),
         ),
         migrations.AddField(
-            model_name='annotation',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='annotations', to='annotator.item'),
+            model_name="annotation",
+            name="item",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="annotations", to="annotator.item"
+            ),
         ),
         migrations.AddField(
-            model_name='gold',
-            name='label',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotator.label'),
+            model_name="gold",
+            name="label",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="annotator.label",
+            ),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL),
+            model_name="membership",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='created_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="project",
+            name="created_by",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='annotator.project'),
+            model_name="membership",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="annotator.project"
+            ),
         ),
         migrations.AddField(
-            model_name='label',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotator.project'),
+            model_name="label",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="annotator.project"
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='annotator.project'),
+            model_name="item",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="items", to="annotator.project"
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='imports', to='annotator.project'),
+            model_name="importjob",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="imports", to="annotator.project"
+            ),
         ),
         migrations.AddField(
-            model_name='task',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='annotator.project'),
+            model_name="task",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="tasks", to="annotator.project"
+            ),
         ),
         migrations.AddField(
-            model_name='label',
-            name='task',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='labels', to='annotator.task'),
+            model_name="label",
+            name="task",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="labels", to="annotator.task"
+            ),
         ),
         migrations.AddField(
-            model_name='gold',
-            name='task',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gold', to='annotator.task'),
+            model_name="gold",
+            name="task",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="gold", to="annotator.task"
+            ),
         ),
         migrations.AddField(
-            model_name='vote',
-            name='annotation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='votes', to='annotator.annotation'),
+            model_name="vote",
+            name="annotation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="votes", to="annotator.annotation"
+            ),
         ),
         migrations.AddField(
-            model_name='vote',
-            name='annotator',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="vote",
+            name="annotator",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='vote',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='votes', to='annotator.item'),
+            model_name="vote",
+            name="item",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="votes", to="annotator.item"
+            ),
         ),
         migrations.AddField(
-            model_name='vote',
-            name='label',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='votes', to='annotator.label'),
+            model_name="vote",
+            name="label",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="votes", to="annotator.label"
+            ),
         ),
         migrations.AddField(
-            model_name='vote',
-            name='task',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='votes', to='annotator.task'),
+            model_name="vote",
+            name="task",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="votes", to="annotator.task"
+            ),
         ),
         migrations.AddIndex(
-            model_name='annotation',
-            index=models.Index(fields=['annotator', '-updated_at'], name='annotation_by_annotator'),
+            model_name="annotation",
+            index=models.Index(fields=["annotator", "-updated_at"], name="annotation_by_annotator"),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.UniqueConstraint(fields=('item', 'annotator', 'round'), name='annotation_unique_per_round'),
+            model_name="annotation",
+            constraint=models.UniqueConstraint(
+                fields=("item", "annotator", "round"), name="annotation_unique_per_round"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.CheckConstraint(condition=models.Q(('duration_ms__lte', 86400000)), name='annotation_duration_below_a_day'),
+            model_name="annotation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("duration_ms__lte", 86400000)), name="annotation_duration_below_a_day"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('votes_per_item__gte', 1), ('votes_per_item__lte', 50)), name='project_votes_per_item_range'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("votes_per_item__gte", 1), ("votes_per_item__lte", 50)),
+                name="project_votes_per_item_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('dispute_threshold__gte', 0), ('dispute_threshold__lte', 1)), name='project_dispute_threshold_range'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("dispute_threshold__gte", 0), ("dispute_threshold__lte", 1)),
+                name="project_dispute_threshold_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('project', 'user'), name='membership_unique_user'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("project", "user"), name="membership_unique_user"),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(fields=['project', 'split', 'id'], name='item_project_split'),
+            model_name="item",
+            index=models.Index(fields=["project", "split", "id"], name="item_project_split"),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(fields=['project', 'vote_count', 'id'], name='item_project_votes'),
+            model_name="item",
+            index=models.Index(fields=["project", "vote_count", "id"], name="item_project_votes"),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.UniqueConstraint(fields=('project', 'external_id'), name='item_unique_external_id'),
+            model_name="item",
+            constraint=models.UniqueConstraint(fields=("project", "external_id"), name="item_unique_external_id"),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('text', ''), _negated=True), ('image__isnull', False), _connector='OR'), name='item_has_text_or_image'),
+            model_name="item",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("text", ""), _negated=True), ("image__isnull", False), _connector="OR"),
+                name="item_has_text_or_image",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='task',
-            constraint=models.UniqueConstraint(fields=('project', 'key'), name='task_unique_key'),
+            model_name="task",
+            constraint=models.UniqueConstraint(fields=("project", "key"), name="task_unique_key"),
         ),
         migrations.AddConstraint(
-            model_name='label',
-            constraint=models.UniqueConstraint(fields=('task', 'key'), name='label_unique_key'),
+            model_name="label",
+            constraint=models.UniqueConstraint(fields=("task", "key"), name="label_unique_key"),
         ),
         migrations.AddConstraint(
-            model_name='label',
-            constraint=models.UniqueConstraint(condition=models.Q(('hotkey', ''), _negated=True), fields=('project', 'hotkey'), name='label_unique_hotkey'),
+            model_name="label",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("hotkey", ""), _negated=True),
+                fields=("project", "hotkey"),
+                name="label_unique_hotkey",
+            ),
         ),
         migrations.AddIndex(
-            model_name='gold',
-            index=models.Index(fields=['task', 'label'], name='gold_task_label'),
+            model_name="gold",
+            index=models.Index(fields=["task", "label"], name="gold_task_label"),
         ),
         migrations.AddConstraint(
-            model_name='gold',
-            constraint=models.UniqueConstraint(fields=('item', 'task'), name='gold_unique_per_task'),
+            model_name="gold",
+            constraint=models.UniqueConstraint(fields=("item", "task"), name="gold_unique_per_task"),
         ),
         migrations.AddConstraint(
-            model_name='gold',
-            constraint=models.CheckConstraint(condition=models.Q(('votes_for__lte', models.F('votes_total'))), name='gold_support_le_total'),
+            model_name="gold",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("votes_for__lte", models.F("votes_total"))), name="gold_support_le_total"
+            ),
         ),
         migrations.AddIndex(
-            model_name='vote',
-            index=models.Index(fields=['task', 'round', 'item'], name='vote_task_round_item'),
+            model_name="vote",
+            index=models.Index(fields=["task", "round", "item"], name="vote_task_round_item"),
         ),
         migrations.AddConstraint(
-            model_name='vote',
-            constraint=models.UniqueConstraint(fields=('item', 'annotator', 'round', 'task'), name='vote_unique_per_task'),
+            model_name="vote",
+            constraint=models.UniqueConstraint(
+                fields=("item", "annotator", "round", "task"), name="vote_unique_per_task"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='vote',
-            constraint=models.UniqueConstraint(fields=('annotation', 'task'), name='vote_unique_in_annotation'),
+            model_name="vote",
+            constraint=models.UniqueConstraint(fields=("annotation", "task"), name="vote_unique_in_annotation"),
         ),
     ]

@@ -6,116 +6,149 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0002_initial'),
+        ("annotator", "0002_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Claim',
+            name="Claim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.CharField(choices=[('multimodal', 'Text and image'), ('text', 'Text only'), ('image', 'Image only')], default='multimodal', max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "round",
+                    models.CharField(
+                        choices=[("multimodal", "Text and image"), ("text", "Text only"), ("image", "Image only")],
+                        default="multimodal",
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='Skip',
+            name="Skip",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.CharField(choices=[('multimodal', 'Text and image'), ('text', 'Text only'), ('image', 'Image only')], default='multimodal', max_length=12)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "round",
+                    models.CharField(
+                        choices=[("multimodal", "Text and image"), ("text", "Text only"), ("image", "Image only")],
+                        default="multimodal",
+                        max_length=12,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("at", models.DateTimeField()),
             ],
         ),
         migrations.AddField(
-            model_name='item',
-            name='claim_count',
+            model_name="item",
+            name="claim_count",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='item',
-            name='image_claim_count',
+            model_name="item",
+            name="image_claim_count",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='item',
-            name='image_vote_count',
+            model_name="item",
+            name="image_vote_count",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='item',
-            name='text_claim_count',
+            model_name="item",
+            name="text_claim_count",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='item',
-            name='text_vote_count',
+            model_name="item",
+            name="text_vote_count",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddIndex(
-            model_name='annotation',
-            index=models.Index(fields=['annotator', 'round', 'item'], name='annotation_annotator_round'),
+            model_name="annotation",
+            index=models.Index(fields=["annotator", "round", "item"], name="annotation_annotator_round"),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('image__isnull', False), models.Q(('text', ''), _negated=True)), fields=['project', 'text_vote_count', 'id'], name='item_queue_text_round'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("image__isnull", False), models.Q(("text", ""), _negated=True)),
+                fields=["project", "text_vote_count", "id"],
+                name="item_queue_text_round",
+            ),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('image__isnull', True), ('text', ''), _connector='OR'), fields=['project', 'vote_count', 'id'], name='item_queue_one_modality'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("image__isnull", True), ("text", ""), _connector="OR"),
+                fields=["project", "vote_count", "id"],
+                name="item_queue_one_modality",
+            ),
         ),
         migrations.AddField(
-            model_name='claim',
-            name='annotator',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="claim",
+            name="annotator",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='claim',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='claims', to='annotator.item'),
+            model_name="claim",
+            name="item",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="claims", to="annotator.item"
+            ),
         ),
         migrations.AddField(
-            model_name='claim',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotator.project'),
+            model_name="claim",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="annotator.project"
+            ),
         ),
         migrations.AddField(
-            model_name='skip',
-            name='annotator',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="skip",
+            name="annotator",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='skip',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skips', to='annotator.item'),
+            model_name="skip",
+            name="item",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="skips", to="annotator.item"
+            ),
         ),
         migrations.AddField(
-            model_name='skip',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotator.project'),
+            model_name="skip",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="annotator.project"
+            ),
         ),
         migrations.AddIndex(
-            model_name='claim',
-            index=models.Index(fields=['project', 'expires_at'], name='claim_expiry'),
+            model_name="claim",
+            index=models.Index(fields=["project", "expires_at"], name="claim_expiry"),
         ),
         migrations.AddIndex(
-            model_name='claim',
-            index=models.Index(fields=['annotator', 'project', 'created_at'], name='claim_by_annotator'),
+            model_name="claim",
+            index=models.Index(fields=["annotator", "project", "created_at"], name="claim_by_annotator"),
         ),
         migrations.AddConstraint(
-            model_name='claim',
-            constraint=models.UniqueConstraint(fields=('item', 'annotator', 'round'), name='claim_unique_per_round'),
+            model_name="claim",
+            constraint=models.UniqueConstraint(fields=("item", "annotator", "round"), name="claim_unique_per_round"),
         ),
         migrations.AddIndex(
-            model_name='skip',
-            index=models.Index(fields=['project', 'annotator', 'round', 'at'], name='skip_by_annotator'),
+            model_name="skip",
+            index=models.Index(fields=["project", "annotator", "round", "at"], name="skip_by_annotator"),
         ),
         migrations.AddConstraint(
-            model_name='skip',
-            constraint=models.UniqueConstraint(fields=('item', 'annotator', 'round'), name='skip_unique_per_round'),
+            model_name="skip",
+            constraint=models.UniqueConstraint(fields=("item", "annotator", "round"), name="skip_unique_per_round"),
         ),
     ]

@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0004_add_project_schema_token'),
+        ("annotator", "0004_add_project_schema_token"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(fields=['project', '-vote_count', 'id'], name='item_queue_finish_first'),
+            model_name="item",
+            index=models.Index(fields=["project", "-vote_count", "id"], name="item_queue_finish_first"),
         ),
     ]

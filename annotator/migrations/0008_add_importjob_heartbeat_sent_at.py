@@ -5,41 +5,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0007_move_drf_tokens_to_apitoken'),
+        ("annotator", "0007_move_drf_tokens_to_apitoken"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='check_only',
+            model_name="importjob",
+            name="check_only",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='heartbeat_at',
+            model_name="importjob",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='sent_at',
+            model_name="importjob",
+            name="sent_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='worker',
+            model_name="importjob",
+            name="worker",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AlterField(
-            model_name='importjob',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('validating', 'Validating'), ('invalid', 'Has errors'), ('valid', 'Ready to import'), ('running', 'Importing'), ('succeeded', 'Imported'), ('failed', 'Failed'), ('discarded', 'Discarded')], default='queued', max_length=12),
+            model_name="importjob",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("validating", "Validating"),
+                    ("invalid", "Has errors"),
+                    ("valid", "Ready to import"),
+                    ("running", "Importing"),
+                    ("succeeded", "Imported"),
+                    ("failed", "Failed"),
+                    ("discarded", "Discarded"),
+                ],
+                default="queued",
+                max_length=12,
+            ),
         ),
         migrations.AddIndex(
-            model_name='importjob',
-            index=models.Index(fields=['status'], name='importjob_status'),
+            model_name="importjob",
+            index=models.Index(fields=["status"], name="importjob_status"),
         ),
         # Jobs that exist already were sent the old way: count them as sent.
         migrations.RunSQL("UPDATE annotator_importjob SET sent_at = created_at", reverse_sql=migrations.RunSQL.noop),

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0008_add_importjob_heartbeat_sent_at'),
+        ("annotator", "0008_add_importjob_heartbeat_sent_at"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkerPresence',
+            name="WorkerPresence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('queues', models.JSONField(default=list)),
-                ('seen_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("queues", models.JSONField(default=list)),
+                ("seen_at", models.DateTimeField()),
             ],
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0009_add_workerpresence'),
+        ("annotator", "0009_add_workerpresence"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='gold',
-            name='adjudicated_at',
+            model_name="gold",
+            name="adjudicated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

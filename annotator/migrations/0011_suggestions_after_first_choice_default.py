@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0010_add_gold_adjudicated_at'),
+        ("annotator", "0010_add_gold_adjudicated_at"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='project',
-            name='suggestions_after_first_choice',
-            field=models.BooleanField(default=True, help_text="Reveal model suggestions only after the annotator's own first choice."),
+            model_name="project",
+            name="suggestions_after_first_choice",
+            field=models.BooleanField(
+                default=True, help_text="Reveal model suggestions only after the annotator's own first choice."
+            ),
         ),
     ]

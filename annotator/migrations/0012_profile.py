@@ -6,24 +6,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0011_suggestions_after_first_choice_default'),
+        ("annotator", "0011_suggestions_after_first_choice_default"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='securityevent',
-            name='kind',
-            field=models.CharField(choices=[('sign_in', 'Signed in'), ('sign_in_failed', 'Sign-in failed'), ('locked_out', 'Locked out'), ('member_added', 'Member added'), ('member_removed', 'Member removed'), ('role_changed', 'Role changed'), ('token_created', 'API token created'), ('token_revoked', 'API token revoked'), ('export', 'Export'), ('account_created', 'Account created'), ('account_deactivated', 'Account deactivated'), ('password_reset', 'Password reset by a lead')], max_length=24),
+            model_name="securityevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("sign_in", "Signed in"),
+                    ("sign_in_failed", "Sign-in failed"),
+                    ("locked_out", "Locked out"),
+                    ("member_added", "Member added"),
+                    ("member_removed", "Member removed"),
+                    ("role_changed", "Role changed"),
+                    ("token_created", "API token created"),
+                    ("token_revoked", "API token revoked"),
+                    ("export", "Export"),
+                    ("account_created", "Account created"),
+                    ("account_deactivated", "Account deactivated"),
+                    ("password_reset", "Password reset by a lead"),
+                ],
+                max_length=24,
+            ),
         ),
         migrations.CreateModel(
-            name='Profile',
+            name="Profile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('must_change_password', models.BooleanField(default=False)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("must_change_password", models.BooleanField(default=False)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="profile", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
     ]

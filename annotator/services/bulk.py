@@ -10,9 +10,10 @@ elsewhere through bulk_create.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, models, transaction
@@ -64,7 +65,7 @@ class _Schema:
             self.labels[(task_id, key)] = label_id
             self.label_task[label_id] = task_id
         self.label_keys: dict[int, list[str]] = {}
-        for (task_id, key) in self.labels:
+        for task_id, key in self.labels:
             self.label_keys.setdefault(task_id, []).append(key)
 
     def resolve(self, labels: Mapping[Any, Any]) -> list[tuple[int, int]]:
@@ -77,7 +78,9 @@ class _Schema:
                 continue
             task_id = self.task_ids.get(str(task))
             if task_id is None:
-                raise DomainError(f"This project has no task {task!r}; its tasks are {', '.join(sorted(self.task_keys))}.")
+                raise DomainError(
+                    f"This project has no task {task!r}; its tasks are {', '.join(sorted(self.task_keys))}."
+                )
             label_id = self.labels.get((task_id, str(label)))
             if label_id is None:
                 allowed = ", ".join(self.label_keys.get(task_id, []))
@@ -224,7 +227,14 @@ def _insert(prepared: list[_Prepared]) -> int:
             with_pk=True,
         )
         votes = [
-            {"annotation_id": pk, "item_id": p.item_id, "annotator_id": p.annotator_id, "round": p.round, "task_id": t, "label_id": l}
+            {
+                "annotation_id": pk,
+                "item_id": p.item_id,
+                "annotator_id": p.annotator_id,
+                "round": p.round,
+                "task_id": t,
+                "label_id": l,
+            }
             for pk, p in zip(ids, prepared)
             for t, l in p.votes
         ]
@@ -279,11 +289,16 @@ def write_annotations(
                 item_ids = sorted({p.item_id for p in prepared})
                 # Lock in id order, so two writers on the same items cannot deadlock.
                 found = list(
-                    Item.objects.select_for_update().filter(project=project, id__in=item_ids).order_by("id").values_list("id", flat=True)
+                    Item.objects.select_for_update()
+                    .filter(project=project, id__in=item_ids)
+                    .order_by("id")
+                    .values_list("id", flat=True)
                 )
                 if len(found) != len(item_ids):
                     missing = sorted(set(item_ids) - set(found))[:5]
-                    raise DomainError(f"These items are not in the project {project.slug!r}: {', '.join(map(str, missing))}.")
+                    raise DomainError(
+                        f"These items are not in the project {project.slug!r}: {', '.join(map(str, missing))}."
+                    )
                 annotator_ids = {p.annotator_id for p in prepared}
                 known = set(users.objects.filter(id__in=annotator_ids).values_list("id", flat=True))
                 if known != annotator_ids:

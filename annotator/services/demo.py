@@ -51,7 +51,9 @@ def _set_password(username: str, *, staff: bool = False) -> tuple[object, str]:
     return user, password
 
 
-def seed_demo_project(*, items: int = 600, seed: int = 0, labelled_share: float = 0.8, slug: str = DEMO_SLUG) -> DemoResult:
+def seed_demo_project(
+    *, items: int = 600, seed: int = 0, labelled_share: float = 0.8, slug: str = DEMO_SLUG
+) -> DemoResult:
     """Create (or refresh the logins of) the demo project.
 
     The first run creates the project with `items` synthetic items, stores
@@ -78,7 +80,11 @@ def seed_demo_project(*, items: int = 600, seed: int = 0, labelled_share: float 
 
     with transaction.atomic():
         project = create_project(
-            name="MSED demo", slug=slug, template="msed", created_by=lead, guidelines=GUIDELINES,
+            name="MSED demo",
+            slug=slug,
+            template="msed",
+            created_by=lead,
+            guidelines=GUIDELINES,
             description="Synthetic social-media posts labelled for desire, sentiment and emotion (MSED schema).",
         )
         for user in annotator_users:
@@ -95,8 +101,12 @@ def seed_demo_project(*, items: int = 600, seed: int = 0, labelled_share: float 
                 image_id = asset_ids[key]
             new_items.append(
                 Item(
-                    project=project, external_id=item.external_id, text=item.text or "", image_id=image_id,
-                    split=item.split, metadata={"title": item.title, "source": "synthetic demo"},
+                    project=project,
+                    external_id=item.external_id,
+                    text=item.text or "",
+                    image_id=image_id,
+                    split=item.split,
+                    metadata={"title": item.title, "source": "synthetic demo"},
                 )
             )
         Item.objects.bulk_create(new_items, batch_size=2000)
@@ -140,7 +150,9 @@ def _unimodal_rows(synthetic, item_ids: list[int], truth: np.ndarray, annotators
     rows = []
     for offset, (round_, factor) in enumerate(UNIMODAL_ERROR_FACTOR.items()):
         rates = [min(0.9, rate * factor) for rate in demo.DEFAULT_ERROR_RATES[: len(annotators)]]
-        votes = demo.simulate_votes(truth[:n], n_annotators=len(annotators), error_rates=rates, seed=seed + 101 + offset)
+        votes = demo.simulate_votes(
+            truth[:n], n_annotators=len(annotators), error_rates=rates, seed=seed + 101 + offset
+        )
         for i in range(n):
             # A round shows one modality: an item without it has no vote in that round.
             if (round_ == "text" and not synthetic[i].text) or (round_ == "image" and synthetic[i].image_bytes is None):
@@ -148,7 +160,9 @@ def _unimodal_rows(synthetic, item_ids: list[int], truth: np.ndarray, annotators
             for a, user in enumerate(annotators):
                 rows.append(
                     AnnotationRow(
-                        item_id=item_ids[i], annotator_id=user.pk, round=round_,
+                        item_id=item_ids[i],
+                        annotator_id=user.pk,
+                        round=round_,
                         labels={task: demo.LABEL_KEYS[task][int(votes[i, a, t])] for t, task in enumerate(demo.TASKS)},
                         duration_ms=2500 + 400 * a + 15 * (i % 40),
                     )
@@ -162,7 +176,9 @@ def login_box(logins: list[tuple[str, str, str]], url: str = "http://127.0.0.1:8
     lines += [f"{role:<10} {username:<12} {password}" for username, password, role in logins]
     lines += ["", "(demo accounts only; `manage.py seed_demo` sets new passwords)"]
     width = max(len(line) for line in lines)
-    return "\n".join(["+" + "-" * (width + 2) + "+", *(f"| {line:<{width}} |" for line in lines), "+" + "-" * (width + 2) + "+"])
+    return "\n".join(
+        ["+" + "-" * (width + 2) + "+", *(f"| {line:<{width}} |" for line in lines), "+" + "-" * (width + 2) + "+"]
+    )
 
 
 def save_logins(path, logins: list[tuple[str, str, str]]) -> None:
@@ -185,7 +201,12 @@ def current_logins(path) -> list[tuple[str, str, str]]:
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
         return []
-    users = {u.username: u for u in User.objects.filter(username__in=[row.get("username") for row in saved if isinstance(row, dict)], is_active=True)}
+    users = {
+        u.username: u
+        for u in User.objects.filter(
+            username__in=[row.get("username") for row in saved if isinstance(row, dict)], is_active=True
+        )
+    }
     out = []
     for row in saved:
         user = users.get(row.get("username")) if isinstance(row, dict) else None

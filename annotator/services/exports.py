@@ -33,9 +33,9 @@ from __future__ import annotations
 import logging
 import shutil
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from django.conf import settings
 from django.utils import timezone
@@ -62,7 +62,11 @@ class _Names:
         self.pseudonymise = pseudonymise
         self.names: dict[int, str] = {}
         used: set[str] = set()
-        rows = Membership.objects.filter(project=project).order_by("user_id").values_list("user_id", "user__username", "pseudonym")
+        rows = (
+            Membership.objects.filter(project=project)
+            .order_by("user_id")
+            .values_list("user_id", "user__username", "pseudonym")
+        )
         for user_id, username, pseudonym in rows:
             name = (pseudonym or f"annotator-{len(used) + 1:02d}") if pseudonymise else username
             base, n = name, 2
@@ -101,7 +105,7 @@ class _Context:
     names: _Names
 
     @classmethod
-    def build(cls, project: Project, *, pseudonymise: bool) -> "_Context":
+    def build(cls, project: Project, *, pseudonymise: bool) -> _Context:
         tasks = list_tasks_with_labels(project)
         return cls(
             project=project,
@@ -145,16 +149,27 @@ def _chunk_details(items: list[Item], ctx: _Context) -> tuple[dict, dict]:
     rows = (
         Vote.objects.filter(item_id__in=ids)
         .order_by("item_id", "annotation_id", "task_id")
-        .values_list("item_id", "annotation_id", "annotator_id", "round", "task_id", "label_id",
-                     "annotation__inference_order", "annotation__duration_ms")
+        .values_list(
+            "item_id",
+            "annotation_id",
+            "annotator_id",
+            "round",
+            "task_id",
+            "label_id",
+            "annotation__inference_order",
+            "annotation__duration_ms",
+        )
     )
     user_ids: set[int] = set()
     for item_id, annotation_id, annotator_id, round_, task_id, label_id, order, duration in rows:
         entry = annotations[item_id].get(annotation_id)
         if entry is None:
             entry = annotations[item_id][annotation_id] = {
-                "annotator_id": annotator_id, "round": round_, "inference_order": list(order or []),
-                "duration_ms": duration, "labels": {},
+                "annotator_id": annotator_id,
+                "round": round_,
+                "inference_order": list(order or []),
+                "duration_ms": duration,
+                "labels": {},
             }
             user_ids.add(annotator_id)
         entry["labels"][task_id] = label_id
@@ -171,7 +186,9 @@ def _votes(entries: dict[int, dict], ctx: _Context) -> list[dict]:
                 "round": entry["round"],
                 "inference_order": entry["inference_order"],
                 "duration_ms": entry["duration_ms"],
-                "labels": {key: ctx.label_keys[entry["labels"][tid]] for tid, key in ctx.tasks if tid in entry["labels"]},
+                "labels": {
+                    key: ctx.label_keys[entry["labels"][tid]] for tid, key in ctx.tasks if tid in entry["labels"]
+                },
             }
         )
     votes.sort(key=lambda v: (_ROUND_ORDER.get(v["round"], 9), v["annotator"]))
@@ -260,13 +277,17 @@ def _msed_members(project: Project, ctx: _Context, *, raw: bool = False) -> Iter
         header = _msed_header(ctx)
         rows = (row for _, _, row in _msed_rows(project, split, ctx))
         yield writers.ZipMember(
-            f"{split}/{split}.csv", writers.encoded(writers.batched_text(writers.csv_lines(header, rows, raw=raw))), large=True
+            f"{split}/{split}.csv",
+            writers.encoded(writers.batched_text(writers.csv_lines(header, rows, raw=raw))),
+            large=True,
         )
         # Second pass for the images: a ZIP holds one member at a time.
         number, last = 0, 0
         while True:
             chunk = list(
-                Item.objects.filter(project=project, split=split, id__gt=last).order_by("id").values_list("id", "image__file")[:CHUNK_ITEMS]
+                Item.objects.filter(project=project, split=split, id__gt=last)
+                .order_by("id")
+                .values_list("id", "image__file")[:CHUNK_ITEMS]
             )
             if not chunk:
                 break
@@ -281,7 +302,10 @@ def _image_members(project: Project) -> Iterator[writers.ZipMember]:
     last = 0
     while True:
         chunk = list(
-            ImageAsset.objects.filter(items__project=project, id__gt=last).distinct().order_by("id").values_list("id", "file")[:CHUNK_ITEMS]
+            ImageAsset.objects.filter(items__project=project, id__gt=last)
+            .distinct()
+            .order_by("id")
+            .values_list("id", "file")[:CHUNK_ITEMS]
         )
         if not chunk:
             return
@@ -298,7 +322,9 @@ def _text_chunks(project: Project, fmt: str, *, pseudonymise: bool, raw: bool = 
     return writers.batched_text(writers.jsonl_lines(rows))
 
 
-def _bundle_members(project: Project, fmt: str, *, pseudonymise: bool, raw: bool = False) -> Iterator[writers.ZipMember]:
+def _bundle_members(
+    project: Project, fmt: str, *, pseudonymise: bool, raw: bool = False
+) -> Iterator[writers.ZipMember]:
     chunks = _text_chunks(project, fmt, pseudonymise=pseudonymise, raw=raw)
     yield writers.ZipMember(f"items.{fmt}", writers.encoded(chunks), large=True)
     yield from _image_members(project)
@@ -332,7 +358,13 @@ def stream_export(
 
 
 def write_export(
-    *, project: Project, fmt: str, path: str | Path, pseudonymise: bool = False, with_images: bool = False, raw: bool = False
+    *,
+    project: Project,
+    fmt: str,
+    path: str | Path,
+    pseudonymise: bool = False,
+    with_images: bool = False,
+    raw: bool = False,
 ) -> dict[str, int]:
     """Write an export for `manage.py export_items`.
 
@@ -400,7 +432,10 @@ def _copy_images(project: Project, folder: Path) -> int:
     copied, last = 0, 0
     while True:
         chunk = list(
-            ImageAsset.objects.filter(items__project=project, id__gt=last).distinct().order_by("id").values_list("id", "file")[:CHUNK_ITEMS]
+            ImageAsset.objects.filter(items__project=project, id__gt=last)
+            .distinct()
+            .order_by("id")
+            .values_list("id", "file")[:CHUNK_ITEMS]
         )
         if not chunk:
             return copied

@@ -4,7 +4,7 @@ adjudication of disputed items."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +12,6 @@ from django.utils import timezone
 from .. import sql
 from ..errors import DomainError
 from ..models import Annotation, Gold, Item, Label, Project, Task, Vote
-
 
 CHUNK = 500  # items per statement (SQLite allows at most 32766 parameters)
 

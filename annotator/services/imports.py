@@ -33,11 +33,11 @@ import os
 import shutil
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -114,7 +114,9 @@ def _check_on_duplicate(on_duplicate: str) -> None:
 def _image_checker(dataset: Dataset, limits: Limits) -> Callable[[str], image_io.ImageInfo]:
     def check(name: str) -> image_io.ImageInfo:
         data = dataset.read_image(name)
-        return image_io.inspect_image(data, name=name, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels)
+        return image_io.inspect_image(
+            data, name=name, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels
+        )
 
     return check
 
@@ -162,7 +164,9 @@ class _Members:
 def _tally(project: Project, rows: list[CleanRow], on_duplicate: str, members: _Members, result: _Validation) -> None:
     """Count what writing these (valid) rows would do: a few queries per batch."""
     existing = set(
-        Item.objects.filter(project=project, external_id__in=[r.external_id for r in rows]).values_list("external_id", flat=True)
+        Item.objects.filter(project=project, external_id__in=[r.external_id for r in rows]).values_list(
+            "external_id", flat=True
+        )
     )
     shas = {r.image_info.sha256 for r in rows if r.image_info} - result.new_shas
     known = set(ImageAsset.objects.filter(sha256__in=shas).values_list("sha256", flat=True))
@@ -247,7 +251,9 @@ def _counts(result: _Validation) -> dict[str, int]:
 class _BatchWriter:
     """Writes batches of valid rows inside the import's transaction."""
 
-    def __init__(self, *, project: Project, schema: Schema, on_duplicate: str, dataset: Dataset, created_files: list[Path]):
+    def __init__(
+        self, *, project: Project, schema: Schema, on_duplicate: str, dataset: Dataset, created_files: list[Path]
+    ):
         self.project, self.schema, self.on_duplicate = project, schema, on_duplicate
         self.dataset, self.created_files = dataset, created_files
         self.task_ids = dict(project.tasks.values_list("key", "id"))
@@ -285,10 +291,19 @@ class _BatchWriter:
             info = row.image_info
             data = self.dataset.read_image(row.image)
             if image_io.sha256_of(data) != sha:
-                raise DomainError(f"The image {row.image} changed while the file was being imported; start the import again.")
+                raise DomainError(
+                    f"The image {row.image} changed while the file was being imported; start the import again."
+                )
             self._store_file(info, data)
             new.append(
-                ImageAsset(sha256=sha, file=info.storage_name, format=info.format, width=info.width, height=info.height, size_bytes=info.size_bytes)
+                ImageAsset(
+                    sha256=sha,
+                    file=info.storage_name,
+                    format=info.format,
+                    width=info.width,
+                    height=info.height,
+                    size_bytes=info.size_bytes,
+                )
             )
         # ignore_conflicts: a concurrent import may have stored the same image.
         ImageAsset.objects.bulk_create(new, ignore_conflicts=True)
@@ -308,7 +323,9 @@ class _BatchWriter:
 
     def _create_annotator(self, name: str) -> int:
         users = get_user_model()
-        candidates = [name[:150], self.members.alias(name)] + [f"{self.members.alias(name)[:140]}-{i}" for i in range(2, 100)]
+        candidates = [name[:150], self.members.alias(name)] + [
+            f"{self.members.alias(name)[:140]}-{i}" for i in range(2, 100)
+        ]
         username = next((c for c in candidates if not users.objects.filter(username__iexact=c).exists()), None)
         if username is None:
             raise DomainError(f"No free username could be found for the annotator {name!r}; rename them in the file.")
@@ -368,7 +385,9 @@ class _BatchWriter:
             item.text, item.image_id = row.text, image_id(row)
             item.split = row.split or item.split
             item.metadata = metadata(row, item.metadata)
-        Item.objects.bulk_update([item for item, _ in updates], ["text", "image", "split", "metadata"], batch_size=BATCH_SIZE)
+        Item.objects.bulk_update(
+            [item for item, _ in updates], ["text", "image", "split", "metadata"], batch_size=BATCH_SIZE
+        )
         self.counts["created"] += len(new_items)
         self.counts["updated"] += len(updates)
         written = [(item.pk, row) for item, row in zip(new_items, creates)] + [(item.pk, row) for item, row in updates]
@@ -481,7 +500,11 @@ def _write(
                     ignorable=dataset.ignorable_columns,
                 )
                 writer = _BatchWriter(
-                    project=project, schema=schema, on_duplicate=on_duplicate, dataset=dataset, created_files=created_files
+                    project=project,
+                    schema=schema,
+                    on_duplicate=on_duplicate,
+                    dataset=dataset,
+                    created_files=created_files,
                 )
                 batch: list[CleanRow] = []
                 done = reported = 0
@@ -502,7 +525,13 @@ def _write(
                         batch = []
                         if progress:
                             reported = done
-                            progress("running", done, validation.rows_total, 100 * done / max(validation.rows_total, 1), _merged(writer.counts, validation))
+                            progress(
+                                "running",
+                                done,
+                                validation.rows_total,
+                                100 * done / max(validation.rows_total, 1),
+                                _merged(writer.counts, validation),
+                            )
                 writer.write(batch)
                 counts = writer.counts
     except DatasetError as exc:
@@ -545,7 +574,11 @@ def _message(report: ImportReport) -> str:
         skipped = f" {c['invalid']} rows with problems were left out." if c["invalid"] else ""
         return f"Imported {report.rows_total} rows: {summary}.{skipped}{more}"
     if report.error_count and c["invalid"] >= report.rows_total:
-        rows = "The file's only row has a problem" if report.rows_total == 1 else f"All {report.rows_total} rows have problems"
+        rows = (
+            "The file's only row has a problem"
+            if report.rows_total == 1
+            else f"All {report.rows_total} rows have problems"
+        )
         return f"{rows}, so nothing was imported. Fix them and upload the file again.{more}"
     if report.error_count:
         return (
@@ -586,7 +619,12 @@ def _run(
     if before_write:
         before_write(validation.rows_total)
     written = _write(
-        project, path, on_duplicate=on_duplicate, only_valid_rows=only_valid_rows, validation=validation, progress=progress,
+        project,
+        path,
+        on_duplicate=on_duplicate,
+        only_valid_rows=only_valid_rows,
+        validation=validation,
+        progress=progress,
         raw=raw,
     )
     report.counts = _merged(written, validation)
@@ -621,7 +659,12 @@ def import_path(
     if user is not None and not selectors.is_lead(user, project):
         raise PermissionDenied("Only the project's leads can import items.")
     return _run(
-        project=project, path=Path(path), on_duplicate=on_duplicate, dry_run=dry_run, only_valid_rows=only_valid_rows, raw=raw
+        project=project,
+        path=Path(path),
+        on_duplicate=on_duplicate,
+        dry_run=dry_run,
+        only_valid_rows=only_valid_rows,
+        raw=raw,
     )
 
 
@@ -762,7 +805,9 @@ def confirm_import(*, job: ImportJob, user, only_valid_rows: bool, on_duplicate:
     job.message = "Waiting to be imported."
     job.finished_at = None
     job.sent_at = None
-    job.save(update_fields=["status", "on_duplicate", "only_valid_rows", "check_only", "message", "finished_at", "sent_at"])
+    job.save(
+        update_fields=["status", "on_duplicate", "only_valid_rows", "check_only", "message", "finished_at", "sent_at"]
+    )
     jobs.enqueue_on_commit(run_import_job, job.pk, True, model=ImportJob, pk=job.pk)
     return job
 
@@ -822,8 +867,13 @@ def run_import(*, job: ImportJob, write: bool) -> ImportJob:
     now = timezone.now()
     claimed = jobs.retry_db(
         ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update,
-        status=ImportJob.Status.VALIDATING, rows_done=0, message="Checking the file.",
-        worker=jobs.worker_id(), heartbeat_at=now, sent_at=now, what=f"claiming import {job.pk}",
+        status=ImportJob.Status.VALIDATING,
+        rows_done=0,
+        message="Checking the file.",
+        worker=jobs.worker_id(),
+        heartbeat_at=now,
+        sent_at=now,
+        what=f"claiming import {job.pk}",
     )
     jobs.retry_db(job.refresh_from_db, what=f"reading import {job.pk}")
     if not claimed:
@@ -839,7 +889,13 @@ def _run_claimed(job: ImportJob, key_job: int, write: bool) -> ImportJob:
         status = ImportJob.Status.VALIDATING if phase == "validating" else ImportJob.Status.RUNNING
         _publish_progress(
             key_job,
-            {"status": status, "rows_done": rows_done, "rows_total": rows_total, "percent": round(percent, 1), "counts": counts},
+            {
+                "status": status,
+                "rows_done": rows_done,
+                "rows_total": rows_total,
+                "percent": round(percent, 1),
+                "counts": counts,
+            },
         )
         if phase == "validating":  # no transaction is open yet, so the row shows it too
             ImportJob.objects.filter(pk=key_job).update(rows_done=rows_done)
@@ -848,7 +904,9 @@ def _run_claimed(job: ImportJob, key_job: int, write: bool) -> ImportJob:
         ImportJob.objects.filter(pk=key_job).update(
             status=ImportJob.Status.RUNNING, rows_total=rows_total, rows_done=0, message="Importing."
         )
-        _publish_progress(key_job, {"status": ImportJob.Status.RUNNING, "rows_done": 0, "rows_total": rows_total, "percent": 0.0})
+        _publish_progress(
+            key_job, {"status": ImportJob.Status.RUNNING, "rows_done": 0, "rows_total": rows_total, "percent": 0.0}
+        )
 
     def attempt() -> ImportReport:
         # All or nothing: after a database blip the whole check and write
@@ -867,7 +925,9 @@ def _run_claimed(job: ImportJob, key_job: int, write: bool) -> ImportJob:
     try:
         report = jobs.retry_db(attempt, what=f"import {job.pk}")
     except DomainError as exc:
-        return _finish(job, status=ImportJob.Status.FAILED, message=f"The import failed and nothing was written: {exc.message}")
+        return _finish(
+            job, status=ImportJob.Status.FAILED, message=f"The import failed and nothing was written: {exc.message}"
+        )
     except Exception:  # never a 500 or a job stuck in "running"
         # The traceback goes to the log; the person sees no exception text or SQL.
         log.exception("Import job %s failed", job.pk)
@@ -891,7 +951,9 @@ def _run_claimed(job: ImportJob, key_job: int, write: bool) -> ImportJob:
 
 
 def _finish(job: ImportJob, *, status: str, message: str, report: ImportReport | None = None) -> ImportJob:
-    return jobs.retry_db(_save_ending, job, status=status, message=message, report=report, what=f"ending import {job.pk}")
+    return jobs.retry_db(
+        _save_ending, job, status=status, message=message, report=report, what=f"ending import {job.pk}"
+    )
 
 
 def _save_ending(job: ImportJob, *, status: str, message: str, report: ImportReport | None = None) -> ImportJob:
@@ -951,14 +1013,24 @@ def get_import_progress(job: ImportJob) -> dict:
 # done (a check), or nothing (the file could not be read). "{s}" is the
 # plural ending.
 _DONE = {
-    "created": "created {n} item{s}", "updated": "updated {n} item{s}", "skipped": "skipped {n} duplicate{s}",
-    "invalid": "left out {n} row{s} with problems", "votes": "added {n} vote{s}", "gold": "set {n} gold label{s}",
-    "images": "stored {n} new image{s}", "annotators": "added {n} new annotator{s}",
+    "created": "created {n} item{s}",
+    "updated": "updated {n} item{s}",
+    "skipped": "skipped {n} duplicate{s}",
+    "invalid": "left out {n} row{s} with problems",
+    "votes": "added {n} vote{s}",
+    "gold": "set {n} gold label{s}",
+    "images": "stored {n} new image{s}",
+    "annotators": "added {n} new annotator{s}",
 }
 _WOULD = {
-    "created": "would create {n} item{s}", "updated": "would update {n} item{s}", "skipped": "would skip {n} duplicate{s}",
-    "invalid": "{n} row{s} with problems", "votes": "would add {n} vote{s}", "gold": "would set {n} gold label{s}",
-    "images": "would store {n} new image{s}", "annotators": "would add {n} new annotator{s}",
+    "created": "would create {n} item{s}",
+    "updated": "would update {n} item{s}",
+    "skipped": "would skip {n} duplicate{s}",
+    "invalid": "{n} row{s} with problems",
+    "votes": "would add {n} vote{s}",
+    "gold": "would set {n} gold label{s}",
+    "images": "would store {n} new image{s}",
+    "annotators": "would add {n} new annotator{s}",
 }
 
 
@@ -1006,7 +1078,9 @@ def save_image_asset(*, data: bytes, name: str = "image") -> ImageAsset:
     seeder and tests; imports store images in bulk."""
     limits = _limits()
     try:
-        info = image_io.inspect_image(data, name=name, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels)
+        info = image_io.inspect_image(
+            data, name=name, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels
+        )
     except DatasetError as exc:
         raise DomainError(exc.message) from exc
     dest = Path(settings.MEDIA_ROOT) / info.storage_name
@@ -1020,7 +1094,13 @@ def save_image_asset(*, data: bytes, name: str = "image") -> ImageAsset:
         with transaction.atomic():
             asset, _ = ImageAsset.objects.get_or_create(
                 sha256=info.sha256,
-                defaults={"file": info.storage_name, "format": info.format, "width": info.width, "height": info.height, "size_bytes": info.size_bytes},
+                defaults={
+                    "file": info.storage_name,
+                    "format": info.format,
+                    "width": info.width,
+                    "height": info.height,
+                    "size_bytes": info.size_bytes,
+                },
             )
     except BaseException:
         if created:
@@ -1039,7 +1119,9 @@ def sweep_imports(report: jobs.SweepReport, now) -> None:
     import can be retried until then), and folders no import refers to."""
     from ..tasks import run_import_job
 
-    for job in ImportJob.objects.filter(status__in=ImportJob.WORKING_STATUSES).only("pk", "status", "worker", "heartbeat_at"):
+    for job in ImportJob.objects.filter(status__in=ImportJob.WORKING_STATUSES).only(
+        "pk", "status", "worker", "heartbeat_at"
+    ):
         if not jobs.is_abandoned(job.worker, job.heartbeat_at, now):
             continue
         doing = "checking" if job.status == ImportJob.Status.VALIDATING else "importing"
@@ -1058,7 +1140,11 @@ def sweep_imports(report: jobs.SweepReport, now) -> None:
             report.add(f"failed import {job.pk}: its worker stopped while {doing} the file")
 
     jobs.send_unsent(
-        report, now, model=ImportJob, queued_status=ImportJob.Status.QUEUED, kind="import",
+        report,
+        now,
+        model=ImportJob,
+        queued_status=ImportJob.Status.QUEUED,
+        kind="import",
         send=lambda job: run_import_job.apply_async((job.pk, not job.check_only), retry=False),
     )
 
@@ -1071,7 +1157,9 @@ def _remove_stale_uploads(report: jobs.SweepReport, now) -> None:
         return
     keep_until = now - timedelta(days=settings.IMPORT_UPLOAD_RETENTION_DAYS)
     by_folder = {}
-    for pk, path, status, created_at, finished_at in ImportJob.objects.values_list("pk", "path", "status", "created_at", "finished_at"):
+    for pk, path, status, created_at, finished_at in ImportJob.objects.values_list(
+        "pk", "path", "status", "created_at", "finished_at"
+    ):
         parts = Path(path).parts
         if len(parts) >= 2 and parts[0] == "imports":
             by_folder[parts[1]] = (pk, status, finished_at or created_at)
@@ -1080,7 +1168,7 @@ def _remove_stale_uploads(report: jobs.SweepReport, now) -> None:
         if job is None:
             # No import refers to it (an upload cut off half-way): give it a
             # day, an upload in progress has no job row yet.
-            modified = datetime.fromtimestamp(folder.stat().st_mtime, tz=dt_timezone.utc)
+            modified = datetime.fromtimestamp(folder.stat().st_mtime, tz=UTC)
             if modified > now - timedelta(days=1):
                 continue
             why = "no import refers to it"

@@ -61,7 +61,9 @@ def validate_schema(tasks: list[dict]) -> list[dict]:
                 raise DomainError(f"Task {key!r}, label {l_index} must be an object with key and name.")
             lkey = str(label.get("key", "")).strip().lower()
             if not KEY_RE.match(lkey):
-                raise DomainError(f"Task {key!r}: the label key {lkey!r} must be 1-40 lowercase letters, digits, '-' or '_'.")
+                raise DomainError(
+                    f"Task {key!r}: the label key {lkey!r} must be 1-40 lowercase letters, digits, '-' or '_'."
+                )
             if lkey in seen_labels:
                 raise DomainError(f"Task {key!r}: the label key {lkey!r} is used twice.")
             seen_labels.add(lkey)
@@ -135,7 +137,7 @@ def _check_additive(old: list[dict], new: list[dict]) -> None:
             )
     if [t["key"] for t in new][: len(old)] != [t["key"] for t in old]:
         raise DomainError("Tasks cannot be re-ordered once votes exist; add new tasks at the end.")
-    for task in new[len(old):]:
+    for task in new[len(old) :]:
         if task["required"]:
             raise DomainError(
                 f"The new task {task['key']!r} must be optional: items already annotated have no vote for it."
@@ -169,7 +171,12 @@ def save_schema(*, project: Project, tasks: list[dict]) -> None:
         task.labels.exclude(key__in=[l["key"] for l in t["labels"]]).delete()
         for l_pos, l in enumerate(t["labels"]):
             label = old_labels.get(l["key"]) or Label(task=task, project=project, key=l["key"])
-            label.name, label.description, label.hotkey, label.position = l["name"], l["description"], l["hotkey"], l_pos
+            label.name, label.description, label.hotkey, label.position = (
+                l["name"],
+                l["description"],
+                l["hotkey"],
+                l_pos,
+            )
             label.save()
     project.schema_token = uuid.uuid4()
     Project.objects.filter(pk=project.pk).update(schema_token=project.schema_token)
@@ -242,7 +249,9 @@ def _next_pseudonym(project: Project, role: str) -> str:
 
 
 @transaction.atomic
-def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR, actor=None, request=None) -> Membership:
+def add_member(
+    *, project: Project, user, role: str = Membership.Role.ANNOTATOR, actor=None, request=None
+) -> Membership:
     """Add `user` to the project with `role`, or change the role of a member.
     `actor` (who did it) goes into the security record."""
     if role not in Membership.Role.values:
@@ -255,8 +264,13 @@ def add_member(*, project: Project, user, role: str = Membership.Role.ANNOTATOR,
         membership.save(update_fields=["role"])
         if old_role != role:
             record_security_event(
-                kind=SecurityEvent.Kind.ROLE_CHANGED, actor=actor, target=user, project=project, request=request,
-                old_role=str(old_role), role=str(role),
+                kind=SecurityEvent.Kind.ROLE_CHANGED,
+                actor=actor,
+                target=user,
+                project=project,
+                request=request,
+                old_role=str(old_role),
+                role=str(role),
             )
         return membership
     try:
@@ -292,7 +306,9 @@ def create_member_account(
     password = secrets.token_urlsafe(12)
     user = User.objects.create_user(username=username, email=email, password=password)
     require_password_change(user=user)  # the lead knows this password: its owner must choose their own
-    record_security_event(kind=SecurityEvent.Kind.ACCOUNT_CREATED, actor=actor, target=user, project=project, request=request)
+    record_security_event(
+        kind=SecurityEvent.Kind.ACCOUNT_CREATED, actor=actor, target=user, project=project, request=request
+    )
     add_member(project=project, user=user, role=role, actor=actor, request=request)
     return user, password
 
@@ -318,18 +334,25 @@ def reset_member_password(*, project: Project, user, actor, request=None) -> str
     membership = Membership.objects.filter(project=project, user=user).first()
     if membership is None:
         raise DomainError(f"{user} is not a member of this project.")
-    if membership.role != Membership.Role.ANNOTATOR or Membership.objects.filter(user=user, role=Membership.Role.LEAD).exists():
+    if (
+        membership.role != Membership.Role.ANNOTATOR
+        or Membership.objects.filter(user=user, role=Membership.Role.LEAD).exists()
+    ):
         raise DomainError("Only an annotator's password can be reset here; a lead changes their own.")
     if user.is_staff or user.is_superuser:
         raise DomainError("A staff account's password is reset by an administrator.")
     led = Membership.objects.filter(user=actor, role=Membership.Role.LEAD).values("project_id")
     if Membership.objects.filter(user=user).exclude(project_id__in=led).exists():
-        raise DomainError(f"{user} is also a member of projects you do not lead; ask an administrator to reset the password.")
+        raise DomainError(
+            f"{user} is also a member of projects you do not lead; ask an administrator to reset the password."
+        )
     password = secrets.token_urlsafe(12)
     user.set_password(password)
     user.save(update_fields=["password"])
     require_password_change(user=user)
-    record_security_event(kind=SecurityEvent.Kind.PASSWORD_RESET, actor=actor, target=user, project=project, request=request)
+    record_security_event(
+        kind=SecurityEvent.Kind.PASSWORD_RESET, actor=actor, target=user, project=project, request=request
+    )
     return password
 
 
@@ -343,7 +366,11 @@ def remove_member(*, project: Project, user, actor=None, request=None) -> None:
     # Their votes stay: they are part of the project's record.
     membership.delete()
     record_security_event(
-        kind=SecurityEvent.Kind.MEMBER_REMOVED, actor=actor, target=user, project=project, request=request,
+        kind=SecurityEvent.Kind.MEMBER_REMOVED,
+        actor=actor,
+        target=user,
+        project=project,
+        request=request,
         role=str(membership.role),
     )
 
@@ -352,8 +379,17 @@ def remove_member(*, project: Project, user, actor=None, request=None) -> None:
 def update_project_settings(*, project: Project, **changes) -> Project:
     """Change a project's settings (not its schema: see save_schema)."""
     allowed = {
-        "name", "description", "guidelines", "votes_per_item", "ask_inference_order", "unimodal_rounds",
-        "show_suggestions", "suggestions_after_first_choice", "queue_order", "claim_minutes", "dispute_threshold",
+        "name",
+        "description",
+        "guidelines",
+        "votes_per_item",
+        "ask_inference_order",
+        "unimodal_rounds",
+        "show_suggestions",
+        "suggestions_after_first_choice",
+        "queue_order",
+        "claim_minutes",
+        "dispute_threshold",
     }
     unknown = set(changes) - allowed
     if unknown:

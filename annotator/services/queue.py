@@ -67,9 +67,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Iterable, Iterator
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
@@ -124,7 +124,9 @@ def claim_next_item(*, annotator, project: Project, current_item_id: int | None 
             return None
         item, round_, include_skipped = found
         _, claim_field = ROUND_COUNTERS[round_]
-        claim = Claim(project=project, item=item, annotator=annotator, round=round_, created_at=now, expires_at=expires_at)
+        claim = Claim(
+            project=project, item=item, annotator=annotator, round=round_, created_at=now, expires_at=expires_at
+        )
         try:
             claim.pk = sql.fetchone(
                 f"INSERT INTO {Claim._meta.db_table} (project_id, item_id, annotator_id, round, created_at, expires_at)"
@@ -149,7 +151,9 @@ def _find_eligible(project: Project, annotator) -> tuple[Item, str, bool] | None
         if item is not None:
             return item, Round.MULTIMODAL, False
     for round_, include_skipped, batches in _candidate_sources(project, annotator):
-        item = _lock_first_eligible(batches, project=project, annotator=annotator, round_=round_, include_skipped=include_skipped)
+        item = _lock_first_eligible(
+            batches, project=project, annotator=annotator, round_=round_, include_skipped=include_skipped
+        )
         if item is not None:
             return item, round_, include_skipped
     return None
@@ -239,7 +243,9 @@ def _renew(*, annotator, project: Project, now: datetime) -> list[tuple[int, int
     item id, round)."""
     # A conditional update, not read-then-write: it races with the sweep's
     # conditional delete, and whichever commits first wins cleanly.
-    return sql.fetchall(_renew_sql(connection.features.has_select_for_update), [sql.dt(now + _lease(project)), project.pk, annotator.pk])
+    return sql.fetchall(
+        _renew_sql(connection.features.has_select_for_update), [sql.dt(now + _lease(project)), project.pk, annotator.pk]
+    )
 
 
 @lru_cache(maxsize=4)
@@ -287,7 +293,11 @@ def _candidate_sources(project: Project, annotator) -> Iterator[tuple[str, bool,
 # round of unimodal projects) or with one (their multimodal-only items). The
 # SQL repeats the partial indexes' predicates so PostgreSQL can use them.
 MODALITY_Q = {None: Q(), "both": HAS_BOTH_MODALITIES, "one": HAS_ONE_MODALITY}
-MODALITY_SQL = {None: "", "both": " AND image_id IS NOT NULL AND NOT (text = '')", "one": " AND (image_id IS NULL OR text = '')"}
+MODALITY_SQL = {
+    None: "",
+    "both": " AND image_id IS NOT NULL AND NOT (text = '')",
+    "one": " AND (image_id IS NULL OR text = '')",
+}
 
 # The statements below run on every claim. They are plain SQL because
 # building them through the ORM (three NOT EXISTS subqueries, a union of
@@ -506,8 +516,10 @@ def _uncertain_batches(project: Project, round_: str, modality: str | None, run)
     from inference.models import Suggestion
 
     vote_field, _ = ROUND_COUNTERS[round_]
-    open_items = Item.objects.filter(project=project).filter(MODALITY_Q[modality]).filter(
-        **{f"{vote_field}__lt": project.votes_per_item}
+    open_items = (
+        Item.objects.filter(project=project)
+        .filter(MODALITY_Q[modality])
+        .filter(**{f"{vote_field}__lt": project.votes_per_item})
     )
     ranked = (
         Suggestion.objects.filter(run=run, item__in=open_items.values("pk"))

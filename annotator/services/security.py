@@ -40,7 +40,12 @@ def record_security_event(
     event = SecurityEvent.objects.create(kind=kind, actor=actor, target=target, project=project, ip=ip, detail=detail)
     log.info(
         "security event %s actor=%s target=%s project=%s ip=%s %s",
-        kind, getattr(actor, "pk", None), getattr(target, "pk", None), getattr(project, "pk", None), ip, detail,
+        kind,
+        getattr(actor, "pk", None),
+        getattr(target, "pk", None),
+        getattr(project, "pk", None),
+        ip,
+        detail,
     )
     return event
 
@@ -64,8 +69,12 @@ def create_api_token(*, user, name: str = "", request=None) -> tuple[ApiToken, s
         expiry=timezone.now() + timedelta(days=settings.API_TOKEN_TTL_DAYS),
     )
     record_security_event(
-        kind=SecurityEvent.Kind.TOKEN_CREATED, actor=user, target=user, request=request,
-        token=token.token_key, name=name,
+        kind=SecurityEvent.Kind.TOKEN_CREATED,
+        actor=user,
+        target=user,
+        request=request,
+        token=token.token_key,
+        name=name,
     )
     return token, raw
 
@@ -77,8 +86,12 @@ def revoke_api_token(*, user, token: ApiToken, request=None) -> None:
         raise DomainError("That token is not yours.")
     ApiToken.objects.filter(pk=token.pk).delete()
     record_security_event(
-        kind=SecurityEvent.Kind.TOKEN_REVOKED, actor=user, target=token.user, request=request,
-        token=token.token_key, name=token.name,
+        kind=SecurityEvent.Kind.TOKEN_REVOKED,
+        actor=user,
+        target=token.user,
+        request=request,
+        token=token.token_key,
+        name=token.name,
     )
 
 
@@ -118,7 +131,9 @@ def require_not_the_last_lead(user) -> None:
     """A project never loses its last active lead: refuse to deactivate them."""
     led_alone = [project.name for project in selectors.list_projects_led_only_by(user)]
     if led_alone:
-        raise DomainError(f"{user.username} is the only active lead of {', '.join(led_alone)}; make someone else lead first.")
+        raise DomainError(
+            f"{user.username} is the only active lead of {', '.join(led_alone)}; make someone else lead first."
+        )
 
 
 def deactivate_account(*, actor, user, request=None) -> None:

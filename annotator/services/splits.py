@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from typing import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
@@ -74,7 +74,12 @@ def assign_splits(*, project: Project, seed: int = 13, only_unassigned: bool = T
         items = items.filter(split=Item.Split.UNASSIGNED)
     if task is not None:
         gold = Gold.objects.filter(item=OuterRef("pk"), task=task).values("label_id")[:1]
-        rows = items.select_for_update(of=("self",)).annotate(stratum=Subquery(gold)).order_by("id").values_list("id", "stratum")
+        rows = (
+            items.select_for_update(of=("self",))
+            .annotate(stratum=Subquery(gold))
+            .order_by("id")
+            .values_list("id", "stratum")
+        )
     else:
         rows = items.select_for_update().order_by("id").values_list("id", "id")
         rows = [(item_id, None) for item_id, _ in rows]

@@ -55,7 +55,11 @@ def load_schema(project: Project) -> Schema:
     if schema is None:
         tasks: dict[int, Task] = {}
         labels: dict[str, dict[str, Label]] = {}
-        rows = Label.objects.filter(project=project).select_related("task").order_by("task__position", "task_id", "position", "id")
+        rows = (
+            Label.objects.filter(project=project)
+            .select_related("task")
+            .order_by("task__position", "task_id", "position", "id")
+        )
         for label in rows:
             tasks.setdefault(label.task_id, label.task)
             labels.setdefault(label.task.key, {})[label.key] = label
@@ -76,11 +80,15 @@ def _and(names: list[str]) -> str:
 def validate_labels(schema: Schema, labels) -> dict[str, Label]:
     """{task key: label key} -> {task key: Label}; every required task answered."""
     if not isinstance(labels, dict):
-        raise DomainError("Send the labels as an object of task to label, e.g. {\"sentiment\": \"positive\"}.", field="labels")
+        raise DomainError(
+            'Send the labels as an object of task to label, e.g. {"sentiment": "positive"}.', field="labels"
+        )
     task_keys = [t.key for t in schema.tasks]
     for key in labels:
         if key not in schema.labels:
-            raise DomainError(f"There is no task {key!r} in this project; its tasks are {_and(task_keys)}.", field="labels")
+            raise DomainError(
+                f"There is no task {key!r} in this project; its tasks are {_and(task_keys)}.", field="labels"
+            )
     chosen: dict[str, Label] = {}
     for task in schema.tasks:
         value = labels.get(task.key)
@@ -159,7 +167,9 @@ def _suggestion_outcome(project: Project, item: Item, round_: str, run_id, chose
     if run_id in (None, ""):
         return None, {}
     if round_ != Round.MULTIMODAL:
-        raise DomainError("Suggestions are not shown in unimodal rounds; submit without a suggestion run.", field="suggestion_run")
+        raise DomainError(
+            "Suggestions are not shown in unimodal rounds; submit without a suggestion run.", field="suggestion_run"
+        )
     run = PredictionRun.objects.filter(pk=run_id, project=project).first()
     if run is None:
         raise DomainError("That suggestion run does not belong to this project.", field="suggestion_run")
@@ -212,11 +222,21 @@ def submit_annotation(
     try:
         with transaction.atomic():
             return _save_claimed(
-                annotator=annotator, item=item, project=project, round_=round_, chosen=chosen,
-                order=order, duration=duration, key=key, run=run, accepted=accepted,
+                annotator=annotator,
+                item=item,
+                project=project,
+                round_=round_,
+                chosen=chosen,
+                order=order,
+                duration=duration,
+                key=key,
+                run=run,
+                accepted=accepted,
             )
     except (_NoClaim, IntegrityError) as refusal:
-        return _explain_refusal(annotator=annotator, item=item, project=project, round_=round_, key=key, refusal=refusal)
+        return _explain_refusal(
+            annotator=annotator, item=item, project=project, round_=round_, key=key, refusal=refusal
+        )
 
 
 class _NoClaim(Exception):
@@ -236,8 +256,16 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
     if deleted != 1:
         raise _NoClaim
     annotation = Annotation(
-        item=item, annotator=annotator, round=round_, inference_order=order, duration_ms=duration,
-        suggestion_run=run, suggestion_accepted=accepted, client_key=key, created_at=now, updated_at=now,
+        item=item,
+        annotator=annotator,
+        round=round_,
+        inference_order=order,
+        duration_ms=duration,
+        suggestion_run=run,
+        suggestion_accepted=accepted,
+        client_key=key,
+        created_at=now,
+        updated_at=now,
     )
     values = [sql.prep(annotation, name) for name in _ANNOTATION_COLUMNS]
     annotation.pk = sql.fetchone(
@@ -270,8 +298,16 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
 
 
 _ANNOTATION_COLUMNS = [
-    "item_id", "annotator_id", "round", "inference_order", "duration_ms", "suggestion_run_id",
-    "suggestion_accepted", "client_key", "created_at", "updated_at",
+    "item_id",
+    "annotator_id",
+    "round",
+    "inference_order",
+    "duration_ms",
+    "suggestion_run_id",
+    "suggestion_accepted",
+    "client_key",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -285,12 +321,16 @@ def _explain_refusal(*, annotator, item, project, round_, key, refusal) -> Submi
         first = Annotation.objects.filter(client_key=key).first()
         if first is not None:
             if first.annotator_id != annotator.pk or first.item_id != item.pk:
-                raise DomainError("This submission key was already used for another annotation; send a new key with each annotation.")
+                raise DomainError(
+                    "This submission key was already used for another annotation; send a new key with each annotation."
+                )
             first_vote_field = queue.ROUND_COUNTERS[first.round][0]
             votes_now = Item.objects.filter(pk=item.pk).values_list(first_vote_field, flat=True).first() or 0
             return SubmitResult(annotation=first, created=False, item_complete=votes_now >= n)
     if Annotation.objects.filter(item=item, annotator=annotator, round=round_).exists():
-        raise DomainError("You have already labelled this item in this round; change your labels from your history instead.")
+        raise DomainError(
+            "You have already labelled this item in this round; change your labels from your history instead."
+        )
     if isinstance(refusal, IntegrityError):
         raise refusal  # not a rule the annotator broke: let it surface
     # A held claim reserved its slot, so only an unclaimed submit can find the item full.
@@ -324,11 +364,16 @@ def skip_item(*, annotator, item: Item, round_: str = Round.MULTIMODAL, reason: 
 
 def _snapshot(annotation: Annotation) -> dict:
     votes = annotation.votes.select_related("task", "label").order_by("task__position", "task_id")
-    return {"labels": {v.task.key: v.label.key for v in votes}, "inference_order": list(annotation.inference_order or [])}
+    return {
+        "labels": {v.task.key: v.label.key for v in votes},
+        "inference_order": list(annotation.inference_order or []),
+    }
 
 
 @transaction.atomic
-def edit_annotation(*, annotation: Annotation, editor, labels: dict[str, str], inference_order: list[str] | None = None) -> Annotation:
+def edit_annotation(
+    *, annotation: Annotation, editor, labels: dict[str, str], inference_order: list[str] | None = None
+) -> Annotation:
     """Change one's own annotation; the change is kept in AnnotationEdit
     (old and new labels and order). Without `inference_order` the recorded
     order is kept. A text- or image-round annotation is frozen once the
@@ -350,7 +395,9 @@ def edit_annotation(*, annotation: Annotation, editor, labels: dict[str, str], i
     old = _snapshot(annotation)
     if inference_order is None:
         inference_order = old["inference_order"]
-    order = validate_inference_order(schema, chosen, inference_order, required=project.ask_inference_order and bool(old["inference_order"]))
+    order = validate_inference_order(
+        schema, chosen, inference_order, required=project.ask_inference_order and bool(old["inference_order"])
+    )
     new = {"labels": {key: label.key for key, label in chosen.items()}, "inference_order": order}
     if new == old:
         return annotation
@@ -359,7 +406,14 @@ def edit_annotation(*, annotation: Annotation, editor, labels: dict[str, str], i
     for key, label in chosen.items():
         vote = votes.pop(label.task_id, None)
         if vote is None:
-            Vote.objects.create(annotation=annotation, item=item, annotator=editor, round=annotation.round, task_id=label.task_id, label=label)
+            Vote.objects.create(
+                annotation=annotation,
+                item=item,
+                annotator=editor,
+                round=annotation.round,
+                task_id=label.task_id,
+                label=label,
+            )
         elif vote.label_id != label.pk:
             vote.label = label
             changed.append(vote)
@@ -403,9 +457,12 @@ def get_annotation_view(annotation: Annotation, *, project: Project) -> dict:
     snapshot = _snapshot(annotation)
     own = Annotation.objects.filter(item__project=project, annotator_id=annotation.annotator_id)
     later = LATER_ROUNDS.get(annotation.round, [])
-    frozen = bool(later) and Annotation.objects.filter(
-        item_id=annotation.item_id, annotator_id=annotation.annotator_id, round__in=later
-    ).exists()
+    frozen = (
+        bool(later)
+        and Annotation.objects.filter(
+            item_id=annotation.item_id, annotator_id=annotation.annotator_id, round__in=later
+        ).exists()
+    )
     return {
         "item": queue.get_item_view(annotation.item, annotation.round, project=project),
         "round": annotation.round,
@@ -461,7 +518,9 @@ def is_disputed(gold: Gold, project: Project) -> bool:
     return gold.is_tie or gold.votes_for < gold.votes_total * project.dispute_threshold
 
 
-def list_disputed_items(project: Project, *, after: str | int | None = None, limit: int = 50, complete_only: bool = False) -> dict:
+def list_disputed_items(
+    project: Project, *, after: str | int | None = None, limit: int = 50, complete_only: bool = False
+) -> dict:
     """Items with at least one disputed gold label, in id order after `after`
     (keyset), each with its gold and multimodal vote counts per task."""
     try:
@@ -503,7 +562,11 @@ def get_next_disputed_item(project: Project, *, from_id: int, complete_only: boo
     """The first disputed item at or after `from_id` (the same item while it
     still has a disputed task), else the first one from the start; None when
     nothing is left to adjudicate."""
-    qs = Item.objects.filter(project=project).filter(Exists(_disputed_gold(project).filter(item=OuterRef("pk")))).order_by("pk")
+    qs = (
+        Item.objects.filter(project=project)
+        .filter(Exists(_disputed_gold(project).filter(item=OuterRef("pk"))))
+        .order_by("pk")
+    )
     if complete_only:
         qs = qs.filter(vote_count__gte=project.votes_per_item)
     return qs.filter(pk__gte=from_id).first() or qs.first()
@@ -536,7 +599,9 @@ def _vote_counts_by_label(item_ids: list[int]) -> dict[tuple[int, int], Counter]
 def _vote_counts(item_ids: list[int]) -> dict[tuple[int, int], list[tuple[str, int]]]:
     """(item, task) -> [(label name, multimodal votes)], most voted first."""
     counter: dict[tuple[int, int], Counter] = defaultdict(Counter)
-    rows = Vote.objects.filter(item_id__in=item_ids, round=Round.MULTIMODAL).values_list("item_id", "task_id", "label__name")
+    rows = Vote.objects.filter(item_id__in=item_ids, round=Round.MULTIMODAL).values_list(
+        "item_id", "task_id", "label__name"
+    )
     for item_id, task_id, name in rows:
         counter[(item_id, task_id)][name] += 1
     return {key: c.most_common() for key, c in counter.items()}
@@ -557,7 +622,9 @@ def get_item_record(item: Item, *, project: Project) -> dict:
     round_order = {r: i for i, r in enumerate(project.rounds)}
     annotations.sort(key=lambda a: (round_order.get(a.round, 9), a.created_at, a.pk))
     edits = list(
-        AnnotationEdit.objects.filter(annotation__item=item).select_related("editor", "annotation__annotator").order_by("at", "id")
+        AnnotationEdit.objects.filter(annotation__item=item)
+        .select_related("editor", "annotation__annotator")
+        .order_by("at", "id")
     )
     edit_counts = Counter(e.annotation_id for e in edits)
     gold = list(item.gold.select_related("task", "label", "adjudicated_by").order_by("task__position", "task_id"))
@@ -567,25 +634,35 @@ def get_item_record(item: Item, *, project: Project) -> dict:
         g.disputed = is_disputed(g, project)
         g.distribution = counts.get((item.pk, g.task_id), [])
     suggestions = list(
-        Suggestion.objects.filter(item=item).select_related("run", "task", "label").order_by("-run_id", "task__position")
+        Suggestion.objects.filter(item=item)
+        .select_related("run", "task", "label")
+        .order_by("-run_id", "task__position")
     )
     # Pages show names (the schema's task names, "Text only"), not raw keys.
     task_names = dict(project.tasks.values_list("key", "name"))
     return {
         "item": item,
-        "counts": {r: {"votes": getattr(item, v), "claims": getattr(item, c)} for r, (v, c) in queue.ROUND_COUNTERS.items() if r in project.rounds},
+        "counts": {
+            r: {"votes": getattr(item, v), "claims": getattr(item, c)}
+            for r, (v, c) in queue.ROUND_COUNTERS.items()
+            if r in project.rounds
+        },
         "annotations": [
             {
                 "id": a.pk,
                 "annotator": a.annotator.username,
                 "pseudonym": pseudonyms.get(a.annotator_id, ""),
                 "round": a.round,
-                "labels": {v.task.key: v.label.key for v in sorted(a.votes.all(), key=lambda v: (v.task.position, v.task_id))},
+                "labels": {
+                    v.task.key: v.label.key for v in sorted(a.votes.all(), key=lambda v: (v.task.position, v.task_id))
+                },
                 "label_by_task": {v.task.key: v.label.name for v in a.votes.all()},
                 "round_name": Round(a.round).label if a.round in Round.values else a.round,
                 "inference_order_names": [task_names.get(k, k) for k in (a.inference_order or [])],
                 "suggestions_kept": [(task_names.get(k, k), kept) for k, kept in (a.suggestion_accepted or {}).items()],
-                "label_names": [v.label.name for v in sorted(a.votes.all(), key=lambda v: (v.task.position, v.task_id))],
+                "label_names": [
+                    v.label.name for v in sorted(a.votes.all(), key=lambda v: (v.task.position, v.task_id))
+                ],
                 "inference_order": a.inference_order,
                 "duration_ms": a.duration_ms,
                 "suggestion_run": a.suggestion_run_id,

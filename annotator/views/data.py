@@ -12,15 +12,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import selectors
 from ..access import project_view
 from ..errors import DomainError
-from ..io import samples
 from ..forms import ConfirmImportForm, ExportForm, ImportForm
+from ..io import samples
 from ..models import ImportJob, Item, Membership
 from ..services import exports as export_services
-from ..services.security import record_security_event
 from ..services import imports as import_services
 from ..services import queue
-from ..services.projects import get_schema
 from ..services import splits as split_services
+from ..services.projects import get_schema
+from ..services.security import record_security_event
 from ..storage import open_image_file
 
 PAGE_SIZE = 50
@@ -103,7 +103,9 @@ def import_detail(request, project, job_id: int):
         return JsonResponse(progress)
     confirm = ConfirmImportForm(initial={"on_duplicate": job.on_duplicate})
     context = {"project": project, "job": job, "progress": progress, "confirm": confirm}
-    return render(request, "annotator/import_detail.html", {**context, "retention_days": settings.IMPORT_UPLOAD_RETENTION_DAYS})
+    return render(
+        request, "annotator/import_detail.html", {**context, "retention_days": settings.IMPORT_UPLOAD_RETENTION_DAYS}
+    )
 
 
 @project_view(role=Membership.Role.LEAD)
@@ -152,7 +154,9 @@ def export_page(request, project):
     form = ExportForm(request.GET or None)
     if request.GET and form.is_valid():
         fmt, pseudonymise = form.cleaned_data["format"], form.cleaned_data["pseudonymise"]
-        record_security_event(kind="export", actor=request.user, project=project, request=request, format=fmt, pseudonymise=pseudonymise)
+        record_security_event(
+            kind="export", actor=request.user, project=project, request=request, format=fmt, pseudonymise=pseudonymise
+        )
         filename, content_type, chunks = export_services.stream_export(
             project=project, fmt=fmt, pseudonymise=pseudonymise, raw=form.cleaned_data["values"] == "raw"
         )

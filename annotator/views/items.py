@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpResponseRedirect
-from django.urls import reverse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ..access import project_view
@@ -29,7 +29,11 @@ def item_detail(request, project, item_id: int):
         request,
         "annotator/item_detail.html",
         {
-            "project": project, "record": record, "item": item, "tasks": tasks, "gold_rows": rows,
+            "project": project,
+            "record": record,
+            "item": item,
+            "tasks": tasks,
+            "gold_rows": rows,
             # Round names ("Text only"), not keys.
             "round_counts": [(Annotation.Round(r).label, c) for r, c in record["counts"].items()],
         },

@@ -16,8 +16,8 @@ from ..access import project_view
 from ..errors import DomainError
 from ..forms import AddMemberForm, ProjectCreateForm, ProjectSettingsForm, SchemaForm
 from ..models import Membership
-from ..services import projects as project_services
 from ..selectors import get_project_stats
+from ..services import projects as project_services
 
 User = get_user_model()
 
@@ -37,7 +37,9 @@ def project_list(request):
 @require_http_methods(["GET", "POST"])
 def project_create(request):
     if not selectors.can_create_projects(request.user):
-        return render(request, "annotator/project_create.html", {"refused": selectors.PROJECT_CREATION_REFUSED}, status=403)
+        return render(
+            request, "annotator/project_create.html", {"refused": selectors.PROJECT_CREATION_REFUSED}, status=403
+        )
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -106,8 +108,12 @@ def project_members(request, project):
         try:
             if data["create"]:
                 user, password = project_services.create_member_account(
-                    project=project, username=data["username"], email=data["email"], role=data["role"],
-                    actor=request.user, request=request,
+                    project=project,
+                    username=data["username"],
+                    email=data["email"],
+                    role=data["role"],
+                    actor=request.user,
+                    request=request,
                 )
                 new_account = {"username": user.username, "password": password}
             else:
@@ -164,7 +170,9 @@ def member_reset_password(request, project, user_id: int):
     if request.method == "GET":
         return render(request, "annotator/member_reset_password.html", {"project": project, "membership": membership})
     try:
-        password = project_services.reset_member_password(project=project, user=membership.user, actor=request.user, request=request)
+        password = project_services.reset_member_password(
+            project=project, user=membership.user, actor=request.user, request=request
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("annotator:project-members", slug=project.slug)
@@ -172,7 +180,9 @@ def member_reset_password(request, project, user_id: int):
         request,
         "annotator/project_members.html",
         {
-            "project": project, "form": AddMemberForm(), "members": selectors.list_members(project),
+            "project": project,
+            "form": AddMemberForm(),
+            "members": selectors.list_members(project),
             "new_account": {"username": membership.user.username, "password": password, "reset": True},
         },
     )

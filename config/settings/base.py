@@ -287,7 +287,10 @@ CACHES = {
         if env("CACHE_URL")
         # Without Redis, a folder every process shares (web and worker), so
         # import and training progress written by the worker show in the page.
-        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": env("CACHE_DIR", str(BASE_DIR / "var" / "cache"))}
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env("CACHE_DIR", str(BASE_DIR / "var" / "cache")),
+        }
     )
 }
 
@@ -355,7 +358,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "annotator.api_schema.add_error_responses"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotator.api_schema.add_error_responses",
+    ],
 }
 
 LOGGING = {

@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("DEBUG", "1")
 
-from .base import *  # noqa: E402,F401,F403
+from .base import *  # noqa: F403
 
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

@@ -6,8 +6,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 os.environ["DEBUG"] = os.environ.get("DEBUG", "0")
 
-from .base import *  # noqa: E402,F401,F403
-from .base import DATABASES, DEBUG, env, env_bool, env_int  # noqa: E402
+from .base import *  # noqa: F403
+from .base import DATABASES, DEBUG, env, env_bool, env_int
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")

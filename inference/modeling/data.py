@@ -15,8 +15,9 @@ for a task they train the text-only / image-only heads instead of `labels`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Record:
     image_labels: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
-    def from_value(cls, value: "Record | Mapping[str, Any]") -> "Record":
+    def from_value(cls, value: Record | Mapping[str, Any]) -> Record:
         if isinstance(value, Record):
             return value
         if not isinstance(value, Mapping):
@@ -71,7 +72,7 @@ class Record:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
-def as_records(values: Iterable["Record | Mapping[str, Any]"]) -> list[Record]:
+def as_records(values: Iterable[Record | Mapping[str, Any]]) -> list[Record]:
     return [Record.from_value(value) for value in values]
 
 

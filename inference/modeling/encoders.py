@@ -172,15 +172,19 @@ class TextEncoderSpec:
     max_length: int
 
     @classmethod
-    def from_config(cls, config: TrainConfig) -> "TextEncoderSpec":
+    def from_config(cls, config: TrainConfig) -> TextEncoderSpec:
         if config.uses_baseline_text_encoder:
             # Baselines reuse a WordPiece vocabulary (MiniLM's unless told
             # otherwise) rather than building one from the training texts:
             # no vocabulary file to keep beside the artefact, and unseen words
             # at prediction time still split into known pieces.
             tokenizer = config.tokenizer or "minilm"
-            return cls(config.text_encoder, tokenizer, resolve_text_source(tokenizer), config.pooling, config.max_length)
-        return cls("hf", config.text_encoder, resolve_text_source(config.text_encoder), config.pooling, config.max_length)
+            return cls(
+                config.text_encoder, tokenizer, resolve_text_source(tokenizer), config.pooling, config.max_length
+            )
+        return cls(
+            "hf", config.text_encoder, resolve_text_source(config.text_encoder), config.pooling, config.max_length
+        )
 
     @functools.cached_property
     def identity(self) -> str:
@@ -201,7 +205,9 @@ class TextEncoderSpec:
     def load_tokenizer(self):
         return load_tokenizer(self.source)
 
-    def build(self, tokenizer, *, pretrained: bool = True, config_dir: str | os.PathLike[str] | None = None) -> nn.Module:
+    def build(
+        self, tokenizer, *, pretrained: bool = True, config_dir: str | os.PathLike[str] | None = None
+    ) -> nn.Module:
         """The encoder module; for "hf", pretrained=False builds the architecture
         saved in config_dir with fresh weights (a state dict is loaded next)."""
         if self.kind in ("bilstm", "cnn"):
@@ -212,9 +218,7 @@ class TextEncoderSpec:
         return HFTextEncoder(model, self.pooling)
 
     def tokenize(self, tokenizer, texts: list[str]) -> dict[str, torch.Tensor]:
-        encoded = tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
+        encoded = tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
 
@@ -310,7 +314,7 @@ class ImageEncoderSpec:
     weights: str | None = None
 
     @classmethod
-    def from_config(cls, config: TrainConfig) -> "ImageEncoderSpec":
+    def from_config(cls, config: TrainConfig) -> ImageEncoderSpec:
         return cls(config.image_encoder, config.image_weights)
 
     @property

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -63,7 +63,9 @@ class Encoders:
         self._dims = dims
         self._tokenizer = None
         self._transform = None
-        self.text_featurizer = TextFeaturizer(self.text_spec, device) if self.text_spec and not self.trains_text else None
+        self.text_featurizer = (
+            TextFeaturizer(self.text_spec, device) if self.text_spec and not self.trains_text else None
+        )
         self.image_featurizer = (
             ImageFeaturizer(self.image_spec, device) if self.image_spec and not self.trains_image else None
         )

@@ -14,8 +14,8 @@ Which head predicts an item (its *route*), after 004 section 3.3:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -50,7 +50,7 @@ class Batch:
     text_labels: torch.Tensor | None = None
     image_labels: torch.Tensor | None = None
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         moved = {}
         for item in fields(self):
             value = getattr(self, item.name)
@@ -123,9 +123,7 @@ class AffectNet(nn.Module):
         if config.modalities == "both":
             self.missing_text = nn.Parameter(torch.zeros(hidden))
             self.missing_image = nn.Parameter(torch.zeros(hidden))
-            self.fusion = build_fusion(
-                config.fusion, hidden, heads=config.attention_heads, dropout=config.dropout
-            )
+            self.fusion = build_fusion(config.fusion, hidden, heads=config.attention_heads, dropout=config.dropout)
             self.post_fusion = nn.Sequential(
                 nn.Linear(self.fusion.out_dim, hidden), nn.ReLU(), nn.Dropout(config.dropout)
             )

@@ -1,17 +1,18 @@
 """Loading a saved model, predicting labels, and extracting representations.
 
-    model = load_model(artefact_dir)
-    predictions = predict(model, records, cache_dir=MODEL_DIR / "features")
-    maps = embed(model, records, cache_dir=MODEL_DIR / "features")
+model = load_model(artefact_dir)
+predictions = predict(model, records, cache_dir=MODEL_DIR / "features")
+maps = embed(model, records, cache_dir=MODEL_DIR / "features")
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -213,4 +214,6 @@ def embed(
     def join(name: str) -> np.ndarray | None:
         return np.concatenate(parts[name]) if parts[name] else None
 
-    return Embeddings(ids=[record.id for record in records], text=join("text"), image=join("image"), fused=join("fused"))
+    return Embeddings(
+        ids=[record.id for record in records], text=join("text"), image=join("image"), fused=join("fused")
+    )

@@ -16,9 +16,10 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -128,9 +129,7 @@ def train(
         )
         for split, split_records_ in splits.items()
     }
-    encoded = {
-        modality: sum(table.encoded[modality] for table in tables.values()) for modality in ("text", "image")
-    }
+    encoded = {modality: sum(table.encoded[modality] for table in tables.values()) for modality in ("text", "image")}
     tables["train"] = _trainable_rows(tables["train"])
     counts["used_for_training"] = len(tables["train"])
     if len(tables["train"]) == 0:

@@ -101,5 +101,12 @@ def test_endpoints_are_documented_in_the_schema(api, lead):
     schema = api.get(reverse("api-schema"), {"format": "json"}).json()
     for page in PAGES:
         operation = schema["paths"][f"/analysis/api/projects/{{slug}}/{page}/"]["get"]
-        assert {p["name"] for p in operation["parameters"]} >= {"slug", "split", "round", "annotator", "date_from", "date_to"}
+        assert {p["name"] for p in operation["parameters"]} >= {
+            "slug",
+            "split",
+            "round",
+            "annotator",
+            "date_from",
+            "date_to",
+        }
     assert "AgreementOut" in schema["components"]["schemas"]

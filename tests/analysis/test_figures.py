@@ -23,8 +23,12 @@ def metric(value, low=None, high=None, reason=None):
 
 
 def summary(kappa=0.55, **overrides):
-    s = {"percent": metric(0.72, 0.70, 0.74), "fleiss": {**metric(kappa, kappa - 0.02, kappa + 0.02), "band": "moderate"},
-         "alpha": metric(0.55, 0.53, 0.57), "ac1": metric(0.66, 0.64, 0.68)}
+    s = {
+        "percent": metric(0.72, 0.70, 0.74),
+        "fleiss": {**metric(kappa, kappa - 0.02, kappa + 0.02), "band": "moderate"},
+        "alpha": metric(0.55, 0.53, 0.57),
+        "ac1": metric(0.66, 0.64, 0.68),
+    }
     s.update(overrides)
     return s
 
@@ -41,7 +45,11 @@ def test_figures_module_does_not_import_django():
 
 
 def test_summary_figure_has_a_bar_per_metric_with_intervals_and_bands():
-    fig = as_json(figures.agreement_summary_figure([{"name": "Desire", "summary": summary(0.53)}, {"name": "Sentiment", "summary": summary(0.67)}]))
+    fig = as_json(
+        figures.agreement_summary_figure(
+            [{"name": "Desire", "summary": summary(0.53)}, {"name": "Sentiment", "summary": summary(0.67)}]
+        )
+    )
     bars = fig["data"]
     assert [b["type"] for b in bars] == ["bar"] * 4
     assert [b["name"] for b in bars] == ["Percent agreement", "Fleiss' κ", "Krippendorff's α", "Gwet's AC1"]
@@ -55,7 +63,11 @@ def test_summary_figure_has_a_bar_per_metric_with_intervals_and_bands():
 
 def test_undefined_metric_is_a_gap_with_its_reason_in_the_hover():
     reason = "Fleiss' kappa is undefined: every vote is for category 6"
-    fig = as_json(figures.agreement_summary_figure([{"name": "Desire", "summary": summary(fleiss={**metric(None, reason=reason), "band": None})}]))
+    fig = as_json(
+        figures.agreement_summary_figure(
+            [{"name": "Desire", "summary": summary(fleiss={**metric(None, reason=reason), "band": None})}]
+        )
+    )
     fleiss = fig["data"][1]
     assert fleiss["y"] == [None]
     assert reason in fleiss["hovertext"][0]
@@ -81,8 +93,16 @@ def test_pairwise_heatmap_shows_shared_item_counts_in_hover():
 
 def test_over_time_figure_has_a_line_per_task():
     series = {
-        "Desire": [{"week": "2024-01-01", "n_items": 10, "fleiss": 0.5, "percent": 0.7, "reason": None},
-                   {"week": "2024-01-08", "n_items": 3, "fleiss": None, "percent": 1.0, "reason": "every vote is for category 6"}],
+        "Desire": [
+            {"week": "2024-01-01", "n_items": 10, "fleiss": 0.5, "percent": 0.7, "reason": None},
+            {
+                "week": "2024-01-08",
+                "n_items": 3,
+                "fleiss": None,
+                "percent": 1.0,
+                "reason": "every vote is for category 6",
+            },
+        ],
         "Sentiment": [{"week": "2024-01-01", "n_items": 10, "fleiss": 0.7, "percent": 0.8, "reason": None}],
     }
     fig = as_json(figures.agreement_over_time_figure(series))
@@ -106,14 +126,24 @@ def test_distribution_figures():
     pie = as_json(figures.share_pie(["family", "none"], [51, 49], center="desire 51%"))
     assert pie["data"][0]["type"] == "pie" and pie["data"][0]["values"] == [51, 49]
     assert pie["layout"]["annotations"][0]["text"] == "desire 51%"
-    within = as_json(figures.within_groups_figure(["pos", "neg"], {"desire": [0.6, 0.4], "none": [float("nan"), float("nan")]}, {"desire": [6, 4], "none": [0, 0]}))
+    within = as_json(
+        figures.within_groups_figure(
+            ["pos", "neg"],
+            {"desire": [0.6, 0.4], "none": [float("nan"), float("nan")]},
+            {"desire": [6, 4], "none": [0, 0]},
+        )
+    )
     assert within["data"][1]["y"] == [None, None]
     sunburst = as_json(figures.sunburst_figure(["d:a", "d:a/s:p"], ["a", "p"], ["", "d:a"], [3, 3]))
     assert sunburst["data"][0]["type"] == "sunburst" and sunburst["data"][0]["parents"] == ["", "d:a"]
 
 
 def test_share_heatmap_and_bars():
-    heat = as_json(figures.share_heatmap(["ana"], ["D → S", "S → D"], [[0.75, 0.25]], [[3, 1]], row_title="annotator", column_title="order"))
+    heat = as_json(
+        figures.share_heatmap(
+            ["ana"], ["D → S", "S → D"], [[0.75, 0.25]], [[3, 1]], row_title="annotator", column_title="order"
+        )
+    )
     assert heat["data"][0]["text"] == [["75%", "25%"]]
     assert "(3)" in heat["data"][0]["hovertext"][0][0]
     bars = as_json(figures.category_bars(["ana", "otto"], [1.5, math.nan], title_y="seconds"))
@@ -137,10 +167,19 @@ def test_keywords_figure_lays_out_many_panels_inside_the_page():
 
 
 def test_annotator_and_modality_figures():
-    agreement = as_json(figures.annotator_agreement_figure(["ana", "otto"], {"Desire": [0.8, float("nan")]}, {"Desire": [10, 0]}))
+    agreement = as_json(
+        figures.annotator_agreement_figure(["ana", "otto"], {"Desire": [0.8, float("nan")]}, {"Desire": [10, 0]})
+    )
     assert agreement["data"][0]["y"] == [0.8, None]
     assert "undefined" in agreement["data"][0]["hovertext"][1]
-    modality = as_json(figures.modality_heatmap(["Text", "Image", "Multimodal"], np.array([[0, 0.4, 0.2], [0.4, 0, 0.3], [0.2, 0.3, 0]]), np.full((3, 3), 12), scored=True))
+    modality = as_json(
+        figures.modality_heatmap(
+            ["Text", "Image", "Multimodal"],
+            np.array([[0, 0.4, 0.2], [0.4, 0, 0.3], [0.2, 0.3, 0]]),
+            np.full((3, 3), 12),
+            scored=True,
+        )
+    )
     assert modality["data"][0]["x"] == ["Text", "Image", "Multimodal"]
     assert "mean squared difference" in modality["data"][0]["hovertext"][0][1]
     rounds = as_json(figures.round_distribution_figure(["pos", "neg"], {"Text": [0.5, 0.5], "Image": [0.2, 0.8]}))

@@ -36,7 +36,10 @@ def strings(value):
 def assert_escaped(fig, *, must_show: tuple[str, ...] = (EVIL,)) -> dict:
     figures.validated(fig)
     data = json.loads(fig.to_json())
-    texts = [s for s in strings({"data": data["data"], "layout": {k: v for k, v in data["layout"].items() if k != "template"}})]
+    texts = [
+        s
+        for s in strings({"data": data["data"], "layout": {k: v for k, v in data["layout"].items() if k != "template"}})
+    ]
     for text in texts:
         assert "<" not in OURS.sub("", text), text
     joined = "\n".join(texts)
@@ -64,22 +67,34 @@ def test_agreement_figures_escape_task_label_and_annotator_names():
 
 
 def test_confusion_and_distribution_figures_escape_label_and_group_names():
-    assert_escaped(figures.confusion_heatmap([EVIL, "b"], [[0.5, 0.5], [0.5, 0.5]], pair_counts=np.array([[1, 1], [1, 1]])))
+    assert_escaped(
+        figures.confusion_heatmap([EVIL, "b"], [[0.5, 0.5], [0.5, 0.5]], pair_counts=np.array([[1, 1], [1, 1]]))
+    )
     assert_escaped(figures.label_counts_figure([EVIL, "b"], {BOLD: [1, 2]}), must_show=(EVIL, BOLD))
     assert_escaped(figures.share_pie([EVIL, "none"], [3, 4], center="desire 43%<br>none 57%"))
-    assert_escaped(figures.within_groups_figure([EVIL, "b"], {BOLD: [0.5, 0.5]}, {BOLD: [1, 1]}), must_show=(EVIL, BOLD))
-    sunburst = assert_escaped(figures.sunburst_figure(["d:x", "d:x/s:y"], [EVIL, BOLD], ["", "d:x"], [2, 2]), must_show=(EVIL, BOLD))
+    assert_escaped(
+        figures.within_groups_figure([EVIL, "b"], {BOLD: [0.5, 0.5]}, {BOLD: [1, 1]}), must_show=(EVIL, BOLD)
+    )
+    sunburst = assert_escaped(
+        figures.sunburst_figure(["d:x", "d:x/s:y"], [EVIL, BOLD], ["", "d:x"], [2, 2]), must_show=(EVIL, BOLD)
+    )
     assert sunburst["data"][0]["ids"] == ["d:x", "d:x/s:y"]  # structure untouched
 
 
 def test_annotator_order_keyword_and_modality_figures_escape_names():
-    assert_escaped(figures.category_bars([EVIL, "otto"], [1, 2], title_y="n", hover=[f"{BOLD}: 1", "otto: 2"]), must_show=(EVIL, BOLD))
     assert_escaped(
-        figures.share_heatmap([EVIL], ["D → S"], [[1.0]], [[3]], row_title=f"gold {BOLD}", column_title="order"), must_show=(EVIL, BOLD)
+        figures.category_bars([EVIL, "otto"], [1, 2], title_y="n", hover=[f"{BOLD}: 1", "otto: 2"]),
+        must_show=(EVIL, BOLD),
+    )
+    assert_escaped(
+        figures.share_heatmap([EVIL], ["D → S"], [[1.0]], [[3]], row_title=f"gold {BOLD}", column_title="order"),
+        must_show=(EVIL, BOLD),
     )
     keywords = assert_escaped(figures.keywords_figure({BOLD: [(EVIL, 2.5, 4)]}), must_show=(EVIL, BOLD))
     assert keywords["layout"]["annotations"][0]["text"] == figures.plain(BOLD)
-    assert_escaped(figures.annotator_agreement_figure([EVIL, "otto"], {BOLD: [0.8, 0.6]}, {BOLD: [3, 3]}), must_show=(EVIL, BOLD))
+    assert_escaped(
+        figures.annotator_agreement_figure([EVIL, "otto"], {BOLD: [0.8, 0.6]}, {BOLD: [3, 3]}), must_show=(EVIL, BOLD)
+    )
     assert_escaped(figures.modality_heatmap([EVIL, "Image"], [[0, 0.4], [0.4, 0]], [[3, 3], [3, 3]], scored=False))
     assert_escaped(figures.round_distribution_figure([EVIL, "b"], {BOLD: [0.5, 0.5]}), must_show=(EVIL, BOLD))
 
@@ -89,13 +104,31 @@ def test_model_figures_escape_run_task_label_and_annotator_names():
     comparison = assert_escaped(model_figures.comparison_chart([EVIL], [BOLD], [[0.5]]), must_show=(EVIL, BOLD))
     # The run's name reaches the hover through the (escaped) trace name, never spliced into the template.
     assert comparison["data"][0]["hovertemplate"].startswith("%{fullData.name}<br>")
-    tasks = [{"name": BOLD, "annotators": [{"name": EVIL, "accuracy": 0.8, "n": 3}], "mean": 0.8, "model": {"accuracy": 0.7, "n": 3}}]
+    tasks = [
+        {
+            "name": BOLD,
+            "annotators": [{"name": EVIL, "accuracy": 0.8, "n": 3}],
+            "mean": 0.8,
+            "model": {"accuracy": 0.7, "n": 3},
+        }
+    ]
     assert_escaped(model_figures.model_vs_annotators_chart(tasks), must_show=(EVIL, BOLD))
 
 
 def test_embedding_map_escapes_category_names_and_keeps_the_callers_escaped_hover():
-    point = {"x": 0.1, "y": 0.2, "value": EVIL, "hover": "<b>&lt;img src=x&gt;</b>", "lines": ["<img src=x>"], "url": "/i/1/", "thumb": ""}
-    fig = assert_escaped(model_figures.embedding_map([point], categorical=True, legend=f"gold {BOLD}", categories=[EVIL]), must_show=(EVIL, BOLD))
+    point = {
+        "x": 0.1,
+        "y": 0.2,
+        "value": EVIL,
+        "hover": "<b>&lt;img src=x&gt;</b>",
+        "lines": ["<img src=x>"],
+        "url": "/i/1/",
+        "thumb": "",
+    }
+    fig = assert_escaped(
+        model_figures.embedding_map([point], categorical=True, legend=f"gold {BOLD}", categories=[EVIL]),
+        must_show=(EVIL, BOLD),
+    )
     trace = fig["data"][0]
     assert trace["type"] == "scatter"  # SVG: plotly.js's WebGL traces need eval, which the CSP refuses
     assert trace["name"] == ESCAPED_EVIL
@@ -104,6 +137,7 @@ def test_embedding_map_escapes_category_names_and_keeps_the_callers_escaped_hove
     assert trace["customdata"] == [["/i/1/", "", ["<img src=x>"]]]
     assert "hovertemplate" not in trace
     numeric = assert_escaped(
-        model_figures.embedding_map([{**point, "value": 0.4}], categorical=False, legend=f"disagreement on {BOLD}"), must_show=(BOLD,)
+        model_figures.embedding_map([{**point, "value": 0.4}], categorical=False, legend=f"disagreement on {BOLD}"),
+        must_show=(BOLD,),
     )
     assert numeric["data"][0]["marker"]["colorbar"]["title"]["text"] == figures.plain(f"disagreement on {BOLD}")

@@ -30,14 +30,17 @@ WIKIPEDIA_FLEISS_COUNTS = np.array(
 # with missing data: 4 observers x 12 units, nominal values 1..5, 0 = missing here.
 # The same data is irrCAC's `cac.raw4raters` (Gwet's Handbook), whose documentation
 # reports AC1 and Fleiss' kappa on it.
-KRIPPENDORFF_2011 = np.array(
-    [
-        [1, 2, 3, 3, 2, 1, 4, 1, 2, 0, 0, 0],
-        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, 0, 0],
-        [0, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, 3],
-        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, 0],
-    ]
-).T - 1  # values 1..5 -> categories 0..4, missing 0 -> -1
+KRIPPENDORFF_2011 = (
+    np.array(
+        [
+            [1, 2, 3, 3, 2, 1, 4, 1, 2, 0, 0, 0],
+            [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, 0, 0],
+            [0, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, 3],
+            [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, 0],
+        ]
+    ).T
+    - 1
+)  # values 1..5 -> categories 0..4, missing 0 -> -1
 
 
 def labels_from_counts(counts: np.ndarray) -> np.ndarray:
@@ -403,9 +406,7 @@ def test_bootstrap_ci_matches_a_plain_index_resampling_bootstrap(n_items):
     # 40 items take the index-resampling path, 4000 the multinomial-over-patterns path.
     labels = simulated_votes(n_items, 3, n_raters=3, k=3)
     rng = np.random.default_rng(0)
-    plain = [
-        metrics.fleiss_kappa(labels[rng.integers(0, n_items, n_items)], n_categories=3) for _ in range(400)
-    ]
+    plain = [metrics.fleiss_kappa(labels[rng.integers(0, n_items, n_items)], n_categories=3) for _ in range(400)]
     ours = metrics.bootstrap_ci(labels, "fleiss", n_boot=400, seed=0)
 
     width = np.quantile(plain, 0.975) - np.quantile(plain, 0.025)

@@ -191,9 +191,7 @@ def test_dawid_skene_with_control_items_equals_crowd_kit_with_true_labels(crowdk
     truth, votes = simulate_crowd(2000, MIXED_CROWD, missing=0.2, seed=3)
     control = {int(i): int(truth[i]) for i in range(0, 2000, 10)}
     reference = crowdkit.DawidSkene(n_iter=10, tol=RUN_ALL)
-    expected = aligned(
-        reference.fit_predict_proba(as_frame(votes), true_labels=pd.Series(control)), votes.shape[0], K
-    )
+    expected = aligned(reference.fit_predict_proba(as_frame(votes), true_labels=pd.Series(control)), votes.shape[0], K)
 
     result = dawid_skene(votes, n_categories=K, max_iter=10, tol=0, control=control)
 

@@ -18,7 +18,9 @@ from tests.factories import ItemFactory, make_member
 DESIRE = ["vengeance", "curiosity", "social-contact", "family", "tranquility", "romance", "none"]
 
 
-def add_votes(project, votes: dict[tuple[Item, object], dict[str, str]], *, round: str = Annotation.Round.MULTIMODAL, **extra):
+def add_votes(
+    project, votes: dict[tuple[Item, object], dict[str, str]], *, round: str = Annotation.Round.MULTIMODAL, **extra
+):
     """Write annotations {(item, user): {task: label}} through the bulk service."""
     rows = [
         {"item_id": item.pk, "annotator_id": user.pk, "labels": labels, "round": round, **extra}
@@ -27,7 +29,9 @@ def add_votes(project, votes: dict[tuple[Item, object], dict[str, str]], *, roun
     return write_annotations(project=project, rows=rows)
 
 
-def make_voted_project(project, *, n_items: int = 24, n_annotators: int = 4, seed: int = 0, with_unimodal: bool = False):
+def make_voted_project(
+    project, *, n_items: int = 24, n_annotators: int = 4, seed: int = 0, with_unimodal: bool = False
+):
     """A project with random but agreeing-ish MSED votes, inference orders and durations.
 
     Returns (items, annotators). Items alternate train / test splits.
@@ -35,7 +39,11 @@ def make_voted_project(project, *, n_items: int = 24, n_annotators: int = 4, see
     rng = np.random.default_rng(seed)
     annotators = [make_member(project, username=f"rater-{seed}-{i}") for i in range(n_annotators)]
     items = [
-        ItemFactory(project=project, split=Item.Split.TRAIN if i % 2 == 0 else Item.Split.TEST, text=f"{'family walk together' if i % 3 else 'close up portrait shot'} post {i}")
+        ItemFactory(
+            project=project,
+            split=Item.Split.TRAIN if i % 2 == 0 else Item.Split.TEST,
+            text=f"{'family walk together' if i % 3 else 'close up portrait shot'} post {i}",
+        )
         for i in range(n_items)
     ]
     sentiments = ["positive", "neutral", "negative"]
@@ -155,8 +163,16 @@ def test_vote_matrix_of_many_random_votes_matches_the_votes_written(project):
 def test_packed_and_unpacked_reads_match_the_plain_tuple_read(project, monkeypatch):
     make_voted_project(project, n_items=12, n_annotators=3)
     qs = sel._annotation_queryset(project, DashboardFilters())
-    packed = [sel._Column("item_id", 0, 10**6), sel._Column("annotator_id", 0, 10**4), sel._Column("duration_ms", -1, 86_400_000)]
-    wide = [sel._Column("item_id"), sel._Column("annotator_id"), sel._Column("created_at", 0, sel._EPOCH_MAX, epoch=True)]
+    packed = [
+        sel._Column("item_id", 0, 10**6),
+        sel._Column("annotator_id", 0, 10**4),
+        sel._Column("duration_ms", -1, 86_400_000),
+    ]
+    wide = [
+        sel._Column("item_id"),
+        sel._Column("annotator_id"),
+        sel._Column("created_at", 0, sel._EPOCH_MAX, epoch=True),
+    ]
     fast_packed, fast_wide = sel._fetch_columns(qs, packed), sel._fetch_columns(qs, wide)
     monkeypatch.setattr(connection, "vendor", "other")  # force the tuple path
     slow_packed, slow_wide = sel._fetch_columns(qs, packed), sel._fetch_columns(qs, wide)
@@ -191,7 +207,9 @@ def test_annotation_arrays_and_inference_orders(project):
     orders, annotations, code = sel.get_inference_orders(project, DashboardFilters())
     assert set(orders) == {("desire", "sentiment", "emotion"), ("sentiment", "desire", "emotion")}
     assert (code >= 0).all() and np.bincount(code).tolist() == [6, 6]
-    expected = {(a.item_id, a.annotator_id): tuple(a.inference_order) for a in Annotation.objects.filter(item__project=project)}
+    expected = {
+        (a.item_id, a.annotator_id): tuple(a.inference_order) for a in Annotation.objects.filter(item__project=project)
+    }
     for item_id, user_id, c in zip(annotations.item_ids, annotations.annotator_ids, code):
         assert orders[c] == expected[(item_id, user_id)]
 

@@ -92,7 +92,10 @@ def test_agreement_page_shows_every_task_metric_and_the_bootstrap_size(voted, le
     assert heatmap["type"] == "heatmap" and len(heatmap["x"]) == 4
     assert "shared items" in heatmap["text"][0][1]
     assert f"{services.N_BOOT} resamples" in html
-    assert any(f'<span class="badge">{band}</span>' in html for band in ("poor", "slight", "fair", "moderate", "substantial", "almost perfect"))
+    assert any(
+        f'<span class="badge">{band}</span>' in html
+        for band in ("poor", "slight", "fair", "moderate", "substantial", "almost perfect")
+    )
 
 
 @pytest.mark.django_db
@@ -119,7 +122,9 @@ def test_date_filter_limits_the_votes(voted, lead_client):
     from django.utils import timezone
 
     Annotation.objects.filter(item__in=items[:12]).update(created_at=timezone.now() - dt.timedelta(days=40))
-    recent = lead_client.get(url("agreement", project, f"date_from={(timezone.localdate() - dt.timedelta(days=7)).isoformat()}"))
+    recent = lead_client.get(
+        url("agreement", project, f"date_from={(timezone.localdate() - dt.timedelta(days=7)).isoformat()}")
+    )
     assert "12 items" in recent.content.decode()
     weeks = figures_in(lead_client.get(url("agreement", project)).content.decode())["over-time"]["data"][0]["x"]
     assert len(weeks) == 2
@@ -128,7 +133,9 @@ def test_date_filter_limits_the_votes(voted, lead_client):
 @pytest.mark.django_db
 def test_chart_numbers_download_as_csv(voted, lead_client):
     project, _, annotators = voted
-    response = lead_client.get(url("agreement", project, f"annotator={annotators[0].pk}&annotator={annotators[1].pk}&format=csv&chart=summary"))
+    response = lead_client.get(
+        url("agreement", project, f"annotator={annotators[0].pk}&annotator={annotators[1].pk}&format=csv&chart=summary")
+    )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
@@ -157,7 +164,10 @@ def test_csv_cells_cannot_start_a_spreadsheet_formula(project, lead_client):
     rater = make_member(project, username="=cmd")
     other = make_member(project, username="plain")
     items = [ItemFactory(project=project) for _ in range(3)]
-    add_votes(project, {(i, u): {"desire": "none" if n % 2 else "family"} for n, i in enumerate(items) for u in (rater, other)})
+    add_votes(
+        project,
+        {(i, u): {"desire": "none" if n % 2 else "family"} for n, i in enumerate(items) for u in (rater, other)},
+    )
     body = lead_client.get(url("agreement", project, "format=csv&chart=pairwise-desire")).content.decode()
     assert "'=cmd" in body and "\n=cmd" not in body and ",=cmd" not in body
 
@@ -172,7 +182,9 @@ def test_cache_is_used_and_invalidated_by_a_new_vote(voted, lead_client, django_
     assert figures_in(again) == figures_in(first)
 
     extra = ItemFactory(project=project, split=Item.Split.TRAIN)
-    add_votes(project, {(extra, a): {"desire": "vengeance", "sentiment": "negative", "emotion": "anger"} for a in annotators})
+    add_votes(
+        project, {(extra, a): {"desire": "vengeance", "sentiment": "negative", "emotion": "anger"} for a in annotators}
+    )
     after = lead_client.get(url("agreement", project)).content.decode()
     assert "25 items" in after and "24 items" in first
     assert figures_in(after)["summary"] != figures_in(first)["summary"]
@@ -214,13 +226,28 @@ def test_distribution_shows_table_4_and_the_desire_views(voted, lead_client):
     project, _, _ = voted
     html = lead_client.get(url("distribution", project)).content.decode()
     figures = figures_in(html)
-    assert {"labels-desire", "desire-share", "within-desire-sentiment", "within-desire-emotion", "sunburst", "orders", "orders-by-annotator", "orders-by-class"} <= set(figures)
+    assert {
+        "labels-desire",
+        "desire-share",
+        "within-desire-sentiment",
+        "within-desire-emotion",
+        "sunburst",
+        "orders",
+        "orders-by-annotator",
+        "orders-by-class",
+    } <= set(figures)
     assert figures["sunburst"]["data"][0]["type"] == "sunburst"
     assert "MSED Table 4" in html and "<table" in html
-    rows = list(csv.reader(io.StringIO(lead_client.get(url("distribution", project, "format=csv&chart=table4")).content.decode())))
+    rows = list(
+        csv.reader(
+            io.StringIO(lead_client.get(url("distribution", project, "format=csv&chart=table4")).content.decode())
+        )
+    )
     assert rows[0] == ["task", "label", "train", "dev", "test", "unassigned", "total"]
     desire_total = sum(int(r[-1]) for r in rows[1:] if r[0] == "desire")
-    assert desire_total == Gold.objects.filter(item__project=project, task__key="desire", label__isnull=False).count() > 0
+    assert (
+        desire_total == Gold.objects.filter(item__project=project, task__key="desire", label__isnull=False).count() > 0
+    )
 
 
 @pytest.mark.django_db
@@ -228,7 +255,14 @@ def test_distribution_without_desire_task_skips_the_desire_views(lead, lead_clie
     project = create_project(name="Sentiment only", template="sentiment", created_by=lead)
     raters = [make_member(project, username=f"s-{i}") for i in range(3)]
     items = [ItemFactory(project=project) for _ in range(5)]
-    add_votes(project, {(i, r): {"sentiment": ["positive", "negative"][(n + k) % 2 if k == 2 else n % 2]} for n, i in enumerate(items) for k, r in enumerate(raters)})
+    add_votes(
+        project,
+        {
+            (i, r): {"sentiment": ["positive", "negative"][(n + k) % 2 if k == 2 else n % 2]}
+            for n, i in enumerate(items)
+            for k, r in enumerate(raters)
+        },
+    )
     figures = figures_in(lead_client.get(url("distribution", project)).content.decode())
     assert "labels-sentiment" in figures
     assert not {"desire-share", "sunburst"} & set(figures)

@@ -54,7 +54,9 @@ def test_the_item_page_starts_with_no_label_chosen(lead_client, tied):
 
 def test_setting_gold_without_a_label_is_refused(lead_client, tied):
     project, (first, _) = tied
-    response = lead_client.post(adjudicate_url(project, first), {"task": "sentiment", "next": "adjudication"}, follow=True)
+    response = lead_client.post(
+        adjudicate_url(project, first), {"task": "sentiment", "next": "adjudication"}, follow=True
+    )
     assert "Choose a Sentiment label before setting the gold: nothing was saved." in response.content.decode()
     gold = Gold.objects.get(item=first, task__key="sentiment")
     assert gold.is_tie and gold.source == Gold.Source.MAJORITY
@@ -62,7 +64,9 @@ def test_setting_gold_without_a_label_is_refused(lead_client, tied):
 
 def test_set_gold_goes_to_the_next_disputed_item(lead_client, tied):
     project, (first, second) = tied
-    response = lead_client.post(adjudicate_url(project, first), {"task": "sentiment", "label": "negative", "next": "adjudication"})
+    response = lead_client.post(
+        adjudicate_url(project, first), {"task": "sentiment", "label": "negative", "next": "adjudication"}
+    )
     assert response.status_code == 302
     assert response["Location"] == f"{queue_url(project)}?after={second.pk - 1}#item-{second.pk}"
     response = lead_client.post(adjudicate_url(project, second), {"task": "sentiment", "label": "positive"})

@@ -19,7 +19,14 @@ PROJECT_ENDPOINTS = [
     ("get", "api:export"),
     ("post", "api:assign-splits"),
 ]
-LEAD_ONLY = {"api:item-list", "api:gold-list", "api:member-list", "api:import-create", "api:export", "api:assign-splits"}
+LEAD_ONLY = {
+    "api:item-list",
+    "api:gold-list",
+    "api:member-list",
+    "api:import-create",
+    "api:export",
+    "api:assign-splits",
+}
 
 
 def test_anonymous_requests_are_refused(api, project):
@@ -85,7 +92,9 @@ def test_my_annotations_never_include_other_peoples_votes(api, project, annotato
     task = project.tasks.get(key="sentiment")
     for user, key in [(annotator, "positive"), (other_annotator, "negative")]:
         a = Annotation.objects.create(item=item, annotator=user)
-        Vote.objects.create(annotation=a, item=item, annotator=user, round=a.round, task=task, label=task.labels.get(key=key))
+        Vote.objects.create(
+            annotation=a, item=item, annotator=user, round=a.round, task=task, label=task.labels.get(key=key)
+        )
     api.force_authenticate(annotator)
     results = api.get(reverse("api:my-annotations", args=[project.slug])).json()["results"]
     assert len(results) == 1 and results[0]["votes"] == [{"task": "sentiment", "label": "positive"}]
@@ -155,7 +164,9 @@ def test_the_raw_option_exports_exact_csv_values(api, export_project, lead, fmt,
         text = zipfile.ZipFile(io.BytesIO(body)).read(member).decode() if member else body.decode()
         return [c for row in csv.reader(io.StringIO(text)) for c in row]
 
-    assert "=1+2" in cells({"file_format": fmt, "raw": "true"}) and "@SUM(1+1)" in cells({"file_format": fmt, "raw": "true"})
+    assert "=1+2" in cells({"file_format": fmt, "raw": "true"}) and "@SUM(1+1)" in cells(
+        {"file_format": fmt, "raw": "true"}
+    )
     safe = cells({"file_format": fmt})
     assert "'=1+2" in safe and "=1+2" not in safe
 
@@ -169,8 +180,14 @@ def test_an_unknown_export_format_is_a_json_400(api, export_project, lead):
 
 def test_the_schema_documents_the_export_formats_raw_option_and_media_types(api, lead):
     api.force_authenticate(lead)
-    operation = api.get(reverse("api-schema"), {"format": "json"}).json()["paths"]["/api/projects/{slug}/export/"]["get"]
+    operation = api.get(reverse("api-schema"), {"format": "json"}).json()["paths"]["/api/projects/{slug}/export/"][
+        "get"
+    ]
     parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
-    assert parameters["file_format"]["enum"] == ["csv", "jsonl", "msed"] and parameters["format"]["enum"] == ["csv", "jsonl", "msed"]
+    assert parameters["file_format"]["enum"] == ["csv", "jsonl", "msed"] and parameters["format"]["enum"] == [
+        "csv",
+        "jsonl",
+        "msed",
+    ]
     assert parameters["raw"]["type"] == "boolean"
     assert set(operation["responses"]["200"]["content"]) == {"text/csv", "application/x-ndjson", "application/zip"}

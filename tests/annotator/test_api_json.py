@@ -84,7 +84,9 @@ def test_a_deeply_nested_body_is_a_json_400_on_every_json_write_endpoint(api, le
 
 
 @pytest.mark.parametrize("method, template", OPERATIONS)
-def test_a_body_over_the_size_limit_is_a_json_400_on_every_json_write_endpoint(api, lead, targets, settings, method, template):
+def test_a_body_over_the_size_limit_is_a_json_400_on_every_json_write_endpoint(
+    api, lead, targets, settings, method, template
+):
     settings.API_MAX_JSON_BYTES = 1000
     api.force_authenticate(lead)
 
@@ -94,11 +96,14 @@ def test_a_body_over_the_size_limit_is_a_json_400_on_every_json_write_endpoint(a
     assert response.json() == {"detail": "The JSON body is larger than 1,000 bytes; send less at once."}
 
 
-@pytest.mark.parametrize("body, words", [
-    ('{"current_item": NaN}', "NaN is not a number JSON allows"),
-    ('{"current_item": ' + "9" * 5000 + "}", "5,000 digits is too long"),
-    ('{"current_item": ', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ('{"current_item": NaN}', "NaN is not a number JSON allows"),
+        ('{"current_item": ' + "9" * 5000 + "}", "5,000 digits is too long"),
+        ('{"current_item": ', "not valid JSON"),
+    ],
+)
 def test_the_labelling_loop_refuses_bad_json_with_a_400(api, project, annotator, body, words):
     api.force_authenticate(annotator)
     response = api.post(reverse("api:queue-next", args=[project.slug]), data=body, content_type="application/json")
@@ -124,7 +129,9 @@ def test_a_body_with_brackets_inside_strings_is_not_mistaken_for_nesting(api, pr
     ],
     ids=["api", "analysis-api", "inference-api"],
 )
-def test_an_unexpected_error_in_an_api_view_is_a_json_500_logged_once(api, project, lead, monkeypatch, caplog, target, url):
+def test_an_unexpected_error_in_an_api_view_is_a_json_500_logged_once(
+    api, project, lead, monkeypatch, caplog, target, url
+):
     def broken(*args, **kwargs):
         raise RuntimeError('relation "secret_table" does not exist')
 

@@ -12,7 +12,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "body, field",
-    [({"name": 123}, "name"), ({"name": "x", "votes_per_item": "5"}, "votes_per_item"), ({"name": "x", "ask_inference_order": 1}, "ask_inference_order")],
+    [
+        ({"name": 123}, "name"),
+        ({"name": "x", "votes_per_item": "5"}, "votes_per_item"),
+        ({"name": "x", "ask_inference_order": 1}, "ask_inference_order"),
+    ],
 )
 def test_a_value_of_the_wrong_json_type_is_a_400_naming_the_field(api, lead, body, field):
     allow_project_creation(lead)
@@ -36,7 +40,12 @@ def test_the_queue_takes_json_booleans_and_integers_only(api, annotator, project
 
 @pytest.mark.parametrize(
     "name, query",
-    [("api:item-list", {"page_size": "many"}), ("api:item-list", {"status": "lost"}), ("api:disputed-list", {"complete": "maybe"}), ("api:export", {"pseudonymise": "perhaps"})],
+    [
+        ("api:item-list", {"page_size": "many"}),
+        ("api:item-list", {"status": "lost"}),
+        ("api:disputed-list", {"complete": "maybe"}),
+        ("api:export", {"pseudonymise": "perhaps"}),
+    ],
 )
 def test_a_query_value_the_schema_does_not_allow_is_a_400(api, lead, project, name, query):
     api.force_authenticate(lead)

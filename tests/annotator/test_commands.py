@@ -104,8 +104,11 @@ def test_a_bad_command_exits_non_zero_with_its_message(tmp_path):
         cwd=Path(settings.BASE_DIR),
         capture_output=True,
         text=True,
-        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-             "DATABASE_URL": _test_database_url()},
+        env={
+            **__import__("os").environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": _test_database_url(),
+        },
         timeout=120,
     )
     assert result.returncode == 1

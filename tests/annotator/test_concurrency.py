@@ -44,8 +44,13 @@ def test_twenty_annotators_at_once_give_every_item_exactly_its_votes(lead):
     def submit(person, claim, key):
         try:
             return votes.submit_annotation(
-                annotator=person, item=claim.item, round_=claim.round, labels=MSED_LABELS,
-                inference_order=MSED_ORDER, client_key=key, duration_ms=1000,
+                annotator=person,
+                item=claim.item,
+                round_=claim.round,
+                labels=MSED_LABELS,
+                inference_order=MSED_ORDER,
+                client_key=key,
+                duration_ms=1000,
             )
         finally:
             if threading.current_thread().name.startswith("retry"):
@@ -67,7 +72,9 @@ def test_twenty_annotators_at_once_give_every_item_exactly_its_votes(lead):
                         # A retry racing its own first attempt (a double-clicked
                         # submit): both run at once with one key.
                         twin_result = []
-                        twin = threading.Thread(name="retry", target=lambda: twin_result.append(submit(person, claim, key)))
+                        twin = threading.Thread(
+                            name="retry", target=lambda: twin_result.append(submit(person, claim, key))
+                        )
                         twin.start()
                         result = submit(person, claim, key)
                         twin.join()
@@ -148,13 +155,22 @@ def test_a_page_fetching_ahead_while_it_submits_or_skips_never_deadlocks(lead):
                     return
                 claim = current
                 if n % 5 == 4:
-                    act = lambda: votes.skip_item(annotator=person, item=claim.item, round_=claim.round, reason="blurry")  # noqa: E731
+                    act = lambda: votes.skip_item(
+                        annotator=person, item=claim.item, round_=claim.round, reason="blurry"
+                    )  # noqa: E731
                 else:
                     act = lambda: votes.submit_annotation(  # noqa: E731
-                        annotator=person, item=claim.item, round_=claim.round, labels=MSED_LABELS,
-                        inference_order=MSED_ORDER, client_key=uuid.uuid4(), duration_ms=900,
+                        annotator=person,
+                        item=claim.item,
+                        round_=claim.round,
+                        labels=MSED_LABELS,
+                        inference_order=MSED_ORDER,
+                        client_key=uuid.uuid4(),
+                        duration_ms=900,
                     )
-                _, current = both(act, lambda: queue.claim_next_item(annotator=person, project=project, current_item_id=claim.item_id))
+                _, current = both(
+                    act, lambda: queue.claim_next_item(annotator=person, project=project, current_item_id=claim.item_id)
+                )
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -170,6 +186,8 @@ def test_a_page_fetching_ahead_while_it_submits_or_skips_never_deadlocks(lead):
     # Counters agree with the rows: no vote or claim lost or counted twice.
     votes_per_item = dict(Annotation.objects.values_list("item").annotate(n=Count("id")))
     claims_per_item = dict(Claim.objects.values_list("item").annotate(n=Count("id")))
-    for item_id, vote_count, claim_count in Item.objects.filter(project=project).values_list("id", "vote_count", "claim_count"):
+    for item_id, vote_count, claim_count in Item.objects.filter(project=project).values_list(
+        "id", "vote_count", "claim_count"
+    ):
         assert (vote_count, claim_count) == (votes_per_item.get(item_id, 0), claims_per_item.get(item_id, 0))
         assert vote_count + claim_count <= 3

@@ -49,7 +49,14 @@ def test_seed_demo_prints_the_logins_framed_last_and_saves_them_owner_only(login
     assert "demo-lead" in box and "annotator5" in box and "sign in at http://127.0.0.1:8000/" in box
     assert stat.S_IMODE(os.stat(logins_file).st_mode) == 0o600
     saved = current_logins(logins_file)
-    assert [u for u, _, _ in saved] == ["demo-lead", "annotator1", "annotator2", "annotator3", "annotator4", "annotator5"]
+    assert [u for u, _, _ in saved] == [
+        "demo-lead",
+        "annotator1",
+        "annotator2",
+        "annotator3",
+        "annotator4",
+        "annotator5",
+    ]
     assert all(f"{u:<12} {p}" in box for u, p, _ in saved)
 
 

@@ -68,7 +68,9 @@ def test_a_refusal_is_one_line_in_the_server_log_without_a_traceback(annotator_c
     assert response.status_code == 403
     lines = [line for line in server_log.getvalue().splitlines() if line.strip()]
     refusals = [line for line in lines if "Forbidden" in line]
-    assert refusals == [f"Forbidden (Permission denied): {reverse('annotator:project-settings', args=[project.slug])}"], lines
+    assert refusals == [
+        f"Forbidden (Permission denied): {reverse('annotator:project-settings', args=[project.slug])}"
+    ], lines
     assert "Traceback" not in server_log.getvalue()
 
 

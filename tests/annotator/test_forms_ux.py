@@ -18,7 +18,16 @@ def test_project_forms_share_one_style_with_labels_above_fields(lead_client, pro
 
 
 def test_a_field_error_shows_in_red_next_to_its_field(lead_client, project):
-    response = lead_client.post(reverse("annotator:project-settings", args=[project.slug]), {"name": "", "votes_per_item": "5", "queue_order": "finish_first", "claim_minutes": "30", "dispute_threshold": "0.5"})
+    response = lead_client.post(
+        reverse("annotator:project-settings", args=[project.slug]),
+        {
+            "name": "",
+            "votes_per_item": "5",
+            "queue_order": "finish_first",
+            "claim_minutes": "30",
+            "dispute_threshold": "0.5",
+        },
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert 'class="field has-error"' in html and 'class="field-error"' in html
@@ -56,6 +65,9 @@ def test_the_schema_page_offers_the_form_editor_and_keeps_the_json_as_advanced(l
 
 
 def test_the_schema_page_still_reports_the_servers_message(lead_client, project):
-    response = lead_client.post(reverse("annotator:project-schema", args=[project.slug]), {"schema": '[{"key": "t", "name": "T", "labels": [{"key": "a", "name": "A"}]}]'})
+    response = lead_client.post(
+        reverse("annotator:project-schema", args=[project.slug]),
+        {"schema": '[{"key": "t", "name": "T", "labels": [{"key": "a", "name": "A"}]}]'},
+    )
     assert response.status_code == 200
     assert "Task &#x27;t&#x27; needs at least two labels." in response.content.decode()

@@ -15,7 +15,11 @@ def _votes(project, item, labels):
         user = UserFactory()
         annotation = Annotation.objects.create(item=item, annotator=user)
         Vote.objects.create(
-            annotation=annotation, item=item, annotator=user, round=annotation.round, task=task,
+            annotation=annotation,
+            item=item,
+            annotator=user,
+            round=annotation.round,
+            task=task,
             label=task.labels.get(key=key),
         )
     recompute_gold(item_ids=[item.pk])
@@ -66,7 +70,11 @@ def test_gold_of_random_items_matches_a_recount_of_their_votes(project, lead):
                 if rng.random() < 0.85:
                     labels = list(task.labels.all())[:3]  # few labels: ties happen
                     Vote.objects.create(
-                        annotation=annotation, item=item, annotator=user, round=annotation.round, task=task,
+                        annotation=annotation,
+                        item=item,
+                        annotator=user,
+                        round=annotation.round,
+                        task=task,
                         label=rng.choice(labels),
                     )
 
@@ -106,6 +114,9 @@ def test_gold_of_random_items_matches_a_recount_of_their_votes(project, lead):
         ties += len(winners) > 1
         assert g.source == Gold.Source.MAJORITY
         assert (g.label_id, g.is_tie, g.votes_for, g.votes_total) == (
-            winners[0] if len(winners) == 1 else None, len(winners) > 1, top, sum(c.values())
+            winners[0] if len(winners) == 1 else None,
+            len(winners) > 1,
+            top,
+            sum(c.values()),
         )
     assert ties > 0  # the example exercises ties

@@ -13,7 +13,10 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotator.errors import DomainError, PermissionDenied
+from annotator.io import zipsafe
+from annotator.io.validate import Schema
 from annotator.models import Annotation, Gold, ImageAsset, ImportJob, Item, Membership, Vote
+from annotator.schemas import template_tasks
 from annotator.services import bulk, imports
 from annotator.services.bulk import AnnotationRow, write_annotations
 from tests.annotator.fixtures.datasets import (
@@ -29,9 +32,6 @@ from tests.annotator.fixtures.datasets import (
     write_zip,
     zip_folder,
 )
-from annotator.io import zipsafe
-from annotator.io.validate import Schema
-from annotator.schemas import template_tasks
 from tests.factories import ItemFactory
 
 User = get_user_model()
@@ -58,8 +58,14 @@ def clean_csv(folder: Path) -> Path:
         folder / "items.csv",
         HEADER,
         [
-            ["p1", "Walking with my son by the river", "img/1.jpg", "train", "family",
-             votes(("ana", ALL_LABELS), ("ben", {**ALL_LABELS, "desire": "romance"}), ("cai", ALL_LABELS))],
+            [
+                "p1",
+                "Walking with my son by the river",
+                "img/1.jpg",
+                "train",
+                "family",
+                votes(("ana", ALL_LABELS), ("ben", {**ALL_LABELS, "desire": "romance"}), ("cai", ALL_LABELS)),
+            ],
             ["p2", "", "img/2.png", "dev", "", ""],
             ["p3", "Just a red car", "", "", "None", ""],
         ],
@@ -81,7 +87,14 @@ def test_a_clean_csv_imports_items_images_gold_and_votes(project, data):
 
     assert report.written and report.ok
     assert report.counts == {
-        "created": 3, "updated": 0, "skipped": 0, "invalid": 0, "votes": 9, "gold": 2, "images": 2, "annotators": 3,
+        "created": 3,
+        "updated": 0,
+        "skipped": 0,
+        "invalid": 0,
+        "votes": 9,
+        "gold": 2,
+        "images": 2,
+        "annotators": 3,
     }
     items = {i.external_id: i for i in Item.objects.filter(project=project).select_related("image")}
     assert items["p1"].text == "Walking with my son by the river"
@@ -91,7 +104,10 @@ def test_a_clean_csv_imports_items_images_gold_and_votes(project, data):
     sha = items["p1"].image.sha256
     assert items["p1"].image.file == f"images/{sha[:2]}/{sha}.jpg"
     assert (Path(settings.MEDIA_ROOT) / items["p1"].image.file).read_bytes() == (data / "img" / "1.jpg").read_bytes()
-    gold = {(g.item.external_id, g.task.key): (g.label.key, g.source, g.votes_for, g.votes_total) for g in Gold.objects.select_related("item", "task", "label")}
+    gold = {
+        (g.item.external_id, g.task.key): (g.label.key, g.source, g.votes_for, g.votes_total)
+        for g in Gold.objects.select_related("item", "task", "label")
+    }
     assert gold[("p1", "desire")] == ("family", "imported", 2, 3)
     assert gold[("p1", "emotion")] == ("happiness", "majority", 3, 3)
     assert gold[("p3", "desire")] == ("none", "imported", 0, 0)
@@ -108,7 +124,9 @@ def test_imported_annotators_are_inactive_members_without_a_usable_password(proj
 
 
 def test_votes_are_matched_to_existing_members_by_username(project, annotator, data):
-    write_csv(data / "items.csv", ["id", "text", "votes"], [["x", "hi", votes((annotator.username.upper(), ALL_LABELS))]])
+    write_csv(
+        data / "items.csv", ["id", "text", "votes"], [["x", "hi", votes((annotator.username.upper(), ALL_LABELS))]]
+    )
 
     report = imports.import_path(project=project, path=data / "items.csv")
 
@@ -135,9 +153,21 @@ def test_a_clean_jsonl_imports_votes_given_as_json_lists(project, data):
     write_jsonl(
         data / "items.jsonl",
         [
-            {"id": 1, "text": "Hug", "image": "a.jpg", "split": "test", "inference_order": "S-E-D",
-             "metadata": {"source": "flickr"},
-             "votes": [{"annotator": "ana", "labels": {"Desire": "Social contact", "sentiment": "Positive"}, "duration_ms": None}]},
+            {
+                "id": 1,
+                "text": "Hug",
+                "image": "a.jpg",
+                "split": "test",
+                "inference_order": "S-E-D",
+                "metadata": {"source": "flickr"},
+                "votes": [
+                    {
+                        "annotator": "ana",
+                        "labels": {"Desire": "Social contact", "sentiment": "Positive"},
+                        "duration_ms": None,
+                    }
+                ],
+            },
             {"id": "2", "text": "Calm lake", "gold_desire": "tranquility", "gold_desire_source": "adjudicated"},
         ],
     )
@@ -183,15 +213,27 @@ def test_the_msed_layout_imports_splits_titles_gold_and_inference_sequences(proj
     train1 = Item.objects.get(external_id="train-1")
     assert train1.split == "train" and train1.text == "A father teaching his son to fish"
     assert train1.metadata == {"title": "Dad and son", "inference_order": ["desire", "sentiment", "emotion"]}
-    assert (Path(settings.MEDIA_ROOT) / train1.image.file).read_bytes() == (data / "train" / "images" / "1.jpg").read_bytes()
+    assert (Path(settings.MEDIA_ROOT) / train1.image.file).read_bytes() == (
+        data / "train" / "images" / "1.jpg"
+    ).read_bytes()
     assert Item.objects.get(external_id="dev-1").split == "dev"
     gold = set(Gold.objects.filter(item__external_id="train-2").values_list("task__key", "label__key", "source"))
-    assert gold == {("desire", "social-contact", "imported"), ("sentiment", "positive", "imported"), ("emotion", "happiness", "imported")}
+    assert gold == {
+        ("desire", "social-contact", "imported"),
+        ("sentiment", "positive", "imported"),
+        ("emotion", "happiness", "imported"),
+    }
 
 
 def test_the_msed_layout_also_reads_images_nested_under_a_top_level_images_folder(project, data, tmp_path):
-    msed_layout(data, {"train": [["", "One", "Positive", "Happiness", "Family", ""]],
-                       "test": [["", "Two", "Negative", "Fear", "None", ""]]}, images="nested")
+    msed_layout(
+        data,
+        {
+            "train": [["", "One", "Positive", "Happiness", "Family", ""]],
+            "test": [["", "Two", "Negative", "Fear", "None", ""]],
+        },
+        images="nested",
+    )
 
     report = imports.import_path(project=project, path=zip_folder(data, tmp_path / "msed.zip"))
 
@@ -199,8 +241,14 @@ def test_the_msed_layout_also_reads_images_nested_under_a_top_level_images_folde
 
 
 def test_a_shared_top_level_images_folder_with_several_splits_is_refused_as_ambiguous(project, data):
-    msed_layout(data, {"train": [["", "One", "Positive", "Happiness", "Family", ""]],
-                       "dev": [["", "Two", "Negative", "Fear", "None", ""]]}, images="top")
+    msed_layout(
+        data,
+        {
+            "train": [["", "One", "Positive", "Happiness", "Family", ""]],
+            "dev": [["", "Two", "Negative", "Fear", "None", ""]],
+        },
+        images="top",
+    )
 
     report = imports.import_path(project=project, path=data)
 
@@ -237,7 +285,10 @@ BAD_INPUTS = {
     ),
     "a missing image": (
         lambda data, tmp: write_csv(data / "items.csv", ["id", "text", "image"], [["a", "x", "nowhere.jpg"]]),
-        ("image", "The image nowhere.jpg was not found in the folder of items.csv. To upload images, put items.csv and its images in one ZIP."),
+        (
+            "image",
+            "The image nowhere.jpg was not found in the folder of items.csv. To upload images, put items.csv and its images in one ZIP.",
+        ),
     ),
     "an absolute image path": (
         lambda data, tmp: write_csv(data / "items.csv", ["id", "text", "image"], [["a", "x", "/etc/passwd"]]),
@@ -253,18 +304,28 @@ BAD_INPUTS = {
     ),
     "an unknown label key": (
         lambda data, tmp: write_csv(data / "items.csv", ["id", "text", "emotion"], [["a", "x", "joy"]]),
-        ("emotion", "unknown label 'joy' for the task 'emotion'; allowed labels: happiness, sad, neutral, disgust, anger, fear"),
+        (
+            "emotion",
+            "unknown label 'joy' for the task 'emotion'; allowed labels: happiness, sad, neutral, disgust, anger, fear",
+        ),
     ),
     "an unknown label key in a vote": (
-        lambda data, tmp: write_csv(data / "items.csv", ["id", "text", "votes"], [["a", "x", votes(("ana", {"desire": "greed"}))]]),
-        ("votes", "vote 1 (by ana) names an unknown label 'greed' for the task 'desire'; allowed labels: vengeance, curiosity"),
+        lambda data, tmp: write_csv(
+            data / "items.csv", ["id", "text", "votes"], [["a", "x", votes(("ana", {"desire": "greed"}))]]
+        ),
+        (
+            "votes",
+            "vote 1 (by ana) names an unknown label 'greed' for the task 'desire'; allowed labels: vengeance, curiosity",
+        ),
     ),
     "an item with neither text nor image": (
         lambda data, tmp: write_csv(data / "items.csv", ["id", "text", "image"], [["a", "  ", ""]]),
         ("", "this row has neither text nor an image; every item needs at least one"),
     ),
     "a non-UTF-8 file": (
-        lambda data, tmp: write_csv(data / "items.csv", ["id", "text"], [["a", "fine"], ["b", "café"]], encoding="latin-1"),
+        lambda data, tmp: write_csv(
+            data / "items.csv", ["id", "text"], [["a", "fine"], ["b", "café"]], encoding="latin-1"
+        ),
         ("", "byte 0xE9 at byte 22 of the file is not valid UTF-8. The file must be UTF-8 encoded"),
     ),
 }
@@ -305,7 +366,10 @@ def test_a_zip_entry_escaping_the_archive_refuses_the_whole_archive(project, tmp
     report = imports.import_path(project=project, path=archive)
 
     assert report.file_error and not report.written
-    assert report.errors[0]["message"] == "The ZIP entry '../../evil.txt' points outside the archive ('..' in its path); the archive was refused."
+    assert (
+        report.errors[0]["message"]
+        == "The ZIP entry '../../evil.txt' points outside the archive ('..' in its path); the archive was refused."
+    )
     assert not (tmp_path.parent / "evil.txt").exists()
     assert snapshot() == before
 
@@ -321,7 +385,11 @@ def test_a_zip_bomb_is_refused_before_anything_is_inflated(project, tmp_path, se
 
 
 def test_a_dry_run_lists_every_bad_row_and_writes_nothing(project, data):
-    write_csv(data / "items.csv", ["id", "text", "desire"], [["a", "ok", "family"], ["b", "", ""], ["c", "x", "greed"], ["a", "dup", ""]])
+    write_csv(
+        data / "items.csv",
+        ["id", "text", "desire"],
+        [["a", "ok", "family"], ["b", "", ""], ["c", "x", "greed"], ["a", "dup", ""]],
+    )
     before = snapshot()
 
     report = imports.import_path(project=project, path=data / "items.csv", dry_run=True)
@@ -370,7 +438,9 @@ def test_ids_already_in_the_project_are_skipped_or_updated_as_the_lead_chooses(p
 
 def test_updating_replaces_an_annotators_vote_in_that_round(project, data):
     write_csv(data / "v1.csv", ["id", "text", "votes"], [["a", "x", votes(("ana", ALL_LABELS), ("ben", ALL_LABELS))]])
-    write_csv(data / "v2.csv", ["id", "text", "votes"], [["a", "x", votes(("ana", {**ALL_LABELS, "desire": "romance"}))]])
+    write_csv(
+        data / "v2.csv", ["id", "text", "votes"], [["a", "x", votes(("ana", {**ALL_LABELS, "desire": "romance"}))]]
+    )
     imports.import_path(project=project, path=data / "v1.csv")
 
     imports.import_path(project=project, path=data / "v2.csv", on_duplicate="update")
@@ -428,7 +498,9 @@ def test_an_upload_is_imported_by_the_celery_task_with_progress_reported(
     monkeypatch.setattr(imports, "BATCH_SIZE", 1)
     published: list[dict] = []
     original = imports._publish_progress
-    monkeypatch.setattr(imports, "_publish_progress", lambda job_id, d: (published.append(dict(d)), original(job_id, d)))
+    monkeypatch.setattr(
+        imports, "_publish_progress", lambda job_id, d: (published.append(dict(d)), original(job_id, d))
+    )
     path = clean_zip(data)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -447,8 +519,12 @@ def test_an_upload_is_imported_by_the_celery_task_with_progress_reported(
 
 
 def test_progress_is_read_from_the_cache_while_the_write_transaction_is_open(project, lead):
-    job = ImportJob.objects.create(project=project, created_by=lead, original_name="x.csv", path="imports/x/x.csv", status="running", rows_total=10)
-    imports._publish_progress(job.pk, {"status": "running", "rows_done": 4, "rows_total": 10, "percent": 40.0, "counts": {"created": 4}})
+    job = ImportJob.objects.create(
+        project=project, created_by=lead, original_name="x.csv", path="imports/x/x.csv", status="running", rows_total=10
+    )
+    imports._publish_progress(
+        job.pk, {"status": "running", "rows_done": 4, "rows_total": 10, "percent": 40.0, "counts": {"created": 4}}
+    )
 
     progress = imports.get_import_progress(job)
 
@@ -463,7 +539,9 @@ def test_an_upload_with_bad_rows_stops_invalid_and_the_lead_may_import_the_valid
         job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.csv")
     job.refresh_from_db()
     assert job.status == ImportJob.Status.INVALID and job.error_count == 1
-    assert job.errors == [{"row": 2, "column": "", "message": "this row has neither text nor an image; every item needs at least one."}]
+    assert job.errors == [
+        {"row": 2, "column": "", "message": "this row has neither text nor an image; every item needs at least one."}
+    ]
     assert Item.objects.count() == 0
 
     with pytest.raises(DomainError, match="choose to import only the valid rows"):
@@ -476,19 +554,25 @@ def test_an_upload_with_bad_rows_stops_invalid_and_the_lead_may_import_the_valid
     assert list(Item.objects.values_list("external_id", flat=True)) == ["a"]
 
 
-def test_a_file_that_cannot_be_read_as_a_whole_cannot_be_confirmed(project, lead, data, django_capture_on_commit_callbacks):
+def test_a_file_that_cannot_be_read_as_a_whole_cannot_be_confirmed(
+    project, lead, data, django_capture_on_commit_callbacks
+):
     path = write_csv(data / "items.csv", ["ID", "Caption"], [["a", "x"]])
     with django_capture_on_commit_callbacks(execute=True):
         job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.csv")
 
-    with pytest.raises(DomainError, match="No row of this file can be imported. The file cannot be imported: Missing column"):
+    with pytest.raises(
+        DomainError, match="No row of this file can be imported. The file cannot be imported: Missing column"
+    ):
         imports.confirm_import(job=job, user=lead, only_valid_rows=True, on_duplicate="skip")
 
 
 def test_a_dry_run_upload_waits_for_confirmation(project, lead, data, django_capture_on_commit_callbacks):
     path = clean_zip(data)
     with django_capture_on_commit_callbacks(execute=True):
-        job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="upload.zip", dry_run=True)
+        job = imports.create_import_job(
+            project=project, user=lead, upload=_upload(path), original_name="upload.zip", dry_run=True
+        )
     job.refresh_from_db()
     assert job.status == ImportJob.Status.VALID and Item.objects.count() == 0
 
@@ -529,7 +613,11 @@ def test_only_leads_may_upload_and_wrong_file_types_are_refused(project, lead, a
 
 def test_write_annotations_creates_votes_counts_and_gold_in_bulk(project, annotator, other_annotator):
     items = ItemFactory.create_batch(3, project=project)
-    rows = [AnnotationRow(item_id=i.pk, annotator_id=u.pk, labels=ALL_LABELS, inference_order=("emotion",)) for i in items for u in (annotator, other_annotator)]
+    rows = [
+        AnnotationRow(item_id=i.pk, annotator_id=u.pk, labels=ALL_LABELS, inference_order=("emotion",))
+        for i in items
+        for u in (annotator, other_annotator)
+    ]
 
     counts = write_annotations(project=project, rows=rows, batch_size=4)
 
@@ -542,8 +630,13 @@ def test_write_annotations_creates_votes_counts_and_gold_in_bulk(project, annota
 def test_unimodal_round_votes_update_their_own_counters(project, annotator):
     item = ItemFactory(project=project)
 
-    write_annotations(project=project, rows=[AnnotationRow(item.pk, annotator.pk, ALL_LABELS, round="text"),
-                                             AnnotationRow(item.pk, annotator.pk, ALL_LABELS, round="image")])
+    write_annotations(
+        project=project,
+        rows=[
+            AnnotationRow(item.pk, annotator.pk, ALL_LABELS, round="text"),
+            AnnotationRow(item.pk, annotator.pk, ALL_LABELS, round="image"),
+        ],
+    )
 
     item.refresh_from_db()
     assert (item.vote_count, item.text_vote_count, item.image_vote_count) == (0, 1, 1)
@@ -553,10 +646,14 @@ def test_unimodal_round_votes_update_their_own_counters(project, annotator):
 def test_write_annotations_accepts_resolved_ids_and_refuses_repeats(project, annotator):
     item = ItemFactory(project=project)
     label = project.tasks.get(key="sentiment").labels.get(key="neutral")
-    write_annotations(project=project, rows=[{"item_id": item.pk, "annotator_id": annotator.pk, "labels": {label.task_id: label.pk}}])
+    write_annotations(
+        project=project, rows=[{"item_id": item.pk, "annotator_id": annotator.pk, "labels": {label.task_id: label.pk}}]
+    )
 
     with pytest.raises(DomainError, match="exist already"):
-        write_annotations(project=project, rows=[{"item_id": item.pk, "annotator_id": annotator.pk, "labels": {"desire": "none"}}])
+        write_annotations(
+            project=project, rows=[{"item_id": item.pk, "annotator_id": annotator.pk, "labels": {"desire": "none"}}]
+        )
     assert Vote.objects.count() == 1
 
 
@@ -565,7 +662,9 @@ def test_write_annotations_refuses_items_of_another_project(project, annotator):
 
     elsewhere = ItemFactory(project=make_project(name="Other"))
     with pytest.raises(DomainError, match="not in the project"):
-        write_annotations(project=project, rows=[AnnotationRow(item_id=elsewhere.pk, annotator_id=annotator.pk, labels=ALL_LABELS)])
+        write_annotations(
+            project=project, rows=[AnnotationRow(item_id=elsewhere.pk, annotator_id=annotator.pk, labels=ALL_LABELS)]
+        )
 
 
 def test_write_annotations_without_copy_uses_bulk_create(project, annotator, monkeypatch):
@@ -574,7 +673,9 @@ def test_write_annotations_without_copy_uses_bulk_create(project, annotator, mon
     monkeypatch.setattr(bulk, "connection", types.SimpleNamespace(vendor="sqlite"))
     item = ItemFactory(project=project)
 
-    counts = write_annotations(project=project, rows=[AnnotationRow(item_id=item.pk, annotator_id=annotator.pk, labels=ALL_LABELS)])
+    counts = write_annotations(
+        project=project, rows=[AnnotationRow(item_id=item.pk, annotator_id=annotator.pk, labels=ALL_LABELS)]
+    )
 
     assert counts["votes"] == 3 and Item.objects.get(pk=item.pk).vote_count == 1
 
@@ -666,7 +767,9 @@ def test_inference_orders_are_read_from_initials_keys_or_lists():
 def test_label_names_match_ignoring_case_spaces_and_hyphens():
     schema = Schema(template_tasks("msed"))
 
-    assert {schema.label("desire", v) for v in ("Social-contact", "social contact", "SOCIAL_CONTACT")} == {"social-contact"}
+    assert {schema.label("desire", v) for v in ("Social-contact", "social contact", "SOCIAL_CONTACT")} == {
+        "social-contact"
+    }
 
 
 # ----------------------------------------------------------------- hostile files: a row error, never an exception
@@ -676,15 +779,30 @@ HOSTILE_JSONL = {
     "NUL in the text": ('{"id": "a", "text": "x\\u0000y"}', "text", "NUL character"),
     "NUL in the id": ('{"id": "a\\u0000", "text": "x"}', "id", "NUL character"),
     "NUL in a vote's label": (
-        '{"id": "a", "text": "x", "votes": [{"annotator": "ana", "labels": {"desire": "fam\\u0000ily"}}]}', "votes", "NUL character"
+        '{"id": "a", "text": "x", "votes": [{"annotator": "ana", "labels": {"desire": "fam\\u0000ily"}}]}',
+        "votes",
+        "NUL character",
     ),
-    "NaN": ('{"id": "a", "text": "x", "metadata": {"score": NaN}}', "metadata", "the value at metadata.score: NaN is not a number JSON allows"),
+    "NaN": (
+        '{"id": "a", "text": "x", "metadata": {"score": NaN}}',
+        "metadata",
+        "the value at metadata.score: NaN is not a number JSON allows",
+    ),
     "Infinity": (
         '{"id": "a", "text": "x", "votes": [{"annotator": "ana", "labels": {"desire": "family"}, "duration_ms": -Infinity}]}',
-        "votes", "the value at votes[0].duration_ms: -Infinity is not a number",
+        "votes",
+        "the value at votes[0].duration_ms: -Infinity is not a number",
     ),
-    "1,500-deep nesting": ('{"id": "a", "text": "x", "metadata": ' + "[" * 1500 + "]" * 1500 + "}", "", "more than 32 levels deep"),
-    "a 5,000-digit integer": ('{"id": ' + "9" * 5000 + ', "text": "x"}', "id", "a number with 5,000 digits is too long"),
+    "1,500-deep nesting": (
+        '{"id": "a", "text": "x", "metadata": ' + "[" * 1500 + "]" * 1500 + "}",
+        "",
+        "more than 32 levels deep",
+    ),
+    "a 5,000-digit integer": (
+        '{"id": ' + "9" * 5000 + ', "text": "x"}',
+        "id",
+        "a number with 5,000 digits is too long",
+    ),
     "a lone surrogate": ('{"id": "a", "text": "x\\ud800"}', "text", "half of a surrogate pair"),
 }
 INTERNALS = ("Traceback", "Error:", "SQL", "SELECT", "INSERT", "psycopg", "unexpectedly", "line 1, column")
@@ -711,7 +829,9 @@ def test_a_hostile_jsonl_line_is_a_row_error_naming_line_column_and_reason(
     assert message in job.errors[0]["message"]
     assert_no_internals(job.message + str(job.errors))
     after = snapshot()
-    after["media"] = {name for name in after["media"] if not name.startswith("imports/")}  # the upload, kept for a retry
+    after["media"] = {
+        name for name in after["media"] if not name.startswith("imports/")
+    }  # the upload, kept for a retry
     assert after == before
 
 
@@ -771,7 +891,9 @@ def test_a_stray_quote_after_a_quoted_value_is_a_file_error_in_plain_words(proje
 def test_an_import_command_that_fails_unexpectedly_shows_no_exception_text(project, data, monkeypatch):
     from django.core.management import CommandError, call_command
 
-    monkeypatch.setattr(imports, "recompute_gold", lambda **kw: (_ for _ in ()).throw(RuntimeError("relation \"x\" does not exist")))
+    monkeypatch.setattr(
+        imports, "recompute_gold", lambda **kw: (_ for _ in ()).throw(RuntimeError('relation "x" does not exist'))
+    )
     path = write_csv(data / "items.csv", ["id", "text"], [["a", "x"]])
 
     with pytest.raises(CommandError) as failure:
@@ -783,7 +905,11 @@ def test_an_import_command_that_fails_unexpectedly_shows_no_exception_text(proje
 @pytest.mark.parametrize(
     "name, content, expected",
     [
-        ("upload.zip", b"PK\x03\x04 this is not a zip", "upload.zip is not a readable ZIP archive; zip the files again."),
+        (
+            "upload.zip",
+            b"PK\x03\x04 this is not a zip",
+            "upload.zip is not a readable ZIP archive; zip the files again.",
+        ),
         ("cut.jpg", None, "cut.jpg is damaged or truncated; save or download it again."),
     ],
     ids=["not a zip", "truncated image"],

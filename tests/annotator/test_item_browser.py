@@ -34,7 +34,13 @@ def catalogue(project):
 
 @pytest.mark.parametrize(
     ("q", "expected"),
-    [("new-", ["new-7"]), ("demo-00001", ["demo-00001"]), ("DEMO-0000", ["demo-00001", "demo-00002"]), ("PICNIC", ["demo-00001"]), ("nothing like it", [])],
+    [
+        ("new-", ["new-7"]),
+        ("demo-00001", ["demo-00001"]),
+        ("DEMO-0000", ["demo-00001", "demo-00002"]),
+        ("PICNIC", ["demo-00001"]),
+        ("nothing like it", []),
+    ],
 )
 def test_search_matches_parts_of_ids_and_texts(lead_client, catalogue, q, expected):
     response = lead_client.get(url(catalogue), {"q": q})
@@ -76,7 +82,9 @@ def test_filters_by_suggestion(lead_client, catalogue):
 
 
 def test_pages_are_numbered_with_previous_and_next_keeping_the_filters(lead_client, project):
-    Item.objects.bulk_create([Item(project=project, external_id=f"p-{n:03d}", text=f"page text {n}") for n in range(120)])
+    Item.objects.bulk_create(
+        [Item(project=project, external_id=f"p-{n:03d}", text=f"page text {n}") for n in range(120)]
+    )
     first = lead_client.get(url(project), {"q": "page"})
     assert ids(first)[0] == "p-000" and len(ids(first)) == 50
     html = first.content.decode()
@@ -93,5 +101,8 @@ def test_pages_are_numbered_with_previous_and_next_keeping_the_filters(lead_clie
 def test_a_whole_row_opens_its_item_through_one_link(lead_client, catalogue):
     item = Item.objects.get(external_id="new-7")
     html = lead_client.get(url(catalogue)).content.decode()
-    assert f'<a class="row-link" href="{reverse("annotator:item-detail", args=[catalogue.slug, item.pk])}">new-7</a>' in html
+    assert (
+        f'<a class="row-link" href="{reverse("annotator:item-detail", args=[catalogue.slug, item.pk])}">new-7</a>'
+        in html
+    )
     assert "onclick" not in html and "css/items.css" in html

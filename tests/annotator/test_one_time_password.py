@@ -25,19 +25,29 @@ def fresh(project, lead):
 
 
 def test_the_members_page_makes_accounts_that_must_change_their_password(lead_client, project):
-    response = lead_client.post(reverse("annotator:project-members", args=[project.slug]), {"username": "nina", "role": "annotator", "create": "on"})
+    response = lead_client.post(
+        reverse("annotator:project-members", args=[project.slug]),
+        {"username": "nina", "role": "annotator", "create": "on"},
+    )
     assert response.status_code == 200 and "choose their own password" in response.content.decode()
     assert Profile.objects.get(user__username="nina").must_change_password
 
 
 def test_pages_redirect_to_the_password_change_until_it_is_done(fresh, project):
     user, password, client = fresh
-    for url in (reverse("annotator:project-list"), reverse("annotator:project-detail", args=[project.slug]), reverse("annotator:api-tokens")):
+    for url in (
+        reverse("annotator:project-list"),
+        reverse("annotator:project-detail", args=[project.slug]),
+        reverse("annotator:api-tokens"),
+    ):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"] == reverse("password_change"), url
     page = client.get(reverse("password_change"))
     assert page.status_code == 200 and "Choose your own password" in page.content.decode()
-    response = client.post(reverse("password_change"), {"old_password": password, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": password, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
     assert response.status_code == 302
     assert not Profile.objects.get(user=user).must_change_password
     assert client.get(reverse("annotator:project-list")).status_code == 200
@@ -88,7 +98,9 @@ def test_reseeding_clears_a_flag_on_a_demo_account():
 
 def test_a_lead_resets_an_annotators_password_to_a_one_time_one(lead_client, project, annotator):
     url = reverse("annotator:member-reset-password", args=[project.slug, annotator.pk])
-    assert f'href="{url}"' in lead_client.get(reverse("annotator:project-members", args=[project.slug])).content.decode()
+    assert (
+        f'href="{url}"' in lead_client.get(reverse("annotator:project-members", args=[project.slug])).content.decode()
+    )
     assert "Reset the password of ana-annotator?" in lead_client.get(url).content.decode()
     response = lead_client.post(url)
     html = response.content.decode()
@@ -109,10 +121,18 @@ def test_a_lead_cannot_reset_a_lead_staff_or_someone_of_another_project(lead_cli
     staff = make_member(project, username="staffer")
     get_user_model().objects.filter(pk=staff.pk).update(is_staff=True)
     elsewhere = make_member(project, username="elsewhere")
-    other = project_services.create_project(name="Other study", template="msed", created_by=UserFactory(username="other-lead"))
+    other = project_services.create_project(
+        name="Other study", template="msed", created_by=UserFactory(username="other-lead")
+    )
     project_services.add_member(project=other, user=elsewhere)
-    for user, reason in ((co_lead, "Only an annotator"), (staff, "administrator"), (elsewhere, "projects you do not lead")):
-        response = lead_client.post(reverse("annotator:member-reset-password", args=[project.slug, user.pk]), follow=True)
+    for user, reason in (
+        (co_lead, "Only an annotator"),
+        (staff, "administrator"),
+        (elsewhere, "projects you do not lead"),
+    ):
+        response = lead_client.post(
+            reverse("annotator:member-reset-password", args=[project.slug, user.pk]), follow=True
+        )
         assert reason in response.content.decode(), user
         user.refresh_from_db()
         assert user.check_password(PASSWORD), user
@@ -120,4 +140,9 @@ def test_a_lead_cannot_reset_a_lead_staff_or_someone_of_another_project(lead_cli
 
 
 def test_an_annotator_cannot_reset_passwords(annotator_client, project, other_annotator):
-    assert annotator_client.post(reverse("annotator:member-reset-password", args=[project.slug, other_annotator.pk])).status_code == 403
+    assert (
+        annotator_client.post(
+            reverse("annotator:member-reset-password", args=[project.slug, other_annotator.pk])
+        ).status_code
+        == 403
+    )

@@ -24,7 +24,10 @@ def test_a_signed_in_user_without_the_permission_cannot_create_projects_through_
 def test_a_signed_in_user_without_the_permission_cannot_create_projects_in_the_page(annotator_client):
     page = annotator_client.get(reverse("annotator:project-create"))
     assert page.status_code == 403 and REFUSAL in page.content.decode()
-    response = annotator_client.post(reverse("annotator:project-create"), {"name": "Fuzzed", "template": "msed", "votes_per_item": 5, "queue_order": "finish_first"})
+    response = annotator_client.post(
+        reverse("annotator:project-create"),
+        {"name": "Fuzzed", "template": "msed", "votes_per_item": 5, "queue_order": "finish_first"},
+    )
     assert response.status_code == 403 and not Project.objects.filter(name="Fuzzed").exists()
 
 
@@ -105,14 +108,18 @@ def test_an_inactive_lead_does_not_count_as_the_remaining_lead(project, lead):
 
 def test_demoting_the_last_lead_is_a_400_in_the_api(api, project, lead):
     api.force_authenticate(lead)
-    response = api.post(reverse("api:member-list", args=[project.slug]), {"username": lead.username, "role": "annotator"}, format="json")
+    response = api.post(
+        reverse("api:member-list", args=[project.slug]), {"username": lead.username, "role": "annotator"}, format="json"
+    )
     assert response.status_code == 400 and "at least one lead" in response.json()["detail"]
     response = api.delete(reverse("api:member-delete", args=[project.slug, lead.pk]))
     assert response.status_code == 400 and "at least one lead" in response.json()["detail"]
 
 
 def test_demoting_the_last_lead_shows_the_reason_in_the_members_page(lead_client, project, lead):
-    response = lead_client.post(reverse("annotator:project-members", args=[project.slug]), {"username": lead.username, "role": "annotator"})
+    response = lead_client.post(
+        reverse("annotator:project-members", args=[project.slug]), {"username": lead.username, "role": "annotator"}
+    )
     assert response.status_code == 200 and "at least one lead" in response.content.decode()
     response = lead_client.post(reverse("annotator:member-remove", args=[project.slug, lead.pk]), follow=True)
     assert "at least one lead" in response.content.decode()

@@ -44,7 +44,9 @@ def test_a_new_project_shows_suggestions_only_after_the_annotators_first_choice(
 
 
 def test_sentiment_and_custom_templates(lead):
-    assert [t["key"] for t in get_schema(create_project(name="S", template="sentiment", created_by=lead))] == ["sentiment"]
+    assert [t["key"] for t in get_schema(create_project(name="S", template="sentiment", created_by=lead))] == [
+        "sentiment"
+    ]
     assert get_schema(create_project(name="C", template="custom", created_by=lead)) == []
 
 
@@ -92,7 +94,11 @@ def _vote_once(project, annotator):
     annotation = Annotation.objects.create(item=item, annotator=annotator)
     task = project.tasks.get(key="sentiment")
     Vote.objects.create(
-        annotation=annotation, item=item, annotator=annotator, round=annotation.round, task=task,
+        annotation=annotation,
+        item=item,
+        annotator=annotator,
+        round=annotation.round,
+        task=task,
         label=task.labels.get(key="positive"),
     )
 
@@ -190,7 +196,11 @@ def test_database_refuses_a_second_vote_for_one_task(project, annotator):
     vote = Vote.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         Vote.objects.create(
-            annotation=vote.annotation, item=vote.item, annotator=annotator, round=vote.round, task=vote.task,
+            annotation=vote.annotation,
+            item=vote.item,
+            annotator=annotator,
+            round=vote.round,
+            task=vote.task,
             label=vote.task.labels.get(key="negative"),
         )
 

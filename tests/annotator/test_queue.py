@@ -230,7 +230,11 @@ def make_suggestions(project, entropies: dict[Item, float], *, label_keys=None):
             label = next(l for l in labels if l.key == label_keys[task.key])
             rows.append(
                 Suggestion(
-                    run=run, item=item, task=task, label=label, probability=0.8,
+                    run=run,
+                    item=item,
+                    task=task,
+                    label=label,
+                    probability=0.8,
                     probabilities=[0.8 if l == label else 0.2 / (len(labels) - 1) for l in labels],
                     entropy=entropy / len(tasks),
                 )
@@ -275,9 +279,12 @@ def test_unimodal_rounds_go_text_then_image_then_both(unimodal):
         seen.append((claim.item_id, claim.round))
         submit(ana, claim)
     assert seen == [
-        (a.pk, Round.TEXT), (b.pk, Round.TEXT),
-        (a.pk, Round.IMAGE), (b.pk, Round.IMAGE),
-        (a.pk, Round.MULTIMODAL), (b.pk, Round.MULTIMODAL),
+        (a.pk, Round.TEXT),
+        (b.pk, Round.TEXT),
+        (a.pk, Round.IMAGE),
+        (b.pk, Round.IMAGE),
+        (a.pk, Round.MULTIMODAL),
+        (b.pk, Round.MULTIMODAL),
         (text_only.pk, Round.MULTIMODAL),
     ]
 

@@ -198,9 +198,15 @@ def test_membership_changes_by_a_lead_are_recorded(lead_client, lead, project, o
 
 def test_membership_changes_through_the_api_are_recorded(api, lead, project, outsider, annotator):
     api.force_authenticate(lead)
-    api.post(reverse("api:member-list", args=[project.slug]), {"username": outsider.username, "role": "annotator"}, format="json")
+    api.post(
+        reverse("api:member-list", args=[project.slug]),
+        {"username": outsider.username, "role": "annotator"},
+        format="json",
+    )
     api.delete(reverse("api:member-delete", args=[project.slug, annotator.pk]))
-    assert [e.target for e in events(SecurityEvent.Kind.MEMBER_ADDED) if e.actor == lead and e.target != lead] == [outsider]
+    assert [e.target for e in events(SecurityEvent.Kind.MEMBER_ADDED) if e.actor == lead and e.target != lead] == [
+        outsider
+    ]
     assert [(e.actor, e.target) for e in events(SecurityEvent.Kind.MEMBER_REMOVED)] == [(lead, annotator)]
 
 
@@ -240,7 +246,9 @@ def test_exports_are_recorded_from_the_page_the_api_and_the_command(lead_client,
     call_command("export_items", project.slug, str(tmp_path / "out.csv"), "--format", "csv")
     recorded = sorted(events(SecurityEvent.Kind.EXPORT), key=lambda e: e.pk)
     assert [(e.actor, e.project, e.detail["format"]) for e in recorded] == [
-        (lead, project, "csv"), (lead, project, "csv"), (None, project, "csv"),
+        (lead, project, "csv"),
+        (lead, project, "csv"),
+        (None, project, "csv"),
     ]
     assert recorded[2].detail["via"] == "export_items"
 
@@ -281,7 +289,9 @@ def test_staff_read_and_filter_events_in_the_admin_and_cannot_change_them(annota
     assert [e.kind for e in shown] == ["export"]
     assert staff.get(url, {"q": annotator.username}).status_code == 200
     event = SecurityEvent.objects.first()
-    assert staff.post(reverse("admin:annotator_securityevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        staff.post(reverse("admin:annotator_securityevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    )
     assert staff.get(reverse("admin:annotator_securityevent_add")).status_code == 403
     assert login(client, annotator)
     assert client.get(url).status_code == 302  # not staff: sent to the admin's sign-in
@@ -293,8 +303,10 @@ def test_behind_a_proxy_the_lock_follows_the_forwarded_address(client, annotator
 
     def via_proxy(password, client_address):
         return client.post(
-            reverse("login"), {"username": annotator.username, "password": password},
-            REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.9, {client_address}",
+            reverse("login"),
+            {"username": annotator.username, "password": password},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=f"198.51.100.9, {client_address}",
         )
 
     for i in range(settings.AXES_FAILURE_LIMIT):

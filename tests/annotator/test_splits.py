@@ -26,7 +26,7 @@ def _items_with_gold(project, strata=STRATA, split=Item.Split.UNASSIGNED):
 
 
 def test_split_sizes_sum_to_n_and_stay_within_one_item_of_the_shares():
-    for n in range(0, 60):
+    for n in range(60):
         sizes = split_sizes(n, [0.7, 0.1, 0.2])
         assert sum(sizes) == n
         assert all(abs(size - n * share) < 1 for size, share in zip(sizes, [0.7, 0.1, 0.2]))
@@ -46,7 +46,9 @@ def test_each_stratum_is_split_70_10_20_within_one_item(project):
     counts = assign_splits(project=project, seed=13)
 
     assert counts == {"train": 52, "dev": 7, "test": 15, "strata": 5}
-    per_stratum = Counter((stratum_of[pk], split) for pk, split in Item.objects.filter(project=project).values_list("id", "split"))
+    per_stratum = Counter(
+        (stratum_of[pk], split) for pk, split in Item.objects.filter(project=project).values_list("id", "split")
+    )
     for key, n in STRATA.items():
         for split, share in (("train", 0.7), ("dev", 0.1), ("test", 0.2)):
             assert abs(per_stratum[(key, split)] - n * share) < 1, (key, split)

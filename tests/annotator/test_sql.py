@@ -26,7 +26,10 @@ def _fields(instance) -> dict:
 
 def test_an_item_row_loads_as_the_orm_would(project):
     item = Item.objects.create(
-        project=project, external_id="post-1", text="Café by the river", image=make_image(1),
+        project=project,
+        external_id="post-1",
+        text="Café by the river",
+        image=make_image(1),
         metadata={"author": "é", "likes": [1, 2.5, None], "nested": {"ok": True}},
     )
     loaded = selectors.get_item_in(project, item.pk)

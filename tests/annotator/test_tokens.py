@@ -62,7 +62,11 @@ def test_changing_the_password_on_the_page_ends_every_token(client, annotator):
     assert login(client, annotator)
     response = client.post(
         reverse("password_change"),
-        {"old_password": PASSWORD, "new_password1": "a-new-long-passphrase-42", "new_password2": "a-new-long-passphrase-42"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-new-long-passphrase-42",
+            "new_password2": "a-new-long-passphrase-42",
+        },
     )
     assert response.status_code == 302
     assert not works(key)
@@ -118,8 +122,9 @@ def test_last_use_is_written_at_most_once_a_minute(annotator, project):
 def test_a_request_with_a_fresh_token_reads_it_in_one_query(annotator, project, django_assert_max_num_queries):
     token, key = security.create_api_token(user=annotator)
     ApiToken.objects.filter(pk=token.pk).update(last_used=timezone.now())
-    from annotator.api.authentication import TokenAuthentication
     from rest_framework.test import APIRequestFactory
+
+    from annotator.api.authentication import TokenAuthentication
 
     request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
     with django_assert_max_num_queries(1):
@@ -131,7 +136,9 @@ def test_drf_tokens_are_moved_into_the_hashed_table(annotator):
     migration = __import__("annotator.migrations.0007_move_drf_tokens_to_apitoken", fromlist=["move_tokens"])
     key = "a" * 40
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE IF NOT EXISTS authtoken_token (key varchar(40) PRIMARY KEY, user_id integer, created timestamptz)")
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS authtoken_token (key varchar(40) PRIMARY KEY, user_id integer, created timestamptz)"
+        )
         cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, now())", [key, annotator.pk])
     with connection.schema_editor() as editor:
         migration.move_tokens(apps, editor)
@@ -175,8 +182,12 @@ def test_a_too_long_token_name_is_a_400(api, annotator):
 
 @pytest.mark.parametrize(
     "method, name, needs_id",
-    [("get", "api:token-list", False), ("post", "api:token-list", False),
-     ("delete", "api:token-revoke", True), ("post", "api:token-rotate", True)],
+    [
+        ("get", "api:token-list", False),
+        ("post", "api:token-list", False),
+        ("delete", "api:token-revoke", True),
+        ("post", "api:token-rotate", True),
+    ],
 )
 def test_anonymous_requests_to_the_token_api_are_refused(api, annotator, method, name, needs_id):
     token, _ = security.create_api_token(user=annotator)

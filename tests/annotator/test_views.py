@@ -58,11 +58,18 @@ def test_creating_a_project_from_the_msed_template(lead_client, lead):
     allow_project_creation(lead)
     response = lead_client.post(
         reverse("annotator:project-create"),
-        {"name": "Desire 2026", "template": "msed", "votes_per_item": 5, "queue_order": "finish_first",
-         "ask_inference_order": "on"},
+        {
+            "name": "Desire 2026",
+            "template": "msed",
+            "votes_per_item": 5,
+            "queue_order": "finish_first",
+            "ask_inference_order": "on",
+        },
     )
     project = Project.objects.get(name="Desire 2026")
-    assert response.status_code == 302 and response["Location"] == reverse("annotator:project-detail", args=[project.slug])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "annotator:project-detail", args=[project.slug]
+    )
     page = lead_client.get(response["Location"]).content.decode()
     assert "Social-contact" in page and "Tranquility" in page
 

@@ -105,11 +105,15 @@ def test_a_submit_for_a_full_item_is_refused(lead):
 def test_an_unknown_label_is_refused_with_the_labels_to_choose_from(annotator, claim):
     with pytest.raises(DomainError) as error:
         submit(annotator, claim, labels={**MSED_LABELS, "sentiment": "ecstatic"})
-    assert error.value.message == "'ecstatic' is not a label of Sentiment; choose one of positive, neutral and negative."
+    assert (
+        error.value.message == "'ecstatic' is not a label of Sentiment; choose one of positive, neutral and negative."
+    )
 
 
 def test_an_unknown_task_is_refused(annotator, claim):
-    with pytest.raises(DomainError, match="There is no task 'humour' in this project; its tasks are desire, sentiment and emotion") as error:
+    with pytest.raises(
+        DomainError, match="There is no task 'humour' in this project; its tasks are desire, sentiment and emotion"
+    ) as error:
         submit(annotator, claim, labels={**MSED_LABELS, "humour": "funny"})
     assert error.value.field == "labels"
 
@@ -151,7 +155,9 @@ def test_skipping_releases_the_claim_and_keeps_the_reason(annotator, claim, item
 def test_changing_an_annotation_updates_votes_gold_and_history(annotator, claim, item):
     annotation = submit(annotator, claim).annotation
     votes.edit_annotation(
-        annotation=annotation, editor=annotator, labels={**MSED_LABELS, "sentiment": "negative"},
+        annotation=annotation,
+        editor=annotator,
+        labels={**MSED_LABELS, "sentiment": "negative"},
         inference_order=["sentiment", "desire", "emotion"],
     )
     assert Vote.objects.get(annotation=annotation, task__key="sentiment").label.key == "negative"
@@ -159,7 +165,10 @@ def test_changing_an_annotation_updates_votes_gold_and_history(annotator, claim,
     edit = AnnotationEdit.objects.get()
     assert edit.editor == annotator
     assert edit.old == {"labels": MSED_LABELS, "inference_order": MSED_ORDER}
-    assert edit.new == {"labels": {**MSED_LABELS, "sentiment": "negative"}, "inference_order": ["sentiment", "desire", "emotion"]}
+    assert edit.new == {
+        "labels": {**MSED_LABELS, "sentiment": "negative"},
+        "inference_order": ["sentiment", "desire", "emotion"],
+    }
 
 
 def test_an_unchanged_edit_records_nothing(annotator, claim):
@@ -200,7 +209,9 @@ def test_unimodal_votes_leave_gold_to_the_multimodal_round(lead):
 def test_the_suggestion_run_and_acceptance_are_recorded(annotator, project, claim, item):
     project.show_suggestions = True
     project.save()
-    run = make_suggestions(project, {item: 1.0}, label_keys={"desire": "family", "sentiment": "neutral", "emotion": "happiness"})
+    run = make_suggestions(
+        project, {item: 1.0}, label_keys={"desire": "family", "sentiment": "neutral", "emotion": "happiness"}
+    )
     shown = queue.get_suggestions(item, Round.MULTIMODAL, project=project)
     assert shown["by_task"]["sentiment"] == {"label": "neutral", "probability": 0.8}
     annotation = submit(annotator, claim, suggestion_run_id=run.pk).annotation

@@ -59,13 +59,20 @@ def test_train_form_options_have_words_not_paper_numbers(lead_client, project):
     assert ">joint max-pooling</option>" in html and "copes with a missing one" in html
     assert "Text-image alignment loss weight" in html and "seed paper 001" in html
     # The recipe menu's options are short enough not to be cut in the select.
-    assert all(len(text) <= 24 for text in ("frozen encoders (fast)", "fine-tune text encoder", "fine-tune both (slow)"))
+    assert all(
+        len(text) <= 24 for text in ("frozen encoders (fast)", "fine-tune text encoder", "fine-tune both (slow)")
+    )
     assert ">frozen encoders (fast)</option>" in html
 
 
 def test_a_run_that_stopped_early_shows_a_full_bar_and_why(lead_client, project):
     run = TrainingRun.objects.create(
-        project=project, status=RunStatus.SUCCEEDED, epoch=12, epochs_total=30, best_epoch=7, config={"epochs": 30},
+        project=project,
+        status=RunStatus.SUCCEEDED,
+        epoch=12,
+        epochs_total=30,
+        best_epoch=7,
+        config={"epochs": 30},
         history=[{"epoch": e, "train_loss": 1.0 / e, "dev_macro_f1": 0.3} for e in range(1, 13)],
     )
     html = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk])).content.decode()
@@ -76,7 +83,9 @@ def test_a_run_that_stopped_early_shows_a_full_bar_and_why(lead_client, project)
 
 
 def test_a_run_that_used_every_epoch_has_no_stop_note(lead_client, project):
-    run = TrainingRun.objects.create(project=project, status=RunStatus.SUCCEEDED, epoch=3, epochs_total=3, best_epoch=3, config={})
+    run = TrainingRun.objects.create(
+        project=project, status=RunStatus.SUCCEEDED, epoch=3, epochs_total=3, best_epoch=3, config={}
+    )
     html = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk])).content.decode()
     assert "Stopped early" not in html and 'style="width:100%"' in html
 
@@ -87,7 +96,9 @@ def test_compare_with_no_runs_picked_asks_to_pick(lead_client, project):
     html = lead_client.get(reverse("inference:run-compare", args=[project.slug])).content.decode()
     assert "Pick the runs to compare" in html
     assert f'name="runs" value="{a.pk}"' in html and f'name="runs" value="{b.pk}"' in html
-    picked = lead_client.get(reverse("inference:run-compare", args=[project.slug]) + f"?runs={a.pk}&runs={b.pk}").content.decode()
+    picked = lead_client.get(
+        reverse("inference:run-compare", args=[project.slug]) + f"?runs={a.pk}&runs={b.pk}"
+    ).content.decode()
     assert "late fusion" in picked and "text only" in picked and "Pick the runs" not in picked
 
 
@@ -98,9 +109,13 @@ def test_compare_with_no_runs_at_all_says_to_train_first(lead_client, project):
 
 def test_inference_order_heat_map_grows_with_the_annotators():
     names = [f"annotator-{i:02d}" for i in range(40)]
-    fig = figures.share_heatmap(names, ["D → S", "S → D"], [[0.5, 0.5]] * 40, [[1, 1]] * 40, row_title="annotator", column_title="order")
+    fig = figures.share_heatmap(
+        names, ["D → S", "S → D"], [[0.5, 0.5]] * 40, [[1, 1]] * 40, row_title="annotator", column_title="order"
+    )
     assert fig.layout.height >= 40 * 28
-    small = figures.share_heatmap(names[:3], ["D → S"], [[1.0]] * 3, [[1]] * 3, row_title="annotator", column_title="order")
+    small = figures.share_heatmap(
+        names[:3], ["D → S"], [[1.0]] * 3, [[1]] * 3, row_title="annotator", column_title="order"
+    )
     assert small.layout.height < fig.layout.height
 
 

@@ -14,7 +14,9 @@ def test_a_worker_imports_an_uploaded_csv_through_redis(celery_worker_process, t
     lead = UserFactory(username="worker-lead")
     project = make_project(lead=lead, template="sentiment")
     csv = tmp_path / "items.csv"
-    csv.write_text("id,text,sentiment\nw1,A calm morning by the lake,positive\nw2,Rain again,negative\n", encoding="utf-8")
+    csv.write_text(
+        "id,text,sentiment\nw1,A calm morning by the lake,positive\nw2,Rain again,negative\n", encoding="utf-8"
+    )
 
     job = create_import_job(project=project, user=lead, upload=csv, original_name="items.csv", dry_run=False)
 

@@ -25,7 +25,13 @@ def url(name, project, *args):
 
 
 def submit_body(**overrides):
-    return {"labels": MSED_LABELS, "inference_order": MSED_ORDER, "client_key": str(uuid.uuid4()), "duration_ms": 900, **overrides}
+    return {
+        "labels": MSED_LABELS,
+        "inference_order": MSED_ORDER,
+        "client_key": str(uuid.uuid4()),
+        "duration_ms": 900,
+        **overrides,
+    }
 
 
 def member_requests(project, item, annotation_id):
@@ -78,7 +84,9 @@ def test_an_annotator_cannot_read_or_change_another_annotators_votes(api, annota
     theirs = claim_and_submit(other_annotator, project).annotation
     api.force_authenticate(annotator)
     assert api.get(url("my-annotation", project, theirs.pk)).status_code == 404
-    assert api.patch(url("my-annotation", project, theirs.pk), {"labels": MSED_LABELS}, format="json").status_code == 404
+    assert (
+        api.patch(url("my-annotation", project, theirs.pk), {"labels": MSED_LABELS}, format="json").status_code == 404
+    )
     assert api.get(url("my-annotation-step", project)).status_code == 404  # they have none of their own
     next_body = api.post(url("queue-next", project), {"include_progress": True}, format="json").json()
     text = json.dumps(next_body)
@@ -89,8 +97,14 @@ def test_next_claims_and_returns_the_item_with_progress(api, annotator, project,
     api.force_authenticate(annotator)
     body = api.post(url("queue-next", project), {"include_progress": True}, format="json").json()
     assert body["work"]["item"] == {
-        "id": item.pk, "external_id": item.external_id, "round": "multimodal", "text": item.text,
-        "image_url": None, "has_text": True, "has_image": False, "hidden": None,
+        "id": item.pk,
+        "external_id": item.external_id,
+        "round": "multimodal",
+        "text": item.text,
+        "image_url": None,
+        "has_text": True,
+        "has_image": False,
+        "hidden": None,
     }
     assert body["progress"]["project_total"] == 2
     ahead = api.post(url("queue-next", project), {"current_item": item.pk}, format="json").json()
@@ -155,7 +169,9 @@ def test_stepping_back_and_changing_an_annotation(api, annotator, project, item)
     assert api.get(url("my-annotation-step", project) + f"?before={first.pk}").status_code == 404
     forward = api.get(url("my-annotation-step", project) + f"?after={first.pk}").json()
     assert forward["annotation"]["id"] == second.pk
-    changed = api.patch(url("my-annotation", project, first.pk), {"labels": {**MSED_LABELS, "emotion": "sad"}}, format="json")
+    changed = api.patch(
+        url("my-annotation", project, first.pk), {"labels": {**MSED_LABELS, "emotion": "sad"}}, format="json"
+    )
     assert changed.status_code == 200 and changed.json()["annotation"]["labels"]["emotion"] == "sad"
     assert AnnotationEdit.objects.get().new["labels"]["emotion"] == "sad"
 
@@ -189,10 +205,14 @@ def test_the_openapi_schema_documents_every_workspace_endpoint(api, lead):
     api.force_authenticate(lead)
     schema = api.get(reverse("api-schema"), {"format": "json"}).json()
     for path in [
-        "/api/projects/{slug}/queue/next/", "/api/projects/{slug}/queue/heartbeat/",
-        "/api/projects/{slug}/items/{item_id}/submit/", "/api/projects/{slug}/items/{item_id}/skip/",
-        "/api/projects/{slug}/annotations/mine/{annotation_id}/", "/api/projects/{slug}/annotations/mine/previous/",
-        "/api/projects/{slug}/items/{item_id}/", "/api/projects/{slug}/items/{item_id}/adjudicate/",
+        "/api/projects/{slug}/queue/next/",
+        "/api/projects/{slug}/queue/heartbeat/",
+        "/api/projects/{slug}/items/{item_id}/submit/",
+        "/api/projects/{slug}/items/{item_id}/skip/",
+        "/api/projects/{slug}/annotations/mine/{annotation_id}/",
+        "/api/projects/{slug}/annotations/mine/previous/",
+        "/api/projects/{slug}/items/{item_id}/",
+        "/api/projects/{slug}/items/{item_id}/adjudicate/",
         "/api/projects/{slug}/disputed/",
     ]:
         assert path in schema["paths"], path
@@ -214,7 +234,11 @@ def test_the_labelling_loop_answers_exactly_what_its_serializers_document(api, a
 
 @pytest.mark.parametrize(
     "body, field",
-    [({"current_item": "abc"}, "current_item"), ({"current_item": [1]}, "current_item"), ({"include_progress": "maybe"}, "include_progress")],
+    [
+        ({"current_item": "abc"}, "current_item"),
+        ({"current_item": [1]}, "current_item"),
+        ({"include_progress": "maybe"}, "include_progress"),
+    ],
 )
 def test_next_refuses_malformed_input_naming_the_field(api, annotator, project, item, body, field):
     api.force_authenticate(annotator)
@@ -254,7 +278,9 @@ def test_a_label_added_to_the_schema_can_be_used_at_once(api, lead, annotator, p
     tasks[2]["labels"].append({"key": "awe", "name": "Awe", "description": "", "hotkey": ""})
     save_schema(project=project, tasks=tasks)  # after the schema was cached by the first submit
     second = api.post(url("queue-next", project), {}, format="json").json()["work"]["item"]["id"]
-    response = api.post(url("item-submit", project, second), submit_body(labels={**MSED_LABELS, "emotion": "awe"}), format="json")
+    response = api.post(
+        url("item-submit", project, second), submit_body(labels={**MSED_LABELS, "emotion": "awe"}), format="json"
+    )
     assert response.status_code == 201
 
 

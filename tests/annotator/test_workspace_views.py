@@ -38,13 +38,19 @@ def adjudicate_url(project, item):
 def test_outsiders_get_404_on_every_page(outsider_client, project, item):
     for url in [*page_urls(project, item).values(), *lead_urls(project, item).values()]:
         assert outsider_client.get(url).status_code == 404, url
-    assert outsider_client.post(adjudicate_url(project, item), {"task": "sentiment", "label": "neutral"}).status_code == 404
+    assert (
+        outsider_client.post(adjudicate_url(project, item), {"task": "sentiment", "label": "neutral"}).status_code
+        == 404
+    )
 
 
 def test_annotators_get_403_on_the_lead_pages(annotator_client, project, item):
     for url in lead_urls(project, item).values():
         assert annotator_client.get(url).status_code == 403, url
-    assert annotator_client.post(adjudicate_url(project, item), {"task": "sentiment", "label": "neutral"}).status_code == 403
+    assert (
+        annotator_client.post(adjudicate_url(project, item), {"task": "sentiment", "label": "neutral"}).status_code
+        == 403
+    )
     assert not Gold.objects.exists()
 
 

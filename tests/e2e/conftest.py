@@ -78,7 +78,13 @@ def logged_in_page(browser, live_server, transactional_db):
         client.force_login(user)
         context = _new_context(browser, live_server, viewport)
         context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}]
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
         )
         contexts.append(context)
         return context.new_page()
@@ -99,9 +105,12 @@ def responses():
 
         def on_response(response):
             try:
-                text = response.text() if "json" in (response.headers.get("content-type") or "") or "html" in (
-                    response.headers.get("content-type") or ""
-                ) else ""
+                text = (
+                    response.text()
+                    if "json" in (response.headers.get("content-type") or "")
+                    or "html" in (response.headers.get("content-type") or "")
+                    else ""
+                )
             except Exception:  # a body the browser dropped (redirects, aborted requests)
                 text = ""
             seen.append((response.url, response.status, text))

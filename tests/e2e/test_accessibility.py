@@ -76,17 +76,47 @@ def check(watched: Watched, name: str, url: str, *, status: int = 200, ready: st
 def studio(project, lead):
     items, annotators = make_voted_project(project, n_items=16, n_annotators=3, with_unimodal=True)
     run = TrainingRun.objects.create(
-        project=project, name="text+image late fusion", status=RunStatus.SUCCEEDED, config={"epochs": 3}, epoch=2, epochs_total=3,
-        history=[{"epoch": 1, "train_loss": 0.9, "dev_macro_f1": 0.4}, {"epoch": 2, "train_loss": 0.7, "dev_macro_f1": 0.38}],
-        test_metrics={"desire": {"macro_f1": 0.5, "accuracy": 0.6, "confusion": [[1 if r == c else 0 for c in range(7)] for r in range(7)]}},
+        project=project,
+        name="text+image late fusion",
+        status=RunStatus.SUCCEEDED,
+        config={"epochs": 3},
+        epoch=2,
+        epochs_total=3,
+        history=[
+            {"epoch": 1, "train_loss": 0.9, "dev_macro_f1": 0.4},
+            {"epoch": 2, "train_loss": 0.7, "dev_macro_f1": 0.38},
+        ],
+        test_metrics={
+            "desire": {
+                "macro_f1": 0.5,
+                "accuracy": 0.6,
+                "confusion": [[1 if r == c else 0 for c in range(7)] for r in range(7)],
+            }
+        },
     )
-    EmbeddingMap.objects.create(run=run, item_ids=[i.pk for i in items], spaces={"fused": {"xy": [[0.1 * n, 0.05 * n] for n in range(len(items))], "explained": [0.4, 0.2]}})
+    EmbeddingMap.objects.create(
+        run=run,
+        item_ids=[i.pk for i in items],
+        spaces={"fused": {"xy": [[0.1 * n, 0.05 * n] for n in range(len(items))], "explained": [0.4, 0.2]}},
+    )
     prediction = PredictionRun.objects.create(project=project, training_run=run, status=RunStatus.SUCCEEDED)
     job = ImportJob.objects.create(
-        project=project, created_by=lead, original_name="posts.csv", path="/nonexistent",
-        status=ImportJob.Status.RUNNING, rows_total=10, rows_done=3,
+        project=project,
+        created_by=lead,
+        original_name="posts.csv",
+        path="/nonexistent",
+        status=ImportJob.Status.RUNNING,
+        rows_total=10,
+        rows_done=3,
     )
-    return {"project": project, "item": items[0], "annotators": annotators, "run": run, "job": job, "prediction": prediction}
+    return {
+        "project": project,
+        "item": items[0],
+        "annotators": annotators,
+        "run": run,
+        "job": job,
+        "prediction": prediction,
+    }
 
 
 def lead_pages(s) -> list[tuple[str, str]]:
@@ -110,7 +140,10 @@ def lead_pages(s) -> list[tuple[str, str]]:
         ("api-tokens", reverse("annotator:api-tokens")),
         ("password-change", reverse("password_change")),
     ]
-    named += [(name, reverse(f"analysis:{name}", args=[slug])) for name in ("agreement", "confusion", "distribution", "keywords", "annotators", "modalities")]
+    named += [
+        (name, reverse(f"analysis:{name}", args=[slug]))
+        for name in ("agreement", "confusion", "distribution", "keywords", "annotators", "modalities")
+    ]
     named += [
         ("run-list", reverse("inference:run-list", args=[slug])),
         ("run-create", reverse("inference:run-create", args=[slug])),
@@ -155,7 +188,9 @@ def test_every_page_an_annotator_sees_has_no_serious_accessibility_violation(axe
     ):
         problems += check(watched, name, url)
         watched.assert_clean(url)
-    problems += check(watched, "item-annotate", reverse("annotator:item-annotate", args=[slug]), ready="#annotate[data-ready]")
+    problems += check(
+        watched, "item-annotate", reverse("annotator:item-annotate", args=[slug]), ready="#annotate[data-ready]"
+    )
     watched.assert_clean("annotate")
     # A lead-only page refused: the 403 page itself is checked too.
     problems += check(watched, "403", reverse("annotator:project-settings", args=[slug]), status=403)

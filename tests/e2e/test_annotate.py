@@ -50,7 +50,9 @@ def store_image(n: int) -> ImageAsset:
     path = settings.MEDIA_ROOT / "images" / f"{sha}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return ImageAsset.objects.create(sha256=sha, file=f"images/{sha}.png", format="PNG", width=40, height=30, size_bytes=len(data))
+    return ImageAsset.objects.create(
+        sha256=sha, file=f"images/{sha}.png", format="PNG", width=40, height=30, size_bytes=len(data)
+    )
 
 
 def test_three_items_labelled_from_the_keyboard_with_a_reordered_inference_order(lead, logged_in_page):
@@ -81,7 +83,9 @@ def test_three_items_labelled_from_the_keyboard_with_a_reordered_inference_order
     for annotation in Annotation.objects.all():
         assert annotation.inference_order == ["desire", "sentiment", "emotion"]
         assert {v.task.key: v.label.key for v in annotation.votes.all()} == {
-            "desire": "family", "sentiment": "negative", "emotion": "happiness",
+            "desire": "family",
+            "sentiment": "negative",
+            "emotion": "happiness",
         }
         assert annotation.duration_ms is not None and annotation.duration_ms > 0
     assert page.locator("#mine-count").inner_text().startswith("3 /")
@@ -121,7 +125,9 @@ def test_going_back_to_change_an_annotation_keeps_its_history(lead, logged_in_pa
 
 def test_unimodal_rounds_never_send_the_hidden_modality(lead, logged_in_page, responses):
     project = make_project(lead=lead, name="Rounds in a browser", unimodal_rounds=True, votes_per_item=1)
-    item = Item.objects.create(project=project, external_id="pair-1", text="Finally home with my little ones", image=store_image(1))
+    item = Item.objects.create(
+        project=project, external_id="pair-1", text="Finally home with my little ones", image=store_image(1)
+    )
     image_url = reverse("annotator:item-image", args=[project.slug, item.pk])
     (ana,) = members(project, 1)
     page = logged_in_page(ana)
@@ -148,7 +154,9 @@ def test_unimodal_rounds_never_send_the_hidden_modality(lead, logged_in_page, re
     assert page.locator("#item-text").is_hidden()
     assert page.locator("#item-text").inner_text() == ""
     assert "hidden in this round" in page.locator("#text-absent").inner_text()
-    page.wait_for_function("() => document.getElementById('item-image').complete && document.getElementById('item-image').naturalWidth > 0")
+    page.wait_for_function(
+        "() => document.getElementById('item-image').complete && document.getElementById('item-image').naturalWidth > 0"
+    )
     for key in ("4", "w", "a", "Enter"):
         page.keyboard.press(key)
 
@@ -174,7 +182,9 @@ def test_unimodal_rounds_never_send_the_hidden_modality(lead, logged_in_page, re
             assert shown["image_url"] is None and image_url not in json.dumps(shown)
         if shown["round"] == "image":
             assert shown["text"] is None and item.text not in json.dumps(shown)
-    image_round_bodies = [body for _, _, body in seen[:received_before] if '"round": "image"' in body or '"round":"image"' in body]
+    image_round_bodies = [
+        body for _, _, body in seen[:received_before] if '"round": "image"' in body or '"round":"image"' in body
+    ]
     assert all(item.text not in body for body in image_round_bodies)
     # The image was only ever requested after the text round was submitted.
     assert image_requests and Annotation.objects.filter(round="text").exists()
@@ -187,7 +197,9 @@ def test_a_suggestion_is_shown_and_its_acceptance_recorded(lead, logged_in_page,
     project.suggestions_after_first_choice = after_first_choice
     project.save()
     (item,) = make_items(project, 1)
-    run = make_suggestions(project, {item: 1.2}, label_keys={"desire": "family", "sentiment": "neutral", "emotion": "sad"})
+    run = make_suggestions(
+        project, {item: 1.2}, label_keys={"desire": "family", "sentiment": "neutral", "emotion": "sad"}
+    )
     (ana,) = members(project, 1)
     page = logged_in_page(ana)
     page.goto(annotate_url(project))
@@ -199,7 +211,9 @@ def test_a_suggestion_is_shown_and_its_acceptance_recorded(lead, logged_in_page,
     else:
         page.keyboard.press("4")
     assert suggested.count() == 3
-    assert page.locator('.label-btn[data-task="sentiment"][data-label="neutral"] .suggestion').inner_text() == "model 80%"
+    assert (
+        page.locator('.label-btn[data-task="sentiment"][data-label="neutral"] .suggestion').inner_text() == "model 80%"
+    )
     page.keyboard.press("w")  # sentiment: neutral, as suggested
     page.keyboard.press("a")  # emotion: happiness, not the suggested sad
     page.keyboard.press("Enter")

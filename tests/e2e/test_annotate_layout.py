@@ -62,7 +62,9 @@ def msed_image(n: int = 1) -> ImageAsset:
     path = settings.MEDIA_ROOT / "images" / f"{sha}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return ImageAsset.objects.create(sha256=sha, file=f"images/{sha}.png", format="PNG", width=256, height=256, size_bytes=len(data))
+    return ImageAsset.objects.create(
+        sha256=sha, file=f"images/{sha}.png", format="PNG", width=256, height=256, size_bytes=len(data)
+    )
 
 
 def msed_project(lead, *, image: bool = True, suggestions: bool = True, n: int = 1, **kwargs):
@@ -74,7 +76,7 @@ def msed_project(lead, *, image: bool = True, suggestions: bool = True, n: int =
         for i in range(n)
     ]
     if suggestions:
-        make_suggestions(project, {item: 1.0 for item in items}, label_keys=SUGGESTED)
+        make_suggestions(project, dict.fromkeys(items, 1.0), label_keys=SUGGESTED)
     (ana,) = members(project, 1)
     return project, items, ana
 
@@ -88,7 +90,9 @@ def open_page(logged_in_page, live_server, user, project, viewport):
 
 
 def wait_for_image(page):
-    page.wait_for_function("() => { const i = document.getElementById('item-image'); return i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.getElementById('item-image'); return i.complete && i.naturalWidth > 0; }"
+    )
 
 
 ON_SCREEN = """(el) => {
@@ -121,7 +125,12 @@ def assert_fits_without_scrolling(page):
 
 
 def boxes_overlap(a: dict, b: dict) -> bool:
-    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
 
 
 def screenshot(page, tmp_path: Path, name: str) -> Path:
@@ -146,7 +155,9 @@ def test_every_label_the_order_and_submit_fit_on_screen_for_an_item_with_image_a
     assert_fits_without_scrolling(page)
     assert_on_screen(page, "#image-button")
     # The text box is as tall as its text: no inner scroll bar for 280 characters.
-    assert page.evaluate("() => { const p = document.getElementById('pane-text'); return p.scrollHeight <= p.clientHeight + 1; }")
+    assert page.evaluate(
+        "() => { const p = document.getElementById('pane-text'); return p.scrollHeight <= p.clientHeight + 1; }"
+    )
 
     # With every task answered the suggestions show (wider buttons) and the order holds three chips: still one screen.
     for key in ("4", "q", "a"):
@@ -241,7 +252,9 @@ def test_messages_and_the_edit_banner_are_in_view_after_back_skip_and_guidelines
     page.keyboard.press("/")
     page.keyboard.type("text not in English")
     page.keyboard.press("Enter")
-    page.wait_for_function("(shown) => document.getElementById('message').textContent === `Skipped ${shown}.`", arg=skipped)
+    page.wait_for_function(
+        "(shown) => document.getElementById('message').textContent === `Skipped ${shown}.`", arg=skipped
+    )
     assert_on_screen(page, "#message")
     page.wait_for_function("(shown) => document.getElementById('item-id').textContent !== shown", arg=skipped)
     assert page.evaluate("() => window.scrollY") == 0  # the next item starts at its top
@@ -310,7 +323,9 @@ def test_suggestions_wait_for_the_first_choice_by_default_shift_a_accepts_them_a
     page.keyboard.press("1")  # desire: vengeance, the annotator's own choice
     assert suggested.count() == 3
     page.keyboard.press("Shift+A")
-    chosen = lambda: {b.get_attribute("data-task"): b.get_attribute("data-label") for b in page.locator(".label-btn.chosen").all()}  # noqa: E731
+    chosen = lambda: {
+        b.get_attribute("data-task"): b.get_attribute("data-label") for b in page.locator(".label-btn.chosen").all()
+    }  # noqa: E731
     assert chosen() == SUGGESTED
     assert page.locator("#order .chip").all_inner_texts() == ["Desire", "Sentiment", "Emotion"]
 
@@ -346,7 +361,9 @@ def test_space_shows_the_image_larger_than_inline(lead, logged_in_page, live_ser
     inline = page.locator("#item-image").evaluate(drawn)
     page.keyboard.press(" ")
     page.wait_for_selector("#zoom[open]")
-    page.wait_for_function("() => { const i = document.getElementById('zoom-image'); return i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.getElementById('zoom-image'); return i.complete && i.naturalWidth > 0; }"
+    )
     enlarged = page.locator("#zoom-image").evaluate(drawn)
     assert enlarged > inline * 1.15, (inline, enlarged)
     assert_on_screen(page, "#zoom-image")
@@ -384,7 +401,9 @@ def test_an_empty_project_tells_its_lead_to_import(lead, logged_in_page, live_se
     watched.leave()
 
 
-def test_a_lead_changing_an_annotation_at_1366x768_still_sees_every_label_and_submit(lead, logged_in_page, live_server, tmp_path):
+def test_a_lead_changing_an_annotation_at_1366x768_still_sees_every_label_and_submit(
+    lead, logged_in_page, live_server, tmp_path
+):
     """The worst case at the smallest supported screen: the lead's longer
     header and the edit banner."""
     project, items, _ = msed_project(lead, n=2)
@@ -411,7 +430,9 @@ def test_back_at_the_oldest_and_forward_from_the_newest_ask_the_server_nothing(l
     project, items, ana = msed_project(lead, suggestions=False, n=3)
     page, watched = open_page(logged_in_page, live_server, ana, project, LAPTOP)
     steps: list[str] = []
-    page.on("request", lambda request: steps.append(request.url) if "/annotations/mine/previous/" in request.url else None)
+    page.on(
+        "request", lambda request: steps.append(request.url) if "/annotations/mine/previous/" in request.url else None
+    )
     first = page.locator("#item-id").inner_text()
     for key in ("4", "q", "a", "Enter"):
         page.keyboard.press(key)
@@ -422,7 +443,9 @@ def test_back_at_the_oldest_and_forward_from_the_newest_ask_the_server_nothing(l
     page.wait_for_selector("#edit-banner:not([hidden])")
     asked = len(steps)
     page.keyboard.press(",")  # nothing earlier: said, not asked
-    page.wait_for_function("() => document.getElementById('message').textContent === 'There is nothing earlier to go back to.'")
+    page.wait_for_function(
+        "() => document.getElementById('message').textContent === 'There is nothing earlier to go back to.'"
+    )
     assert len(steps) == asked
 
     # Opened by link to edit the newest annotation: Forward returns to the queue without asking.

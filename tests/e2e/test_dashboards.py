@@ -28,10 +28,14 @@ def test_agreement_page_draws_its_plots_in_chromium(logged_in_page, live_server,
     assert page.locator("#chart-pairwise-desire .heatmaplayer image, #chart-pairwise-desire .hm image").count() >= 1
     # The toolbar offers the PNG download (the camera button).
     page.hover("#chart-summary .js-plotly-plot")
-    titles = page.eval_on_selector_all("#chart-summary .modebar-btn", "els => els.map(e => e.getAttribute('data-title'))")
+    titles = page.eval_on_selector_all(
+        "#chart-summary .modebar-btn", "els => els.map(e => e.getAttribute('data-title'))"
+    )
     assert any("png" in (t or "").lower() for t in titles), titles
     assert not errors, errors
-    assert all(url.startswith(live_server.url) for url in requests), [u for u in requests if not u.startswith(live_server.url)]
+    assert all(url.startswith(live_server.url) for url in requests), [
+        u for u in requests if not u.startswith(live_server.url)
+    ]
 
 
 def test_filters_apply_from_the_form_and_keep_the_plots(logged_in_page, project, lead):

@@ -22,6 +22,7 @@ from tests.factories import UserFactory, make_member, make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+
 def screenshot(page, name: str) -> None:
     """Into AFFECT_SCREENSHOTS_DIR (e.g. docs/screenshots) when set; a test run
     never rewrites tracked files otherwise."""
@@ -29,6 +30,8 @@ def screenshot(page, name: str) -> None:
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(target) / name))
+
+
 VIEWPORT = {"width": 1366, "height": 768}
 
 
@@ -62,20 +65,46 @@ def disputed(lead_user):
     project = make_project(lead=lead_user, name="Family photos", votes_per_item=4)
     specs = [
         ("post-0001", "Evening by the lake, the kids finally asleep in the tent.", ("#1d3557", "#e9c46a", "sun")),
-        ("post-0002", "Moved to a new city this week. Still no idea where anything is.", ("#264653", "#a8dadc", "city")),
+        (
+            "post-0002",
+            "Moved to a new city this week. Still no idea where anything is.",
+            ("#264653", "#a8dadc", "city"),
+        ),
         ("post-0003", "Sunday walk in the hills with my parents.", ("#2a6f97", "#caf0f8", "hills")),
     ]
     items = [
-        Item.objects.create(project=project, external_id=eid, text=text, image=imports.save_image_asset(data=picture(*art), name=f"{eid}.jpg"))
+        Item.objects.create(
+            project=project,
+            external_id=eid,
+            text=text,
+            image=imports.save_image_asset(data=picture(*art), name=f"{eid}.jpg"),
+        )
         for eid, text, art in specs
     ]
-    annotators = [make_member(project, role=Membership.Role.ANNOTATOR, username=name) for name in ("ana", "ben", "chloe", "dev")]
+    annotators = [
+        make_member(project, role=Membership.Role.ANNOTATOR, username=name) for name in ("ana", "ben", "chloe", "dev")
+    ]
     choices = {
-        items[0].pk: [{"desire": "tranquility"}, {"desire": "curiosity"}, {"desire": "tranquility"}, {"desire": "curiosity"}],
-        items[1].pk: [{"sentiment": "positive"}, {"sentiment": "negative"}, {"sentiment": "negative"}, {"sentiment": "positive"}],
+        items[0].pk: [
+            {"desire": "tranquility"},
+            {"desire": "curiosity"},
+            {"desire": "tranquility"},
+            {"desire": "curiosity"},
+        ],
+        items[1].pk: [
+            {"sentiment": "positive"},
+            {"sentiment": "negative"},
+            {"sentiment": "negative"},
+            {"sentiment": "positive"},
+        ],
         items[2].pk: [{}, {}, {}, {}],
     }
-    orders = [["desire", "sentiment", "emotion"], ["sentiment", "desire", "emotion"], ["emotion", "sentiment", "desire"], ["desire", "emotion", "sentiment"]]
+    orders = [
+        ["desire", "sentiment", "emotion"],
+        ["sentiment", "desire", "emotion"],
+        ["emotion", "sentiment", "desire"],
+        ["desire", "emotion", "sentiment"],
+    ]
     for n, annotator in enumerate(annotators):
         for _ in items:
             claim = queue.claim_next_item(annotator=annotator, project=project)
@@ -89,7 +118,9 @@ def watched_lead(logged_in_page, live_server, user) -> Watched:
     return Watched(page, live_server.url)
 
 
-def test_adjudication_starts_with_no_choice_and_works_from_the_keyboard(logged_in_page, live_server, lead_user, disputed):
+def test_adjudication_starts_with_no_choice_and_works_from_the_keyboard(
+    logged_in_page, live_server, lead_user, disputed
+):
     project, items = disputed
     watched = watched_lead(logged_in_page, live_server, lead_user)
     page = watched.page
@@ -97,7 +128,11 @@ def test_adjudication_starts_with_no_choice_and_works_from_the_keyboard(logged_i
     assert page.locator("[data-adj-item]").count() == 2
     assert page.locator("input[type=radio]:checked").count() == 0
     first = page.locator(f"#item-{items[0].pk}")
-    assert "Tranquility (2)" in first.inner_text() and "Curiosity (2)" in first.inner_text() and "Vengeance (0)" in first.inner_text()
+    assert (
+        "Tranquility (2)" in first.inner_text()
+        and "Curiosity (2)" in first.inner_text()
+        and "Vengeance (0)" in first.inner_text()
+    )
     assert "ben: sentiment → desire → emotion" in first.inner_text()
     page.wait_for_function("() => document.querySelector('.adj-image').complete")
     assert page.evaluate("() => document.querySelector('.adj-image').naturalWidth") == 320
@@ -134,7 +169,9 @@ def test_adjudication_starts_with_no_choice_and_works_from_the_keyboard(logged_i
     watched.leave()
 
 
-def test_the_import_page_of_an_unreadable_file_shows_a_file_level_error(logged_in_page, live_server, lead_user, tmp_path):
+def test_the_import_page_of_an_unreadable_file_shows_a_file_level_error(
+    logged_in_page, live_server, lead_user, tmp_path
+):
     project = make_project(lead=lead_user, name="Family photos")
     bad = tmp_path / "posts-export.csv"
     bad.write_bytes(b"id,text,desire\npost-1,Evening by the lake,family\npost-2,Moved to a new\rcity,curiosity\n")
@@ -149,14 +186,18 @@ def test_the_import_page_of_an_unreadable_file_shows_a_file_level_error(logged_i
     assert "This file cannot be imported" in box and "line break (a carriage return)" in box
     main = page.locator("main").inner_text()
     assert "None" not in main and "0 / 0" not in main and "universal-newline" not in main
-    assert page.get_by_role("button", name="Import the").count() == 0 and page.locator("th", has_text="Row").count() == 0
+    assert (
+        page.get_by_role("button", name="Import the").count() == 0 and page.locator("th", has_text="Row").count() == 0
+    )
     assert page.get_by_role("link", name="MSED layout ZIP").count() == 1
     screenshot(page, "import.png")
     watched.assert_clean("import")
     watched.leave()
 
 
-def test_the_item_browser_finds_parts_of_ids_and_opens_a_row_from_the_keyboard(logged_in_page, live_server, lead_user, disputed):
+def test_the_item_browser_finds_parts_of_ids_and_opens_a_row_from_the_keyboard(
+    logged_in_page, live_server, lead_user, disputed
+):
     project, items = disputed
     watched = watched_lead(logged_in_page, live_server, lead_user)
     page = watched.page

@@ -39,7 +39,11 @@ def test_editing_the_schema_with_the_form_editor(logged_in_page, live_server, pr
     page.get_by_role("button", name="Save schema").click()
     page.wait_for_url("**" + reverse("annotator:project-detail", args=[project.slug]))
 
-    assert list(Task.objects.filter(project=project).order_by("position").values_list("key", flat=True)) == ["sentiment", "desire", "emotion"]
+    assert list(Task.objects.filter(project=project).order_by("position").values_list("key", flat=True)) == [
+        "sentiment",
+        "desire",
+        "emotion",
+    ]
     travel = Label.objects.get(task__project=project, key="travel")
     assert (travel.name, travel.hotkey, travel.description) == ("<b>Travel</b>", "t", "The wish to see other places.")
     assert Label.objects.get(task__project=project, key="vengeance").name == "Vengeance & retaliation"
@@ -67,6 +71,9 @@ def test_removing_a_task_and_a_label(logged_in_page, live_server, project, lead)
     page.get_by_role("button", name="Remove task: task 3 (Emotion)").click()
     page.get_by_role("button", name="Save schema").click()
     page.wait_for_url("**" + reverse("annotator:project-detail", args=[project.slug]))
-    assert list(Task.objects.filter(project=project).order_by("position").values_list("key", flat=True)) == ["desire", "sentiment"]
+    assert list(Task.objects.filter(project=project).order_by("position").values_list("key", flat=True)) == [
+        "desire",
+        "sentiment",
+    ]
     assert Label.objects.filter(task__project=project, task__key="desire").count() == 6
     watched.assert_clean("schema reduced")

@@ -53,7 +53,14 @@ class Watched:
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         page.on("dialog", self._dialog)
         host = urlparse(live_server_url).netloc
-        page.on("request", lambda r: self.outside.append(r.url) if urlparse(r.url).netloc not in (host, "") and not r.url.startswith(("data:", "blob:")) else None)
+        page.on(
+            "request",
+            lambda r: (
+                self.outside.append(r.url)
+                if urlparse(r.url).netloc not in (host, "") and not r.url.startswith(("data:", "blob:"))
+                else None
+            ),
+        )
 
     def _dialog(self, dialog):
         self.dialogs.append(dialog.message)
@@ -79,7 +86,9 @@ class Watched:
         assert self.page.evaluate("window.__xss === undefined"), (where, self.page.evaluate("window.__xss"))
         # No element made from the payloads: no <img src=x>, no javascript: link, no <script> with our text.
         assert self.page.locator('img[src="x"]').count() == 0, where
-        links = self.page.eval_on_selector_all("a", "els => els.map(a => a.getAttribute('href') || a.getAttribute('xlink:href') || '')")
+        links = self.page.eval_on_selector_all(
+            "a", "els => els.map(a => a.getAttribute('href') || a.getAttribute('xlink:href') || '')"
+        )
         assert not [h for h in links if h.strip().lower().startswith("javascript:")], (where, links)
         assert self.outside == [], (where, self.outside)
 
@@ -98,20 +107,38 @@ def hostile_project(project, lead):
     xy = [[1.0, 1.0]] + [[-1.0 + 0.1 * (n % 5), -1.0 + 0.1 * (n // 5)] for n in range(1, len(items))]
     desire = [lbl.name for lbl in Label.objects.filter(project=project, task__key="desire").order_by("position")]
     run = TrainingRun.objects.create(
-        project=project, name=HOSTILE_RUN, status=RunStatus.SUCCEEDED, config={"epochs": 1}, epoch=1, epochs_total=1,
+        project=project,
+        name=HOSTILE_RUN,
+        status=RunStatus.SUCCEEDED,
+        config={"epochs": 1},
+        epoch=1,
+        epochs_total=1,
         history=[{"epoch": 1, "train_loss": 0.9, "dev_macro_f1": 0.4}],
-        test_metrics={"desire": {"macro_f1": 0.5, "accuracy": 0.6, "confusion": [[1 if r == c else 0 for c in range(len(desire))] for r in range(len(desire))]}},
+        test_metrics={
+            "desire": {
+                "macro_f1": 0.5,
+                "accuracy": 0.6,
+                "confusion": [[1 if r == c else 0 for c in range(len(desire))] for r in range(len(desire))],
+            }
+        },
     )
     EmbeddingMap.objects.create(run=run, item_ids=item_ids, spaces={"fused": {"xy": xy, "explained": [0.4, 0.2]}})
     PredictionRun.objects.create(project=project, training_run=run, status=RunStatus.SUCCEEDED)
     job = ImportJob.objects.create(
-        project=project, created_by=lead, original_name="<img src=x onerror=window.__xss='file'>.csv", path="/nonexistent",
-        status=ImportJob.Status.RUNNING, rows_total=10, rows_done=3,
+        project=project,
+        created_by=lead,
+        original_name="<img src=x onerror=window.__xss='file'>.csv",
+        path="/nonexistent",
+        status=ImportJob.Status.RUNNING,
+        rows_total=10,
+        rows_done=3,
     )
     return {"project": project, "item": hostile, "annotators": annotators, "run": run, "job": job}
 
 
-def test_hostile_item_id_on_the_embedding_map_is_shown_as_text_and_runs_nothing(logged_in_page, live_server, hostile_project, lead):
+def test_hostile_item_id_on_the_embedding_map_is_shown_as_text_and_runs_nothing(
+    logged_in_page, live_server, hostile_project, lead
+):
     project, run = hostile_project["project"], hostile_project["run"]
     watched = Watched(logged_in_page(lead), live_server.url)
     page = watched.page
@@ -305,7 +332,9 @@ def test_api_docs_render_offline_from_our_own_files(logged_in_page, live_server,
     assert page.locator(".info .title").inner_text().startswith("Affect Studio API")
     assert left == [], left
     assert errors == [], errors
-    assert any(re.search(r"/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.js", u) for u in served), served
+    assert any(
+        re.search(r"/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.js", u) for u in served
+    ), served
 
 
 def test_signing_in_and_the_admin_run_under_the_policy(page, live_server, db):

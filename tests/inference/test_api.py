@@ -10,7 +10,15 @@ from django.urls import reverse
 from annotator.models import Item
 from inference import services
 from inference.models import PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
-from tests.inference.test_services import add_votes, demo_items, offered_tiny_bert, options, tiny_bert, tiny_options, trained_run  # noqa: F401
+from tests.inference.test_services import (  # noqa: F401
+    add_votes,
+    demo_items,
+    offered_tiny_bert,
+    options,
+    tiny_bert,
+    tiny_options,
+    trained_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -59,14 +67,25 @@ def test_anonymous_requests_are_refused(api, project, runs):
         assert getattr(api, method)(url, body, format="json").status_code in (401, 403)
 
 
-def test_lead_starts_polls_and_compares_a_run(api, lead, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks):
+def test_lead_starts_polls_and_compares_a_run(
+    api, lead, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks
+):
     api.force_authenticate(lead)
-    body = {**tiny_options(offered_tiny_bert), "chain": ["sentiment", "desire", "emotion"], "losses": {"class_weights": True}, "name": "api run"}
+    body = {
+        **tiny_options(offered_tiny_bert),
+        "chain": ["sentiment", "desire", "emotion"],
+        "losses": {"class_weights": True},
+        "name": "api run",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(reverse("inference:api-run-list", args=[project.slug]), body, format="json")
     assert response.status_code == 201, response.data
     run_id = response.data["id"]
-    assert response.data["status"] == "queued" and response.data["config"]["chain"] == ["sentiment", "desire", "emotion"]
+    assert response.data["status"] == "queued" and response.data["config"]["chain"] == [
+        "sentiment",
+        "desire",
+        "emotion",
+    ]
     detail = api.get(reverse("inference:api-run-detail", args=[project.slug, run_id])).data
     assert detail["status"] == "succeeded", detail["error"]
     assert set(detail["test_metrics"]) == {"desire", "sentiment", "emotion"}
@@ -76,7 +95,9 @@ def test_lead_starts_polls_and_compares_a_run(api, lead, project, demo_items, of
     compared = api.get(reverse("inference:api-compare", args=[project.slug]), {"runs": str(run_id)}).data
     assert compared["tasks"] == ["desire", "sentiment", "emotion"]
     assert compared["rows"][0]["tasks"]["desire"]["macro_f1"] == detail["test_metrics"]["desire"]["macro_f1"]
-    points = api.get(reverse("inference:api-run-embedding", args=[project.slug, run_id]), {"colour": "gold", "task": "sentiment"}).data
+    points = api.get(
+        reverse("inference:api-run-embedding", args=[project.slug, run_id]), {"colour": "gold", "task": "sentiment"}
+    ).data
     with_both = Item.objects.filter(project=project, image__isnull=False).exclude(text="").count()
     assert len(points["points"]) == with_both and points["categorical"]  # the fused space: items with both modalities
     assert points["points"][0]["url"].startswith(f"/projects/{project.slug}/items/")
@@ -114,7 +135,9 @@ def test_no_gold_in_the_train_split_is_a_400(api, lead, project, options):
     assert response.status_code == 400 and "No item of the train split has a gold label" in response.data["detail"]
 
 
-def test_experiment_endpoint_queues_the_grid(api, lead, project, demo_items, options, django_capture_on_commit_callbacks):
+def test_experiment_endpoint_queues_the_grid(
+    api, lead, project, demo_items, options, django_capture_on_commit_callbacks
+):
     api.force_authenticate(lead)
     with django_capture_on_commit_callbacks(execute=False):
         response = api.post(
@@ -123,14 +146,27 @@ def test_experiment_endpoint_queues_the_grid(api, lead, project, demo_items, opt
             format="json",
         )
     assert response.status_code == 201
-    assert [r["name"] for r in response.data["runs"]] == ["fusion: concat", "fusion: add", "fusion: multiply", "fusion: max"]
-    compared = api.get(reverse("inference:api-compare", args=[project.slug]), {"experiment": response.data["experiment"]}).data
+    assert [r["name"] for r in response.data["runs"]] == [
+        "fusion: concat",
+        "fusion: add",
+        "fusion: multiply",
+        "fusion: max",
+    ]
+    compared = api.get(
+        reverse("inference:api-compare", args=[project.slug]), {"experiment": response.data["experiment"]}
+    ).data
     assert len(compared["rows"]) == 4
-    bad = api.post(reverse("inference:api-experiment-create", args=[project.slug]), {**options, "grids": ["fusions"], "fusions": ["sum"]}, format="json")
+    bad = api.post(
+        reverse("inference:api-experiment-create", args=[project.slug]),
+        {**options, "grids": ["fusions"], "fusions": ["sum"]},
+        format="json",
+    )
     assert bad.status_code == 400 and bad.data["field"] == "fusions"
 
 
-def test_cancel_prelabeller_and_prediction_through_the_api(api, lead, project, demo_items, trained_run, options, django_capture_on_commit_callbacks):
+def test_cancel_prelabeller_and_prediction_through_the_api(
+    api, lead, project, demo_items, trained_run, options, django_capture_on_commit_callbacks
+):
     api.force_authenticate(lead)
     with django_capture_on_commit_callbacks(execute=False):
         queued = services.start_training_run(project=project, options=options)
@@ -148,7 +184,9 @@ def test_cancel_prelabeller_and_prediction_through_the_api(api, lead, project, d
 
     with django_capture_on_commit_callbacks(execute=False):
         again = api.post(reverse("inference:api-prediction-list", args=[project.slug]), {}, format="json")
-    assert again.status_code == 201 and again.data["status"] == "queued" and again.data["training_run"] == trained_run.pk
+    assert (
+        again.status_code == 201 and again.data["status"] == "queued" and again.data["training_run"] == trained_run.pk
+    )
     stopped = api.post(reverse("inference:api-prediction-cancel", args=[project.slug, again.data["id"]]))
     assert stopped.data["status"] == "cancelled"
     detail = api.get(reverse("inference:api-prediction-detail", args=[project.slug, again.data["id"]])).data
@@ -176,9 +214,20 @@ def test_model_vs_annotators_endpoint(api, lead, project, demo_items, trained_ru
 def test_policy_endpoint(api, lead, project):
     api.force_authenticate(lead)
     assert api.get(reverse("inference:api-policy", args=[project.slug])).data["retrain_every_n_gold"] == 0
-    response = api.put(reverse("inference:api-policy", args=[project.slug]), {"retrain_every_n_gold": 50, "suggest_new_items": False}, format="json")
+    response = api.put(
+        reverse("inference:api-policy", args=[project.slug]),
+        {"retrain_every_n_gold": 50, "suggest_new_items": False},
+        format="json",
+    )
     assert response.status_code == 200 and response.data["retrain_every_n_gold"] == 50
-    assert api.put(reverse("inference:api-policy", args=[project.slug]), {"retrain_every_n_gold": -1, "suggest_new_items": True}, format="json").status_code == 400
+    assert (
+        api.put(
+            reverse("inference:api-policy", args=[project.slug]),
+            {"retrain_every_n_gold": -1, "suggest_new_items": True},
+            format="json",
+        ).status_code
+        == 400
+    )
 
 
 def test_the_api_schema_documents_the_model_endpoints(api, lead):
@@ -186,5 +235,11 @@ def test_the_api_schema_documents_the_model_endpoints(api, lead):
     response = api.get(reverse("api-schema"), {"format": "json"})
     assert response.status_code == 200
     text = response.content.decode()
-    for fragment in ("/inference/api/projects/{slug}/runs/", "model-vs-annotators", "/experiments/", "/predictions/", "Start a training run"):
+    for fragment in (
+        "/inference/api/projects/{slug}/runs/",
+        "model-vs-annotators",
+        "/experiments/",
+        "/predictions/",
+        "Start a training run",
+    ):
         assert fragment in text

@@ -27,13 +27,27 @@ def run(*args) -> list[str]:
 
 
 def test_train_prints_its_test_metrics_as_json_on_the_last_line(project, demo_items, tiny_bert):
-    lines = run("train", project.slug, "--text-encoder", tiny_bert, "--fusion", "add", "--chain", "desire>sentiment>emotion", *TINY)
+    lines = run(
+        "train",
+        project.slug,
+        "--text-encoder",
+        tiny_bert,
+        "--fusion",
+        "add",
+        "--chain",
+        "desire>sentiment>emotion",
+        *TINY,
+    )
     metrics = json.loads(lines[-1])
     assert set(metrics) == {"desire", "sentiment", "emotion"}
     assert {"precision", "recall", "macro_f1", "weighted_f1", "accuracy", "confusion"} == set(metrics["desire"])
     assert any(line.startswith("epoch 2/2") for line in lines)
     run_ = TrainingRun.objects.get()
-    assert run_.status == RunStatus.SUCCEEDED and run_.config["fusion"] == "add" and run_.config["chain"] == ["desire", "sentiment", "emotion"]
+    assert (
+        run_.status == RunStatus.SUCCEEDED
+        and run_.config["fusion"] == "add"
+        and run_.config["chain"] == ["desire", "sentiment", "emotion"]
+    )
     assert run_.test_metrics["desire"]["macro_f1"] == metrics["desire"]["macro_f1"]
 
     evaluated = json.loads(run("evaluate", str(run_.pk))[-1])
@@ -49,7 +63,9 @@ def test_predict_writes_suggestions_with_the_prelabeller_or_a_chosen_run(project
     expected = len(unlabelled_ids(demo_items))
     assert summary["items"] == expected and summary["suggestions"] == expected * 3
     prediction = PredictionRun.objects.get()
-    assert prediction.status == RunStatus.SUCCEEDED and Suggestion.objects.filter(run=prediction).count() == expected * 3
+    assert (
+        prediction.status == RunStatus.SUCCEEDED and Suggestion.objects.filter(run=prediction).count() == expected * 3
+    )
 
 
 @pytest.mark.parametrize(
@@ -95,7 +111,11 @@ def test_bad_input_exits_non_zero_with_the_message_on_stderr(tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "train", "no-such-project", "--epochs", "3"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode != 0
     assert "There is no project 'no-such-project'" in result.stderr

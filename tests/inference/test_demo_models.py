@@ -24,16 +24,16 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import pytest  # noqa: E402
-from django.conf import settings as django_settings  # noqa: E402
+import pytest
+from django.conf import settings as django_settings
 
-from annotator import demo  # noqa: E402
-from annotator.models import Gold, Item  # noqa: E402
-from annotator.services.bulk import write_annotations  # noqa: E402
-from annotator.services.imports import save_image_asset  # noqa: E402
-from inference import selectors, services  # noqa: E402
-from inference.models import RunStatus  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
+from annotator import demo
+from annotator.models import Gold, Item
+from annotator.services.bulk import write_annotations
+from annotator.services.imports import save_image_asset
+from inference import selectors, services
+from inference.models import RunStatus
+from tests.factories import UserFactory
 
 N_ITEMS = 600
 MARGIN = 0.03
@@ -71,7 +71,9 @@ def load_demo(project, n: int = N_ITEMS, seed: int = 0) -> None:
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_fused_model_beats_the_best_single_modality_on_every_task(project, settings, django_capture_on_commit_callbacks):
+def test_fused_model_beats_the_best_single_modality_on_every_task(
+    project, settings, django_capture_on_commit_callbacks
+):
     settings.INFERENCE_FEATURE_CACHE_DIR = Path(django_settings.BASE_DIR) / "var" / "test-feature-cache"
     load_demo(project)
     assert Gold.objects.filter(item__project=project, label__isnull=False).count() > 0.9 * N_ITEMS * 3
@@ -91,5 +93,9 @@ def test_fused_model_beats_the_best_single_modality_on_every_task(project, setti
     print(f"\ndemo macro-F1 (test split, {N_ITEMS} items, {seconds:.0f} s for 3 runs): {report}")
     for task in demo.TASKS:
         fused = by_name["text + image (concat)"].test_metrics[task]["macro_f1"]
-        single = max(by_name["text only"].test_metrics[task]["macro_f1"], by_name["image only"].test_metrics[task]["macro_f1"])
-        assert fused >= single + MARGIN, f"{task}: fused {fused:.3f} vs best single modality {single:.3f} ({report[task]})"
+        single = max(
+            by_name["text only"].test_metrics[task]["macro_f1"], by_name["image only"].test_metrics[task]["macro_f1"]
+        )
+        assert fused >= single + MARGIN, (
+            f"{task}: fused {fused:.3f} vs best single modality {single:.3f} ({report[task]})"
+        )

@@ -32,10 +32,15 @@ def test_embedding_points_escape_the_item_id_text_and_label_in_the_hover(project
     annotators = [make_member(project, username=f"rater-{i}") for i in range(3)]
     write_annotations(
         project=project,
-        rows=[{"item_id": item.pk, "annotator_id": a.pk, "labels": {"desire": "family"}, "inference_order": ["desire"]} for a in annotators],
+        rows=[
+            {"item_id": item.pk, "annotator_id": a.pk, "labels": {"desire": "family"}, "inference_order": ["desire"]}
+            for a in annotators
+        ],
     )
     run = TrainingRun.objects.create(project=project, name="r", status=RunStatus.SUCCEEDED, config={})
-    EmbeddingMap.objects.create(run=run, item_ids=[item.pk], spaces={"fused": {"xy": [[0.5, -0.5]], "explained": [0.6, 0.3]}})
+    EmbeddingMap.objects.create(
+        run=run, item_ids=[item.pk], spaces={"fused": {"xy": [[0.5, -0.5]], "explained": [0.6, 0.3]}}
+    )
 
     (point,) = services.embedding_points(run, space="fused", colour="gold", task_key="desire")["points"]
 

@@ -33,7 +33,9 @@ def test_training_runs_beyond_the_limit_are_refused(project, demo_items, limits,
     assert TrainingRun.objects.filter(project=project).count() == 2
 
 
-def test_finished_runs_and_other_projects_do_not_count(project, demo_items, limits, lead, django_capture_on_commit_callbacks):
+def test_finished_runs_and_other_projects_do_not_count(
+    project, demo_items, limits, lead, django_capture_on_commit_callbacks
+):
     from tests.factories import make_project
 
     other = make_project(lead=lead, name="Other study")
@@ -70,25 +72,36 @@ def test_prediction_runs_beyond_the_limit_are_refused(project, limits, django_ca
     assert PredictionRun.objects.filter(project=project).count() == 1
 
 
-def test_the_api_answers_400_with_the_limit_message(api, lead, project, demo_items, limits, django_capture_on_commit_callbacks):
+def test_the_api_answers_400_with_the_limit_message(
+    api, lead, project, demo_items, limits, django_capture_on_commit_callbacks
+):
     TrainingRun.objects.create(project=project, status=RunStatus.QUEUED)
     TrainingRun.objects.create(project=project, status=RunStatus.RUNNING)
     api.force_authenticate(lead)
     response = api.post(reverse("inference:api-run-list", args=[project.slug]), CHEAP, format="json")
     assert response.status_code == 400 and "training runs queued or running" in response.json()["detail"]
     TrainingRun.objects.create(project=project, status=RunStatus.QUEUED, experiment="e1")
-    response = api.post(reverse("inference:api-experiment-create", args=[project.slug]), {**CHEAP, "grids": ["modalities"]}, format="json")
+    response = api.post(
+        reverse("inference:api-experiment-create", args=[project.slug]),
+        {**CHEAP, "grids": ["modalities"]},
+        format="json",
+    )
     assert response.status_code == 400 and "experiment queued or running" in response.json()["detail"]
     done = TrainingRun.objects.create(project=project, status=RunStatus.SUCCEEDED, artefact_path="x")
     PredictionRun.objects.create(project=project, training_run=done, status=RunStatus.RUNNING)
-    response = api.post(reverse("inference:api-prediction-list", args=[project.slug]), {"training_run": done.pk}, format="json")
+    response = api.post(
+        reverse("inference:api-prediction-list", args=[project.slug]), {"training_run": done.pk}, format="json"
+    )
     assert response.status_code == 400 and "prediction run queued or running" in response.json()["detail"]
 
 
 def test_the_train_page_shows_the_limit_as_a_form_error(lead_client, project, demo_items, limits):
     TrainingRun.objects.create(project=project, status=RunStatus.QUEUED)
     TrainingRun.objects.create(project=project, status=RunStatus.QUEUED)
-    response = lead_client.post(reverse("inference:run-create", args=[project.slug]), {**CHEAP, "modalities": "both", "fusion": "concat", "recipe": "cached"})
+    response = lead_client.post(
+        reverse("inference:run-create", args=[project.slug]),
+        {**CHEAP, "modalities": "both", "fusion": "concat", "recipe": "cached"},
+    )
     assert response.status_code == 200 and "training runs queued or running" in response.content.decode()
     assert TrainingRun.objects.filter(project=project).count() == 2
 

@@ -16,12 +16,12 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
-from analysis.metrics import classification_metrics  # noqa: E402
-from inference.modeling import (  # noqa: E402
+from analysis.metrics import classification_metrics
+from inference.modeling import (
     FUSIONS,
     Cancelled,
     ConfigError,
@@ -33,16 +33,16 @@ from inference.modeling import (  # noqa: E402
     predict,
     train,
 )
-from inference.modeling import encoders as encoders_module  # noqa: E402
-from inference.modeling.encoders import ImageEncoderSpec, TextEncoderSpec, TextFeaturizer  # noqa: E402
-from inference.modeling.losses import (  # noqa: E402
+from inference.modeling import encoders as encoders_module
+from inference.modeling.encoders import ImageEncoderSpec, TextEncoderSpec, TextFeaturizer
+from inference.modeling.losses import (
     balanced_class_weights,
     common_space_loss,
     masked_cross_entropy,
     modality_agnostic_contrastive_loss,
     total_loss,
 )
-from inference.modeling.network import ROUTE_FUSED, ROUTE_IMAGE, ROUTE_TEXT, AffectNet, Batch  # noqa: E402
+from inference.modeling.network import ROUTE_FUSED, ROUTE_IMAGE, ROUTE_TEXT, AffectNet, Batch
 
 # Tiny models: one thread avoids OpenMP barrier stalls when the shared
 # machine is busy (2 threads made a 25-step test take 30 s under load).
@@ -375,7 +375,16 @@ def test_every_fusion_trains_and_lowers_the_loss(fusion, chain):
         {"losses": LossConfig(common_space_weight=0.5)},
         {"losses": LossConfig(class_weights=True, unimodal_weight=0.5)},
     ],
-    ids=["unimodal-heads", "fill-missing", "joint-pooling", "text-only", "image-only", "macl", "common-space", "weights"],
+    ids=[
+        "unimodal-heads",
+        "fill-missing",
+        "joint-pooling",
+        "text-only",
+        "image-only",
+        "macl",
+        "common-space",
+        "weights",
+    ],
 )
 def test_missing_modality_and_loss_options_train_and_lower_the_loss(overrides):
     config = TrainConfig(hidden_size=32, dropout=0.0, **overrides)
@@ -421,7 +430,9 @@ def test_a_text_only_item_trains_only_the_text_branch():
 
 
 def test_chained_heads_read_the_previous_task_dense_output():
-    net = AffectNet(TrainConfig(hidden_size=32, chain=["emotion", "desire", "sentiment"]), SCHEMA, text_dim=16, image_dim=12)
+    net = AffectNet(
+        TrainConfig(hidden_size=32, chain=["emotion", "desire", "sentiment"]), SCHEMA, text_dim=16, image_dim=12
+    )
     heads = net.heads["fused"]
     assert heads.dense["emotion"][0].in_features == 32
     assert heads.dense["desire"][0].in_features == 64
@@ -506,7 +517,9 @@ def test_saved_artefact_loads_and_predicts_identically(tiny_bert, records, tmp_p
 
 
 def test_predictions_carry_probabilities_argmax_and_entropy(tiny_bert, records, tmp_path):
-    result = train(tiny_config(tiny_bert, epochs=1), records, schema=SCHEMA, cache_dir=tmp_path / "c", artefact_dir=tmp_path / "r")
+    result = train(
+        tiny_config(tiny_bert, epochs=1), records, schema=SCHEMA, cache_dir=tmp_path / "c", artefact_dir=tmp_path / "r"
+    )
     model = load_model(result.artefact_path)
     nothing = {"id": "empty", "text": "  ", "image_path": None}
     predictions = predict(model, records[:6] + [nothing], cache_dir=tmp_path / "c")

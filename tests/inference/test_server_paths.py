@@ -44,7 +44,11 @@ def post_run(api, project, body):
 
 @pytest.mark.parametrize(
     "field, existing, missing",
-    [("image_weights", "/etc/passwd", "/nonexistent"), ("text_encoder", "/etc", "/nonexistent"), ("tokenizer", "/etc", "/nonexistent")],
+    [
+        ("image_weights", "/etc/passwd", "/nonexistent"),
+        ("text_encoder", "/etc", "/nonexistent"),
+        ("tokenizer", "/etc", "/nonexistent"),
+    ],
 )
 def test_a_lead_cannot_tell_which_server_paths_exist(api, lead, project, demo_items, field, existing, missing):
     api.force_authenticate(lead)
@@ -60,7 +64,9 @@ def test_a_lead_cannot_reach_model_dir_by_a_relative_path(api, lead, project, de
     assert response.status_code == 400 and response.json()["field"] == "text_encoder"
 
 
-def test_operator_placed_weights_are_offered_and_accepted_by_name(api, lead_client, lead, project, demo_items, operator_weights, django_capture_on_commit_callbacks):
+def test_operator_placed_weights_are_offered_and_accepted_by_name(
+    api, lead_client, lead, project, demo_items, operator_weights, django_capture_on_commit_callbacks
+):
     page = lead_client.get(reverse("inference:run-create", args=[project.slug])).content.decode()
     assert '<select name="text_encoder"' in page and '<select name="image_weights"' in page
     assert '<option value="tiny-bert-de"' in page and '<option value="resnet18-imagenet.pth"' in page
@@ -69,7 +75,11 @@ def test_operator_placed_weights_are_offered_and_accepted_by_name(api, lead_clie
     assert "tiny-bert-de" in options["text_encoders"] and "all-MiniLM-L6-v2" in options["text_encoders"]
     assert options["image_weights"] == ["resnet18-imagenet.pth"]
     with django_capture_on_commit_callbacks(execute=False):
-        response = post_run(api, project, {"text_encoder": "tiny-bert-de", "image_encoder": "resnet18", "image_weights": "resnet18-imagenet.pth"})
+        response = post_run(
+            api,
+            project,
+            {"text_encoder": "tiny-bert-de", "image_encoder": "resnet18", "image_weights": "resnet18-imagenet.pth"},
+        )
     assert response.status_code == 201, response.json()
     run = TrainingRun.objects.get()
     # The worker gets a real path; the answer only the name.
@@ -87,7 +97,9 @@ def test_the_train_form_refuses_a_name_the_server_does_not_offer(lead_client, pr
     assert not TrainingRun.objects.exists()
 
 
-def test_staff_may_give_a_path_inside_model_dir(api, staff, project, demo_items, settings, django_capture_on_commit_callbacks):
+def test_staff_may_give_a_path_inside_model_dir(
+    api, staff, project, demo_items, settings, django_capture_on_commit_callbacks
+):
     folder = model_folder(Path(settings.MODEL_DIR) / "experiments" / "bert-x")
     api.force_authenticate(staff)
     with django_capture_on_commit_callbacks(execute=False):
@@ -97,7 +109,9 @@ def test_staff_may_give_a_path_inside_model_dir(api, staff, project, demo_items,
     assert response.json()["config"]["text_encoder"] == "experiments/bert-x"
 
 
-def test_staff_paths_outside_model_dir_are_refused_symlinks_included(api, staff, project, demo_items, settings, tmp_path):
+def test_staff_paths_outside_model_dir_are_refused_symlinks_included(
+    api, staff, project, demo_items, settings, tmp_path
+):
     outside = model_folder(tmp_path / "outside" / "bert")
     link = Path(settings.MODEL_DIR) / "sneaky"
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +119,10 @@ def test_staff_paths_outside_model_dir_are_refused_symlinks_included(api, staff,
     api.force_authenticate(staff)
     for value in (str(outside), "sneaky", str(link), "../outside/bert", "/etc"):
         response = post_run(api, project, {"text_encoder": value})
-        assert response.status_code == 400 and "inside the server's model folder" in response.json()["detail"], (value, response.json())
+        assert response.status_code == 400 and "inside the server's model folder" in response.json()["detail"], (
+            value,
+            response.json(),
+        )
     weights = post_run(api, project, {"image_weights": "/etc/passwd"})
     assert weights.status_code == 400 and "inside the server's model folder" in weights.json()["detail"]
     assert not TrainingRun.objects.exists()
@@ -120,13 +137,20 @@ def failed_run(project, settings):
     run = TrainingRun.objects.create(
         project=project,
         status=RunStatus.FAILED,
-        config={"text_encoder": str(model_dir / "weights" / "tiny-bert-de"), "image_encoder": "resnet18",
-                "image_weights": str(model_dir / "weights" / "r18.pth"), "tokenizer": None, "epochs": 1},
+        config={
+            "text_encoder": str(model_dir / "weights" / "tiny-bert-de"),
+            "image_encoder": "resnet18",
+            "image_weights": str(model_dir / "weights" / "r18.pth"),
+            "tokenizer": None,
+            "epochs": 1,
+        },
         artefact_path=str(model_dir / "runs" / "1"),
         error=f"FileNotFoundError: image_weights '{model_dir}/weights/r18.pth' is not a file",
         warnings=[f"No embedding map: cannot read {model_dir}/features/x.npy", "unreadable image /srv/media/ab/cd.jpg"],
     )
-    PredictionRun.objects.create(project=project, training_run=run, status=RunStatus.FAILED, error=f"missing {model_dir}/runs/1/model.pt")
+    PredictionRun.objects.create(
+        project=project, training_run=run, status=RunStatus.FAILED, error=f"missing {model_dir}/runs/1/model.pt"
+    )
     return run
 
 
@@ -136,8 +160,12 @@ def test_run_json_and_pages_show_no_absolute_server_path(api, lead, lead_client,
         "api detail": api.get(reverse("inference:api-run-detail", args=[project.slug, failed_run.pk])).content.decode(),
         "api list": api.get(reverse("inference:api-run-list", args=[project.slug])).content.decode(),
         "api predictions": api.get(reverse("inference:api-prediction-list", args=[project.slug])).content.decode(),
-        "polled json": lead_client.get(reverse("inference:run-detail", args=[project.slug, failed_run.pk]), {"format": "json"}).content.decode(),
-        "run page": lead_client.get(reverse("inference:run-detail", args=[project.slug, failed_run.pk])).content.decode(),
+        "polled json": lead_client.get(
+            reverse("inference:run-detail", args=[project.slug, failed_run.pk]), {"format": "json"}
+        ).content.decode(),
+        "run page": lead_client.get(
+            reverse("inference:run-detail", args=[project.slug, failed_run.pk])
+        ).content.decode(),
         "run list page": lead_client.get(reverse("inference:run-list", args=[project.slug])).content.decode(),
     }
     for where, body in answers.items():
@@ -153,4 +181,7 @@ def test_run_json_and_pages_show_no_absolute_server_path(api, lead, lead_client,
 def test_a_failed_runs_message_names_model_dir_files_relatively(settings):
     message = services._error_message(FileNotFoundError(f"{settings.MODEL_DIR}/weights/r18.pth is not a file"))
     assert message == "weights/r18.pth is not a file"
-    assert services.hide_server_paths("see /usr/lib/python3/x.py and http://example.org/a/b, 3/4 done") == "see x.py and http://example.org/a/b, 3/4 done"
+    assert (
+        services.hide_server_paths("see /usr/lib/python3/x.py and http://example.org/a/b, 3/4 done")
+        == "see x.py and http://example.org/a/b, 3/4 done"
+    )

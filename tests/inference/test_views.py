@@ -11,7 +11,15 @@ from django.urls import reverse
 from annotator.models import Item
 from inference import services
 from inference.models import PredictionRun, PrelabelPolicy, RunStatus, TrainingRun
-from tests.inference.test_services import add_votes, demo_items, offered_tiny_bert, options, tiny_bert, tiny_options, trained_run  # noqa: F401
+from tests.inference.test_services import (  # noqa: F401
+    add_votes,
+    demo_items,
+    offered_tiny_bert,
+    options,
+    tiny_bert,
+    tiny_options,
+    trained_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -76,13 +84,24 @@ def test_the_project_nav_links_leads_to_the_models(lead_client, project):
     assert reverse("inference:run-list", args=[project.slug]) in response.content.decode()
 
 
-def test_lead_trains_from_the_form_and_watches_the_run(lead_client, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks):
+def test_lead_trains_from_the_form_and_watches_the_run(
+    lead_client, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks
+):
     # The form has no hidden-size or batch options: those keys are ignored and keep their defaults.
-    form = {**tiny_options(offered_tiny_bert), "chain": "desire > sentiment > emotion", "unimodal_heads": "on", "contrastive_weight": 0, "common_space_weight": 0, "name": "first try"}
+    form = {
+        **tiny_options(offered_tiny_bert),
+        "chain": "desire > sentiment > emotion",
+        "unimodal_heads": "on",
+        "contrastive_weight": 0,
+        "common_space_weight": 0,
+        "name": "first try",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         response = lead_client.post(reverse("inference:run-create", args=[project.slug]), form)
     run = TrainingRun.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("inference:run-detail", args=[project.slug, run.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "inference:run-detail", args=[project.slug, run.pk]
+    )
     assert run.name == "first try" and run.config["chain"] == ["desire", "sentiment", "emotion"]
     assert run.status == RunStatus.SUCCEEDED, run.error
 
@@ -97,7 +116,12 @@ def test_lead_trains_from_the_form_and_watches_the_run(lead_client, project, dem
     assert 'id="figure-curve"' in html and 'id="figure-confusion-desire"' in html and 'id="figure-map"' in html
     assert "vendor/plotly/plotly.min.js" in html and "js/training.js" in html
     for colour in ("disagreement", "confidence"):
-        assert lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk]), {"colour": colour, "space": "text"}).status_code == 200
+        assert (
+            lead_client.get(
+                reverse("inference:run-detail", args=[project.slug, run.pk]), {"colour": colour, "space": "text"}
+            ).status_code
+            == 200
+        )
     listing = lead_client.get(reverse("inference:run-list", args=[project.slug])).content.decode()
     assert "first try" in listing
 
@@ -113,7 +137,9 @@ def test_lead_trains_from_the_form_and_watches_the_run(lead_client, project, dem
         ({"image_encoder": "resnet50", "image_weights": "/no/weights.pt"}, "image_weights", "Select a valid choice"),
     ],
 )
-def test_bad_training_options_come_back_as_form_errors(lead_client, project, demo_items, offered_tiny_bert, override, field, message):
+def test_bad_training_options_come_back_as_form_errors(
+    lead_client, project, demo_items, offered_tiny_bert, override, field, message
+):
     form = {**tiny_options(offered_tiny_bert), "contrastive_weight": 0, "common_space_weight": 0, **override}
     response = lead_client.post(reverse("inference:run-create", args=[project.slug]), form)
     assert response.status_code == 200
@@ -128,8 +154,16 @@ def test_training_without_gold_labels_says_what_to_do(lead_client, project, offe
     assert "No item of the train split has a gold label" in " ".join(response.context["form"].non_field_errors())
 
 
-def test_experiment_form_queues_a_grid_and_shows_its_comparison(lead_client, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks):
-    form = {**tiny_options(offered_tiny_bert), "contrastive_weight": 0, "common_space_weight": 0, "grids": ["modalities"], "name": "baselines"}
+def test_experiment_form_queues_a_grid_and_shows_its_comparison(
+    lead_client, project, demo_items, offered_tiny_bert, django_capture_on_commit_callbacks
+):
+    form = {
+        **tiny_options(offered_tiny_bert),
+        "contrastive_weight": 0,
+        "common_space_weight": 0,
+        "grids": ["modalities"],
+        "name": "baselines",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         response = lead_client.post(reverse("inference:experiment-create", args=[project.slug]), form)
     runs = list(TrainingRun.objects.order_by("id"))
@@ -141,7 +175,9 @@ def test_experiment_form_queues_a_grid_and_shows_its_comparison(lead_client, pro
     for name in ("text only", "image only", "text + image (concat)"):
         assert name in html
     assert 'id="figure-compare"' in html and "inf-best" in html
-    chosen = lead_client.get(reverse("inference:run-compare", args=[project.slug]), {"runs": f"{runs[0].pk},{runs[2].pk}"})
+    chosen = lead_client.get(
+        reverse("inference:run-compare", args=[project.slug]), {"runs": f"{runs[0].pk},{runs[2].pk}"}
+    )
     assert chosen.status_code == 200 and len(chosen.context["comparison"]["rows"]) == 2
 
 
@@ -156,7 +192,9 @@ def test_lead_cancels_a_queued_run(lead_client, project, demo_items, options, dj
     assert "already finished" in again.content.decode()
 
 
-def test_lead_marks_the_prelabeller_and_unlabelled_items_get_suggestions(lead_client, project, demo_items, trained_run, django_capture_on_commit_callbacks):
+def test_lead_marks_the_prelabeller_and_unlabelled_items_get_suggestions(
+    lead_client, project, demo_items, trained_run, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = lead_client.post(reverse("inference:run-prelabeller", args=[project.slug, trained_run.pk]))
     assert response.status_code == 302
@@ -179,11 +217,16 @@ def test_a_failed_run_cannot_become_the_prelabeller(lead_client, project):
 
 
 def test_lead_sets_the_retrain_policy(lead_client, project):
-    response = lead_client.post(reverse("inference:policy-update", args=[project.slug]), {"retrain_every_n_gold": 200, "suggest_new_items": "on"})
+    response = lead_client.post(
+        reverse("inference:policy-update", args=[project.slug]),
+        {"retrain_every_n_gold": 200, "suggest_new_items": "on"},
+    )
     assert response.status_code == 302
     policy = PrelabelPolicy.objects.get(project=project)
     assert policy.retrain_every_n_gold == 200 and policy.suggest_new_items
-    bad = lead_client.post(reverse("inference:policy-update", args=[project.slug]), {"retrain_every_n_gold": -3}, follow=True)
+    bad = lead_client.post(
+        reverse("inference:policy-update", args=[project.slug]), {"retrain_every_n_gold": -3}, follow=True
+    )
     assert "0 or more" in bad.content.decode()
 
 
@@ -201,8 +244,15 @@ def test_model_vs_annotators_page(lead_client, project, demo_items, trained_run,
 
 def test_run_detail_json_of_a_running_run_shows_its_progress(lead_client, project):
     run = TrainingRun.objects.create(
-        project=project, status=RunStatus.RUNNING, epoch=2, epochs_total=8, phase="training, epoch 2 of 8",
-        history=[{"epoch": 1, "train_loss": 1.2, "dev_macro_f1": 0.3}, {"epoch": 2, "train_loss": 0.9, "dev_macro_f1": 0.4}],
+        project=project,
+        status=RunStatus.RUNNING,
+        epoch=2,
+        epochs_total=8,
+        phase="training, epoch 2 of 8",
+        history=[
+            {"epoch": 1, "train_loss": 1.2, "dev_macro_f1": 0.3},
+            {"epoch": 2, "train_loss": 0.9, "dev_macro_f1": 0.4},
+        ],
     )
     polled = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk]) + "?format=json").json()
     assert polled["progress"] == 0.25 and not polled["finished"] and polled["phase"] == "training, epoch 2 of 8"
@@ -225,7 +275,11 @@ def test_web_modules_never_import_torch():
         "print(sorted(m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
     )
     assert result.returncode == 0, result.stderr

@@ -55,9 +55,27 @@ def start_second_worker(settings, tmp_path) -> subprocess.Popen:
     }
     log = tmp_path / "worker2.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", app.conf.task_default_queue,
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-        cwd=Path(__file__).resolve().parents[2], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            app.conf.task_default_queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     proc.log_path = log
     deadline = time.time() + 60
@@ -97,7 +115,12 @@ def test_worker_trains_a_tiny_model_and_writes_suggestions(worker, project, item
 
 def test_worker_stops_a_cancelled_run_and_records_a_failing_one(worker, project, items, tiny_bert, tmp_path, settings):
     long_run = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
-    wait_for(long_run, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 1, what="the long run's first epoch", worker=worker)
+    wait_for(
+        long_run,
+        lambda r: r.status == RunStatus.RUNNING and r.epoch >= 1,
+        what="the long run's first epoch",
+        worker=worker,
+    )
     services.cancel_run(run=long_run)
     long_run = wait_for(long_run, finished, worker=worker)
     assert long_run.status == RunStatus.CANCELLED and long_run.epoch < 200
@@ -113,9 +136,13 @@ def test_worker_stops_a_cancelled_run_and_records_a_failing_one(worker, project,
     assert failing.artefact_path == "" and not (Path(settings.MODEL_DIR) / "runs" / str(failing.pk)).exists()
 
 
-def test_a_killed_worker_leaves_its_run_failed_and_the_next_run_starts_cleanly(worker, project, items, tiny_bert, settings, tmp_path):
+def test_a_killed_worker_leaves_its_run_failed_and_the_next_run_starts_cleanly(
+    worker, project, items, tiny_bert, settings, tmp_path
+):
     doomed = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
-    wait_for(doomed, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 2, what="the run's second epoch", worker=worker)
+    wait_for(
+        doomed, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 2, what="the run's second epoch", worker=worker
+    )
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
     doomed.refresh_from_db()
@@ -126,7 +153,11 @@ def test_a_killed_worker_leaves_its_run_failed_and_the_next_run_starts_cleanly(w
         doomed = wait_for(doomed, finished, timeout=60, what="the abandoned run", worker=second)
         assert doomed.status == RunStatus.FAILED and "stopped before it finished" in doomed.error
         runs = Path(settings.MODEL_DIR) / "runs"
-        assert not any(p.name == str(doomed.pk) or p.name.startswith(f".{doomed.pk}.tmp") for p in runs.glob("*")) if runs.exists() else True
+        assert (
+            not any(p.name == str(doomed.pk) or p.name.startswith(f".{doomed.pk}.tmp") for p in runs.glob("*"))
+            if runs.exists()
+            else True
+        )
 
         fresh = services.start_training_run(project=project, options=tiny_options(tiny_bert))
         fresh = wait_for(fresh, finished, worker=second)

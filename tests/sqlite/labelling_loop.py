@@ -20,7 +20,9 @@ call_command("migrate", verbosity=0)
 User = get_user_model()
 lead = User.objects.create_user("lead", password="x")
 project = projects.create_project(name="Smoke", created_by=lead, template="msed")
-Item.objects.bulk_create([Item(project=project, external_id=f"i{i}", text=f"A walk by the river {i}") for i in range(12)])
+Item.objects.bulk_create(
+    [Item(project=project, external_id=f"i{i}", text=f"A walk by the river {i}") for i in range(12)]
+)
 people = [User.objects.create_user(f"a{i}", password="x") for i in range(5)]
 for person in people:
     projects.add_member(project=project, user=person)
@@ -33,8 +35,12 @@ for _ in range(2):
         ahead = queue.claim_next_item(annotator=person, project=mine, current_item_id=claim.item_id)
         assert ahead.item_id != claim.item_id
         item = selectors.get_item_in(mine, claim.item_id)
-        first = votes.submit_annotation(annotator=person, item=item, labels=labels, inference_order=order, client_key=uuid.uuid4())
-        retry = votes.submit_annotation(annotator=person, item=item, labels=labels, inference_order=order, client_key=first.annotation.client_key)
+        first = votes.submit_annotation(
+            annotator=person, item=item, labels=labels, inference_order=order, client_key=uuid.uuid4()
+        )
+        retry = votes.submit_annotation(
+            annotator=person, item=item, labels=labels, inference_order=order, client_key=first.annotation.client_key
+        )
         assert first.created and not retry.created and retry.annotation.pk == first.annotation.pk
         votes.skip_item(annotator=person, item=selectors.get_item_in(mine, ahead.item_id), reason="later")
 assert Annotation.objects.count() == 10 and not Claim.objects.exists()

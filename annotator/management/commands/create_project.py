@@ -19,7 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", help="The project's name.")
         parser.add_argument(
-            "--template", default="msed", help=f"Label schema to start from: {', '.join(SCHEMA_TEMPLATES)} (default msed)."
+            "--template",
+            default="msed",
+            help=f"Label schema to start from: {', '.join(SCHEMA_TEMPLATES)} (default msed).",
         )
         parser.add_argument("--lead", help="Username of an existing user who becomes the project's lead.")
 
@@ -28,7 +30,9 @@ class Command(BaseCommand):
         if lead:
             lead_user = get_user_model().objects.filter(username=lead).first()
             if lead_user is None:
-                raise CommandError(f"There is no user {lead!r}; create it first (manage.py createsuperuser) or leave out --lead.")
+                raise CommandError(
+                    f"There is no user {lead!r}; create it first (manage.py createsuperuser) or leave out --lead."
+                )
         try:
             project = create_project(name=name, template=template, created_by=lead_user)
         except DomainError as exc:

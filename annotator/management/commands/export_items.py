@@ -32,12 +32,26 @@ class Command(BaseCommand):
         if fmt not in FORMATS:
             raise CommandError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
         try:
-            counts = write_export(project=project, fmt=fmt, path=out, pseudonymise=pseudonymise, with_images=with_images, raw=raw)
+            counts = write_export(
+                project=project, fmt=fmt, path=out, pseudonymise=pseudonymise, with_images=with_images, raw=raw
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         except OSError as exc:
             raise CommandError(f"Could not write {out}: {exc}") from exc
-        record_security_event(kind="export", project=project, format=fmt, pseudonymise=pseudonymise, path=str(out), via="export_items", items=counts["items"])
+        record_security_event(
+            kind="export",
+            project=project,
+            format=fmt,
+            pseudonymise=pseudonymise,
+            path=str(out),
+            via="export_items",
+            items=counts["items"],
+        )
         if counts.get("left_out"):
-            self.stderr.write(f"{counts['left_out']} items without a train/dev/test split were left out; run assign splits first.")
-        self.stdout.write(f"Exported {counts['items']} items, {counts['votes']} votes and {counts['images']} images to {out}.")
+            self.stderr.write(
+                f"{counts['left_out']} items without a train/dev/test split were left out; run assign splits first."
+            )
+        self.stdout.write(
+            f"Exported {counts['items']} items, {counts['votes']} votes and {counts['images']} images to {out}."
+        )

@@ -44,7 +44,8 @@ class Command(BaseCommand):
             "--only-valid-rows", action="store_true", help="Import the valid rows even when some rows have problems."
         )
         parser.add_argument(
-            "--raw", action="store_true",
+            "--raw",
+            action="store_true",
             help="CSV cells are exact values (an export made with --raw): keep a leading ' instead of removing it.",
         )
 
@@ -56,7 +57,11 @@ class Command(BaseCommand):
             raise CommandError(f"There is no file or folder at {path}.")
         try:
             report = import_path(
-                project=project, path=path, on_duplicate=on_duplicate, dry_run=dry_run, only_valid_rows=only_valid_rows,
+                project=project,
+                path=path,
+                on_duplicate=on_duplicate,
+                dry_run=dry_run,
+                only_valid_rows=only_valid_rows,
                 raw=raw,
             )
         except DomainError as exc:
@@ -75,7 +80,9 @@ class Command(BaseCommand):
             prefix = ", ".join(where)
             self.stderr.write(f"{prefix}: {error['message']}" if prefix else error["message"])
         counts = ", ".join(f"{key} {value}" for key, value in report.counts.items())
-        self.stdout.write(f"{'Dry run' if dry_run else 'Import'} of {Path(path).name} ({report.format or 'unknown format'}): {counts}")
+        self.stdout.write(
+            f"{'Dry run' if dry_run else 'Import'} of {Path(path).name} ({report.format or 'unknown format'}): {counts}"
+        )
         if report.file_error or (report.error_count and not report.written and not dry_run):
             raise CommandError(report.message)
         self.stdout.write(report.message)

@@ -17,8 +17,8 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 # How long a stopping worker may finish its current task before it is killed.
 STOP_GRACE_S = 10
@@ -44,8 +44,21 @@ class Command(BaseCommand):
         schedule = settings.BROKER_DIR / "beat-schedule"
         schedule.parent.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--schedule", str(schedule),
-            "--queues", ",".join(settings.JOB_QUEUES), "--concurrency", str(concurrency), "--loglevel", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--beat",
+            "--schedule",
+            str(schedule),
+            "--queues",
+            ",".join(settings.JOB_QUEUES),
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
         ]
         # Its own session: the terminal's Ctrl-C reaches this process only,
         # which then stops the worker in order (warm, then killed).

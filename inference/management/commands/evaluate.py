@@ -25,7 +25,9 @@ class Command(BaseCommand):
         if run is None:
             raise CommandError(f"There is no training run {run_id}.")
         if run.status != RunStatus.SUCCEEDED:
-            raise CommandError(f"Training run {run_id} is {run.status}{': ' + run.error if run.error else ''}; it has no test metrics.")
+            raise CommandError(
+                f"Training run {run_id} is {run.status}{': ' + run.error if run.error else ''}; it has no test metrics."
+            )
         keys = ("precision", "recall", "macro_f1", "weighted_f1", "accuracy", "confusion")
         body = {
             "run": run.pk,
@@ -34,6 +36,8 @@ class Command(BaseCommand):
             "summary": services.describe_config(run.config),
             "best_epoch": run.best_epoch,
             "test_metrics": {task: {k: m.get(k) for k in keys} for task, m in run.test_metrics.items()},
-            "dev_metrics": {task: {k: m.get(k) for k in keys if k != "confusion"} for task, m in run.dev_metrics.items()},
+            "dev_metrics": {
+                task: {k: m.get(k) for k in keys if k != "confusion"} for task, m in run.dev_metrics.items()
+            },
         }
         self.stdout.write(json.dumps(body))

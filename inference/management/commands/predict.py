@@ -23,7 +23,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("slug", help="The project's slug.")
-        parser.add_argument("--run", type=int, help="A succeeded training run of the project (default: the pre-labeller).")
+        parser.add_argument(
+            "--run", type=int, help="A succeeded training run of the project (default: the pre-labeller)."
+        )
 
     def handle(self, *args, slug, run, **options):
         project = Project.objects.filter(slug=slug).first()

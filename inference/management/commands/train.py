@@ -26,10 +26,14 @@ class Command(BaseCommand):
         parser.add_argument("--text-encoder", help="all-MiniLM-L6-v2 (default), bilstm, cnn, or a model folder.")
         parser.add_argument("--image-encoder", help="efficientnet-lite0 (default), resnet18, resnet50 or tiny-cnn.")
         parser.add_argument("--image-weights", help="A torchvision state-dict file for resnet18 / resnet50.")
-        parser.add_argument("--modalities", choices=["both", "text", "image"], help="Train on both (default) or one modality.")
+        parser.add_argument(
+            "--modalities", choices=["both", "text", "image"], help="Train on both (default) or one modality."
+        )
         parser.add_argument("--fusion", help="concat, add, multiply, max, attention, tfn, lmf or joint-pooling.")
         parser.add_argument("--recipe", help="cached (default), finetune-text or finetune-all.")
-        parser.add_argument("--chain", help='Task order of chained heads, e.g. "desire>sentiment>emotion"; default independent heads.')
+        parser.add_argument(
+            "--chain", help='Task order of chained heads, e.g. "desire>sentiment>emotion"; default independent heads.'
+        )
         parser.add_argument("--epochs", type=int, help=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX} (default 30).")
         parser.add_argument("--lr", type=float, help="Learning rate (default 1e-3).")
         parser.add_argument("--seed", type=int, help="Random seed (default 13).")
@@ -41,7 +45,20 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=slug).first()
         if project is None:
             raise CommandError(f"There is no project {slug!r}.")
-        keys = ("text_encoder", "image_encoder", "image_weights", "modalities", "fusion", "recipe", "chain", "epochs", "lr", "seed", "hidden_size", "batch_size")
+        keys = (
+            "text_encoder",
+            "image_encoder",
+            "image_weights",
+            "modalities",
+            "fusion",
+            "recipe",
+            "chain",
+            "epochs",
+            "lr",
+            "seed",
+            "hidden_size",
+            "batch_size",
+        )
         chosen = {key: options[key] for key in keys if options.get(key) is not None}
         try:
             run = services.start_training_run(project=project, options=chosen, name=name, enqueue=False)
