@@ -128,7 +128,7 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_digits: int = MA
 
     hooks = {"parse_constant": constant, "parse_float": real}
     # The integer hook costs a Python call per integer: only when a long run of digits is there at all.
-    if len(text) > max_digits and re.search(r"\d{%d}" % (max_digits + 1), text):
+    if len(text) > max_digits and re.search(rf"\d{{{max_digits + 1}}}", text):
         hooks["parse_int"] = integer
     try:
         value = json.loads(text, **hooks)

@@ -37,22 +37,18 @@ gold_<task>_source, gold_<task>_support.
 
 from __future__ import annotations
 
-import csv
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from . import DatasetError
+from .files import CsvTable, Files, FolderFiles, Limits, Lines, ZipFiles
 from .jsonsafe import JSONProblem
 from .jsonsafe import loads as json_loads
-from .writers import unescape_formula
-from .zipsafe import UnsafeArchive, normalise_name, open_entry, read_entry, safe_entries
+from .zipsafe import normalise_name
 
-_MB = 1024 * 1024
-_BOM = b"\xef\xbb\xbf"
 ITEM_FILE_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")
 MSED_SPLITS = {"train": ("train",), "dev": ("dev", "val", "valid", "validation"), "test": ("test",)}
@@ -72,19 +68,6 @@ MSED_LABEL_COLUMNS = ("sentiment", "emotion", "desire")
 _UNNAMED = re.compile(r"^(unnamed: ?\d+)?$")
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_image_bytes: int = 20 * _MB
-    max_image_pixels: int = 40_000_000
-    max_zip_bytes: int = 8192 * _MB
-    max_zip_ratio: int = 200
-    max_items_file_bytes: int = 8192 * _MB
-    max_line_bytes: int = 16 * _MB
-    # Reading option, not a limit: True keeps CSV cells exactly as written
-    # (a raw export); False removes the ' our safe exports put before = + - @.
-    raw_cells: bool = False
-
-
 @dataclass
 class RawRow:
     """One data row as read: values by generic column name (strings from a
@@ -94,10 +77,6 @@ class RawRow:
     values: dict[str, Any]
     problems: list[tuple[str, str]] = field(default_factory=list)
     file: str = ""
-
-
-def encoding_hint() -> str:
-    return "The file must be UTF-8 encoded: save it again as UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')."
 
 
 def safe_relative(name: str, *, base: str = "the file's folder") -> str:
@@ -115,261 +94,6 @@ def safe_relative(name: str, *, base: str = "the file's folder") -> str:
     if not parts:
         raise DatasetError(f"The image path {raw!r} is empty.")
     return "/".join(parts)
-
-
-# ----------------------------------------------------------------- file access
-
-
-class _Files:
-    """Read-only access to named files below a root (a folder or a ZIP)."""
-
-    label = ""
-
-    def exists(self, name: str) -> bool:
-        raise NotImplementedError
-
-    def has_folder(self, prefix: str) -> bool:
-        raise NotImplementedError
-
-    def size(self, name: str) -> int:
-        raise NotImplementedError
-
-    def open(self, name: str) -> BinaryIO:
-        raise NotImplementedError
-
-    def read(self, name: str, *, max_bytes: int) -> bytes:
-        raise NotImplementedError
-
-    def file_names(self) -> list[str]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-class _FolderFiles(_Files):
-    def __init__(self, root: Path, *, limits: Limits):
-        self.root, self._resolved, self.limits = root, root.resolve(), limits
-        self.label = "the folder"
-
-    def _path(self, name: str) -> Path:
-        path = self.root / name
-        resolved = path.resolve()
-        if resolved != self._resolved and self._resolved not in resolved.parents:
-            raise DatasetError(
-                f"{name} points outside the dataset folder (through a symbolic link); copy the file in instead."
-            )
-        return path
-
-    def exists(self, name: str) -> bool:
-        try:
-            return self._path(name).is_file()
-        except DatasetError:
-            return True  # let read() report why it is refused
-
-    def has_folder(self, prefix: str) -> bool:
-        return (self.root / prefix).is_dir()
-
-    def size(self, name: str) -> int:
-        return self._path(name).stat().st_size
-
-    def open(self, name: str) -> BinaryIO:
-        return self._path(name).open("rb")
-
-    def read(self, name: str, *, max_bytes: int) -> bytes:
-        path = self._path(name)
-        if not path.is_file():
-            raise DatasetError(f"The image {name} was not found.")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise DatasetError(f"{name} is {size / _MB:.1f} MB; images may be at most {max_bytes / _MB:.0f} MB.")
-        return path.read_bytes()
-
-    def file_names(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_file())
-
-
-class _ZipFiles(_Files):
-    def __init__(self, path: Path, *, limits: Limits):
-        self.limits = limits
-        self.label = "the archive"
-        try:
-            self.zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise DatasetError(f"{path.name} is not a readable ZIP archive; zip the files again.") from exc
-        try:
-            entries = safe_entries(self.zf, max_total_bytes=limits.max_zip_bytes, max_ratio=limits.max_zip_ratio)
-        except UnsafeArchive:
-            self.zf.close()
-            raise
-        # Look through one folder that wraps everything ("compress folder").
-        tops = {name.split("/", 1)[0] for name in entries}
-        prefix = ""
-        if len(tops) == 1 and all("/" in name for name in entries):
-            prefix = tops.pop() + "/"
-        self.entries = {name[len(prefix) :]: info for name, info in entries.items()}
-        self.folders = set()
-        for name in self.entries:
-            parts = name.split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                self.folders.add("/".join(parts[:i]))
-
-    def exists(self, name: str) -> bool:
-        return name in self.entries
-
-    def has_folder(self, prefix: str) -> bool:
-        return prefix.rstrip("/") in self.folders
-
-    def size(self, name: str) -> int:
-        return self.entries[name].file_size
-
-    def open(self, name: str) -> BinaryIO:
-        return open_entry(self.zf, self.entries[name], max_bytes=self.limits.max_items_file_bytes)
-
-    def read(self, name: str, *, max_bytes: int) -> bytes:
-        info = self.entries.get(name)
-        if info is None:
-            raise DatasetError(f"The image {name} is not in the archive.")
-        if info.file_size > max_bytes:
-            raise DatasetError(
-                f"{name} is {info.file_size / _MB:.1f} MB; images may be at most {max_bytes / _MB:.0f} MB."
-            )
-        return read_entry(self.zf, info, max_bytes=max_bytes)
-
-    def file_names(self) -> list[str]:
-        return sorted(self.entries)
-
-    def close(self) -> None:
-        self.zf.close()
-
-
-# ----------------------------------------------------------------- line reading
-
-
-class _Lines:
-    """Decode a binary stream line by line, recording (not raising) bytes
-    that are not UTF-8 so the caller can blame the row they belong to."""
-
-    def __init__(self, stream: BinaryIO, *, max_line_bytes: int, label: str):
-        self.stream, self.max_line_bytes, self.label = stream, max_line_bytes, label
-        self.bytes_read = 0
-        self.pending: list[str] = []
-
-    def _binary(self) -> Iterator[tuple[bytes, int]]:
-        buf, offset = b"", 0
-        while True:
-            chunk = self.stream.read(1 << 16)
-            if not chunk:
-                break
-            self.bytes_read += len(chunk)
-            buf += chunk
-            start = 0
-            while True:
-                nl = buf.find(b"\n", start)
-                if nl < 0:
-                    break
-                yield buf[start : nl + 1], offset
-                offset += nl + 1 - start
-                start = nl + 1
-            buf = buf[start:]
-            if len(buf) > self.max_line_bytes:
-                raise DatasetError(
-                    f"{self.label}: the line starting at byte {offset:,} is longer than {self.max_line_bytes // _MB} MB; "
-                    "is this really a CSV or JSONL file?"
-                )
-        if buf:
-            yield buf, offset
-
-    def __iter__(self) -> Iterator[str]:
-        first = True
-        for raw, offset in self._binary():
-            if first:
-                first = False
-                if raw.startswith(_BOM):  # Excel's "CSV UTF-8" starts with a byte-order mark
-                    raw, offset = raw[3:], offset + 3
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad = raw[exc.start]
-                self.pending.append(
-                    f"byte 0x{bad:02X} at byte {offset + exc.start:,} of the file is not valid UTF-8. {encoding_hint()}"
-                )
-                yield raw.decode("utf-8", "replace")
-
-    def take_problems(self) -> list[str]:
-        problems, self.pending = self.pending, []
-        return problems
-
-
-class _CsvTable:
-    """A CSV file as a header and numbered data rows."""
-
-    def __init__(self, stream: BinaryIO, *, label: str, limits: Limits):
-        self.label = label
-        self.lines = _Lines(stream, max_line_bytes=limits.max_line_bytes, label=label)
-        # strict: a quote left open is an error, not a value that runs to the end of the file.
-        self.reader = csv.reader(iter(self.lines), strict=True)
-        self.unescape = not limits.raw_cells
-        self.start_line = 1
-        self.header: list[str] = []
-        for cells in self._cells():
-            problems = self.lines.take_problems()
-            if not any(c.strip() for c in cells):
-                continue
-            if problems:
-                raise DatasetError(f"{label}: the header row is not valid UTF-8 ({problems[0]})")
-            if any("\x00" in c for c in cells):
-                raise DatasetError(
-                    f"{label}: the header row contains a NUL character (byte 0); is this really a CSV file?"
-                )
-            self.header = cells
-            break
-        if not self.header:
-            raise DatasetError(f"{label} is empty: it needs a header row naming its columns, then one row per item.")
-
-    def _cells(self) -> Iterator[list[str]]:
-        while True:
-            self.start_line = self.reader.line_num + 1
-            try:
-                cells = next(self.reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise DatasetError(self._csv_problem(str(exc))) from exc
-            yield [unescape_formula(c) for c in cells] if self.unescape else cells
-
-    def _csv_problem(self, error: str) -> str:
-        """csv.Error's text, said in plain words with the line it concerns."""
-        quoting = 'a quote inside a value is written twice ("").'
-        if "end of data" in error:
-            return (
-                f"{self.label}: the quoted value that starts on line {self.start_line} is never closed, so every line "
-                f"after it would be read into it. Add the closing quote; {quoting}"
-            )
-        if "new-line character" in error:
-            return (
-                f"{self.label}: line {self.reader.line_num} has a line break (a carriage return) inside a value that is "
-                "not in quotes. Put that value in double quotes, or save the file again with ordinary line ends "
-                "(in Excel: 'CSV UTF-8 (comma delimited)')."
-            )
-        if "field limit" in error:
-            return (
-                f"{self.label}: the value starting on line {self.start_line} is longer than {csv.field_size_limit():,} "
-                "characters; is a quote left open?"
-            )
-        return (
-            f"{self.label}: line {self.reader.line_num} is not valid CSV: a quoted value must be followed by a comma "
-            f"or the end of the line; {quoting}"
-        )
-
-    def rows(self) -> Iterator[tuple[int, list[str], list[str]]]:
-        number = 0
-        for cells in self._cells():
-            problems = self.lines.take_problems()
-            if not any(c.strip() for c in cells) and not problems:
-                continue  # blank line
-            number += 1
-            yield number, cells, problems
 
 
 # ----------------------------------------------------------------- datasets
@@ -390,7 +114,7 @@ class Dataset:
     #: JSONL: every row carries its own keys, checked one by one.
     per_row_keys = False
 
-    def __init__(self, files: _Files, limits: Limits):
+    def __init__(self, files: Files, limits: Limits):
         self.files, self.limits = files, limits
         self.columns, self.display, self.column_problems, self.ignorable_columns = [], {}, [], set()
 
@@ -435,7 +159,7 @@ def _normalise_header(cells: list[str], label: str) -> tuple[list[str | None], d
 class _ItemsFile(Dataset):
     """A CSV or JSONL file of items; images relative to its folder."""
 
-    def __init__(self, files: _Files, name: str, limits: Limits, *, fmt: str):
+    def __init__(self, files: Files, name: str, limits: Limits, *, fmt: str):
         super().__init__(files, limits)
         self.name, self.format = name, fmt
         self.base = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
@@ -444,12 +168,12 @@ class _ItemsFile(Dataset):
         self.label = name.rsplit("/", 1)[-1]
         self._first: RawRow | None = None
         if fmt == "csv":
-            self.table = _CsvTable(self.stream, label=self.label, limits=limits)
+            self.table = CsvTable(self.stream, label=self.label, limits=limits)
             self.names, self.display, self.column_problems = _normalise_header(self.table.header, self.label)
             self.columns = [n for n in self.names if n]
         else:
             self.per_row_keys = True
-            self.lines = _Lines(self.stream, max_line_bytes=limits.max_line_bytes, label=self.label)
+            self.lines = Lines(self.stream, max_line_bytes=limits.max_line_bytes, label=self.label)
             self._jsonl = self._jsonl_rows()
             self._first = next(self._jsonl, None)
             if self._first is not None:
@@ -512,7 +236,7 @@ class _ItemsFile(Dataset):
         try:
             return self.files.read(self.base + rel, max_bytes=self.limits.max_image_bytes)
         except DatasetError as exc:
-            if not self.files.exists(self.base + rel) and isinstance(self.files, _FolderFiles):
+            if not self.files.exists(self.base + rel) and isinstance(self.files, FolderFiles):
                 raise DatasetError(
                     f"The image {rel} was not found in the folder of {self.label}. To upload images, "
                     f"put {self.label} and its images in one ZIP."
@@ -541,17 +265,17 @@ class _MsedSplit:
 class _MsedDataset(Dataset):
     format = "msed"
 
-    def __init__(self, files: _Files, splits: list[_MsedSplit], limits: Limits):
+    def __init__(self, files: Files, splits: list[_MsedSplit], limits: Limits):
         super().__init__(files, limits)
         self.splits = splits
         self.total = sum(files.size(s.csv_name) for s in splits) or 1
         self.done = 0
-        self._current: _CsvTable | None = None
+        self._current: CsvTable | None = None
         columns = {"id", "text", "image", "split", "metadata"}
         # Read every header first, so column problems are known before any row.
         for s in splits:
             with files.open(s.csv_name) as stream:
-                table = _CsvTable(stream, label=s.csv_name, limits=limits)
+                table = CsvTable(stream, label=s.csv_name, limits=limits)
                 names, problems = self._map_header(table.header, s.csv_name)
             self.column_problems += problems
             columns |= {n for n in names if n and n != "title"}
@@ -610,7 +334,7 @@ class _MsedDataset(Dataset):
     def rows(self) -> Iterator[RawRow]:
         for s in self.splits:
             with self.files.open(s.csv_name) as stream:
-                table = _CsvTable(stream, label=s.csv_name, limits=self.limits)
+                table = CsvTable(stream, label=s.csv_name, limits=self.limits)
                 names, _ = self._map_header(table.header, s.csv_name)
                 self._current = table
                 width = len(names)
@@ -645,7 +369,7 @@ class _MsedDataset(Dataset):
         return min((self.done + current) / self.total, 1.0)
 
 
-def _find_msed(files: _Files) -> list[_MsedSplit]:
+def _find_msed(files: Files) -> list[_MsedSplit]:
     splits: list[_MsedSplit] = []
     for split, aliases in MSED_SPLITS.items():
         for alias in aliases:
@@ -675,7 +399,7 @@ def _items_format(name: str) -> str:
     return "csv" if name.lower().endswith(".csv") else "jsonl"
 
 
-def _open_files(files: _Files, what: str, limits: Limits) -> Dataset:
+def _open_files(files: Files, what: str, limits: Limits) -> Dataset:
     splits = _find_msed(files)
     if splits:
         return _MsedDataset(files, splits, limits)
@@ -698,19 +422,19 @@ def open_dataset(path: str | Path, *, limits: Limits | None = None) -> Dataset:
     limits = limits or Limits()
     path = Path(path)
     if path.is_dir():
-        return _open_files(_FolderFiles(path, limits=limits), "The folder", limits)
+        return _open_files(FolderFiles(path, limits=limits), "The folder", limits)
     if not path.is_file():
         raise DatasetError(f"There is no file or folder at {path}.")
     suffix = path.suffix.lower()
     if suffix == ".zip":
-        files = _ZipFiles(path, limits=limits)
+        files = ZipFiles(path, limits=limits)
         try:
             return _open_files(files, "The archive", limits)
         except BaseException:
             files.close()
             raise
     if suffix in ITEM_FILE_SUFFIXES:
-        files = _FolderFiles(path.parent, limits=limits)
+        files = FolderFiles(path.parent, limits=limits)
         return _ItemsFile(files, path.name, limits, fmt=_items_format(path.name))
     raise DatasetError(
         f"{path.name}: unsupported file type {suffix or '(none)'!r}. Use a .csv or .jsonl file, a .zip holding one with its "
