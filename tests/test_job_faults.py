@@ -74,7 +74,7 @@ def test_annotators_keep_every_acknowledged_vote_while_the_database_drops_connec
     def again(call, *args, **kwargs):
         """A client retrying its request after a dropped connection (the
         submit keeps its client_key, so a retry never counts twice)."""
-        for _ in range(40):
+        for _ in range(200):
             try:
                 return call(*args, **kwargs)
             except DISCONNECTS:
@@ -108,8 +108,12 @@ def test_annotators_keep_every_acknowledged_vote_while_the_database_drops_connec
             connection.close()
 
     def blink():
+        # A bounded number of drops: on a loaded machine one claim or submit can take longer than
+        # the gap between two drops, and an endless blink would then starve it (not what we test).
         try:
-            while not stop.wait(0.15):
+            for _ in range(30):
+                if stop.wait(0.15):
+                    break
                 drop_other_connections()
         finally:
             connection.close()
