@@ -1,7 +1,7 @@
 """The dashboards' numbers as JSON, for leads: one read-only endpoint per page.
 
 Each endpoint validates the filters (query parameters), calls the same
-cached service as the HTML page (analysis.services.get_dashboard) and
+cached service as the HTML page (analysis.dashboards.get_dashboard) and
 answers the page's data plus every chart's table (the CSV numbers).
 Outsiders get a 404, members who are not leads a 403.
 """
@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 from annotator.api.permissions import IsProjectLead, ProjectMixin
 from annotator.models import Annotation, Item
 
-from . import services
+from . import dashboards
+from .dashboards.common import N_BOOT
 from .selectors import DashboardFilters
 
 # ---------------------------------------------------------------------------
@@ -263,7 +264,7 @@ class DashboardAPI(ProjectMixin, APIView):
     def get(self, request, slug):
         params = FiltersIn(data=request.query_params)
         params.is_valid(raise_exception=True)
-        payload = services.get_dashboard(project=self.get_project(), page=self.page, filters=params.to_filters())
+        payload = dashboards.get_dashboard(project=self.get_project(), page=self.page, filters=params.to_filters())
         body = {
             "page": payload["page"],
             "filters": payload["filters"],
@@ -288,7 +289,7 @@ def _documented(page: str, output: type[serializers.Serializer], summary: str, d
     AgreementOut,
     "Agreement per task (leads)",
     f"Percent agreement, Fleiss' kappa (Landis-Koch band), Krippendorff's alpha and Gwet's AC1 with "
-    f"{services.N_BOOT}-resample bootstrap 95% intervals; kappa per category; pairwise Cohen's kappa; kappa per week.",
+    f"{N_BOOT}-resample bootstrap 95% intervals; kappa per category; pairwise Cohen's kappa; kappa per week.",
 )
 class AgreementAPI(DashboardAPI):
     page, output = "agreement", AgreementOut

@@ -655,7 +655,7 @@ def get_votes_version(project: Project) -> str:
       member's annotation.
 
     Not seen: a change that leaves all of these equal (e.g. two items
-    swapping splits). The cache entries also expire (see analysis.services).
+    swapping splits). The cache entries also expire (see analysis.dashboards).
     """
     split_counts = {f"n_{s}": Count("id", filter=Q(split=s)) for s in SPLITS}
     items = Item.objects.filter(project=project).aggregate(n=Count("id"), votes=Sum("vote_count"), **split_counts)

@@ -1,6 +1,6 @@
 """Dashboard pages for leads: one view per page, all thin.
 
-Each view parses the filters, asks analysis.services for the page's payload
+Each view parses the filters, asks analysis.dashboards for the page's payload
 (cached) and renders it; with ?format=csv&chart=<id> the same view answers
 that chart's numbers as CSV.
 """
@@ -15,7 +15,8 @@ from annotator.access import project_view
 from annotator.io.writers import csv_rows
 from annotator.models import Membership
 
-from . import services
+from . import dashboards
+from .dashboards.common import N_BOOT
 from .selectors import DashboardFilters
 
 
@@ -33,13 +34,13 @@ def _csv_response(project, page: str, payload: dict, chart_id: str) -> HttpRespo
 
 def _dashboard(request, project, page: str):
     filters = DashboardFilters.from_query(request.GET)
-    payload = services.get_dashboard(project=project, page=page, filters=filters)
+    payload = dashboards.get_dashboard(project=project, page=page, filters=filters)
     if request.GET.get("format") == "csv":
         return _csv_response(project, page, payload, request.GET.get("chart", ""))
     query = filters.as_query()
     tabs = [
         (key, title, reverse(f"analysis:{key}", args=[project.slug]) + (f"?{query}" if query else ""))
-        for key, title in services.PAGES.items()
+        for key, title in dashboards.PAGES.items()
     ]
     return render(
         request,
@@ -47,13 +48,13 @@ def _dashboard(request, project, page: str):
         {
             "project": project,
             "page": page,
-            "page_title": services.PAGES[page],
+            "page_title": dashboards.PAGES[page],
             "tabs": tabs,
             "payload": payload,
             "filters": filters,
-            "choices": services.get_filter_choices(project),
+            "choices": dashboards.get_filter_choices(project),
             "csv_prefix": f"?{query}&" if query else "?",
-            "n_boot": services.N_BOOT,
+            "n_boot": N_BOOT,
         },
     )
 

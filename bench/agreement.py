@@ -590,7 +590,7 @@ def run_db(quick: bool) -> None:
     The database (affect_bench_agreement, or BENCH_DATABASE_URL) is created,
     migrated and seeded on the first run and reused afterwards (a project per
     size, marked as seeded when complete). Timed, with the same service the
-    view calls (analysis.services.get_dashboard): cold (cache cleared, 3
+    view calls (analysis.dashboards.get_dashboard): cold (cache cleared, 3
     runs, best and first), cached (best of 10), and one real request as the
     lead through the Django test client, cold and cached. A breakdown of the
     cold path (vote query, week query, metrics, figures) is printed too.
@@ -620,7 +620,9 @@ def run_db(quick: bool) -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from analysis import selectors, services
+    from analysis import dashboards, selectors
+    from analysis.dashboards.agreement import item_weeks, task_agreement
+    from analysis.dashboards.common import N_BOOT
     from analysis.metrics import counts_from_labels
     from annotator.models import Project, Vote
 
@@ -640,7 +642,7 @@ def run_db(quick: bool) -> None:
     filters = selectors.DashboardFilters()
 
     def page() -> dict:
-        return services.get_dashboard(project=project, page="agreement", filters=filters)
+        return dashboards.get_dashboard(project=project, page="agreement", filters=filters)
 
     def cold() -> dict:
         cache.clear()
@@ -655,15 +657,15 @@ def run_db(quick: bool) -> None:
     tasks = selectors.get_task_schemas(project)
     version_seconds, _ = best_time(lambda: selectors.get_votes_version(project), repeat=5)
     votes_seconds, votes = best_time(lambda: selectors.get_vote_matrix(project, filters, tasks=tasks), repeat=3)
-    weeks_seconds, weeks = best_time(lambda: services._item_weeks(project, filters, votes.item_ids), repeat=3)
+    weeks_seconds, weeks = best_time(lambda: item_weeks(project, filters, votes.item_ids), repeat=3)
     names = [str(a) for a in votes.annotator_ids]
     metrics_seconds, results = best_time(
-        lambda: [services.task_agreement(t, votes.labels[t.key], weeks, names) for t in tasks], repeat=3
+        lambda: [task_agreement(t, votes.labels[t.key], weeks, names) for t in tasks], repeat=3
     )
     bootstrap_seconds, _ = best_time(
         lambda: [
             metrics.agreement_summary_from_counts(
-                counts_from_labels(votes.labels[t.key], t.n_categories), n_boot=services.N_BOOT, seed=0
+                counts_from_labels(votes.labels[t.key], t.n_categories), n_boot=N_BOOT, seed=0
             )
             for t in tasks
         ],
@@ -689,7 +691,7 @@ def run_db(quick: bool) -> None:
         "n_annotators": n_annotators,
         "n_tasks": len(tasks),
         "n_votes": n_votes,
-        "n_boot": services.N_BOOT,
+        "n_boot": N_BOOT,
         "database": name,
         "cache_backend": settings.CACHES["default"]["BACKEND"],
         # The machines are shared: the load when the run ended says how much the numbers were disturbed.
@@ -724,7 +726,7 @@ def run_db(quick: bool) -> None:
         ["  vote matrix query", format_seconds(votes_seconds), ""],
         ["  item weeks query", format_seconds(weeks_seconds), ""],
         ["  metrics, 3 tasks", format_seconds(metrics_seconds), ""],
-        [f"  of which summaries ({services.N_BOOT} bootstrap)", format_seconds(bootstrap_seconds), ""],
+        [f"  of which summaries ({N_BOOT} bootstrap)", format_seconds(bootstrap_seconds), ""],
     ]
     print(
         f"Agreement page from PostgreSQL: {n_items:,} items x {n_annotators} votes x {len(tasks)} tasks = {n_votes:,} votes{' --quick' if quick else ''}"

@@ -17,8 +17,13 @@ from annotator.api.params import query_choice, query_int
 from annotator.api.permissions import IsProjectLead, ProjectMixin
 from annotator.api.strict import StrictInput
 
-from . import selectors, services
+from . import reports, selectors
+from .modeling.options import API, LOSS_OPTIONS, OptionSpec, options_for
 from .models import PredictionRun, TrainingRun
+from .services.files import hide_server_paths, offered_image_weights, offered_text_encoders, public_config
+from .services.options import describe_config
+from .services.prelabelling import mark_prelabeller, update_policy
+from .services.runs import EXPERIMENT_GRIDS, cancel_run, start_experiment, start_prediction_run, start_training_run
 
 TAGS = ["models"]
 
@@ -27,55 +32,36 @@ TAGS = ["models"]
 # Input
 
 
-class TrainIn(StrictInput):
-    """Options of a training run; each omitted option keeps its default."""
+def option_field(spec: OptionSpec) -> serializers.Field:
+    """The input field of one training option: optional (omitted keeps the
+    default), its help the description's. Choices are checked by the
+    service, whose message names them, so choice options are plain strings."""
+    common = {"required": False, "help_text": spec.help_text}
+    if spec.type is bool:
+        return serializers.BooleanField(**common)
+    if spec.type is int:
+        return serializers.IntegerField(**common)
+    if spec.type is float:
+        return serializers.FloatField(**common)
+    if spec.name == "chain":  # a list of task keys, or the same as text
+        return serializers.JSONField(allow_null=True, **common)
+    if spec.nullable:
+        return serializers.CharField(allow_null=True, allow_blank=spec.offered, **common)
+    return serializers.CharField(**common)
+
+
+def _losses_field() -> serializers.DictField:
+    """The losses group as one object, as TrainConfig stores it."""
+    return serializers.DictField(
+        required=False,
+        help_text=" ".join(f"{spec.name}: {spec.help_text}" for spec in LOSS_OPTIONS if API in spec.where),
+    )
+
+
+class RunOptionsIn(StrictInput):
+    """A run's name; TrainIn adds a field per training option."""
 
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    text_encoder = serializers.CharField(
-        required=False,
-        help_text="A name the server offers (GET train-options/): all-MiniLM-L6-v2 (default), bilstm, cnn, or a model folder "
-        "an operator placed in the model folder's weights/. Staff may also give a folder path inside MODEL_DIR.",
-    )
-    tokenizer = serializers.CharField(
-        required=False,
-        allow_null=True,
-        help_text="bilstm / cnn only: a text encoder name whose tokenizer to use (default: MiniLM's).",
-    )
-    image_encoder = serializers.CharField(
-        required=False, help_text="efficientnet-lite0 (default), resnet18, resnet50 or tiny-cnn."
-    )
-    image_weights = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        allow_null=True,
-        help_text="resnet18 / resnet50: a weights file name the server offers (GET train-options/); empty for random weights. "
-        "Staff may also give a file path inside MODEL_DIR.",
-    )
-    modalities = serializers.CharField(required=False, help_text="both (default), text or image.")
-    fusion = serializers.CharField(
-        required=False, help_text="concat, add, multiply, max, attention, tfn, lmf or joint-pooling."
-    )
-    recipe = serializers.CharField(required=False, help_text="cached (default), finetune-text or finetune-all.")
-    chain = serializers.JSONField(
-        required=False,
-        allow_null=True,
-        help_text='Task order, e.g. ["desire", "sentiment", "emotion"] or "desire > sentiment > emotion"; null for independent heads.',
-    )
-    unimodal_heads = serializers.BooleanField(required=False)
-    losses = serializers.DictField(
-        required=False,
-        help_text="contrastive_weight, contrastive_temperature, common_space_weight, common_space_margin, class_weights, unimodal_weight.",
-    )
-    epochs = serializers.IntegerField(required=False, help_text=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX}.")
-    lr = serializers.FloatField(required=False)
-    encoder_lr = serializers.FloatField(required=False)
-    seed = serializers.IntegerField(required=False)
-    hidden_size = serializers.IntegerField(required=False)
-    batch_size = serializers.IntegerField(required=False)
-    patience = serializers.IntegerField(required=False)
-    dropout = serializers.FloatField(required=False)
-    pooling = serializers.CharField(required=False)
-    max_length = serializers.IntegerField(required=False)
 
     def options(self) -> dict:
         data = dict(self.validated_data)
@@ -85,11 +71,32 @@ class TrainIn(StrictInput):
         return data
 
 
+def _train_fields() -> dict[str, serializers.Field]:
+    fields: dict[str, serializers.Field] = {}
+    for spec in options_for(API):
+        if spec.group == "losses":
+            fields.setdefault("losses", _losses_field())
+        else:
+            fields[spec.name] = option_field(spec)
+    return fields
+
+
+TrainIn = type(RunOptionsIn)(
+    "TrainIn",
+    (RunOptionsIn,),
+    {
+        "__module__": __name__,
+        "__doc__": "Options of a training run; each omitted option keeps its default.",
+        **_train_fields(),
+    },
+)
+
+
 class ExperimentIn(TrainIn):
     grids = serializers.ListField(
         child=serializers.CharField(),
         required=False,
-        default=list(services.EXPERIMENT_GRIDS),
+        default=list(EXPERIMENT_GRIDS),
         help_text="Any of modalities (text / image / fused), fusions (every strategy), orders (every task order).",
     )
     fusions = serializers.ListField(
@@ -120,14 +127,14 @@ class PublicText(serializers.CharField):
     """Text from a worker (errors, warnings, phases), server paths made relative."""
 
     def to_representation(self, value) -> str:
-        return services.hide_server_paths(super().to_representation(value))
+        return hide_server_paths(super().to_representation(value))
 
 
 class PublicConfig(serializers.JSONField):
     """A run's configuration with weights by name and no absolute server path."""
 
     def to_representation(self, value):
-        return services.public_config(super().to_representation(value))
+        return public_config(super().to_representation(value))
 
 
 class TrainOptionsOut(serializers.Serializer):
@@ -168,7 +175,7 @@ class RunSummaryOut(serializers.ModelSerializer):
         ]
 
     def get_summary(self, run) -> str:
-        return services.describe_config(run.config)
+        return describe_config(run.config)
 
 
 class RunOut(RunSummaryOut):
@@ -314,7 +321,7 @@ class RunListCreate(LeadView):
     def post(self, request, slug):
         data = TrainIn(data=request.data)
         data.is_valid(raise_exception=True)
-        run = services.start_training_run(
+        run = start_training_run(
             project=self.get_project(),
             user=request.user,
             options=data.options(),
@@ -333,9 +340,9 @@ class TrainOptions(LeadView):
         return Response(
             TrainOptionsOut(
                 {
-                    "text_encoders": services.offered_text_encoders(),
+                    "text_encoders": offered_text_encoders(),
                     "image_encoders": list(IMAGE_ENCODERS),
-                    "image_weights": services.offered_image_weights(),
+                    "image_weights": offered_image_weights(),
                 }
             ).data
         )
@@ -350,7 +357,7 @@ class RunDetail(LeadView):
 class RunCancel(LeadView):
     @extend_schema(request=None, responses=RunOut, tags=TAGS, summary="Cancel a queued or running training run (leads)")
     def post(self, request, slug, run_id):
-        return Response(RunOut(services.cancel_run(run=self.get_run())).data)
+        return Response(RunOut(cancel_run(run=self.get_run())).data)
 
 
 class RunMarkPrelabeller(LeadView):
@@ -362,7 +369,7 @@ class RunMarkPrelabeller(LeadView):
         description="One pre-labeller per project; a prediction run then writes suggestions for every unlabelled item.",
     )
     def post(self, request, slug, run_id):
-        return Response(RunOut(services.mark_prelabeller(run=self.get_run())).data)
+        return Response(RunOut(mark_prelabeller(run=self.get_run())).data)
 
 
 class RunEmbedding(LeadView):
@@ -377,7 +384,7 @@ class RunEmbedding(LeadView):
             OpenApiParameter(
                 "colour",
                 OpenApiTypes.STR,
-                enum=list(services.MAP_COLOURS),
+                enum=list(reports.MAP_COLOURS),
                 description="gold, disagreement or confidence.",
             ),
             OpenApiParameter(
@@ -390,13 +397,13 @@ class RunEmbedding(LeadView):
     )
     def get(self, request, slug, run_id):
         colour = request.query_params.get("colour", "gold")
-        if colour not in services.MAP_COLOURS:
+        if colour not in reports.MAP_COLOURS:
             return Response(
-                {"detail": f"colour must be one of {', '.join(services.MAP_COLOURS)}."},
+                {"detail": f"colour must be one of {', '.join(reports.MAP_COLOURS)}."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         space = query_choice(request, "space", ["fused", "text", "image"], "fused")
-        data = services.embedding_points(
+        data = reports.embedding_points(
             self.get_run(), space=space, colour=colour, task_key=request.query_params.get("task", "")
         )
         return Response(EmbeddingOut(data).data)
@@ -413,7 +420,7 @@ class ExperimentCreate(LeadView):
     def post(self, request, slug):
         data = ExperimentIn(data=request.data)
         data.is_valid(raise_exception=True)
-        runs = services.start_experiment(
+        runs = start_experiment(
             project=self.get_project(),
             user=request.user,
             options=data.options(),
@@ -444,7 +451,7 @@ class Compare(LeadView):
         else:
             ids = [int(p) for p in request.query_params.get("runs", "").split(",") if p.strip().isdigit()]
             runs = list(TrainingRun.objects.filter(project=project, pk__in=ids).order_by("id"))
-        return Response(ComparisonOut(services.comparison_rows(runs, selectors.get_project_schema(project).keys)).data)
+        return Response(ComparisonOut(reports.comparison_rows(runs, selectors.get_project_schema(project).keys)).data)
 
 
 class PredictionListCreate(LeadView):
@@ -465,7 +472,7 @@ class PredictionListCreate(LeadView):
         training_run = None
         if "training_run" in data.validated_data:
             training_run = get_object_or_404(TrainingRun, pk=data.validated_data["training_run"], project=project)
-        run = services.start_prediction_run(project=project, training_run=training_run, user=request.user)
+        run = start_prediction_run(project=project, training_run=training_run, user=request.user)
         return Response(PredictionOut(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -478,7 +485,7 @@ class PredictionDetail(LeadView):
 class PredictionCancel(LeadView):
     @extend_schema(request=None, responses=PredictionOut, tags=TAGS, summary="Cancel a prediction run (leads)")
     def post(self, request, slug, prediction_id):
-        return Response(PredictionOut(services.cancel_run(run=self.get_prediction())).data)
+        return Response(PredictionOut(cancel_run(run=self.get_prediction())).data)
 
 
 class ModelVsAnnotators(LeadView):
@@ -498,7 +505,7 @@ class ModelVsAnnotators(LeadView):
         run_id = query_int(request, "run")
         if run_id is not None:
             run = get_object_or_404(TrainingRun, pk=run_id, project=project)
-        return Response(ModelVsAnnotatorsOut(services.model_vs_annotators(project=project, training_run=run)).data)
+        return Response(ModelVsAnnotatorsOut(reports.model_vs_annotators(project=project, training_run=run)).data)
 
 
 class Policy(LeadView):
@@ -510,4 +517,4 @@ class Policy(LeadView):
     def put(self, request, slug):
         data = PolicyIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(PolicyOut(services.update_policy(project=self.get_project(), **data.validated_data)).data)
+        return Response(PolicyOut(update_policy(project=self.get_project(), **data.validated_data)).data)

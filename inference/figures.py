@@ -208,7 +208,7 @@ def embedding_map(
     """A 2-D scatter of item representations (CH-SIMS Fig. 4).
 
     points: [{"x", "y", "value", "hover", "lines", "url", "thumb"}]; "hover"
-    is markup whose parts the caller escaped (inference.services.hover_markup),
+    is markup whose parts the caller escaped (inference.reports.hover_markup),
     "lines" the same as plain text. categorical: one trace per value (gold
     labels, in `categories` order); otherwise one trace coloured by the
     numeric value (None drawn grey). customdata holds [url, thumb, lines] so

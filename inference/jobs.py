@@ -9,8 +9,9 @@ from datetime import datetime
 
 from annotator.jobs import SweepReport, send_unsent
 
-from . import services
 from .models import PredictionRun, RunStatus, TrainingRun
+from .services.execution import fail_abandoned_run, list_abandoned_runs
+from .services.files import runs_dir
 
 KIND = {TrainingRun: "training run", PredictionRun: "prediction run"}
 
@@ -22,10 +23,10 @@ def sweep_runs(report: SweepReport, now: datetime) -> None:
 
 
 def _fail_abandoned(report: SweepReport, now: datetime) -> None:
-    for model, pk, worker in services.list_abandoned_runs(now):
+    for model, pk, worker in list_abandoned_runs(now):
         if report.dry_run:
             report.add(f"would fail {KIND[model]} {pk}: its worker {worker} is gone")
-        elif services.fail_abandoned_run(model=model, pk=pk, worker=worker, now=now):
+        elif fail_abandoned_run(model=model, pk=pk, worker=worker, now=now):
             report.add(f"failed {KIND[model]} {pk}: its worker {worker} is gone")
 
 
@@ -46,7 +47,7 @@ def _send_unsent(report: SweepReport, now: datetime) -> None:
 def _remove_unkept_files(report: SweepReport) -> None:
     """Artefact folders of deleted, failed or cancelled runs, and the
     temporary folders a killed write left (runs/.<id>.tmp-*)."""
-    folder = services.runs_dir()
+    folder = runs_dir()
     if not folder.is_dir():
         return
     statuses = dict(TrainingRun.objects.values_list("pk", "status"))

@@ -14,8 +14,9 @@ from celery.signals import worker_process_init, worker_ready
 
 from annotator.models import Project
 
-from . import services
 from .models import PredictionRun, PrelabelPolicy, TrainingRun
+from .services.execution import execute_prediction_run, execute_training_run, fail_abandoned_runs
+from .services.prelabelling import on_gold_changed
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def train_model(run_id: int) -> str:
     run = TrainingRun.objects.select_related("project").filter(pk=run_id).first()
     if run is None:
         return "missing"
-    return services.execute_training_run(run=run).status
+    return execute_training_run(run=run).status
 
 
 @shared_task(name="inference.predict_items")
@@ -33,16 +34,16 @@ def predict_items(run_id: int) -> str:
     run = PredictionRun.objects.select_related("project").filter(pk=run_id).first()
     if run is None:
         return "missing"
-    return services.execute_prediction_run(run=run).status
+    return execute_prediction_run(run=run).status
 
 
 @shared_task(name="inference.check_retrain_policies")
 def check_retrain_policies() -> int:
-    """For Celery beat: apply every project's retrain policy (see services.on_gold_changed)."""
+    """For Celery beat: apply every project's retrain policy (see on_gold_changed)."""
     started = 0
     project_ids = PrelabelPolicy.objects.filter(retrain_every_n_gold__gt=0).values_list("project_id", flat=True)
     for project in Project.objects.filter(pk__in=list(project_ids)):
-        started += services.on_gold_changed(project=project) is not None
+        started += on_gold_changed(project=project) is not None
     return started
 
 
@@ -50,7 +51,7 @@ def check_retrain_policies() -> int:
 def fail_runs_of_dead_workers(sender=None, **kwargs) -> None:
     """A worker that starts marks failed the runs a killed worker left running."""
     try:
-        failed = services.fail_abandoned_runs()
+        failed = fail_abandoned_runs()
     except Exception:  # never keep a worker from starting
         log.exception("could not check for abandoned runs")
         return

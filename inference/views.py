@@ -24,152 +24,14 @@ from annotator.access import project_view
 from annotator.errors import DomainError
 from annotator.models import Membership
 
-from . import figures, selectors, services
+from . import figures, reports, selectors
+from .forms import ExperimentForm, PolicyForm, TrainForm
 from .models import FINISHED_STATUSES, PredictionRun, RunStatus, TrainingRun
+from .services.files import hide_server_paths, offered_image_weights, offered_text_encoders, public_config
+from .services.prelabelling import mark_prelabeller, update_policy
+from .services.runs import cancel_run, start_experiment, start_prediction_run, start_training_run
 
 LEAD = Membership.Role.LEAD
-IMAGE_ENCODER_CHOICES = [
-    ("efficientnet-lite0", "EfficientNet-Lite0 (packaged weights)"),
-    ("resnet18", "ResNet-18 (weights file below)"),
-    ("resnet50", "ResNet-50 (weights file below)"),
-    ("tiny-cnn", "Tiny CNN (from scratch, for tests)"),
-]
-FUSION_CHOICES = [
-    ("concat", "concatenate (MSED)"),
-    ("add", "add (MSED)"),
-    ("multiply", "multiply (MSED)"),
-    ("max", "maximum (MSED)"),
-    ("attention", "multi-head attention (MSED)"),
-    ("tfn", "tensor fusion (CH-SIMS)"),
-    ("lmf", "low-rank fusion (CH-SIMS)"),
-    ("joint-pooling", "joint max-pooling"),
-]
-RECIPE_CHOICES = [
-    ("cached", "frozen encoders (fast)"),
-    ("finetune-text", "fine-tune text encoder"),
-    ("finetune-all", "fine-tune both (slow)"),
-]
-MODALITY_CHOICES = [("both", "text and image"), ("text", "text only"), ("image", "image only")]
-
-
-class TrainForm(forms.Form):
-    """Types only: the domain checks (paths, chain, ranges) are the service's.
-    Every field is optional: one left empty keeps TrainConfig's default."""
-
-    name = forms.CharField(max_length=200, required=False, help_text="Optional; a summary of the options otherwise.")
-    text_encoder = forms.ChoiceField(
-        required=False,
-        initial="all-MiniLM-L6-v2",
-        help_text="all-MiniLM-L6-v2 (packaged), bilstm or cnn (MSED baselines), or a model an operator placed on the server.",
-    )
-    image_encoder = forms.ChoiceField(choices=IMAGE_ENCODER_CHOICES, required=False, initial="efficientnet-lite0")
-    image_weights = forms.ChoiceField(
-        required=False, help_text="ResNet only: a torchvision state-dict file an operator placed on the server."
-    )
-    modalities = forms.ChoiceField(choices=MODALITY_CHOICES, required=False, initial="both")
-    fusion = forms.ChoiceField(
-        choices=FUSION_CHOICES,
-        required=False,
-        initial="concat",
-        help_text="How text and image vectors combine (MSED Table 6; tensor and low-rank fusion from CH-SIMS). "
-        "Joint max-pooling (seed paper 001) pools over the modalities an item has, so it copes with a missing one.",
-    )
-    recipe = forms.ChoiceField(
-        choices=RECIPE_CHOICES,
-        required=False,
-        initial="cached",
-        help_text="Frozen: encoders stay fixed and their features are cached, only fusion and heads train. "
-        "Fine-tuning also trains the text encoder, or both (images decoded every epoch: slow on a CPU).",
-    )
-    chain = forms.CharField(
-        max_length=200,
-        required=False,
-        label="Task order",
-        help_text="Chain the heads in this order (MSED Table 8), e.g. desire > sentiment > emotion; empty for independent heads.",
-        widget=forms.TextInput(attrs={"list": "task-orders"}),
-    )
-    unimodal_heads = forms.BooleanField(
-        required=False,
-        initial=True,
-        help_text="Text-only and image-only heads beside the fused one (items missing a modality).",
-    )
-    class_weights = forms.BooleanField(required=False, help_text="Weight rare classes up in the loss.")
-    contrastive_weight = forms.FloatField(
-        required=False,
-        initial=0.0,
-        min_value=0,
-        label="Contrastive loss weight",
-        help_text="A modality-agnostic contrastive loss (from MDSE); 0 = off.",
-    )
-    common_space_weight = forms.FloatField(
-        required=False,
-        initial=0.0,
-        min_value=0,
-        label="Text-image alignment loss weight",
-        help_text="Pulls a post's text and image vectors together and away from other classes' texts "
-        "(the common-space loss of seed paper 001); 0 = off.",
-    )
-    epochs = forms.IntegerField(
-        required=False,
-        initial=30,
-        help_text=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX}; training stops early when dev macro-F1 stalls.",
-    )
-    lr = forms.FloatField(required=False, initial=1e-3, label="Learning rate")
-    seed = forms.IntegerField(required=False, initial=13, min_value=0)
-
-    def __init__(self, *args, user=None, **kwargs):
-        """Leads choose encoders and weights among what the server offers;
-        staff may also type a path inside MODEL_DIR (the service checks it)."""
-        super().__init__(*args, **kwargs)
-        weights = services.offered_image_weights()
-        if getattr(user, "is_staff", False):
-            self.fields["text_encoder"] = forms.CharField(
-                max_length=500,
-                required=False,
-                initial="all-MiniLM-L6-v2",
-                help_text=self.fields["text_encoder"].help_text + " Staff: or a folder inside MODEL_DIR.",
-                widget=forms.TextInput(attrs={"list": "text-encoders"}),
-            )
-            self.fields["image_weights"] = forms.CharField(
-                max_length=500,
-                required=False,
-                help_text="ResNet only: an offered file name, or (staff) a file inside MODEL_DIR.",
-                widget=forms.TextInput(attrs={"list": "image-weights"}),
-            )
-        else:
-            self.fields["text_encoder"].choices = [(name, name) for name in services.offered_text_encoders()]
-            self.fields["image_weights"].choices = [("", "none (random weights)")] + [(name, name) for name in weights]
-
-    def options(self) -> dict:
-        """The options given; an empty field keeps its default (an unchecked
-        box is False, as a browser sends it)."""
-        data = {key: value for key, value in self.cleaned_data.items() if value not in (None, "")}
-        data.pop("name", None)
-        return data
-
-
-class ExperimentForm(TrainForm):
-    grids = forms.MultipleChoiceField(
-        choices=[
-            ("modalities", "text only, image only and fused (MSED Table 5)"),
-            ("fusions", "every fusion strategy (Table 6)"),
-            ("orders", "every task order (Table 8)"),
-        ],
-        initial=["modalities", "fusions", "orders"],
-        widget=forms.CheckboxSelectMultiple,
-    )
-
-    def options(self) -> dict:
-        data = super().options()
-        data.pop("grids", None)
-        return data
-
-
-class PolicyForm(forms.Form):
-    retrain_every_n_gold = forms.IntegerField(
-        min_value=0, label="Retrain after this many new gold labels", help_text="0 = never."
-    )
-    suggest_new_items = forms.BooleanField(required=False, label="Suggest labels for new items")
 
 
 def _figure(fig) -> dict:
@@ -193,8 +55,8 @@ def _start_page(request, project, form, template_form: str):
             "project": project,
             "form": form,
             "kind": template_form,
-            "text_encoders": services.offered_text_encoders(),
-            "image_weights": services.offered_image_weights(),
+            "text_encoders": offered_text_encoders(),
+            "image_weights": offered_image_weights(),
             "task_orders": _task_orders(project),
             "train_gold": selectors.count_train_gold(project),
             "train_gold_items": selectors.count_train_items_with_gold(project),
@@ -207,11 +69,11 @@ def _hide_paths(runs):
     configuration without absolute server paths (rows written before errors
     were stored that way included). Display copies only; nothing is saved."""
     for run in runs:
-        run.error = services.hide_server_paths(run.error)
+        run.error = hide_server_paths(run.error)
         if isinstance(run, TrainingRun):
-            run.config = services.public_config(run.config)
-            run.warnings = services.public_config(run.warnings)
-            run.phase = services.phase_text(run)
+            run.config = public_config(run.config)
+            run.warnings = public_config(run.warnings)
+            run.phase = reports.phase_text(run)
     return runs
 
 
@@ -220,7 +82,7 @@ def run_list(request, project):
     runs = list(selectors.list_training_runs(project)[:50])
     schema = selectors.get_project_schema(project)
     finished = [run for run in runs if run.status == RunStatus.SUCCEEDED][:12]
-    comparison = services.comparison_rows(finished, schema.keys)
+    comparison = reports.comparison_rows(finished, schema.keys)
     policy = selectors.get_policy(project)
     return render(
         request,
@@ -265,7 +127,7 @@ def run_create(request, project):
     form = TrainForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            run = services.start_training_run(
+            run = start_training_run(
                 project=project, user=request.user, options=form.options(), name=form.cleaned_data["name"]
             )
         except DomainError as exc:
@@ -281,7 +143,7 @@ def experiment_create(request, project):
     form = ExperimentForm(request.POST or None, initial={"epochs": 30}, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            runs = services.start_experiment(
+            runs = start_experiment(
                 project=project,
                 user=request.user,
                 options=form.options(),
@@ -312,7 +174,7 @@ def run_compare(request, project):
         choices = TrainingRun.objects.filter(project=project).order_by("-created_at")[:100]
         return render(request, "inference/run_compare.html", {"project": project, "pick": True, "choices": choices})
     schema = selectors.get_project_schema(project)
-    comparison = services.comparison_rows(runs, schema.keys)
+    comparison = reports.comparison_rows(runs, schema.keys)
     scored = [row for row in comparison["rows"] if row["status"] == RunStatus.SUCCEEDED]
     chart = None
     if scored:
@@ -340,20 +202,20 @@ def run_detail(request, project, run_id: int):
     run = get_object_or_404(TrainingRun, pk=run_id, project=project)
     curve = _figure(figures.training_curve(run.history or [], best_epoch=run.best_epoch or None))
     if request.GET.get("format") == "json":
-        return JsonResponse({**services.run_status(run), "curve": curve})
+        return JsonResponse({**reports.run_status(run), "curve": curve})
     schema = selectors.get_project_schema(project)
     space = request.GET.get("space", "fused")
     colour = request.GET.get("colour", "gold")
-    colour = colour if colour in services.MAP_COLOURS else "gold"
+    colour = colour if colour in reports.MAP_COLOURS else "gold"
     task_key = request.GET.get("task", schema.keys[0] if schema.keys else "")
     confusions = [
         {**c, "figure": _figure(figures.confusion_matrix(c["name"], c["labels"], c["matrix"]))}
-        for c in services.confusion_data(run, schema)
+        for c in reports.confusion_data(run, schema)
     ]
     embedding = map_figure = None
     _hide_paths([run])
     if run.status == RunStatus.SUCCEEDED:
-        embedding = services.embedding_points(run, space=space, colour=colour, task_key=task_key)
+        embedding = reports.embedding_points(run, space=space, colour=colour, task_key=task_key)
         if embedding["points"]:
             map_figure = _figure(
                 figures.embedding_map(
@@ -372,7 +234,7 @@ def run_detail(request, project, run_id: int):
             "run": run,
             "schema": schema,
             "curve": curve,
-            "comparison": services.comparison_rows([run], schema.keys),
+            "comparison": reports.comparison_rows([run], schema.keys),
             "confusions": confusions,
             "embedding": embedding,
             "map_figure": map_figure,
@@ -396,7 +258,7 @@ def run_detail(request, project, run_id: int):
 def run_cancel(request, project, run_id: int):
     run = get_object_or_404(TrainingRun, pk=run_id, project=project)
     try:
-        services.cancel_run(run=run)
+        cancel_run(run=run)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -409,7 +271,7 @@ def run_cancel(request, project, run_id: int):
 def run_mark_prelabeller(request, project, run_id: int):
     run = get_object_or_404(TrainingRun, pk=run_id, project=project)
     try:
-        services.mark_prelabeller(run=run)
+        mark_prelabeller(run=run)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -424,7 +286,7 @@ def run_mark_prelabeller(request, project, run_id: int):
 def run_predict(request, project, run_id: int):
     run = get_object_or_404(TrainingRun, pk=run_id, project=project)
     try:
-        services.start_prediction_run(project=project, training_run=run, user=request.user)
+        start_prediction_run(project=project, training_run=run, user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -444,7 +306,7 @@ def prediction_detail(request, project, prediction_id: int):
             "items_done": run.items_done,
             "items_total": run.items_total,
             "progress": run.progress,
-            "error": services.hide_server_paths(run.error),
+            "error": hide_server_paths(run.error),
             "finished": run.status in FINISHED_STATUSES,
         }
     )
@@ -455,7 +317,7 @@ def prediction_detail(request, project, prediction_id: int):
 def prediction_cancel(request, project, prediction_id: int):
     run = get_object_or_404(PredictionRun, pk=prediction_id, project=project)
     try:
-        services.cancel_run(run=run)
+        cancel_run(run=run)
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("inference:run-list", slug=project.slug)
@@ -467,7 +329,7 @@ def policy_update(request, project):
     form = PolicyForm(request.POST)
     if form.is_valid():
         try:
-            services.update_policy(project=project, **form.cleaned_data)
+            update_policy(project=project, **form.cleaned_data)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -482,7 +344,7 @@ def model_vs_annotators(request, project):
     run = None
     if request.GET.get("run", "").isdigit():
         run = get_object_or_404(TrainingRun, pk=int(request.GET["run"]), project=project)
-    table = services.model_vs_annotators(project=project, training_run=run)
+    table = reports.model_vs_annotators(project=project, training_run=run)
     chart = (
         _figure(figures.model_vs_annotators_chart(table["tasks"]))
         if any(t["n_items"] for t in table["tasks"])

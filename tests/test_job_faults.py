@@ -21,8 +21,8 @@ from annotator import jobs
 from annotator.models import Annotation, ImportJob, Item, Vote
 from annotator.services import imports, queue, votes
 from annotator.tasks import sweep_jobs
-from inference import services
 from inference.models import RunStatus
+from inference.services.runs import start_training_run
 from tests.annotator.test_queue import MSED_LABELS, MSED_ORDER, make_items, members
 from tests.factories import make_project
 from tests.inference.test_services import make_demo_items, tiny_bert, tiny_options  # noqa: F401
@@ -161,7 +161,7 @@ def test_an_import_survives_the_database_dropping_its_connections(celery_worker_
 def test_training_survives_the_database_dropping_its_connections(celery_worker_process, project, tiny_bert):  # noqa: F811
     worker = celery_worker_process
     make_demo_items(project, 60)
-    run = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=80, patience=0))
+    run = start_training_run(project=project, options=tiny_options(tiny_bert, epochs=80, patience=0))
     wait_for(
         run, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 2, what="the run's second epoch", worker=worker
     )
@@ -213,7 +213,7 @@ def test_a_killed_worker_leaves_an_import_that_the_sweep_fails_and_a_retry_finis
 def test_a_killed_worker_leaves_a_training_run_that_the_sweep_fails(celery_worker_process, project, tiny_bert):  # noqa: F811
     worker = celery_worker_process
     make_demo_items(project, 60)
-    run = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
+    run = start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
     wait_for(run, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 1, what="the run's first epoch", worker=worker)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)

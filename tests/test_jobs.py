@@ -23,7 +23,7 @@ from annotator import jobs
 from annotator.models import ImportJob, Item
 from annotator.services import imports
 from inference.models import RunStatus, TrainingRun
-from inference.services import artefact_dir_for
+from inference.services.files import artefact_dir_for
 
 REDIS = "redis://127.0.0.1:6379/15"
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"  # port 1: refused at once, on loopback
@@ -190,7 +190,7 @@ def test_an_upload_while_the_broker_is_down_waits_and_the_sweep_sends_it_later(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_training_run_started_while_the_broker_is_down_waits_for_it(project, lead, lead_client, broker):
-    from inference import services
+    from inference.reports import run_status
     from tests.inference.test_services import make_demo_items
 
     make_demo_items(project, 24)
@@ -201,7 +201,7 @@ def test_a_training_run_started_while_the_broker_is_down_waits_for_it(project, l
     assert response.status_code in (200, 302)
     run = TrainingRun.objects.get()
     assert run.status == RunStatus.QUEUED and run.sent_at is None
-    assert services.run_status(run)["phase"].startswith("Waiting for the job queue")
+    assert run_status(run)["phase"].startswith("Waiting for the job queue")
 
     broker(REDIS)
     TrainingRun.objects.update(created_at=timezone.now() - timedelta(minutes=1))

@@ -84,7 +84,7 @@ def _gold_changed(project: Project) -> None:
     for retraining and the policy came with the project
     (selectors.get_project_for), one otherwise."""
     from inference.models import PrelabelPolicy
-    from inference.services import on_gold_changed
+    from inference.services.prelabelling import on_gold_changed
 
     cache = Project.prelabel_policy.related
     if cache.is_cached(project):

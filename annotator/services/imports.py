@@ -454,7 +454,7 @@ class _BatchWriter:
         recompute_gold(item_ids=item_ids)
         if new_items:
             # New items get suggestions from the project's pre-labeller (queued on commit).
-            from inference.services import on_items_added
+            from inference.services.prelabelling import on_items_added
 
             on_items_added(project=self.project, item_ids=[item.pk for item in new_items])
 

@@ -6,10 +6,12 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from analysis import services
+from analysis import dashboards
+from analysis.dashboards.common import N_BOOT
+from analysis.selectors import DashboardFilters
 from tests.analysis.test_selectors import make_voted_project
 
-PAGES = list(services.PAGES)
+PAGES = list(dashboards.PAGES)
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +62,7 @@ def test_agreement_json_matches_the_page_numbers(api, project, lead):
     make_voted_project(project, n_items=20, n_annotators=4)
     api.force_authenticate(lead)
     body = api.get(endpoint("agreement", project)).json()
-    assert body["n_boot"] == services.N_BOOT
+    assert body["n_boot"] == N_BOOT
     desire = body["tasks"][0]
     assert desire["key"] == "desire"
     fleiss = desire["summary"]["fleiss"]
@@ -68,7 +70,7 @@ def test_agreement_json_matches_the_page_numbers(api, project, lead):
     assert fleiss["band"] in {"poor", "slight", "fair", "moderate", "substantial", "almost perfect"}
     assert len(desire["per_category"]) == 7
     assert len(desire["pairwise"]["annotators"]) == 4
-    payload = services.get_dashboard(project=project, page="agreement", filters=services.DashboardFilters())
+    payload = dashboards.get_dashboard(project=project, page="agreement", filters=DashboardFilters())
     assert payload["data"]["tasks"][0]["summary"]["fleiss"]["value"] == fleiss["value"]
 
 

@@ -12,13 +12,15 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from analysis import services
+from analysis import dashboards
+from analysis.dashboards.common import N_BOOT
+from analysis.selectors import DashboardFilters
 from annotator.models import Annotation, Gold, Item
 from annotator.services.projects import create_project
 from tests.analysis.test_selectors import add_votes, make_voted_project
 from tests.factories import ItemFactory, make_member
 
-PAGES = list(services.PAGES)
+PAGES = list(dashboards.PAGES)
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +93,7 @@ def test_agreement_page_shows_every_task_metric_and_the_bootstrap_size(voted, le
     heatmap = figures["pairwise-desire"]["data"][0]
     assert heatmap["type"] == "heatmap" and len(heatmap["x"]) == 4
     assert "shared items" in heatmap["text"][0][1]
-    assert f"{services.N_BOOT} resamples" in html
+    assert f"{N_BOOT} resamples" in html
     assert any(
         f'<span class="badge">{band}</span>' in html
         for band in ("poor", "slight", "fair", "moderate", "substantial", "almost perfect")
@@ -150,7 +152,7 @@ def test_chart_numbers_download_as_csv(voted, lead_client):
 @pytest.mark.parametrize("page", [p for p in PAGES if p != "modalities"])
 def test_every_chart_of_every_page_downloads(page, voted, lead_client):
     project, _, _ = voted
-    payload = services.get_dashboard(project=project, page=page, filters=services.DashboardFilters())
+    payload = dashboards.get_dashboard(project=project, page=page, filters=DashboardFilters())
     for chart in payload["charts"]:
         if not chart["table"]["rows"]:
             continue

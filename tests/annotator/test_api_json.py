@@ -124,7 +124,7 @@ def test_a_body_with_brackets_inside_strings_is_not_mistaken_for_nesting(api, pr
     "target, url",
     [
         ("annotator.api.views.selectors.list_projects_for_member", lambda p: reverse("api:project-list")),
-        ("analysis.api.services.get_dashboard", lambda p: reverse("analysis:api-agreement", args=[p.slug])),
+        ("analysis.api.dashboards.get_dashboard", lambda p: reverse("analysis:api-agreement", args=[p.slug])),
         ("inference.api.selectors.list_training_runs", lambda p: reverse("inference:api-run-list", args=[p.slug])),
     ],
     ids=["api", "analysis-api", "inference-api"],

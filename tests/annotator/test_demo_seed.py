@@ -12,7 +12,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from analysis.services import DashboardFilters, build_modalities
+from analysis.dashboards.modalities import build_modalities
+from analysis.selectors import DashboardFilters
 from annotator.models import Annotation
 from annotator.services.demo import current_logins, login_box
 

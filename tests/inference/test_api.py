@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Item
-from inference import services
 from inference.models import PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from inference.services.prelabelling import mark_prelabeller
+from inference.services.runs import start_training_run
 from tests.inference.test_services import (  # noqa: F401
     add_votes,
     demo_items,
@@ -169,7 +170,7 @@ def test_cancel_prelabeller_and_prediction_through_the_api(
 ):
     api.force_authenticate(lead)
     with django_capture_on_commit_callbacks(execute=False):
-        queued = services.start_training_run(project=project, options=options)
+        queued = start_training_run(project=project, options=options)
     cancelled = api.post(reverse("inference:api-run-cancel", args=[project.slug, queued.pk]))
     assert cancelled.status_code == 200 and cancelled.data["status"] == "cancelled"
     assert api.post(reverse("inference:api-run-cancel", args=[project.slug, queued.pk])).status_code == 400
@@ -203,7 +204,7 @@ def test_model_vs_annotators_endpoint(api, lead, project, demo_items, trained_ru
     api.force_authenticate(lead)
     add_votes(project, [item for item in demo_items if item.split != Item.Split.TRAIN])
     with django_capture_on_commit_callbacks(execute=True):
-        services.mark_prelabeller(run=trained_run)
+        mark_prelabeller(run=trained_run)
     data = api.get(reverse("inference:api-model-vs-annotators", args=[project.slug])).data
     assert data["run"] == trained_run.pk and data["message"] is None
     assert [t["key"] for t in data["tasks"]] == ["desire", "sentiment", "emotion"]

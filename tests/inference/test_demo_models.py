@@ -31,8 +31,9 @@ from annotator import demo
 from annotator.models import Gold, Item
 from annotator.services.bulk import write_annotations
 from annotator.services.imports import save_image_asset
-from inference import selectors, services
+from inference import selectors
 from inference.models import RunStatus
+from inference.services.runs import start_experiment
 from tests.factories import UserFactory
 
 N_ITEMS = 600
@@ -80,7 +81,7 @@ def test_fused_model_beats_the_best_single_modality_on_every_task(
 
     started = time.perf_counter()
     with django_capture_on_commit_callbacks(execute=True):
-        runs = services.start_experiment(project=project, options={"seed": 13}, grids=["modalities"])
+        runs = start_experiment(project=project, options={"seed": 13}, grids=["modalities"])
     runs = selectors.list_experiment_runs(project, runs[0].experiment)
     seconds = time.perf_counter() - started
     by_name = {run.name: run for run in runs}

@@ -8,8 +8,8 @@ import pytest
 
 from annotator.models import Label
 from annotator.services.bulk import write_annotations
-from inference import services
 from inference.models import EmbeddingMap, RunStatus, TrainingRun
+from inference.reports import embedding_points, hover_markup
 from tests.factories import ItemFactory, make_member
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +20,10 @@ EVIL_LABEL = "<a href=javascript:alert(3)>Family</a>"
 
 
 def test_hover_markup_escapes_every_line_and_bolds_the_first():
-    assert services.hover_markup([EVIL_ID, "a & b", "<b>gold</b>"]) == (
+    assert hover_markup([EVIL_ID, "a & b", "<b>gold</b>"]) == (
         "<b>&lt;img src=x onerror=alert(1)&gt;</b><br>a &amp; b<br>&lt;b&gt;gold&lt;/b&gt;"
     )
-    assert services.hover_markup([]) == ""
+    assert hover_markup([]) == ""
 
 
 def test_embedding_points_escape_the_item_id_text_and_label_in_the_hover(project):
@@ -42,7 +42,7 @@ def test_embedding_points_escape_the_item_id_text_and_label_in_the_hover(project
         run=run, item_ids=[item.pk], spaces={"fused": {"xy": [[0.5, -0.5]], "explained": [0.6, 0.3]}}
     )
 
-    (point,) = services.embedding_points(run, space="fused", colour="gold", task_key="desire")["points"]
+    (point,) = embedding_points(run, space="fused", colour="gold", task_key="desire")["points"]
 
     assert point["hover"] == (
         "<b>&lt;img src=x onerror=alert(1)&gt;</b><br>&lt;script&gt;alert(2)&lt;/script&gt; &amp; more"

@@ -7,8 +7,8 @@ from django.db import close_old_connections
 from django.urls import reverse
 
 from annotator.errors import DomainError
-from inference import services
 from inference.models import PredictionRun, RunStatus, TrainingRun
+from inference.services.runs import start_experiment, start_prediction_run, start_training_run
 from tests.inference.test_services import make_demo_items
 
 pytestmark = pytest.mark.django_db
@@ -26,10 +26,10 @@ def limits(settings):
 
 def test_training_runs_beyond_the_limit_are_refused(project, demo_items, limits, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        services.start_training_run(project=project, options=CHEAP)
-        services.start_training_run(project=project, options=CHEAP)
+        start_training_run(project=project, options=CHEAP)
+        start_training_run(project=project, options=CHEAP)
         with pytest.raises(DomainError, match="2 training runs queued or running"):
-            services.start_training_run(project=project, options=CHEAP)
+            start_training_run(project=project, options=CHEAP)
     assert TrainingRun.objects.filter(project=project).count() == 2
 
 
@@ -44,31 +44,31 @@ def test_finished_runs_and_other_projects_do_not_count(
     TrainingRun.objects.create(project=project, status=RunStatus.FAILED)
     TrainingRun.objects.create(project=project, status=RunStatus.SUCCEEDED)
     with django_capture_on_commit_callbacks(execute=False):
-        services.start_training_run(project=project, options=CHEAP)
-        services.start_training_run(project=project, options=CHEAP)
+        start_training_run(project=project, options=CHEAP)
+        start_training_run(project=project, options=CHEAP)
 
 
 def test_a_second_experiment_waits_for_the_first(project, demo_items, limits, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        runs = services.start_experiment(project=project, options=CHEAP, grids=["modalities"])
+        runs = start_experiment(project=project, options=CHEAP, grids=["modalities"])
         with pytest.raises(DomainError, match="1 experiment queued or running"):
-            services.start_experiment(project=project, options=CHEAP, grids=["modalities"])
+            start_experiment(project=project, options=CHEAP, grids=["modalities"])
         # An experiment's runs do not use up the single runs' allowance.
-        services.start_training_run(project=project, options=CHEAP)
+        start_training_run(project=project, options=CHEAP)
     TrainingRun.objects.filter(experiment=runs[0].experiment).update(status=RunStatus.SUCCEEDED)
     with django_capture_on_commit_callbacks(execute=False):
-        services.start_experiment(project=project, options=CHEAP, grids=["modalities"])
+        start_experiment(project=project, options=CHEAP, grids=["modalities"])
 
 
 def test_prediction_runs_beyond_the_limit_are_refused(project, limits, django_capture_on_commit_callbacks):
     first = TrainingRun.objects.create(project=project, status=RunStatus.SUCCEEDED, artefact_path="x")
     second = TrainingRun.objects.create(project=project, status=RunStatus.SUCCEEDED, artefact_path="y")
     with django_capture_on_commit_callbacks(execute=False):
-        queued = services.start_prediction_run(project=project, training_run=first)
+        queued = start_prediction_run(project=project, training_run=first)
         # Asking again for the same model returns the queued run: no new load.
-        assert services.start_prediction_run(project=project, training_run=first) == queued
+        assert start_prediction_run(project=project, training_run=first) == queued
         with pytest.raises(DomainError, match="1 prediction run queued or running"):
-            services.start_prediction_run(project=project, training_run=second)
+            start_prediction_run(project=project, training_run=second)
     assert PredictionRun.objects.filter(project=project).count() == 1
 
 
@@ -118,7 +118,7 @@ def test_concurrent_starts_never_exceed_the_limit(project, limits, settings):
     def start():
         barrier.wait()
         try:
-            services.start_training_run(project=project, options=CHEAP, enqueue=False)
+            start_training_run(project=project, options=CHEAP, enqueue=False)
             outcomes.append("ok")
         except DomainError:
             outcomes.append("refused")

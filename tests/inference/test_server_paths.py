@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from inference import services
 from inference.models import PredictionRun, RunStatus, TrainingRun
+from inference.services.execution import _error_message
+from inference.services.files import hide_server_paths
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -179,9 +180,9 @@ def test_run_json_and_pages_show_no_absolute_server_path(api, lead, lead_client,
 
 
 def test_a_failed_runs_message_names_model_dir_files_relatively(settings):
-    message = services._error_message(FileNotFoundError(f"{settings.MODEL_DIR}/weights/r18.pth is not a file"))
+    message = _error_message(FileNotFoundError(f"{settings.MODEL_DIR}/weights/r18.pth is not a file"))
     assert message == "weights/r18.pth is not a file"
     assert (
-        services.hide_server_paths("see /usr/lib/python3/x.py and http://example.org/a/b, 3/4 done")
+        hide_server_paths("see /usr/lib/python3/x.py and http://example.org/a/b, 3/4 done")
         == "see x.py and http://example.org/a/b, 3/4 done"
     )

@@ -1,4 +1,5 @@
-"""inference.services with tiny models: a 2-layer BERT (hidden 64) saved to a
+"""inference.services (options, runs, pre-labelling, execution) and
+inference.reports with tiny models: a 2-layer BERT (hidden 64) saved to a
 temporary folder and a tiny CNN, trained for a few epochs on synthetic
 MSED-like demo items. Celery runs eagerly; on-commit callbacks are run with
 django_capture_on_commit_callbacks(execute=True).
@@ -27,8 +28,14 @@ from annotator.errors import DomainError
 from annotator.models import Gold, Item, Label, Task
 from annotator.services.bulk import write_annotations
 from annotator.services.imports import save_image_asset
-from inference import selectors, services
+from inference import selectors
 from inference.models import EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from inference.reports import comparison_rows, model_vs_annotators
+from inference.services import execution
+from inference.services.execution import _Progress, fail_abandoned_runs
+from inference.services.options import build_train_config, describe_config
+from inference.services.prelabelling import mark_prelabeller, on_gold_changed, on_items_added, update_policy
+from inference.services.runs import cancel_run, start_experiment, start_training_run
 from tests.factories import UserFactory
 
 TASKS = ("desire", "sentiment", "emotion")
@@ -136,7 +143,7 @@ def demo_items(project):
 
 def train(project, options, django_capture_on_commit_callbacks, **kwargs) -> TrainingRun:
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.start_training_run(project=project, options=options, **kwargs)
+        run = start_training_run(project=project, options=options, **kwargs)
     run.refresh_from_db()
     return run
 
@@ -178,8 +185,8 @@ def test_queued_run_cancelled_before_it_starts_never_trains(
     project, demo_items, options, django_capture_on_commit_callbacks, settings
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.start_training_run(project=project, options=options)
-        services.cancel_run(run=run)
+        run = start_training_run(project=project, options=options)
+        cancel_run(run=run)
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED and run.started_at is None
     assert not (Path(settings.MODEL_DIR) / "runs" / str(run.pk)).exists()
@@ -189,15 +196,15 @@ def test_queued_run_cancelled_before_it_starts_never_trains(
 def test_running_run_cancelled_by_a_lead_ends_cancelled_without_artefact(
     project, demo_items, tiny_bert, django_capture_on_commit_callbacks, settings, monkeypatch
 ):
-    monkeypatch.setattr(services, "CHECK_SECONDS", 0.0)
-    original = services._Progress.epoch
+    monkeypatch.setattr(execution, "CHECK_SECONDS", 0.0)
+    original = _Progress.epoch
 
     def epoch_then_cancel(self, epoch, *args):
         original(self, epoch, *args)
         if epoch == 1:  # a lead presses Cancel while the worker trains
-            services.cancel_run(run=TrainingRun.objects.get(pk=self.run_id))
+            cancel_run(run=TrainingRun.objects.get(pk=self.run_id))
 
-    monkeypatch.setattr(services._Progress, "epoch", epoch_then_cancel)
+    monkeypatch.setattr(_Progress, "epoch", epoch_then_cancel)
     run = train(project, tiny_options(tiny_bert, epochs=20), django_capture_on_commit_callbacks)
     assert run.status == RunStatus.CANCELLED
     assert run.cancel_requested and run.epoch == 1
@@ -212,7 +219,7 @@ def test_failing_run_is_recorded_failed_with_its_error_and_no_artefact(
 ):
     encoder = Path(shutil.copytree(tiny_bert, tmp_path / "doomed-bert"))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        run = services.start_training_run(project=project, options=tiny_options(str(encoder)))
+        run = start_training_run(project=project, options=tiny_options(str(encoder)))
     shutil.rmtree(encoder)  # the folder disappears between the click and the worker
     for callback in callbacks:
         callback()
@@ -265,7 +272,7 @@ def test_a_forced_exception_inside_training_fails_the_run_and_the_next_run_start
 )
 def test_bad_options_are_refused_with_a_message_naming_the_field(project, demo_items, options, override, field, words):
     with pytest.raises(DomainError) as info:
-        services.start_training_run(project=project, options={**options, **override})
+        start_training_run(project=project, options={**options, **override})
     assert words in info.value.message
     assert info.value.field == field
     assert not TrainingRun.objects.exists()
@@ -275,16 +282,16 @@ def test_bad_options_are_refused_with_a_message_naming_the_field(project, demo_i
 def test_training_needs_gold_labels_in_the_train_split(project, options):
     make_demo_items(project, 12, unlabelled_every=1)  # every item unlabelled
     with pytest.raises(DomainError, match="No item of the train split has a gold label"):
-        services.start_training_run(project=project, options=options)
+        start_training_run(project=project, options=options)
 
 
 @pytest.mark.django_db
 def test_chain_accepts_a_written_order_and_joint_pooling_its_alias(project, demo_items, options):
-    config = services.build_train_config(
+    config = build_train_config(
         project, {**options, "chain": "sentiment > emotion > desire", "fusion": "joint-pooling"}
     )
     assert config["chain"] == ["sentiment", "emotion", "desire"] and config["fusion"] == "joint"
-    assert services.build_train_config(project, {**options, "chain": ""})["chain"] is None
+    assert build_train_config(project, {**options, "chain": ""})["chain"] is None
 
 
 @pytest.mark.django_db
@@ -292,7 +299,7 @@ def test_experiment_grid_covers_modalities_fusions_and_task_orders(
     project, demo_items, options, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        runs = services.start_experiment(project=project, options=options)
+        runs = start_experiment(project=project, options=options)
     names = [run.name for run in runs]
     assert names[:3] == ["text only", "image only", "text + image (concat)"]
     assert sum(name.startswith("fusion: ") for name in names) == 7  # concat is the fused run above
@@ -306,10 +313,10 @@ def test_small_experiment_trains_every_run_and_compares_them(
     project, demo_items, options, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        runs = services.start_experiment(project=project, options=options, grids=["modalities"])
+        runs = start_experiment(project=project, options=options, grids=["modalities"])
     runs = selectors.list_experiment_runs(project, runs[0].experiment)
     assert [run.status for run in runs] == [RunStatus.SUCCEEDED] * 3
-    table = services.comparison_rows(runs, list(TASKS))
+    table = comparison_rows(runs, list(TASKS))
     assert [row["name"] for row in table["rows"]] == ["text only", "image only", "text + image (concat)"]
     for key in TASKS:
         assert sum(row["tasks"][key]["best"] for row in table["rows"]) >= 1
@@ -320,7 +327,7 @@ def test_small_experiment_trains_every_run_and_compares_them(
 @pytest.mark.django_db
 def test_experiment_refuses_unknown_grids(project, demo_items, options):
     with pytest.raises(DomainError, match="Choose one or more grids"):
-        services.start_experiment(project=project, options=options, grids=["everything"])
+        start_experiment(project=project, options=options, grids=["everything"])
 
 
 # ---------------------------------------------------------------- pre-labeller and suggestions
@@ -332,8 +339,8 @@ def test_only_one_prelabeller_per_project(
 ):
     second = train(project, options, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=False):
-        services.mark_prelabeller(run=trained_run)
-        services.mark_prelabeller(run=second)
+        mark_prelabeller(run=trained_run)
+        mark_prelabeller(run=second)
     assert list(TrainingRun.objects.filter(is_prelabeller=True)) == [second]
     with pytest.raises(IntegrityError), transaction.atomic():
         TrainingRun.objects.filter(pk=trained_run.pk).update(is_prelabeller=True)
@@ -343,7 +350,7 @@ def test_only_one_prelabeller_per_project(
 def test_a_run_that_did_not_succeed_cannot_be_the_prelabeller(project):
     run = TrainingRun.objects.create(project=project, status=RunStatus.FAILED, error="boom")
     with pytest.raises(DomainError, match="Only a succeeded run"):
-        services.mark_prelabeller(run=run)
+        mark_prelabeller(run=run)
 
 
 @pytest.mark.django_db
@@ -351,7 +358,7 @@ def test_prelabeller_writes_one_suggestion_per_unlabelled_item_and_task(
     project, demo_items, trained_run, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.mark_prelabeller(run=trained_run)
+        mark_prelabeller(run=trained_run)
     prediction = PredictionRun.objects.get(training_run=trained_run)
     assert prediction.status == RunStatus.SUCCEEDED, prediction.error
     expected = set(unlabelled_ids(demo_items))
@@ -376,18 +383,18 @@ def test_prelabeller_writes_one_suggestion_per_unlabelled_item_and_task(
 def test_new_items_get_suggestions_from_the_prelabeller(
     project, demo_items, trained_run, django_capture_on_commit_callbacks
 ):
-    assert services.on_items_added(project=project, item_ids=[demo_items[0].pk]) is None  # no pre-labeller yet
+    assert on_items_added(project=project, item_ids=[demo_items[0].pk]) is None  # no pre-labeller yet
     with django_capture_on_commit_callbacks(execute=True):
-        services.mark_prelabeller(run=trained_run)
+        mark_prelabeller(run=trained_run)
     new = make_demo_items(project, 6, seed=5, unlabelled_every=1, prefix="new")
     with django_capture_on_commit_callbacks(execute=True):
-        prediction = services.on_items_added(project=project, item_ids=[item.pk for item in new])
+        prediction = on_items_added(project=project, item_ids=[item.pk for item in new])
     prediction.refresh_from_db()
     assert prediction.status == RunStatus.SUCCEEDED and prediction.reason == "new items"
     suggested = set(Suggestion.objects.filter(run=prediction).values_list("item_id", flat=True))
     assert {item.pk for item in new} <= suggested
     PrelabelPolicy.objects.create(project=project, suggest_new_items=False)
-    assert services.on_items_added(project=project, item_ids=[new[0].pk]) is None
+    assert on_items_added(project=project, item_ids=[new[0].pk]) is None
 
 
 @pytest.mark.django_db
@@ -395,9 +402,9 @@ def test_a_queued_prediction_run_absorbs_later_requests(
     project, demo_items, trained_run, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):
-        services.mark_prelabeller(run=trained_run)
+        mark_prelabeller(run=trained_run)
         first = PredictionRun.objects.get()
-        again = services.on_items_added(project=project, item_ids=[demo_items[0].pk])
+        again = on_items_added(project=project, item_ids=[demo_items[0].pk])
     assert again == first and PredictionRun.objects.count() == 1
 
 
@@ -406,26 +413,26 @@ def test_retrain_policy_retrains_and_promotes_after_n_new_gold_labels(
     project, demo_items, trained_run, options, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.mark_prelabeller(run=trained_run)
-    services.update_policy(project=project, retrain_every_n_gold=6, suggest_new_items=True)
-    assert services.on_gold_changed(project=project) is None
+        mark_prelabeller(run=trained_run)
+    update_policy(project=project, retrain_every_n_gold=6, suggest_new_items=True)
+    assert on_gold_changed(project=project) is None
     new = make_demo_items(project, 4, seed=9, prefix="gold")  # 3 labelled items x 3 tasks = 9 new gold labels
     assert len(new) == 4
     with django_capture_on_commit_callbacks(execute=True):
-        retrain = services.on_gold_changed(project=project)
+        retrain = on_gold_changed(project=project)
     assert retrain is not None and retrain.auto_promote
     retrain.refresh_from_db()
     assert retrain.status == RunStatus.SUCCEEDED, retrain.error
     assert retrain.is_prelabeller and retrain.config == trained_run.config
     assert PredictionRun.objects.filter(training_run=retrain, status=RunStatus.SUCCEEDED).exists()
-    assert services.on_gold_changed(project=project) is None  # counting starts again
+    assert on_gold_changed(project=project) is None  # counting starts again
 
 
 @pytest.mark.django_db
 def test_policy_off_never_retrains(project, demo_items):
-    assert services.on_gold_changed(project=project) is None
+    assert on_gold_changed(project=project) is None
     with pytest.raises(DomainError):
-        services.update_policy(project=project, retrain_every_n_gold=-1, suggest_new_items=True)
+        update_policy(project=project, retrain_every_n_gold=-1, suggest_new_items=True)
 
 
 # ---------------------------------------------------------------- killed workers
@@ -451,7 +458,7 @@ def test_runs_of_a_dead_worker_are_failed_and_cleaned_up(project, demo_items, tr
         entropy=0.0,
     )
     alive = TrainingRun.objects.create(project=project, status=RunStatus.RUNNING, worker=f"{host}:{os.getpid()}")
-    assert services.fail_abandoned_runs() == 2
+    assert fail_abandoned_runs() == 2
     stuck.refresh_from_db()
     prediction.refresh_from_db()
     alive.refresh_from_db()
@@ -470,7 +477,7 @@ def test_a_silent_run_on_another_machine_is_failed_after_the_stale_period(projec
     recent = TrainingRun.objects.create(
         project=project, status=RunStatus.RUNNING, worker="elsewhere:13", heartbeat_at=timezone.now()
     )
-    assert services.fail_abandoned_runs() == 1
+    assert fail_abandoned_runs() == 1
     assert TrainingRun.objects.get(pk=run.pk).status == RunStatus.FAILED
     assert TrainingRun.objects.get(pk=recent.pk).status == RunStatus.RUNNING
 
@@ -503,10 +510,10 @@ def test_model_vs_annotators_compares_accuracy_with_the_majority(
 ):
     held_out = [item for item in demo_items if item.split != Item.Split.TRAIN]
     add_votes(project, held_out)
-    assert services.model_vs_annotators(project=project)["message"].startswith("Choose a pre-labeller")
+    assert model_vs_annotators(project=project)["message"].startswith("Choose a pre-labeller")
     with django_capture_on_commit_callbacks(execute=True):
-        services.mark_prelabeller(run=trained_run)
-    table = services.model_vs_annotators(project=project)
+        mark_prelabeller(run=trained_run)
+    table = model_vs_annotators(project=project)
     assert table["message"] is None and table["prediction_run"] is not None
     assert [t["key"] for t in table["tasks"]] == list(TASKS)
     for task in table["tasks"]:
@@ -523,19 +530,8 @@ def test_model_vs_annotators_compares_accuracy_with_the_majority(
 # ---------------------------------------------------------------- pure helpers
 
 
-def test_pca_2d_projects_finite_rows_and_leaves_missing_ones_empty():
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(20, 5)) * np.array([5, 1, 0.1, 0.1, 0.1])
-    vectors[3] = np.nan
-    out = services.pca_2d(vectors)
-    assert out["xy"][3] is None and all(p is not None for i, p in enumerate(out["xy"]) if i != 3)
-    assert out["explained"][0] > out["explained"][1] > 0 and sum(out["explained"]) <= 1
-    again = services.pca_2d(vectors)
-    assert again == out
-
-
 def test_describe_config_summarises_the_choices():
-    text = services.describe_config(
+    text = describe_config(
         {
             "text_encoder": "all-MiniLM-L6-v2",
             "image_encoder": "efficientnet-lite0",

@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Item
-from inference import services
 from inference.models import PredictionRun, PrelabelPolicy, RunStatus, TrainingRun
+from inference.services.prelabelling import mark_prelabeller
+from inference.services.runs import start_training_run
 from tests.inference.test_services import (  # noqa: F401
     add_votes,
     demo_items,
@@ -183,7 +184,7 @@ def test_experiment_form_queues_a_grid_and_shows_its_comparison(
 
 def test_lead_cancels_a_queued_run(lead_client, project, demo_items, options, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        run = services.start_training_run(project=project, options=options)
+        run = start_training_run(project=project, options=options)
     response = lead_client.post(reverse("inference:run-cancel", args=[project.slug, run.pk]))
     assert response.status_code == 302
     run.refresh_from_db()
@@ -235,7 +236,7 @@ def test_model_vs_annotators_page(lead_client, project, demo_items, trained_run,
     assert page.status_code == 200 and "Choose a pre-labeller" in page.content.decode()
     add_votes(project, [item for item in demo_items if item.split != Item.Split.TRAIN])
     with django_capture_on_commit_callbacks(execute=True):
-        services.mark_prelabeller(run=trained_run)
+        mark_prelabeller(run=trained_run)
     page = lead_client.get(reverse("inference:model-vs-annotators", args=[project.slug]), {"run": trained_run.pk})
     html = page.content.decode()
     assert page.status_code == 200
@@ -270,7 +271,7 @@ def test_web_modules_never_import_torch():
 
     code = (
         "import sys, django; django.setup()\n"
-        "import config.urls, inference.views, inference.api, inference.services, inference.tasks, inference.figures\n"
+        "import config.urls, inference.views, inference.api, inference.services.runs, inference.services.prelabelling, inference.services.execution, inference.reports, inference.tasks, inference.figures\n"
         "from inference.modeling import TrainConfig; TrainConfig.from_dict({'fusion': 'add'})\n"
         "print(sorted(m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules))\n"
     )

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from inference import services
 from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
+from inference.services.prelabelling import mark_prelabeller
+from inference.services.runs import cancel_run, start_training_run
 from tests.inference.test_services import make_demo_items, tiny_bert, tiny_options, unlabelled_ids  # noqa: F401
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -98,14 +99,14 @@ def items(project):
 
 
 def test_worker_trains_a_tiny_model_and_writes_suggestions(worker, project, items, tiny_bert, settings):
-    run = services.start_training_run(project=project, options=tiny_options(tiny_bert))
+    run = start_training_run(project=project, options=tiny_options(tiny_bert))
     run = wait_for(run, finished, worker=worker)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert set(run.test_metrics) == {"desire", "sentiment", "emotion"} and len(run.history) == 3
     assert run.worker and str(worker.pid) in run.worker
     assert (Path(settings.MODEL_DIR) / "runs" / str(run.pk) / "artefact.json").is_file()
 
-    services.mark_prelabeller(run=run)
+    mark_prelabeller(run=run)
     prediction = wait_for(PredictionRun.objects.get(training_run=run), finished, worker=worker)
     assert prediction.status == RunStatus.SUCCEEDED, prediction.error
     expected = set(unlabelled_ids(items))
@@ -114,14 +115,14 @@ def test_worker_trains_a_tiny_model_and_writes_suggestions(worker, project, item
 
 
 def test_worker_stops_a_cancelled_run_and_records_a_failing_one(worker, project, items, tiny_bert, tmp_path, settings):
-    long_run = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
+    long_run = start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
     wait_for(
         long_run,
         lambda r: r.status == RunStatus.RUNNING and r.epoch >= 1,
         what="the long run's first epoch",
         worker=worker,
     )
-    services.cancel_run(run=long_run)
+    cancel_run(run=long_run)
     long_run = wait_for(long_run, finished, worker=worker)
     assert long_run.status == RunStatus.CANCELLED and long_run.epoch < 200
     assert not (Path(settings.MODEL_DIR) / "runs" / str(long_run.pk)).exists()
@@ -130,7 +131,7 @@ def test_worker_stops_a_cancelled_run_and_records_a_failing_one(worker, project,
     broken = Path(shutil.copytree(tiny_bert, tmp_path / "broken-bert"))
     for weights in broken.glob("*.safetensors"):
         weights.write_bytes(b"not a safetensors file")
-    failing = services.start_training_run(project=project, options=tiny_options(str(broken)))
+    failing = start_training_run(project=project, options=tiny_options(str(broken)))
     failing = wait_for(failing, finished, worker=worker)
     assert failing.status == RunStatus.FAILED and failing.error
     assert failing.artefact_path == "" and not (Path(settings.MODEL_DIR) / "runs" / str(failing.pk)).exists()
@@ -139,7 +140,7 @@ def test_worker_stops_a_cancelled_run_and_records_a_failing_one(worker, project,
 def test_a_killed_worker_leaves_its_run_failed_and_the_next_run_starts_cleanly(
     worker, project, items, tiny_bert, settings, tmp_path
 ):
-    doomed = services.start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
+    doomed = start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))
     wait_for(
         doomed, lambda r: r.status == RunStatus.RUNNING and r.epoch >= 2, what="the run's second epoch", worker=worker
     )
@@ -159,7 +160,7 @@ def test_a_killed_worker_leaves_its_run_failed_and_the_next_run_starts_cleanly(
             else True
         )
 
-        fresh = services.start_training_run(project=project, options=tiny_options(tiny_bert))
+        fresh = start_training_run(project=project, options=tiny_options(tiny_bert))
         fresh = wait_for(fresh, finished, worker=second)
         assert fresh.status == RunStatus.SUCCEEDED, fresh.error
         assert sorted(p.name for p in (Path(settings.MODEL_DIR) / "runs").iterdir()) == [str(fresh.pk)]

@@ -10,8 +10,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inference import services
 from inference.models import RunStatus, TrainingRun
+from inference.services.options import describe_config
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             "run": run.pk,
             "project": run.project.slug,
             "name": run.name,
-            "summary": services.describe_config(run.config),
+            "summary": describe_config(run.config),
             "best_epoch": run.best_epoch,
             "test_metrics": {task: {k: m.get(k) for k in keys} for task, m in run.test_metrics.items()},
             "dev_metrics": {

@@ -1,7 +1,7 @@
 """manage.py predict SLUG [--run ID]
 
 Writes suggestions for every item that still needs labels, in the
-foreground with the worker's code (services.execute_prediction_run); the
+foreground with the worker's code (execute_prediction_run); the
 model is the pre-labeller unless --run names another succeeded run. Prints
 a JSON summary on the last line.
 """
@@ -14,8 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotator.errors import DomainError
 from annotator.models import Project
-from inference import services
 from inference.models import RunStatus, TrainingRun
+from inference.services.execution import execute_prediction_run
+from inference.services.runs import start_prediction_run
 
 
 class Command(BaseCommand):
@@ -37,10 +38,10 @@ class Command(BaseCommand):
             if training_run is None:
                 raise CommandError(f"Project {slug!r} has no training run {run}.")
         try:
-            prediction = services.start_prediction_run(project=project, training_run=training_run, enqueue=False)
+            prediction = start_prediction_run(project=project, training_run=training_run, enqueue=False)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        prediction = services.execute_prediction_run(run=prediction, report=lambda line: self.stdout.write(line))
+        prediction = execute_prediction_run(run=prediction, report=lambda line: self.stdout.write(line))
         if prediction.status != RunStatus.SUCCEEDED:
             raise CommandError(f"Prediction run {prediction.pk} {prediction.status}: {prediction.error}")
         summary = {

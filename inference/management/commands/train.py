@@ -1,21 +1,25 @@
 """manage.py train SLUG [--text-encoder NAME_OR_PATH] [--image-encoder NAME] [--fusion F]
-[--recipe R] [--chain ORDER] [--epochs N] [--seed S] ...
+[--recipe R] [--chain ORDER] [--epochs N] [--seed S] ... (every training option:
+`manage.py train --help` lists them with their defaults)
 
 Runs a training run in the foreground with the same code as the worker
-(services.execute_training_run), prints progress, and prints the run's test
+(execute_training_run), prints progress, and prints the run's test
 metrics as JSON on the last line. Bad options or a failed run exit non-zero.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator.errors import DomainError
 from annotator.models import Project
-from inference import services
+from inference.modeling.options import COMMAND, options_for
 from inference.models import RunStatus
+from inference.services.execution import execute_training_run
+from inference.services.runs import start_training_run
 
 
 class Command(BaseCommand):
@@ -23,49 +27,28 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("slug", help="The project's slug.")
-        parser.add_argument("--text-encoder", help="all-MiniLM-L6-v2 (default), bilstm, cnn, or a model folder.")
-        parser.add_argument("--image-encoder", help="efficientnet-lite0 (default), resnet18, resnet50 or tiny-cnn.")
-        parser.add_argument("--image-weights", help="A torchvision state-dict file for resnet18 / resnet50.")
-        parser.add_argument(
-            "--modalities", choices=["both", "text", "image"], help="Train on both (default) or one modality."
-        )
-        parser.add_argument("--fusion", help="concat, add, multiply, max, attention, tfn, lmf or joint-pooling.")
-        parser.add_argument("--recipe", help="cached (default), finetune-text or finetune-all.")
-        parser.add_argument(
-            "--chain", help='Task order of chained heads, e.g. "desire>sentiment>emotion"; default independent heads.'
-        )
-        parser.add_argument("--epochs", type=int, help=f"{services.EPOCHS_MIN}-{services.EPOCHS_MAX} (default 30).")
-        parser.add_argument("--lr", type=float, help="Learning rate (default 1e-3).")
-        parser.add_argument("--seed", type=int, help="Random seed (default 13).")
-        parser.add_argument("--hidden-size", type=int, help="Size of the projected and fused vectors (default 256).")
-        parser.add_argument("--batch-size", type=int, help="Batch size (default 32).")
+        # One argument per training option, from the one description (inference.modeling.options);
+        # an option left out keeps its default. Values are checked by the service, as the API's.
+        for spec in options_for(COMMAND):
+            flag = "--" + spec.name.replace("_", "-")
+            help_text = spec.help_text.replace("%", "%%")  # argparse formats help with %
+            if spec.type is bool:
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            else:
+                parser.add_argument(flag, type=spec.type, default=None, help=help_text)
         parser.add_argument("--name", default="", help="A name for the run.")
 
     def handle(self, *args, slug, name, **options):
         project = Project.objects.filter(slug=slug).first()
         if project is None:
             raise CommandError(f"There is no project {slug!r}.")
-        keys = (
-            "text_encoder",
-            "image_encoder",
-            "image_weights",
-            "modalities",
-            "fusion",
-            "recipe",
-            "chain",
-            "epochs",
-            "lr",
-            "seed",
-            "hidden_size",
-            "batch_size",
-        )
-        chosen = {key: options[key] for key in keys if options.get(key) is not None}
+        chosen = {spec.name: options[spec.name] for spec in options_for(COMMAND) if options[spec.name] is not None}
         try:
-            run = services.start_training_run(project=project, options=chosen, name=name, enqueue=False)
+            run = start_training_run(project=project, options=chosen, name=name, enqueue=False)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"training run {run.pk}: {run.name}")
-        run = services.execute_training_run(run=run, report=lambda line: self.stdout.write(line))
+        run = execute_training_run(run=run, report=lambda line: self.stdout.write(line))
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"Training run {run.pk} {run.status}: {run.error}")
         self.stdout.write(f"training run {run.pk} succeeded; model in {run.artefact_path}")

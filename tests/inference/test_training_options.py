@@ -1,0 +1,138 @@
+"""One description of the training options (inference.modeling.options):
+the web form, the API serializer and `manage.py train` expose the options it
+says, by the same names, with the same defaults and help, and the service
+checks the same bounds."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+from django.core.management import load_command_class
+from rest_framework.fields import empty
+
+from annotator.errors import DomainError
+from inference.api import TrainIn
+from inference.forms import TrainForm
+from inference.modeling.config import FUSIONS, IMAGE_ENCODERS, MODALITIES, POOLINGS, RECIPES, LossConfig, TrainConfig
+from inference.modeling.options import (
+    API,
+    COMMAND,
+    FORM,
+    FUSION_ALIASES,
+    LOSS_OPTIONS,
+    OPTIONS_BY_NAME,
+    TRAIN_OPTIONS,
+    options_for,
+)
+from inference.services.options import LOSS_KEYS, OPTION_KEYS, build_train_config
+
+
+def command_actions() -> dict[str, argparse.Action]:
+    command = load_command_class("inference", "train")
+    parser = command.create_parser("manage.py", "train")
+    return {action.dest: action for action in parser._actions if action.dest in OPTIONS_BY_NAME}
+
+
+def api_fields() -> dict:
+    return dict(TrainIn().fields)
+
+
+# ---------------------------------------------------------------- the description itself
+
+
+def test_every_option_is_a_field_of_train_config_with_its_default():
+    config_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    loss_fields = {f.name for f in dataclasses.fields(LossConfig)}
+    for spec in TRAIN_OPTIONS:
+        owner = LossConfig() if spec.group == "losses" else TrainConfig()
+        assert spec.name in (loss_fields if spec.group == "losses" else config_fields), spec.name
+        if spec.name == "text_encoder":  # shown by the name leads choose, an alias of the same model
+            assert TrainConfig.from_dict({"text_encoder": spec.default}).text_encoder == spec.default
+        else:
+            assert spec.default == getattr(owner, spec.name), spec.name
+
+
+def test_choices_and_bounds_are_ones_train_config_accepts():
+    accepted = {
+        "image_encoder": IMAGE_ENCODERS,
+        "modalities": MODALITIES,
+        "fusion": FUSIONS,
+        "recipe": RECIPES,
+        "pooling": POOLINGS,
+    }
+    for spec in TRAIN_OPTIONS:
+        for value in spec.choice_values:
+            assert FUSION_ALIASES.get(value, value) in accepted[spec.name], (spec.name, value)
+        if spec.minimum is not None:
+            assert spec.minimum <= spec.default <= spec.maximum, spec.name
+        assert spec.help_text and "{" not in spec.help_text, spec.name
+
+
+def test_the_service_accepts_exactly_the_described_options():
+    assert set(OPTION_KEYS) == {s.name for s in TRAIN_OPTIONS if not s.group} | {"losses"}
+    assert set(LOSS_KEYS) == {s.name for s in LOSS_OPTIONS}
+
+
+# ---------------------------------------------------------------- the three surfaces
+
+
+def test_form_serializer_and_command_expose_the_described_option_names():
+    form_names = set(TrainForm.base_fields) - {"name"}
+    api_names = set(api_fields()) - {"name"}
+    command_names = set(command_actions())
+    assert form_names == {s.name for s in options_for(FORM)}
+    # The API takes the loss options as one "losses" object, as TrainConfig stores them.
+    assert api_names == {s.name for s in options_for(API) if not s.group} | {"losses"}
+    assert command_names == {s.name for s in options_for(COMMAND)}
+    # The form's options are a subset of the API's, and the command takes them all.
+    api_flat = {s.name for s in options_for(API)}
+    assert form_names <= api_flat <= command_names == {s.name for s in TRAIN_OPTIONS}
+
+
+def test_form_serializer_and_command_show_the_same_help():
+    form, api, command = TrainForm.base_fields, api_fields(), command_actions()
+    for spec in TRAIN_OPTIONS:
+        texts = [command[spec.name].help.replace("%%", "%")]
+        if FORM in spec.where:
+            texts.append(form[spec.name].help_text)
+        if API in spec.where:
+            texts.append(api["losses"].help_text if spec.group else api[spec.name].help_text)
+        for text in texts:
+            assert spec.help_text in text, (spec.name, text)
+
+
+def test_form_serializer_and_command_show_the_same_defaults():
+    form, api, command = TrainForm.base_fields, api_fields(), command_actions()
+    for spec in TRAIN_OPTIONS:
+        if FORM in spec.where:
+            assert form[spec.name].initial == spec.default, spec.name
+        # The API and the command send nothing for an option left out, so
+        # the service keeps TrainConfig's default; their help states it.
+        assert command[spec.name].default is None, spec.name
+        if API in spec.where and not spec.group:
+            assert not api[spec.name].required and api[spec.name].default is empty, spec.name
+        if spec.default not in (None, ""):
+            assert "Default:" in spec.help_text, spec.name
+
+
+def test_form_and_command_carry_the_labels_and_choices_of_the_description():
+    form = TrainForm.base_fields
+    for spec in options_for(FORM):
+        if spec.label:
+            assert form[spec.name].label == spec.label
+        if spec.choices:
+            assert list(form[spec.name].choices) == list(spec.choices)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("spec", [s for s in TRAIN_OPTIONS if s.type in (int, float)], ids=lambda s: s.name)
+def test_the_service_checks_the_described_bounds(project, spec):
+    assert build_train_config(project, {spec.name: spec.minimum})  # the bounds themselves are allowed
+    assert build_train_config(project, {spec.name: spec.maximum})
+    step = 1 if spec.type is int else max(abs(spec.maximum) * 0.01, 1e-9)
+    for value in (spec.minimum - step, spec.maximum + step):
+        with pytest.raises(DomainError, match=f"{spec.name} must be between") as error:
+            build_train_config(project, {spec.name: value})
+        assert error.value.field == spec.name
