@@ -13,13 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import DomainError, PermissionDenied
+from .errors import DomainError, NotAllowed
 
 log = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, PermissionDenied):
+    if isinstance(exc, NotAllowed):
         return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DomainError):
         body = {"detail": exc.message}

@@ -10,5 +10,5 @@ class DomainError(Exception):
         self.field = field
 
 
-class PermissionDenied(DomainError):
+class NotAllowed(DomainError):
     """The user may not do this in this project."""
