@@ -25,7 +25,8 @@ class PasswordChangeRequiredMiddleware:
 
     def __call__(self, request):
         if request.session.get(SESSION_KEY) and request.user.is_authenticated and not self._open(request.path):
-            if request.path.startswith("/api/") or request.path.startswith(("/analysis/api/", "/inference/api/")):
+            # The JSON API, and its old prefixes (now redirects to it): JSON, not a page.
+            if request.path.startswith(("/api/", "/analysis/api/", "/inference/api/")):
                 return JsonResponse({"detail": MESSAGE, "code": "password_change_required"}, status=403)
             messages.warning(request, MESSAGE)
             return redirect(reverse("password_change"))

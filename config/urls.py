@@ -6,10 +6,19 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from annotator.views import accounts
-from config import health
+from config import health, moved_api
+
+# One API root: every JSON endpoint is under /api/, in one namespace (api:queue-next,
+# api:agreement, api:run-list) and one OpenAPI schema (/api/schema/). Each app keeps its
+# own routes; they meet here, so annotator imports nothing from the apps above it.
+api_urlpatterns = [
+    path("", include("annotator.api.urls")),  # first: the labelling loop's requests resolve soonest
+    path("projects/<slug:slug>/", include("analysis.api_urls")),
+    path("projects/<slug:slug>/", include("inference.api_urls")),
+]
 
 urlpatterns = [
-    path("api/", include("annotator.api_urls")),  # first: the labelling loop's requests resolve soonest
+    path("api/", include((api_urlpatterns, "api"))),  # first, for the labelling loop
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
@@ -25,4 +34,7 @@ urlpatterns = [
     path("analysis/", include("analysis.urls")),
     path("inference/", include("inference.urls")),
     path("", include("annotator.urls")),
+    # The JSON endpoints' old homes (before 2026-12): 308 to the same endpoint under /api/.
+    *moved_api.redirects("analysis/api/", "analysis.api_urls"),
+    *moved_api.redirects("inference/api/", "inference.api_urls"),
 ]

@@ -1,6 +1,6 @@
 """Model endpoints for leads: one DRF view per operation. An input serializer
 checks types, a service acts (DomainError -> 400 with its message through
-annotator.api_errors), an output serializer answers. Outsiders get a 404,
+annotator.api.errors), an output serializer answers. Outsiders get a 404,
 annotators a 403 (annotator.api.permissions)."""
 
 from __future__ import annotations

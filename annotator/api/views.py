@@ -1,6 +1,6 @@
 """REST endpoints: one view per operation. Input serializers validate, a
 service acts, output serializers answer. Domain errors become 400s through
-annotator.api_errors."""
+annotator.api.errors."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from .. import jobs, selectors
-from ..errors import DomainError, PermissionDenied
+from ..errors import DomainError, NotAllowed
 from ..io import DatasetError
 from ..io import images as image_io
 from ..io.readers import Dataset, Limits, open_dataset
@@ -657,7 +657,7 @@ def import_path(
     Raises DomainError when the write fails (nothing is then written).
     """
     if user is not None and not selectors.is_lead(user, project):
-        raise PermissionDenied("Only the project's leads can import items.")
+        raise NotAllowed("Only the project's leads can import items.")
     return _run(
         project=project,
         path=Path(path),
@@ -728,7 +728,7 @@ def create_import_job(
     from ..tasks import run_import_job
 
     if not selectors.is_lead(user, project):
-        raise PermissionDenied("Only the project's leads can import items.")
+        raise NotAllowed("Only the project's leads can import items.")
     _check_on_duplicate(on_duplicate)
     name = original_name or getattr(upload, "name", None) or Path(str(upload)).name
     is_dir = isinstance(upload, (str, Path)) and Path(upload).is_dir()
@@ -780,7 +780,7 @@ def confirm_import(*, job: ImportJob, user, only_valid_rows: bool, on_duplicate:
     from ..tasks import run_import_job
 
     if not selectors.is_lead(user, job.project):
-        raise PermissionDenied("Only the project's leads can import items.")
+        raise NotAllowed("Only the project's leads can import items.")
     _check_on_duplicate(on_duplicate)
     # Lock the job: two confirms must not queue two imports of one file.
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
@@ -820,7 +820,7 @@ def retry_import(*, job: ImportJob, user) -> ImportJob:
     from ..tasks import run_import_job
 
     if not selectors.is_lead(user, job.project):
-        raise PermissionDenied("Only the project's leads can import items.")
+        raise NotAllowed("Only the project's leads can import items.")
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportJob.Status.FAILED:
         raise DomainError(f"This import is {job.get_status_display().lower()}; only a failed import can be retried.")
@@ -841,7 +841,7 @@ def discard_import(*, job: ImportJob, user) -> ImportJob:
     """Give up an import that was checked, failed or has errors: its kept
     file is removed and it can no longer be confirmed or retried."""
     if not selectors.is_lead(user, job.project):
-        raise PermissionDenied("Only the project's leads can import items.")
+        raise NotAllowed("Only the project's leads can import items.")
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     discardable = (ImportJob.Status.VALID, ImportJob.Status.INVALID, ImportJob.Status.FAILED)
     if job.status not in discardable:

@@ -77,7 +77,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .. import selectors, sql
-from ..errors import DomainError, PermissionDenied
+from ..errors import DomainError, NotAllowed
 from ..models import HAS_BOTH_MODALITIES, HAS_ONE_MODALITY, Annotation, Claim, Item, Membership, Project, Skip
 
 Round = Annotation.Round
@@ -269,7 +269,7 @@ def _delete_claim(*, item_id: int, annotator, round_: str) -> bool:
 
 def _require_member(user, project: Project) -> None:
     if not selectors.is_member(user, project):
-        raise PermissionDenied("You are not a member of this project.")
+        raise NotAllowed("You are not a member of this project.")
 
 
 # --------------------------------------------------------------------------

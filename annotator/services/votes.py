@@ -20,7 +20,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from .. import sql
-from ..errors import DomainError, PermissionDenied
+from ..errors import DomainError, NotAllowed
 from ..models import Annotation, AnnotationEdit, Claim, Gold, Item, Label, Membership, Project, Skip, Task, Vote
 from . import queue
 from .gold import recompute_gold
@@ -379,7 +379,7 @@ def edit_annotation(
     order is kept. A text- or image-round annotation is frozen once the
     annotator has done a later round of the item."""
     if editor.pk != annotation.annotator_id:
-        raise PermissionDenied("You can only change your own annotations.")
+        raise NotAllowed("You can only change your own annotations.")
     item = Item.objects.select_for_update().select_related("project").get(pk=annotation.item_id)
     project = item.project
     _require_member(editor, project)

@@ -310,7 +310,7 @@ REST_FRAMEWORK = {
     # (a 400, never a RecursionError 500); see annotator/api/parsers.py.
     "DEFAULT_PARSER_CLASSES": ["annotator.api.parsers.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "annotator.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "annotator.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
     # Per-IP for anonymous requests, per user otherwise. The labelling loop's
     # endpoints (next, submit, skip, heartbeat) opt out: they are the hot path,
@@ -349,7 +349,12 @@ API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 6
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Affect Studio API",
-    "DESCRIPTION": "Label text-image pairs for desire, sentiment and emotion; measure agreement; train models.",
+    "DESCRIPTION": (
+        "Label text-image pairs for desire, sentiment and emotion; measure agreement; train models. "
+        "Every endpoint is under /api/. The dashboards' and models' endpoints moved there in 2026-12 from "
+        "/analysis/api/projects/{slug}/ and /inference/api/projects/{slug}/, which answer 308 Permanent "
+        "Redirect to the same endpoint under /api/projects/{slug}/."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
@@ -360,7 +365,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "annotator.api_schema.add_error_responses",
+        "annotator.api.openapi.add_error_responses",
     ],
 }
 

@@ -22,7 +22,7 @@ def _fresh_cache():
 
 
 def endpoint(page: str, project) -> str:
-    return reverse(f"analysis:api-{page}", args=[project.slug])
+    return reverse(f"api:{page}", args=[project.slug])
 
 
 @pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_endpoints_are_documented_in_the_schema(api, lead):
     api.force_authenticate(lead)
     schema = api.get(reverse("api-schema"), {"format": "json"}).json()
     for page in PAGES:
-        operation = schema["paths"][f"/analysis/api/projects/{{slug}}/{page}/"]["get"]
+        operation = schema["paths"][f"/api/projects/{{slug}}/{page}/"]["get"]
         assert {p["name"] for p in operation["parameters"]} >= {
             "slug",
             "split",

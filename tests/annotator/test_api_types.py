@@ -61,5 +61,5 @@ def test_the_schema_documents_error_answers_and_export_types(api, lead):
     assert "404" not in schema["paths"]["/api/projects/"]["get"]["responses"]
     export = schema["paths"]["/api/projects/{slug}/export/"]["get"]["responses"]["200"]["content"]
     assert {"text/csv", "application/x-ndjson", "application/zip"} <= set(export)
-    runs = schema["paths"]["/inference/api/projects/{slug}/runs/"]["post"]
+    runs = schema["paths"]["/api/projects/{slug}/runs/"]["post"]
     assert set(runs["requestBody"]["content"]) == {"application/json"}

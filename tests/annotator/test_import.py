@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from annotator.errors import DomainError, PermissionDenied
+from annotator.errors import DomainError, NotAllowed
 from annotator.io import zipsafe
 from annotator.io.validate import Schema
 from annotator.models import Annotation, Gold, ImageAsset, ImportJob, Item, Membership, Vote
@@ -601,7 +601,7 @@ def test_a_failing_import_job_ends_failed_with_a_message_not_an_exception(
 
 def test_only_leads_may_upload_and_wrong_file_types_are_refused(project, lead, annotator, data):
     path = write_csv(data / "items.csv", ["id", "text"], [["a", "x"]])
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed):
         imports.create_import_job(project=project, user=annotator, upload=_upload(path), original_name="items.csv")
     with pytest.raises(DomainError, match="Upload a .csv, .jsonl or .zip file"):
         imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.xlsx")

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from annotator.errors import PermissionDenied
+from annotator.errors import NotAllowed
 from annotator.models import Annotation, Claim, ImageAsset, Item, Membership, Project, Skip
 from annotator.services import queue, votes
 from tests.factories import make_member, make_project
@@ -151,7 +151,7 @@ def test_a_skipped_item_comes_back_only_when_nothing_else_is_left(annotator, pro
 
 
 def test_outsiders_cannot_claim(outsider, project, items):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed):
         queue.claim_next_item(annotator=outsider, project=project)
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotator.errors import DomainError, PermissionDenied
+from annotator.errors import DomainError, NotAllowed
 from annotator.models import Annotation, AnnotationEdit, Claim, Gold, Item, Label, Skip, Task, Vote
 from annotator.services import gold as gold_services
 from annotator.services import queue, votes
@@ -180,7 +180,7 @@ def test_an_unchanged_edit_records_nothing(annotator, claim):
 def test_nobody_can_change_another_persons_annotation(annotator, other_annotator, lead, claim):
     annotation = submit(annotator, claim).annotation
     for someone in (other_annotator, lead):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotAllowed):
             votes.edit_annotation(annotation=annotation, editor=someone, labels=MSED_LABELS)
 
 

@@ -26,21 +26,21 @@ pytestmark = pytest.mark.django_db
 
 def endpoints(slug: str, run_id: int, prediction_id: int) -> list[tuple[str, str, dict]]:
     return [
-        ("get", reverse("inference:api-run-list", args=[slug]), {}),
-        ("post", reverse("inference:api-run-list", args=[slug]), {"epochs": 1}),
-        ("get", reverse("inference:api-run-detail", args=[slug, run_id]), {}),
-        ("post", reverse("inference:api-run-cancel", args=[slug, run_id]), {}),
-        ("post", reverse("inference:api-run-prelabeller", args=[slug, run_id]), {}),
-        ("get", reverse("inference:api-run-embedding", args=[slug, run_id]), {}),
-        ("post", reverse("inference:api-experiment-create", args=[slug]), {}),
-        ("get", reverse("inference:api-compare", args=[slug]) + f"?runs={run_id}", {}),
-        ("get", reverse("inference:api-prediction-list", args=[slug]), {}),
-        ("post", reverse("inference:api-prediction-list", args=[slug]), {}),
-        ("get", reverse("inference:api-prediction-detail", args=[slug, prediction_id]), {}),
-        ("post", reverse("inference:api-prediction-cancel", args=[slug, prediction_id]), {}),
-        ("get", reverse("inference:api-model-vs-annotators", args=[slug]), {}),
-        ("get", reverse("inference:api-policy", args=[slug]), {}),
-        ("put", reverse("inference:api-policy", args=[slug]), {"retrain_every_n_gold": 5, "suggest_new_items": True}),
+        ("get", reverse("api:run-list", args=[slug]), {}),
+        ("post", reverse("api:run-list", args=[slug]), {"epochs": 1}),
+        ("get", reverse("api:run-detail", args=[slug, run_id]), {}),
+        ("post", reverse("api:run-cancel", args=[slug, run_id]), {}),
+        ("post", reverse("api:run-prelabeller", args=[slug, run_id]), {}),
+        ("get", reverse("api:run-embedding", args=[slug, run_id]), {}),
+        ("post", reverse("api:experiment-create", args=[slug]), {}),
+        ("get", reverse("api:compare", args=[slug]) + f"?runs={run_id}", {}),
+        ("get", reverse("api:prediction-list", args=[slug]), {}),
+        ("post", reverse("api:prediction-list", args=[slug]), {}),
+        ("get", reverse("api:prediction-detail", args=[slug, prediction_id]), {}),
+        ("post", reverse("api:prediction-cancel", args=[slug, prediction_id]), {}),
+        ("get", reverse("api:model-vs-annotators", args=[slug]), {}),
+        ("get", reverse("api:policy", args=[slug]), {}),
+        ("put", reverse("api:policy", args=[slug]), {"retrain_every_n_gold": 5, "suggest_new_items": True}),
     ]
 
 
@@ -79,7 +79,7 @@ def test_lead_starts_polls_and_compares_a_run(
         "name": "api run",
     }
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(reverse("inference:api-run-list", args=[project.slug]), body, format="json")
+        response = api.post(reverse("api:run-list", args=[project.slug]), body, format="json")
     assert response.status_code == 201, response.data
     run_id = response.data["id"]
     assert response.data["status"] == "queued" and response.data["config"]["chain"] == [
@@ -87,17 +87,17 @@ def test_lead_starts_polls_and_compares_a_run(
         "desire",
         "emotion",
     ]
-    detail = api.get(reverse("inference:api-run-detail", args=[project.slug, run_id])).data
+    detail = api.get(reverse("api:run-detail", args=[project.slug, run_id])).data
     assert detail["status"] == "succeeded", detail["error"]
     assert set(detail["test_metrics"]) == {"desire", "sentiment", "emotion"}
     assert len(detail["history"]) == detail["epochs_total"] == 3 and detail["config"]["losses"]["class_weights"] is True
-    listed = api.get(reverse("inference:api-run-list", args=[project.slug])).data
+    listed = api.get(reverse("api:run-list", args=[project.slug])).data
     assert [r["id"] for r in listed] == [run_id] and listed[0]["name"] == "api run"
-    compared = api.get(reverse("inference:api-compare", args=[project.slug]), {"runs": str(run_id)}).data
+    compared = api.get(reverse("api:compare", args=[project.slug]), {"runs": str(run_id)}).data
     assert compared["tasks"] == ["desire", "sentiment", "emotion"]
     assert compared["rows"][0]["tasks"]["desire"]["macro_f1"] == detail["test_metrics"]["desire"]["macro_f1"]
     points = api.get(
-        reverse("inference:api-run-embedding", args=[project.slug, run_id]), {"colour": "gold", "task": "sentiment"}
+        reverse("api:run-embedding", args=[project.slug, run_id]), {"colour": "gold", "task": "sentiment"}
     ).data
     with_both = Item.objects.filter(project=project, image__isnull=False).exclude(text="").count()
     assert len(points["points"]) == with_both and points["categorical"]  # the fused space: items with both modalities
@@ -118,7 +118,7 @@ def test_lead_starts_polls_and_compares_a_run(
 )
 def test_bad_options_are_a_400_with_a_message(api, lead, project, demo_items, options, body, field, words):
     api.force_authenticate(lead)
-    response = api.post(reverse("inference:api-run-list", args=[project.slug]), {**options, **body}, format="json")
+    response = api.post(reverse("api:run-list", args=[project.slug]), {**options, **body}, format="json")
     assert response.status_code == 400
     assert words in response.data["detail"] and response.data.get("field") == field
     assert not TrainingRun.objects.exists()
@@ -126,13 +126,13 @@ def test_bad_options_are_a_400_with_a_message(api, lead, project, demo_items, op
 
 def test_wrong_types_are_a_400_from_the_serializer(api, lead, project, demo_items):
     api.force_authenticate(lead)
-    response = api.post(reverse("inference:api-run-list", args=[project.slug]), {"epochs": "lots"}, format="json")
+    response = api.post(reverse("api:run-list", args=[project.slug]), {"epochs": "lots"}, format="json")
     assert response.status_code == 400 and "epochs" in response.data
 
 
 def test_no_gold_in_the_train_split_is_a_400(api, lead, project, options):
     api.force_authenticate(lead)
-    response = api.post(reverse("inference:api-run-list", args=[project.slug]), options, format="json")
+    response = api.post(reverse("api:run-list", args=[project.slug]), options, format="json")
     assert response.status_code == 400 and "No item of the train split has a gold label" in response.data["detail"]
 
 
@@ -142,7 +142,7 @@ def test_experiment_endpoint_queues_the_grid(
     api.force_authenticate(lead)
     with django_capture_on_commit_callbacks(execute=False):
         response = api.post(
-            reverse("inference:api-experiment-create", args=[project.slug]),
+            reverse("api:experiment-create", args=[project.slug]),
             {**options, "grids": ["fusions"], "fusions": ["concat", "add", "multiply", "max"]},
             format="json",
         )
@@ -153,12 +153,10 @@ def test_experiment_endpoint_queues_the_grid(
         "fusion: multiply",
         "fusion: max",
     ]
-    compared = api.get(
-        reverse("inference:api-compare", args=[project.slug]), {"experiment": response.data["experiment"]}
-    ).data
+    compared = api.get(reverse("api:compare", args=[project.slug]), {"experiment": response.data["experiment"]}).data
     assert len(compared["rows"]) == 4
     bad = api.post(
-        reverse("inference:api-experiment-create", args=[project.slug]),
+        reverse("api:experiment-create", args=[project.slug]),
         {**options, "grids": ["fusions"], "fusions": ["sum"]},
         format="json",
     )
@@ -171,32 +169,32 @@ def test_cancel_prelabeller_and_prediction_through_the_api(
     api.force_authenticate(lead)
     with django_capture_on_commit_callbacks(execute=False):
         queued = start_training_run(project=project, options=options)
-    cancelled = api.post(reverse("inference:api-run-cancel", args=[project.slug, queued.pk]))
+    cancelled = api.post(reverse("api:run-cancel", args=[project.slug, queued.pk]))
     assert cancelled.status_code == 200 and cancelled.data["status"] == "cancelled"
-    assert api.post(reverse("inference:api-run-cancel", args=[project.slug, queued.pk])).status_code == 400
-    assert api.post(reverse("inference:api-run-prelabeller", args=[project.slug, queued.pk])).status_code == 400
+    assert api.post(reverse("api:run-cancel", args=[project.slug, queued.pk])).status_code == 400
+    assert api.post(reverse("api:run-prelabeller", args=[project.slug, queued.pk])).status_code == 400
 
     with django_capture_on_commit_callbacks(execute=True):
-        marked = api.post(reverse("inference:api-run-prelabeller", args=[project.slug, trained_run.pk]))
+        marked = api.post(reverse("api:run-prelabeller", args=[project.slug, trained_run.pk]))
     assert marked.status_code == 200 and marked.data["is_prelabeller"]
-    predictions = api.get(reverse("inference:api-prediction-list", args=[project.slug])).data
+    predictions = api.get(reverse("api:prediction-list", args=[project.slug])).data
     assert predictions[0]["status"] == "succeeded" and predictions[0]["reason"] == "new pre-labeller"
     assert Suggestion.objects.filter(run_id=predictions[0]["id"]).exists()
 
     with django_capture_on_commit_callbacks(execute=False):
-        again = api.post(reverse("inference:api-prediction-list", args=[project.slug]), {}, format="json")
+        again = api.post(reverse("api:prediction-list", args=[project.slug]), {}, format="json")
     assert (
         again.status_code == 201 and again.data["status"] == "queued" and again.data["training_run"] == trained_run.pk
     )
-    stopped = api.post(reverse("inference:api-prediction-cancel", args=[project.slug, again.data["id"]]))
+    stopped = api.post(reverse("api:prediction-cancel", args=[project.slug, again.data["id"]]))
     assert stopped.data["status"] == "cancelled"
-    detail = api.get(reverse("inference:api-prediction-detail", args=[project.slug, again.data["id"]])).data
+    detail = api.get(reverse("api:prediction-detail", args=[project.slug, again.data["id"]])).data
     assert detail["status"] == "cancelled"
 
 
 def test_predicting_without_a_prelabeller_is_a_400(api, lead, project):
     api.force_authenticate(lead)
-    response = api.post(reverse("inference:api-prediction-list", args=[project.slug]), {}, format="json")
+    response = api.post(reverse("api:prediction-list", args=[project.slug]), {}, format="json")
     assert response.status_code == 400 and "no pre-labeller" in response.data["detail"]
 
 
@@ -205,25 +203,25 @@ def test_model_vs_annotators_endpoint(api, lead, project, demo_items, trained_ru
     add_votes(project, [item for item in demo_items if item.split != Item.Split.TRAIN])
     with django_capture_on_commit_callbacks(execute=True):
         mark_prelabeller(run=trained_run)
-    data = api.get(reverse("inference:api-model-vs-annotators", args=[project.slug])).data
+    data = api.get(reverse("api:model-vs-annotators", args=[project.slug])).data
     assert data["run"] == trained_run.pk and data["message"] is None
     assert [t["key"] for t in data["tasks"]] == ["desire", "sentiment", "emotion"]
     assert all(len(t["annotators"]) == 3 and t["model"]["n"] > 0 for t in data["tasks"])
-    assert api.get(reverse("inference:api-model-vs-annotators", args=[project.slug]), {"run": "x"}).status_code == 400
+    assert api.get(reverse("api:model-vs-annotators", args=[project.slug]), {"run": "x"}).status_code == 400
 
 
 def test_policy_endpoint(api, lead, project):
     api.force_authenticate(lead)
-    assert api.get(reverse("inference:api-policy", args=[project.slug])).data["retrain_every_n_gold"] == 0
+    assert api.get(reverse("api:policy", args=[project.slug])).data["retrain_every_n_gold"] == 0
     response = api.put(
-        reverse("inference:api-policy", args=[project.slug]),
+        reverse("api:policy", args=[project.slug]),
         {"retrain_every_n_gold": 50, "suggest_new_items": False},
         format="json",
     )
     assert response.status_code == 200 and response.data["retrain_every_n_gold"] == 50
     assert (
         api.put(
-            reverse("inference:api-policy", args=[project.slug]),
+            reverse("api:policy", args=[project.slug]),
             {"retrain_every_n_gold": -1, "suggest_new_items": True},
             format="json",
         ).status_code
@@ -237,7 +235,7 @@ def test_the_api_schema_documents_the_model_endpoints(api, lead):
     assert response.status_code == 200
     text = response.content.decode()
     for fragment in (
-        "/inference/api/projects/{slug}/runs/",
+        "/api/projects/{slug}/runs/",
         "model-vs-annotators",
         "/experiments/",
         "/predictions/",

@@ -78,20 +78,18 @@ def test_the_api_answers_400_with_the_limit_message(
     TrainingRun.objects.create(project=project, status=RunStatus.QUEUED)
     TrainingRun.objects.create(project=project, status=RunStatus.RUNNING)
     api.force_authenticate(lead)
-    response = api.post(reverse("inference:api-run-list", args=[project.slug]), CHEAP, format="json")
+    response = api.post(reverse("api:run-list", args=[project.slug]), CHEAP, format="json")
     assert response.status_code == 400 and "training runs queued or running" in response.json()["detail"]
     TrainingRun.objects.create(project=project, status=RunStatus.QUEUED, experiment="e1")
     response = api.post(
-        reverse("inference:api-experiment-create", args=[project.slug]),
+        reverse("api:experiment-create", args=[project.slug]),
         {**CHEAP, "grids": ["modalities"]},
         format="json",
     )
     assert response.status_code == 400 and "experiment queued or running" in response.json()["detail"]
     done = TrainingRun.objects.create(project=project, status=RunStatus.SUCCEEDED, artefact_path="x")
     PredictionRun.objects.create(project=project, training_run=done, status=RunStatus.RUNNING)
-    response = api.post(
-        reverse("inference:api-prediction-list", args=[project.slug]), {"training_run": done.pk}, format="json"
-    )
+    response = api.post(reverse("api:prediction-list", args=[project.slug]), {"training_run": done.pk}, format="json")
     assert response.status_code == 400 and "prediction run queued or running" in response.json()["detail"]
 
 

@@ -40,7 +40,7 @@ def operator_weights(settings) -> Path:
 
 
 def post_run(api, project, body):
-    return api.post(reverse("inference:api-run-list", args=[project.slug]), {**CHEAP, **body}, format="json")
+    return api.post(reverse("api:run-list", args=[project.slug]), {**CHEAP, **body}, format="json")
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_operator_placed_weights_are_offered_and_accepted_by_name(
     assert '<select name="text_encoder"' in page and '<select name="image_weights"' in page
     assert '<option value="tiny-bert-de"' in page and '<option value="resnet18-imagenet.pth"' in page
     api.force_authenticate(lead)
-    options = api.get(reverse("inference:api-train-options", args=[project.slug])).json()
+    options = api.get(reverse("api:train-options", args=[project.slug])).json()
     assert "tiny-bert-de" in options["text_encoders"] and "all-MiniLM-L6-v2" in options["text_encoders"]
     assert options["image_weights"] == ["resnet18-imagenet.pth"]
     with django_capture_on_commit_callbacks(execute=False):
@@ -158,9 +158,9 @@ def failed_run(project, settings):
 def test_run_json_and_pages_show_no_absolute_server_path(api, lead, lead_client, project, failed_run, settings):
     api.force_authenticate(lead)
     answers = {
-        "api detail": api.get(reverse("inference:api-run-detail", args=[project.slug, failed_run.pk])).content.decode(),
-        "api list": api.get(reverse("inference:api-run-list", args=[project.slug])).content.decode(),
-        "api predictions": api.get(reverse("inference:api-prediction-list", args=[project.slug])).content.decode(),
+        "api detail": api.get(reverse("api:run-detail", args=[project.slug, failed_run.pk])).content.decode(),
+        "api list": api.get(reverse("api:run-list", args=[project.slug])).content.decode(),
+        "api predictions": api.get(reverse("api:prediction-list", args=[project.slug])).content.decode(),
         "polled json": lead_client.get(
             reverse("inference:run-detail", args=[project.slug, failed_run.pk]), {"format": "json"}
         ).content.decode(),

@@ -1,6 +1,6 @@
 """The error answers every API operation can give, added to the OpenAPI
 schema in one place (drf-spectacular post-processing hook), so the schema
-documents what annotator.api_errors and DRF really send."""
+documents what annotator.api.errors and DRF really send."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""One exception handler for every DRF view (/api/, /analysis/api/,
-/inference/api/): domain errors become 400s carrying the service's message;
-anything unexpected is logged once with its traceback and answered as a
-JSON 500 with no internals (not Django's HTML error page)."""
+"""One exception handler for every DRF view (all under /api/, settings
+REST_FRAMEWORK["EXCEPTION_HANDLER"]): NotAllowed becomes a 403 and domain
+errors a 400, each carrying the service's message; anything unexpected is
+logged once with its traceback and answered as a JSON 500 with no internals
+(not Django's HTML error page)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import DomainError, PermissionDenied
+from ..errors import DomainError, NotAllowed
 
 log = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, PermissionDenied):
+    if isinstance(exc, NotAllowed):
         return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DomainError):
         body = {"detail": exc.message}

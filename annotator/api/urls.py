@@ -1,8 +1,9 @@
 from django.urls import path
 
-from .api import tokens, views, workspace
+from . import tokens, views, workspace
 
-app_name = "api"
+# Mounted at /api/ in the "api" namespace by config/urls.py, beside the
+# analysis and inference routes (annotator imports nothing from them).
 # The labelling loop first: URLs are tried in order, and these two are most of the traffic.
 urlpatterns = [
     path("projects/<slug:slug>/queue/next/", workspace.QueueNext.as_view(), name="queue-next"),
