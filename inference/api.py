@@ -183,6 +183,7 @@ class RunOut(RunSummaryOut):
             "dev_metrics",
             "data_counts",
             "warnings",
+            "calibration",
         ]
 
 
