@@ -295,9 +295,9 @@ def reliability_diagram(
     width = 1.0 / n_bins if n_bins else 1.0
     centres = [(b + 0.5) * width for b in range(n_bins)]
     fig = go.Figure()
-    series = [("uncalibrated", before, PALETTE[1])]
+    series = [("before scaling", before, PALETTE[1])]
     if after is not None:
-        label = "temperature-scaled" + (f" (T = {temperature:.2f})" if temperature is not None else "")
+        label = "after scaling" + (f" (T = {temperature:.2f})" if temperature is not None else "")
         series.append((label, after, PALETTE[0]))
     # Side by side inside each bin: explicit offsets, as grouping would
     # ignore the bin width.

@@ -120,8 +120,8 @@ def test_run_page_shows_temperature_ece_before_and_after_and_reliability_diagram
         assert entry["ece_after"] < entry["ece_before"]
     script = re.search(r'<script id="figure-reliability-desire" type="application/json">(.*?)</script>', html)
     figure = json.loads(script.group(1))
-    assert [trace["name"] for trace in figure["data"]][0] == "uncalibrated"
-    assert figure["data"][1]["name"].startswith("temperature-scaled (T = ")
+    assert [trace["name"] for trace in figure["data"]][0] == "before scaling"
+    assert figure["data"][1]["name"].startswith("after scaling (T = ")
 
 
 def test_task_names_in_the_reliability_diagram_are_escaped(lead_client, project, calibrated_run):
