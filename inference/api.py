@@ -190,6 +190,7 @@ class RunOut(RunSummaryOut):
             "dev_metrics",
             "data_counts",
             "warnings",
+            "calibration",
         ]
 
 

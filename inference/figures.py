@@ -271,3 +271,76 @@ def embedding_map(
         )
     )
     return fig
+
+
+def reliability_diagram(
+    task_name: str,
+    before: Mapping[str, Sequence[Any]],
+    after: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    temperature: float | None = None,
+    ece_before: float | None = None,
+    ece_after: float | None = None,
+) -> go.Figure:
+    """A reliability diagram (Guo et al. 2017, Fig. 1) of one task on the test split.
+
+    before / after: reliability bins as inference.modeling.calibration's
+    Reliability.to_dict() gives them ({"counts", "confidence", "accuracy"},
+    equal-width bins over 0-1, None for an empty bin), before and after
+    temperature scaling. Bars are each bin's accuracy at the bin's centre,
+    the diagonal is a calibrated model; bars below it are overconfidence.
+    Hover: the bin's range, items, mean confidence and accuracy.
+    """
+    n_bins = len(before["counts"])
+    width = 1.0 / n_bins if n_bins else 1.0
+    centres = [(b + 0.5) * width for b in range(n_bins)]
+    fig = go.Figure()
+    series = [("before scaling", before, PALETTE[1])]
+    if after is not None:
+        label = "after scaling" + (f" (T = {temperature:.2f})" if temperature is not None else "")
+        series.append((label, after, PALETTE[0]))
+    # Side by side inside each bin: explicit offsets, as grouping would
+    # ignore the bin width.
+    part = width / len(series)
+    for i, (name, bins, colour) in enumerate(series):
+        counts = [int(c) for c in bins["counts"]]
+        fig.add_trace(
+            go.Bar(
+                x=centres,
+                y=[_value(a) for a in bins["accuracy"]],
+                width=part,
+                offset=-width / 2 + i * part,
+                name=name,
+                marker={"color": colour},
+                customdata=[
+                    [f"{b * width:.2f}–{(b + 1) * width:.2f}", counts[b], _value(bins["confidence"][b])]
+                    for b in range(n_bins)
+                ],
+                hovertemplate="%{fullData.name}<br>confidence %{customdata[0]}: %{customdata[1]} items<br>"
+                "mean confidence %{customdata[2]:.3f}, accuracy %{y:.3f}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="calibrated",
+            line={"dash": "dot", "color": "#888888"},
+            hoverinfo="skip",
+        )
+    )
+    parts = [plain(task_name)]
+    if ece_before is not None:
+        parts.append(f"ECE {ece_before:.3f}" + (f" → {ece_after:.3f}" if ece_after is not None else ""))
+    fig.update_layout(
+        **_layout(
+            " · ".join(parts),
+            height=340,
+            barmode="overlay",
+            xaxis={"title": "confidence (top probability)", "range": [0, 1], "dtick": 0.2},
+            yaxis={"title": "accuracy", "range": [0, 1.02]},
+            legend={"orientation": "h", "y": -0.25},
+        )
+    )
+    return fig

@@ -61,6 +61,11 @@ class TrainingRun(models.Model):
     # When the broker took the run's message; null while it waits to be sent
     # (broker unreachable), see annotator/jobs.py.
     sent_at = models.DateTimeField(null=True, blank=True)
+    # {task_key: inference.modeling.calibration.calibrate_task(...)}: the
+    # temperature fitted on the dev split (applied to the run's suggestions)
+    # and the test split's ECE and reliability bins before and after scaling.
+    # {} for runs trained before calibration was measured.
+    calibration = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -99,6 +104,15 @@ class TrainingRun(models.Model):
     @property
     def waiting_for_broker(self) -> bool:
         return self.status == RunStatus.QUEUED and self.sent_at is None
+
+    @property
+    def temperatures(self) -> dict[str, float]:
+        """{task_key: T} to divide the logits by when predicting (1 where none was fitted)."""
+        return {
+            key: float(entry.get("temperature") or 1.0)
+            for key, entry in (self.calibration or {}).items()
+            if isinstance(entry, dict)
+        }
 
 
 class PredictionRun(models.Model):

@@ -297,3 +297,18 @@ def get_item_summaries(item_ids: Iterable[int]) -> dict[int, tuple[str, str, boo
     """{item id: (external id, text, has image)}, one query."""
     rows = Item.objects.filter(id__in=list(item_ids)).values_list("id", "external_id", "text", "image_id")
     return {item_id: (external_id, text, image_id is not None) for item_id, external_id, text, image_id in rows}
+
+
+def list_calibration_rows(run: TrainingRun, schema: ProjectSchema) -> list[dict[str, Any]]:
+    """The run's calibration per task in the project's task order (issue 14.5):
+    [{"key", "name", "temperature", "fitted", "note", "dev_items",
+    "test_items", "ece_before", "ece_after", "bins_before", "bins_after"}]
+    from TrainingRun.calibration; [] for a run trained before calibration
+    was measured. No query beyond the run row."""
+    stored = run.calibration or {}
+    rows = []
+    for _, key, name, *_ in schema.tasks:
+        entry = stored.get(key)
+        if isinstance(entry, dict):
+            rows.append({**entry, "key": key, "name": name})
+    return rows

@@ -236,6 +236,7 @@ def run_detail(request, project, run_id: int):
             "curve": curve,
             "comparison": reports.comparison_rows([run], schema.keys),
             "confusions": confusions,
+            "calibration": _calibration(run, schema),
             "embedding": embedding,
             "map_figure": map_figure,
             "map_space": space,
@@ -251,6 +252,27 @@ def run_detail(request, project, run_id: int):
             "finished": run.status in FINISHED_STATUSES,
         },
     )
+
+
+def _calibration(run: TrainingRun, schema) -> list[dict]:
+    """Per task the temperature, ECE before and after scaling and a reliability diagram (issue 14.5)."""
+    if run.status != RunStatus.SUCCEEDED:
+        return []
+    rows = selectors.list_calibration_rows(run, schema)
+    for row in rows:
+        row["figure"] = None
+        if row.get("bins_before"):
+            row["figure"] = _figure(
+                figures.reliability_diagram(
+                    row["name"],
+                    row["bins_before"],
+                    row.get("bins_after"),
+                    temperature=row.get("temperature"),
+                    ece_before=row.get("ece_before"),
+                    ece_after=row.get("ece_after"),
+                )
+            )
+    return rows
 
 
 @project_view(role=LEAD)

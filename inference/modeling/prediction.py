@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .calibration import scale_probabilities
 from .config import TrainConfig
 from .data import Record, Schema, as_records, normalise_schema
 from .features import FeatureCache
@@ -154,22 +155,33 @@ def predict(
     batch_size: int = 64,
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    temperatures: Mapping[str, float] | None = None,
 ) -> list[ItemPrediction]:
     """One ItemPrediction per record, in order. Labels and splits of the
     records are ignored. Features missing from the cache are encoded and
     cached. on_progress(done, total) after each chunk of 512 records;
-    should_stop() is polled between batches and raises Cancelled."""
+    should_stop() is polled between batches and raises Cancelled.
+
+    temperatures: {task_key: T} fitted by training (TrainResult.calibration);
+    each task's probabilities (and so probability and entropy) are those of
+    the logits divided by T. The predicted labels are the same either way.
+    A task left out keeps T = 1."""
     records = as_records(records)
     out: list[ItemPrediction] = []
     for chunk, outputs in _forward_chunks(model, records, cache_dir, batch_size, on_progress, should_stop):
-        out.extend(_item_predictions(chunk, outputs, model.task_keys))
+        out.extend(_item_predictions(chunk, outputs, model.task_keys, temperatures or {}))
     return out
 
 
-def _item_predictions(records: list[Record], outputs: Outputs, task_keys: list[str]) -> list[ItemPrediction]:
+def _item_predictions(
+    records: list[Record], outputs: Outputs, task_keys: list[str], temperatures: Mapping[str, float]
+) -> list[ItemPrediction]:
     per_task = {}
     for task in task_keys:
         probabilities = outputs.probabilities[task].astype(np.float64)
+        temperature = float(temperatures.get(task, 1.0))
+        if temperature != 1.0:
+            probabilities = scale_probabilities(probabilities, temperature)
         with np.errstate(divide="ignore", invalid="ignore"):
             entropy = -np.where(probabilities > 0, probabilities * np.log(probabilities), 0.0).sum(axis=1)
         labels = probabilities.argmax(axis=1)

@@ -26,10 +26,11 @@ import torch
 
 from analysis.metrics import classification_metrics
 
+from . import calibration
 from .config import TrainConfig
 from .data import Record, Schema, as_records, data_counts, normalise_schema, split_records
 from .features import Cancelled, FeatureCache
-from .inputs import Encoders, InputTable, build_table, make_batch, pick_device, run_network
+from .inputs import Encoders, InputTable, Outputs, build_table, make_batch, pick_device, run_network
 from .losses import balanced_class_weights, total_loss
 from .network import ROUTE_NONE, AffectNet
 
@@ -50,6 +51,9 @@ class TrainResult:
     history: [{"epoch", "train_loss", "dev_macro_f1"}] per epoch run.
     data_counts: see data.data_counts, plus "used_for_training".
     encoded: items the frozen encoders actually encoded (cache misses).
+    calibration: {task_key: calibration.calibrate_task(...)} of the best
+        epoch: the temperature fitted on the dev split and the test split's
+        ECE and reliability bins before and after scaling, for every task.
     """
 
     test_metrics: dict[str, dict]
@@ -65,6 +69,7 @@ class TrainResult:
     encoded: dict[str, int]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    calibration: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,8 +199,18 @@ def train(
                 break
 
     net.load_state_dict(best_state)
-    dev_metrics, _ = evaluate(net, tables["dev"], encoders, schema, batch_size=max(config.batch_size, 64))
-    test_metrics, _ = evaluate(net, tables["test"], encoders, schema, batch_size=max(config.batch_size, 64))
+    batch_size = max(config.batch_size, 64)
+    dev_outputs = run_network(net, tables["dev"], encoders, batch_size=batch_size) if len(tables["dev"]) else None
+    test_outputs = run_network(net, tables["test"], encoders, batch_size=batch_size) if len(tables["test"]) else None
+    dev_metrics, _ = score(dev_outputs, tables["dev"], schema)
+    test_metrics, _ = score(test_outputs, tables["test"], schema)
+    calibrations = {
+        task: calibration.calibrate_task(
+            *labelled_probabilities(dev_outputs, tables["dev"], column, task),
+            *labelled_probabilities(test_outputs, tables["test"], column, task),
+        )
+        for column, (task, _) in enumerate(schema)
+    }
 
     result = TrainResult(
         test_metrics=test_metrics,
@@ -210,6 +225,7 @@ def train(
         device=str(device),
         encoded=encoded,
         warnings=warnings,
+        calibration=calibrations,
     )
     meta = {
         "format": ARTEFACT_FORMAT,
@@ -224,6 +240,7 @@ def train(
         "history": history,
         "dev_metrics": dev_metrics,
         "test_metrics": test_metrics,
+        "calibration": calibrations,
         "data_counts": counts,
         "warnings": warnings,
         "versions": _versions(),
@@ -241,18 +258,31 @@ def evaluate(
     items, and their mean macro-F1 (None when no task has labelled items)."""
     if len(table) == 0:
         return {}, None
-    outputs = run_network(net, table, encoders, batch_size=batch_size)
-    routed = outputs.route != ROUTE_NONE
+    return score(run_network(net, table, encoders, batch_size=batch_size), table, schema)
+
+
+def score(outputs: Outputs | None, table: InputTable, schema: Schema) -> tuple[dict[str, dict], float | None]:
+    """evaluate() on a forward pass already made (None: an empty split)."""
     metrics: dict[str, dict] = {}
     for column, (task, n_labels) in enumerate(schema):
-        truth = table.labels[:, column].numpy()
-        rows = routed & (truth >= 0)
-        if rows.any():
-            predicted = outputs.probabilities[task].argmax(axis=1)
-            metrics[task] = classification_metrics(truth[rows], predicted[rows], n_categories=n_labels)
+        probabilities, truth = labelled_probabilities(outputs, table, column, task)
+        if len(truth):
+            metrics[task] = classification_metrics(truth, probabilities.argmax(axis=1), n_categories=n_labels)
     if not metrics:
         return metrics, None
     return metrics, float(np.mean([task_metrics["macro_f1"] for task_metrics in metrics.values()]))
+
+
+def labelled_probabilities(
+    outputs: Outputs | None, table: InputTable, column: int, task: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities (m, n_labels) and gold labels (m,) of one task's items
+    that have a gold label and were routed to a head (empty for None)."""
+    if outputs is None or task not in outputs.probabilities:
+        return np.zeros((0, 1)), np.zeros(0, dtype=np.int64)
+    truth = table.labels[:, column].numpy()
+    rows = (outputs.route != ROUTE_NONE) & (truth >= 0)
+    return outputs.probabilities[task][rows], truth[rows]
 
 
 def write_artefact(artefact_dir: Path, net: AffectNet, meta: dict, encoders: Encoders) -> None:

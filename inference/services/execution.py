@@ -240,6 +240,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
                     run.pk,
                     RunStatus.SUCCEEDED,
                     test_metrics=_clean_json(result.test_metrics),
+                    calibration=_clean_json(result.calibration),
                     dev_metrics=_clean_json(result.dev_metrics),
                     history=_clean_json(result.history),
                     data_counts=_clean_json(result.data_counts),
@@ -326,7 +327,13 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
         done = skipped = 0
         for start in range(0, len(records), PREDICT_BATCH):
             chunk = records[start : start + PREDICT_BATCH]
-            predictions = predict(model, chunk, cache_dir=feature_cache_dir(), should_stop=progress.should_stop)
+            predictions = predict(
+                model,
+                chunk,
+                cache_dir=feature_cache_dir(),
+                should_stop=progress.should_stop,
+                temperatures=training_run.temperatures,  # calibrated confidences (issue 14.5)
+            )
             rows = []
             for prediction in predictions:
                 if not prediction.tasks:

@@ -541,6 +541,41 @@ def test_predictions_carry_probabilities_argmax_and_entropy(tiny_bert, records, 
     assert np.isnan(vectors.fused[5]).all() and np.isfinite(vectors.fused[0]).all()
 
 
+def test_training_fits_a_temperature_per_task_that_predict_applies(tiny_bert, records, tmp_path, monkeypatch):
+    from inference.modeling import calibration
+
+    monkeypatch.setattr(calibration, "MIN_DEV_ITEMS", 3)  # the 36 tiny records have 7 dev items
+    result = train(
+        tiny_config(tiny_bert, epochs=2), records, schema=SCHEMA, cache_dir=tmp_path / "c", artefact_dir=tmp_path / "r"
+    )
+    assert list(result.calibration) == TASKS
+    meta = json.loads((Path(result.artefact_path) / "artefact.json").read_text())
+    assert meta["calibration"] == json.loads(json.dumps(result.calibration))
+    temperatures = {task: entry["temperature"] for task, entry in result.calibration.items()}
+    model = load_model(result.artefact_path)
+    test_records = [r for r in records if r["split"] == "test"]
+    raw = predict(model, test_records, cache_dir=tmp_path / "c")
+    scaled = predict(model, test_records, cache_dir=tmp_path / "c", temperatures=temperatures)
+    for task in TASKS:
+        entry = result.calibration[task]
+        assert entry["fitted"] and entry["temperature"] > 0 and entry["dev_items"] >= 3
+        labelled = [(r, a, b) for r, a, b in zip(test_records, raw, scaled) if a.branch and r["labels"][task] >= 0]
+        assert entry["test_items"] == len(labelled) == sum(map(sum, result.test_metrics[task]["confusion"]))
+        assert sum(entry["bins_before"]["counts"]) == sum(entry["bins_after"]["counts"]) == len(labelled)
+        truth = [r["labels"][task] for r, _, _ in labelled]
+        # Scaling moves the probabilities, never the predicted label.
+        assert [a.tasks[task].label for _, a, _ in labelled] == [b.tasks[task].label for _, _, b in labelled]
+        # The ECE training reported is the one of the suggestions predict() writes.
+        for key, side in (("ece_before", 1), ("ece_after", 2)):
+            probabilities = np.array([row[side].tasks[task].probabilities for row in labelled])
+            measured = calibration.expected_calibration_error(probabilities, truth)
+            assert measured == pytest.approx(entry[key], abs=1e-5)
+        if entry["temperature"] != pytest.approx(1.0):
+            a, b = labelled[0][1].tasks[task], labelled[0][2].tasks[task]
+            assert a.probability != pytest.approx(b.probability, abs=1e-9)
+            assert b.entropy == pytest.approx(-sum(p * math.log(p) for p in b.probabilities if p > 0))
+
+
 @pytest.mark.parametrize("modalities", ["text", "image"])
 def test_unimodal_baselines_train_on_one_modality(tiny_bert, records, tmp_path, modalities, monkeypatch):
     if modalities == "text":

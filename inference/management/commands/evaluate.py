@@ -1,7 +1,10 @@
 """manage.py evaluate RUN_ID
 
 Prints a training run's status, configuration summary and test metrics per
-task (precision, recall, macro-F1, weighted-F1, accuracy, confusion) as JSON.
+task (precision, recall, macro-F1, weighted-F1, accuracy, confusion) as JSON,
+with each task's calibration: the temperature fitted on the dev split and
+the test split's expected calibration error (15 bins) before and after
+temperature scaling ({} for a run trained before calibration was measured).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inference.models import RunStatus, TrainingRun
 from inference.services.options import describe_config
+
+CALIBRATION_KEYS = ("temperature", "fitted", "dev_items", "test_items", "n_bins", "ece_before", "ece_after", "note")
 
 
 class Command(BaseCommand):
@@ -38,6 +43,11 @@ class Command(BaseCommand):
             "test_metrics": {task: {k: m.get(k) for k in keys} for task, m in run.test_metrics.items()},
             "dev_metrics": {
                 task: {k: m.get(k) for k in keys if k != "confusion"} for task, m in run.dev_metrics.items()
+            },
+            "calibration": {
+                task: {k: c.get(k) for k in CALIBRATION_KEYS}
+                for task, c in (run.calibration or {}).items()
+                if isinstance(c, dict)
             },
         }
         self.stdout.write(json.dumps(body))
