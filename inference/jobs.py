@@ -4,12 +4,12 @@ message never reached the broker, remove the model files nobody keeps."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 
 from annotator.jobs import SweepReport, send_unsent
 
 from . import services
+from . import storage as model_files
 from .models import PredictionRun, RunStatus, TrainingRun
 
 KIND = {TrainingRun: "training run", PredictionRun: "prediction run"}
@@ -46,12 +46,11 @@ def _send_unsent(report: SweepReport, now: datetime) -> None:
 def _remove_unkept_files(report: SweepReport) -> None:
     """Artefact folders of deleted, failed or cancelled runs, and the
     temporary folders a killed write left (runs/.<id>.tmp-*)."""
-    folder = services.runs_dir()
-    if not folder.is_dir():
+    entries = model_files.list_run_entries()
+    if not entries:
         return
     statuses = dict(TrainingRun.objects.values_list("pk", "status"))
-    for child in sorted(folder.iterdir()):
-        name = child.name
+    for name in entries:
         if name.isdigit():
             status = statuses.get(int(name))
             if status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED):
@@ -64,7 +63,7 @@ def _remove_unkept_files(report: SweepReport) -> None:
         else:
             continue
         if report.dry_run:
-            report.add(f"would remove model files {child.name} (its run {why})")
+            report.add(f"would remove model files {name} (its run {why})")
         else:
-            shutil.rmtree(child, ignore_errors=True)
-            report.add(f"removed model files {child.name} (its run {why})")
+            model_files.remove_run_entry(name)
+            report.add(f"removed model files {name} (its run {why})")

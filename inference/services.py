@@ -29,10 +29,10 @@ import logging
 import math
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from annotator.jobs import Heartbeat, fresh_connection, retry_db, worker_id
 from annotator.models import Annotation, Item, Project
 
 from . import selectors
+from . import storage as model_files
 from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -105,32 +106,11 @@ LOSS_KEYS = (
 # Files
 
 
-def runs_dir() -> Path:
-    return Path(settings.MODEL_DIR) / "runs"
-
-
-def feature_cache_dir() -> Path:
-    """Encoder outputs shared by every run and prediction (inference.modeling.features).
-
-    INFERENCE_FEATURE_CACHE_DIR (optional setting) moves it out of MODEL_DIR;
-    entries are keyed by encoder identity and content hash, so a cache may be
-    shared safely.
-    """
-    custom = getattr(settings, "INFERENCE_FEATURE_CACHE_DIR", None)
-    return Path(custom) if custom else Path(settings.MODEL_DIR) / "features"
-
-
-def artefact_dir_for(run_id: int) -> Path:
-    return runs_dir() / str(run_id)
-
-
-def _remove_artefact(run_id: int) -> None:
-    """The run's artefact folder and any temporary sibling a killed write left."""
-    folder = artefact_dir_for(run_id)
-    shutil.rmtree(folder, ignore_errors=True)
-    if folder.parent.is_dir():
-        for stale in folder.parent.glob(f".{run_id}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+# Model files live in storages["models"]; inference/storage.py is the one
+# place that maps them to names (and, on workers, to local folders).
+feature_cache_dir = model_files.feature_cache_dir
+weights_dir = model_files.weights_dir
+_remove_artefact = model_files.remove_run_files
 
 
 # ---------------------------------------------------------------------------
@@ -142,28 +122,15 @@ PATHS_BY_NAME, PATHS_IN_MODEL_DIR, PATHS_ANYWHERE = "names", "model-dir", "anywh
 PACKAGED_TEXT_ENCODERS = ("all-MiniLM-L6-v2", "bilstm", "cnn")
 
 
-def weights_dir() -> Path:
-    """Where an operator places extra text encoders (folders holding a
-    config.json) and image weights (files); leads choose them by name."""
-    return Path(settings.MODEL_DIR) / "weights"
-
-
-def _offered_entries() -> list[Path]:
-    try:
-        return sorted(entry for entry in weights_dir().iterdir() if not entry.name.startswith("."))
-    except OSError:
-        return []
-
-
 def offered_text_encoders() -> list[str]:
-    """The packaged encoders, then each model folder in weights_dir()."""
-    folders = [entry.name for entry in _offered_entries() if (entry / "config.json").is_file()]
-    return [*PACKAGED_TEXT_ENCODERS, *folders]
+    """The packaged encoders, then each model folder an operator placed in
+    the models storage's weights/ (asked of the storage, never the disk)."""
+    return [*PACKAGED_TEXT_ENCODERS, *model_files.offered_weights()[0]]
 
 
 def offered_image_weights() -> list[str]:
-    """Files in weights_dir() (torchvision state dicts for resnet18 / resnet50)."""
-    return [entry.name for entry in _offered_entries() if entry.is_file()]
+    """Files in the models storage's weights/ (torchvision state dicts for resnet18 / resnet50)."""
+    return model_files.offered_weights()[1]
 
 
 def path_access_for(user) -> str:
@@ -668,7 +635,7 @@ def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bo
         raise DomainError(
             f"Only a succeeded run can become the pre-labeller; this one is {run.get_status_display().lower()}."
         )
-    if not run.artefact_path or not Path(run.artefact_path).is_dir():
+    if not run.artefact_path or not model_files.has_run_files(run.pk):
         raise DomainError("This run's model files are missing from the server; train it again.")
     with transaction.atomic():
         # Serialise concurrent choices on the project row; without the lock
@@ -969,12 +936,13 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         run.refresh_from_db()
         return run
     progress = _Progress(TrainingRun, run.pk, report)
-    artefact_dir = artefact_dir_for(run.pk)
+    artefact_dir = model_files.writing_run_folder(run.pk)
     heartbeat = Heartbeat(TrainingRun, run.pk).__enter__()
     try:
         from inference.modeling import TrainConfig, train
 
         schema = retry_db(selectors.get_project_schema, run.project, what="reading the project's schema")
+        model_files.ensure_local_weights(run.config)
         config = TrainConfig.from_dict(run.config)
         records = retry_db(selectors.list_training_records, run.project, schema, what="reading the labelled items")
         progress._update(phase=f"reading {len(records)} labelled items")
@@ -997,6 +965,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         except Exception as exc:  # the map is a bonus: keep the model
             log.exception("embedding map of run %s", run.pk)
             warnings.append(f"No embedding map: {_error_message(exc)}")
+        model_files.publish_run_folder(run.pk, artefact_dir)
 
         def succeed() -> bool:
             with transaction.atomic():
@@ -1008,7 +977,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
                     dev_metrics=_clean_json(result.dev_metrics),
                     history=_clean_json(result.history),
                     data_counts=_clean_json(result.data_counts),
-                    artefact_path=str(result.artefact_path),
+                    artefact_path=model_files.run_name(run.pk),
                     best_epoch=result.best_epoch,
                     epoch=result.epochs_run,
                     warnings=[hide_server_paths(str(warning)) for warning in warnings],
@@ -1051,9 +1020,8 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
 
 def _check_model_schema(training_run: TrainingRun, schema: selectors.ProjectSchema) -> None:
     """The model's labels must still be the project's: indices map to labels by position."""
-    meta_path = Path(training_run.artefact_path) / "artefact.json"
     try:
-        saved = [tuple(entry) for entry in json.loads(meta_path.read_text())["schema"]]
+        saved = [tuple(entry) for entry in model_files.read_run_meta(training_run.pk)["schema"]]
     except (OSError, ValueError, KeyError) as exc:
         raise RuntimeError(
             f"The model files of training run {training_run.pk} are missing or unreadable; train it again."
@@ -1076,6 +1044,7 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
         return run
     progress = _Progress(PredictionRun, run.pk, report)
     heartbeat = Heartbeat(PredictionRun, run.pk).__enter__()
+    model_folder = ExitStack()  # the model's files stay on this machine while it predicts
     try:
         from inference.modeling import Cancelled, load_model, predict
 
@@ -1086,7 +1055,8 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
         _check_model_schema(training_run, schema)
         records = retry_db(selectors.list_prediction_records, run.project, len(schema.tasks), what="reading the items")
         progress._update(items_total=len(records), items_done=0)
-        model = load_model(training_run.artefact_path)
+        model_files.ensure_local_weights(training_run.config)
+        model = load_model(model_folder.enter_context(model_files.local_run_folder(training_run.pk)))
         tasks = [(task_id, key, label_ids) for task_id, key, _, label_ids, _, _ in schema.tasks]
         done = skipped = 0
         for start in range(0, len(records), PREDICT_BATCH):
@@ -1141,6 +1111,7 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
             raise
     finally:
         heartbeat.__exit__(None, None, None)
+        model_folder.close()
     retry_db(run.refresh_from_db, what="reading the run")
     return run
 

@@ -24,7 +24,6 @@ from annotator import jobs
 from annotator.models import ImportJob, Item
 from annotator.services import imports
 from inference.models import RunStatus, TrainingRun
-from inference.services import artefact_dir_for
 
 REDIS = "redis://127.0.0.1:6379/15"
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"  # port 1: refused at once, on loopback
@@ -47,6 +46,11 @@ def upload(tmp_path, project, lead, *, dry_run=False, text=ROWS) -> ImportJob:
     path = tmp_path / f"items-{uuid.uuid4().hex[:6]}.csv"
     path.write_text(text)
     return imports.create_import_job(project=project, user=lead, upload=str(path), dry_run=dry_run)
+
+
+def artefact_dir_for(run_id: int) -> Path:
+    """Where the models storage (a folder in these tests) keeps a run's artefact."""
+    return Path(settings.MODEL_DIR) / "runs" / str(run_id)
 
 
 def stored_upload(job: ImportJob) -> Path:
