@@ -117,7 +117,7 @@ def list_files(storage: Storage, prefix: str) -> Iterator[str]:
     """Names of every file below the stored folder `prefix` (none when it is missing)."""
     try:
         folders, files = storage.listdir(prefix)
-    except MISSING:
+    except (*MISSING, FileExistsError):  # InMemoryStorage says FileExistsError for a file
         return
     for name in files:
         yield f"{prefix}/{name}"
