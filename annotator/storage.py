@@ -216,7 +216,7 @@ def local_image_path(name: str | None) -> str | None:
             return storage.path(name)
         except SuspiciousFileOperation:
             return None
-    cache_dir = Path(getattr(settings, "IMAGE_CACHE_DIR", "") or Path(tempfile.gettempdir()) / "affect-images")
+    cache_dir = Path(settings.IMAGE_CACHE_DIR)
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     dest = cache_dir / f"{digest}-{PurePosixPath(name).name}"
     if not dest.exists():

@@ -216,6 +216,9 @@ MEDIA_URL = "/media/"
 # the root of the "models" storage. Cached image / text features live in
 # MODEL_DIR/features on each worker (a local cache, never shared storage).
 MODEL_DIR = Path(env("MODEL_DIR", str(BASE_DIR / "var" / "models")))
+# Training and prediction workers keep local copies of images here when the
+# media storage is not a local folder (S3): named by content hash, never stale.
+IMAGE_CACHE_DIR = Path(env("IMAGE_CACHE_DIR", str(BASE_DIR / "var" / "image-cache")))
 # Text encoders (folders with config.json) and image weights (files) an
 # operator places in MODEL_DIR/weights/ are offered to leads by name.
 
