@@ -9,11 +9,13 @@ No code outside this module joins MEDIA_ROOT paths. A stored name cannot
 leave the storage's root: FileSystemStorage refuses it with
 SuspiciousFileOperation, which every reader here treats as a missing file.
 
-Web code only opens, saves, measures and deletes through the storage; the
-one place a real path on this machine is handed out is `local_copy`, for
-worker code that can only read paths (the dataset readers, PyTorch's image
-loader), and it copies to a temporary file when the storage is not a local
-folder.
+Web code only opens, saves, measures and deletes through the storage. Real
+paths on this machine are handed out in two places only, both for worker
+code that can only read paths: `local_copy` (the dataset readers on an
+upload; transformers and torch on a run's folder) and `local_image_path`
+(the training and prediction image loaders). A FileSystemStorage gives its
+own paths; any other storage a temporary copy (images: a cached copy named
+by content hash).
 """
 
 from __future__ import annotations
