@@ -260,7 +260,7 @@ def embedding_map(
     axis = lambda i: {
         "title": f"PC{i + 1}" + (f" ({100 * explained[i]:.0f}% of variance)" if len(explained) > i else ""),
         "zeroline": False,
-    }  # noqa: E731
+    }
     fig.update_layout(
         **_layout(
             title,

@@ -4,14 +4,13 @@ message never reached the broker, remove the model files nobody keeps."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 
 from annotator.jobs import SweepReport, send_unsent
 
+from . import storage as model_files
 from .models import PredictionRun, RunStatus, TrainingRun
 from .services.execution import fail_abandoned_run, list_abandoned_runs
-from .services.files import runs_dir
 
 KIND = {TrainingRun: "training run", PredictionRun: "prediction run"}
 
@@ -47,12 +46,11 @@ def _send_unsent(report: SweepReport, now: datetime) -> None:
 def _remove_unkept_files(report: SweepReport) -> None:
     """Artefact folders of deleted, failed or cancelled runs, and the
     temporary folders a killed write left (runs/.<id>.tmp-*)."""
-    folder = runs_dir()
-    if not folder.is_dir():
+    entries = model_files.list_run_entries()
+    if not entries:
         return
     statuses = dict(TrainingRun.objects.values_list("pk", "status"))
-    for child in sorted(folder.iterdir()):
-        name = child.name
+    for name in entries:
         if name.isdigit():
             status = statuses.get(int(name))
             if status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED):
@@ -65,7 +63,7 @@ def _remove_unkept_files(report: SweepReport) -> None:
         else:
             continue
         if report.dry_run:
-            report.add(f"would remove model files {child.name} (its run {why})")
+            report.add(f"would remove model files {name} (its run {why})")
         else:
-            shutil.rmtree(child, ignore_errors=True)
-            report.add(f"removed model files {child.name} (its run {why})")
+            model_files.remove_run_entry(name)
+            report.add(f"removed model files {name} (its run {why})")

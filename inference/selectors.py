@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from annotator.models import Gold, Item, Label, Project, Task
+from annotator.storage import local_image_path
 
 from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
 
@@ -77,12 +76,8 @@ def get_project_schema(project: Project) -> ProjectSchema:
 
 
 def _image_path(file: str | None) -> str | None:
-    if not file:
-        return None
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / file).resolve()
-    # Names come from our own content hashes; still never leave MEDIA_ROOT.
-    return str(path) if root in path.parents else None
+    # Worker side only: the image loaders read paths (see annotator.storage).
+    return local_image_path(file)
 
 
 def _records(rows: Iterable[tuple], labels: dict[int, dict[str, int]] | None = None) -> list[dict[str, Any]]:

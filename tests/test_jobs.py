@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.conf import settings
 from django.core.management import call_command
 from django.db import OperationalError, connection, transaction
 from django.urls import reverse
@@ -23,7 +24,6 @@ from annotator import jobs
 from annotator.models import ImportJob, Item
 from annotator.services import imports
 from inference.models import RunStatus, TrainingRun
-from inference.services.files import artefact_dir_for
 
 REDIS = "redis://127.0.0.1:6379/15"
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"  # port 1: refused at once, on loopback
@@ -48,18 +48,28 @@ def upload(tmp_path, project, lead, *, dry_run=False, text=ROWS) -> ImportJob:
     return imports.create_import_job(project=project, user=lead, upload=str(path), dry_run=dry_run)
 
 
+def artefact_dir_for(run_id: int) -> Path:
+    """Where the models storage (a folder in these tests) keeps a run's artefact."""
+    return Path(settings.MODEL_DIR) / "runs" / str(run_id)
+
+
+def stored_upload(job: ImportJob) -> Path:
+    """Where the media storage (a folder in these tests) keeps a job's upload."""
+    return Path(settings.MEDIA_ROOT) / job.path
+
+
 def kept_job(project, lead, **fields) -> ImportJob:
     """A job row with its upload kept, as a worker left it (no task runs)."""
-    folder = imports._upload_dir() / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    (folder / "items.csv").write_text(ROWS)
+    name = f"imports/{uuid.uuid4().hex}/items.csv"
+    (Path(settings.MEDIA_ROOT) / name).parent.mkdir(parents=True)
+    (Path(settings.MEDIA_ROOT) / name).write_text(ROWS)
     return ImportJob.objects.create(
         project=project,
         created_by=lead,
         original_name="items.csv",
         format="csv",
         sent_at=timezone.now(),
-        path=str((folder / "items.csv").relative_to(imports._upload_dir().parent)),
+        path=name,
         **fields,
     )
 
@@ -173,7 +183,7 @@ def test_an_upload_while_the_broker_is_down_waits_and_the_sweep_sends_it_later(
     assert response.status_code == 302  # not a 500
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.QUEUED and job.sent_at is None
-    assert Path(job.path) and imports._job_path(job).is_file()  # the upload is kept
+    assert Path(job.path) and stored_upload(job).is_file()  # the upload is kept
     page = lead_client.get(response["Location"]).content.decode()
     assert "Waiting for the job queue" in page
 
@@ -231,7 +241,7 @@ def test_the_sweep_fails_an_import_whose_worker_died_and_a_retry_imports_it(
     assert f"failed import {job.pk}: its worker stopped while checking the file" in jobs.sweep().lines
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED and "Retry it" in job.message and "Nothing was written" in job.message
-    assert imports._job_path(job).is_file()  # kept for the retry
+    assert stored_upload(job).is_file()  # kept for the retry
 
     with django_capture_on_commit_callbacks(execute=True):
         imports.retry_import(job=job, user=lead)
@@ -276,7 +286,7 @@ def test_a_lead_retries_a_failed_import_from_its_page_and_discards_another(
         imports.run_import(job=other, write=False)
     other.refresh_from_db()
     assert other.status == ImportJob.Status.VALID
-    folder = imports._job_path(other).parent
+    folder = stored_upload(other).parent
     with django_capture_on_commit_callbacks(execute=True):
         lead_client.post(reverse("annotator:import-discard", args=[project.slug, other.pk]))
     other.refresh_from_db()
@@ -340,17 +350,16 @@ def test_the_sweep_removes_stale_uploads_and_unkept_model_files_and_dry_run_only
     call_command("sweep_jobs", "--dry-run")
     listed = capsys.readouterr().out
     assert (
-        f"would remove the upload {imports._job_path(old_failed).parent.name} (import {old_failed.pk} is failed)"
-        in listed
+        f"would remove the upload {stored_upload(old_failed).parent.name} (import {old_failed.pk} is failed)" in listed
     )
     assert "would remove the upload orphan (no import refers to it)" in listed
     assert f"would remove model files {failed.pk} (its run ended failed)" in listed
     assert "would remove model files 99999 (its run was deleted)" in listed
-    assert imports._job_path(old_failed).exists() and orphan.exists() and artefact_dir_for(99999).exists()
+    assert stored_upload(old_failed).exists() and orphan.exists() and artefact_dir_for(99999).exists()
 
     call_command("sweep_jobs")
-    assert not imports._job_path(old_failed).exists() and not orphan.exists()
-    assert imports._job_path(recent_failed).exists() and imports._job_path(waiting).exists()
+    assert not stored_upload(old_failed).exists() and not orphan.exists()
+    assert stored_upload(recent_failed).exists() and stored_upload(waiting).exists()
     assert artefact_dir_for(kept.pk).exists()
     assert not artefact_dir_for(failed.pk).exists() and not artefact_dir_for(99999).exists() and not leftover.exists()
     call_command("sweep_jobs")

@@ -31,15 +31,14 @@ it runs may or may not be included.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
 
+from .. import storage
 from ..errors import DomainError
 from ..io import writers
 from ..models import Annotation, Gold, ImageAsset, Item, Membership, Project, Vote
@@ -51,7 +50,6 @@ CHUNK_ITEMS = 1000
 FORMATS = ("csv", "jsonl", "msed")
 MSED_SPLITS = (Item.Split.TRAIN, Item.Split.DEV, Item.Split.TEST)
 _ROUND_ORDER = {Annotation.Round.MULTIMODAL: 0, Annotation.Round.TEXT: 1, Annotation.Round.IMAGE: 2}
-_FILE_CHUNK = 256 * 1024
 
 
 class _Names:
@@ -256,18 +254,18 @@ def _msed_rows(project: Project, split: str, ctx: _Context) -> Iterator[tuple[in
             yield number, item, row
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(_FILE_CHUNK):
-            yield chunk
-
-
-def _stored(asset_file: str) -> Path | None:
-    path = Path(settings.MEDIA_ROOT) / asset_file
-    if not path.is_file():
+def _stored(asset_file: str) -> bool:
+    """Whether the image is in storage (a name that would leave the storage counts as missing)."""
+    if not storage.image_exists(asset_file):
         log.warning("Export: the image file %s is missing from storage; left out.", asset_file)
-        return None
-    return path
+        return False
+    return True
+
+
+def _copy_stored(asset_file: str, dest: Path) -> None:
+    with dest.open("wb") as handle:
+        for chunk in storage.iter_image_chunks(asset_file):
+            handle.write(chunk)
 
 
 def _msed_members(project: Project, ctx: _Context, *, raw: bool = False) -> Iterator[writers.ZipMember]:
@@ -293,8 +291,10 @@ def _msed_members(project: Project, ctx: _Context, *, raw: bool = False) -> Iter
                 break
             for item_id, image_file in chunk:
                 number += 1
-                if image_file and (path := _stored(image_file)):
-                    yield writers.ZipMember(f"{split}/images/{number}.jpg", _file_chunks(path), compress=False)
+                if image_file and _stored(image_file):
+                    yield writers.ZipMember(
+                        f"{split}/images/{number}.jpg", storage.iter_image_chunks(image_file), compress=False
+                    )
             last = chunk[-1][0]
 
 
@@ -310,8 +310,8 @@ def _image_members(project: Project) -> Iterator[writers.ZipMember]:
         if not chunk:
             return
         for _, file in chunk:
-            if path := _stored(file):
-                yield writers.ZipMember(file, _file_chunks(path), compress=False)
+            if _stored(file):
+                yield writers.ZipMember(file, storage.iter_image_chunks(file), compress=False)
         last = chunk[-1][0]
 
 
@@ -409,8 +409,8 @@ def write_export(
 
             def rows_with_images() -> Iterator[dict]:
                 for number, item, row in numbered:
-                    if item.image_id and (source := _stored(item.image.file)):
-                        shutil.copyfile(source, folder / "images" / f"{number}.jpg")
+                    if item.image_id and _stored(item.image.file):
+                        _copy_stored(item.image.file, folder / "images" / f"{number}.jpg")
                         counts["images"] += 1
                     yield row
 
@@ -440,9 +440,9 @@ def _copy_images(project: Project, folder: Path) -> int:
         if not chunk:
             return copied
         for _, file in chunk:
-            if source := _stored(file):
+            if _stored(file):
                 dest = folder / file
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, dest)
+                _copy_stored(file, dest)
                 copied += 1
         last = chunk[-1][0]

@@ -9,8 +9,8 @@ Two passes over the file, both streaming:
 2. The write reads the file again and writes it in one transaction, in
    batches of BATCH_SIZE rows (bulk_create, COPY for votes). It runs only if
    the file is clean, or if the lead chose to import only the valid rows.
-   Image files written to MEDIA_ROOT during a write that fails are removed
-   again; content-addressed files that existed before are left alone.
+   Image files stored (annotator.storage) during a write that fails are
+   removed again; content-addressed files that existed before are left alone.
 
 Browser imports go through an ImportJob and the Celery task
 `annotator.tasks.run_import_job`; the command and tests call `import_path`.
@@ -29,14 +29,13 @@ outside the project is never attached from a file.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -47,7 +46,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from .. import jobs, selectors
+from .. import jobs, selectors, storage
 from ..errors import DomainError, NotAllowed
 from ..io import DatasetError
 from ..io import images as image_io
@@ -252,7 +251,7 @@ class _BatchWriter:
     """Writes batches of valid rows inside the import's transaction."""
 
     def __init__(
-        self, *, project: Project, schema: Schema, on_duplicate: str, dataset: Dataset, created_files: list[Path]
+        self, *, project: Project, schema: Schema, on_duplicate: str, dataset: Dataset, created_files: list[str]
     ):
         self.project, self.schema, self.on_duplicate = project, schema, on_duplicate
         self.dataset, self.created_files = dataset, created_files
@@ -266,18 +265,12 @@ class _BatchWriter:
         self.user_ids: dict[str, int] = {}
         self.sha_ids: dict[str, int] = {}
         self.counts: Counter = Counter()
-        self.media_root = Path(settings.MEDIA_ROOT)
 
     # images
     def _store_file(self, info: image_io.ImageInfo, data: bytes) -> None:
-        dest = self.media_root / info.storage_name
-        if dest.exists():
-            return  # content-addressed: the same bytes are there already
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(f"{dest.name}.{uuid.uuid4().hex}.part")
-        part.write_bytes(data)
-        os.replace(part, dest)  # atomic: a reader never sees half a file
-        self.created_files.append(dest)
+        # content-addressed: when the same bytes are stored already, nothing is written
+        if storage.save_image(info.storage_name, data):
+            self.created_files.append(info.storage_name)
 
     def _image_ids(self, rows: list[CleanRow]) -> None:
         wanted = {r.image_info.sha256: r for r in rows if r.image_info and r.image_info.sha256 not in self.sha_ids}
@@ -485,7 +478,7 @@ def _write(
     raw: bool = False,
 ) -> Counter:
     limits = _limits(raw=raw)
-    created_files: list[Path] = []
+    created_files: list[str] = []
     try:
         with transaction.atomic():
             # One import at a time per project, and no schema edits meanwhile.
@@ -545,12 +538,12 @@ def _write(
     return counts
 
 
-def _remove(files: list[Path]) -> None:
-    for path in files:
+def _remove(files: list[str]) -> None:
+    for name in files:
         try:
-            path.unlink(missing_ok=True)
+            storage.delete_file(name)
         except OSError:  # pragma: no cover - best effort; the sweeper is the fallback
-            log.warning("Could not remove %s after a failed import", path)
+            log.warning("Could not remove %s after a failed import", name)
 
 
 def _merged(counts: Counter, validation: _Validation) -> dict[str, int]:
@@ -679,31 +672,34 @@ def _publish_progress(job_id: int, data: dict) -> None:
     cache.set(_progress_key(job_id), data, PROGRESS_TIMEOUT_S)
 
 
-def _upload_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "imports"
+# Uploads wait in the media storage under imports/<uuid>/<name> until imported.
+UPLOADS = "imports"
 
 
-def _job_path(job: ImportJob) -> Path:
-    root = _upload_dir().resolve()
-    path = (Path(settings.MEDIA_ROOT) / job.path).resolve()
-    if root not in path.parents:
+def _job_file(job: ImportJob) -> str:
+    """The stored name of the job's upload, imports/<uuid>/<name>."""
+    parts = PurePosixPath(job.path).parts
+    if len(parts) < 3 or parts[0] != UPLOADS or ".." in parts:
         raise DomainError("This import's file is not where uploads are kept; upload it again.")
-    return path
+    return job.path
 
 
-def _save_upload(upload: Any, dest: Path) -> None:
+def _job_folder(job: ImportJob) -> str:
+    return str(PurePosixPath(_job_file(job)).parent)
+
+
+def _upload_kept(job: ImportJob) -> bool:
+    return bool(list(storage.list_files(storage.media_storage(), _job_folder(job))))
+
+
+def _save_upload(upload: Any, dest: str) -> None:
     if isinstance(upload, (str, Path)):
         source = Path(upload)
-        if source.is_dir():
-            shutil.copytree(source, dest, symlinks=True)
-        elif source.is_file():
-            shutil.copyfile(source, dest)
-        else:
+        if not source.exists():
             raise DomainError(f"There is no file or folder at {source}.")
+        storage.upload_folder(storage.media_storage(), source, dest)
         return
-    with dest.open("wb") as handle:
-        for chunk in upload.chunks():
-            handle.write(chunk)
+    storage.media_storage().save(dest, upload)
 
 
 def create_import_job(
@@ -717,7 +713,7 @@ def create_import_job(
     only_valid_rows: bool = False,
 ) -> ImportJob:
     """Keep an uploaded dataset (a Django UploadedFile, or a path) under
-    MEDIA_ROOT/imports/<uuid>/ and queue its validation.
+    imports/<uuid>/ in the media storage and queue its validation.
 
     dry_run=True validates only: the job stops at `valid` or `invalid` and
     waits for confirm_import. dry_run=False imports right after validation
@@ -743,15 +739,14 @@ def create_import_job(
             f"The file is {size / _MB:,.0f} MB; uploads may be at most {settings.MAX_UPLOAD_MB:,} MB. Split it into smaller files.",
             field="file",
         )
-    folder = _upload_dir() / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=False)
+    folder = f"{UPLOADS}/{uuid.uuid4().hex}"
     try:
         safe_name = get_valid_filename(Path(name).name) if not is_dir else "dataset"
     except SuspiciousFileOperation:  # a name with nothing usable left, e.g. "..."
         safe_name = f"upload{suffix}"
     if not is_dir and not safe_name.lower().endswith(suffix):
         safe_name = f"upload{suffix}"
-    dest = folder / safe_name
+    dest = f"{folder}/{safe_name}"
     try:
         _save_upload(upload, dest)
         with transaction.atomic():
@@ -759,7 +754,7 @@ def create_import_job(
                 project=project,
                 created_by=user,
                 original_name=name[:255],
-                path=str(dest.relative_to(Path(settings.MEDIA_ROOT))),
+                path=dest,
                 format="msed" if is_dir else suffix.lstrip("."),
                 on_duplicate=on_duplicate,
                 only_valid_rows=only_valid_rows,
@@ -768,7 +763,7 @@ def create_import_job(
             )
             jobs.enqueue_on_commit(run_import_job, job.pk, not dry_run, model=ImportJob, pk=job.pk)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        storage.delete_tree(storage.media_storage(), folder)
         raise
     return job
 
@@ -796,7 +791,7 @@ def confirm_import(*, job: ImportJob, user, only_valid_rows: bool, on_duplicate:
                 f"{job.counts.get('invalid', 0)} rows of this file have problems. Fix them and upload the file again, "
                 "or choose to import only the valid rows."
             )
-    if not _job_path(job).exists():
+    if not _upload_kept(job):
         raise DomainError("The uploaded file is no longer kept; upload it again.")
     job.status = ImportJob.Status.QUEUED
     job.on_duplicate = on_duplicate
@@ -824,7 +819,7 @@ def retry_import(*, job: ImportJob, user) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportJob.Status.FAILED:
         raise DomainError(f"This import is {job.get_status_display().lower()}; only a failed import can be retried.")
-    if not _job_path(job).exists():
+    if not _upload_kept(job):
         raise DomainError("The uploaded file is no longer kept; upload it again.")
     job.status = ImportJob.Status.QUEUED
     job.message = "Waiting to be checked again."
@@ -851,10 +846,10 @@ def discard_import(*, job: ImportJob, user) -> ImportJob:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "message", "finished_at"])
     try:
-        folder = _job_path(job).parent
+        folder = _job_folder(job)
     except DomainError:  # no file kept where uploads are: nothing to remove
         return job
-    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    transaction.on_commit(lambda: storage.delete_tree(storage.media_storage(), folder))
     return job
 
 
@@ -912,15 +907,20 @@ def _run_claimed(job: ImportJob, key_job: int, write: bool) -> ImportJob:
         # All or nothing: after a database blip the whole check and write
         # run again (the interrupted write was rolled back).
         jobs.fresh_connection()
-        return _run(
-            project=job.project,
-            path=_job_path(job),
-            on_duplicate=job.on_duplicate,
-            dry_run=not write,
-            only_valid_rows=job.only_valid_rows,
-            progress=progress,
-            before_write=before_write,
-        )
+        with ExitStack() as stack:
+            try:
+                path = stack.enter_context(storage.local_copy(storage.media_storage(), _job_file(job)))
+            except FileNotFoundError as exc:
+                raise DomainError("The uploaded file is no longer kept; upload it again.") from exc
+            return _run(
+                project=job.project,
+                path=path,
+                on_duplicate=job.on_duplicate,
+                dry_run=not write,
+                only_valid_rows=job.only_valid_rows,
+                progress=progress,
+                before_write=before_write,
+            )
 
     try:
         report = jobs.retry_db(attempt, what=f"import {job.pk}")
@@ -946,7 +946,7 @@ def _run_claimed(job: ImportJob, key_job: int, write: bool) -> ImportJob:
         status = ImportJob.Status.VALID
     job = _finish(job, status=status, message=report.message, report=report)
     if status == ImportJob.Status.SUCCEEDED:
-        shutil.rmtree(_job_path(job).parent, ignore_errors=True)
+        storage.delete_tree(storage.media_storage(), _job_folder(job))
     return job
 
 
@@ -1083,13 +1083,7 @@ def save_image_asset(*, data: bytes, name: str = "image") -> ImageAsset:
         )
     except DatasetError as exc:
         raise DomainError(exc.message) from exc
-    dest = Path(settings.MEDIA_ROOT) / info.storage_name
-    created = not dest.exists()
-    if created:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(f"{dest.name}.{uuid.uuid4().hex}.part")
-        part.write_bytes(data)
-        os.replace(part, dest)
+    created = storage.save_image(info.storage_name, data)
     try:
         with transaction.atomic():
             asset, _ = ImageAsset.objects.get_or_create(
@@ -1104,7 +1098,7 @@ def save_image_asset(*, data: bytes, name: str = "image") -> ImageAsset:
             )
     except BaseException:
         if created:
-            dest.unlink(missing_ok=True)
+            storage.delete_file(info.storage_name)
         raise
     return asset
 
@@ -1152,8 +1146,10 @@ def sweep_imports(report: jobs.SweepReport, now) -> None:
 
 
 def _remove_stale_uploads(report: jobs.SweepReport, now) -> None:
-    root = _upload_dir()
-    if not root.is_dir():
+    media = storage.media_storage()
+    try:
+        folders, _ = media.listdir(UPLOADS)
+    except storage.MISSING:
         return
     keep_until = now - timedelta(days=settings.IMPORT_UPLOAD_RETENTION_DAYS)
     by_folder = {}
@@ -1163,13 +1159,13 @@ def _remove_stale_uploads(report: jobs.SweepReport, now) -> None:
         parts = Path(path).parts
         if len(parts) >= 2 and parts[0] == "imports":
             by_folder[parts[1]] = (pk, status, finished_at or created_at)
-    for folder in sorted(root.iterdir()):
-        job = by_folder.get(folder.name)
+    for name in sorted(folders):
+        folder = f"{UPLOADS}/{name}"
+        job = by_folder.get(name)
         if job is None:
             # No import refers to it (an upload cut off half-way): give it a
             # day, an upload in progress has no job row yet.
-            modified = datetime.fromtimestamp(folder.stat().st_mtime, tz=UTC)
-            if modified > now - timedelta(days=1):
+            if _last_modified(media, folder) > now - timedelta(days=1):
                 continue
             why = "no import refers to it"
         else:
@@ -1180,7 +1176,19 @@ def _remove_stale_uploads(report: jobs.SweepReport, now) -> None:
                 continue
             why = f"import {pk} is {ImportJob.Status(status).label.lower()}"
         if report.dry_run:
-            report.add(f"would remove the upload {folder.name} ({why})")
+            report.add(f"would remove the upload {name} ({why})")
         else:
-            shutil.rmtree(folder, ignore_errors=True)
-            report.add(f"removed the upload {folder.name} ({why})")
+            storage.delete_tree(media, folder)
+            report.add(f"removed the upload {name} ({why})")
+
+
+def _last_modified(media, folder: str) -> datetime:
+    """When anything in a stored upload folder last changed (the folder's own
+    time when it holds nothing; object stores have no folder times)."""
+    times = [media.get_modified_time(name) for name in storage.list_files(media, folder)]
+    if not times:
+        try:
+            times = [media.get_modified_time(folder)]
+        except (*storage.MISSING, NotImplementedError, OSError):
+            times = [datetime.min.replace(tzinfo=UTC)]
+    return max(times)

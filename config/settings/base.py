@@ -196,8 +196,15 @@ import importlib.util  # noqa: E402
 
 _PLOTLY_DATA = Path(importlib.util.find_spec("plotly").origin).parent / "package_data"
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", _PLOTLY_DATA)]
+# Every file goes through these storages (annotator/storage.py for media,
+# inference/storage.py for model files), so a deployment whose web and worker
+# processes run on different machines can swap in S3-compatible storage
+# (django-storages; see DEVELOPERS.md). "default": images (content-addressed)
+# and uploaded datasets waiting for their import, in MEDIA_ROOT. "models": run
+# artefacts and offered weights, in MODEL_DIR.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "models": {"BACKEND": "inference.storage.ModelDirStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
@@ -205,8 +212,13 @@ STORAGES = {
 # through a view that checks project membership, never by the web server.
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
-# Trained model artefacts and cached image / text features.
+# Trained model artefacts (runs/) and weights an operator offers (weights/);
+# the root of the "models" storage. Cached image / text features live in
+# MODEL_DIR/features on each worker (a local cache, never shared storage).
 MODEL_DIR = Path(env("MODEL_DIR", str(BASE_DIR / "var" / "models")))
+# Training and prediction workers keep local copies of images here when the
+# media storage is not a local folder (S3): named by content hash, never stale.
+IMAGE_CACHE_DIR = Path(env("IMAGE_CACHE_DIR", str(BASE_DIR / "var" / "image-cache")))
 # Text encoders (folders with config.json) and image weights (files) an
 # operator places in MODEL_DIR/weights/ are offered to leads by name.
 

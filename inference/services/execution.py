@@ -10,12 +10,11 @@ failed by fail_abandoned_runs, and nothing it did is kept.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -28,8 +27,10 @@ from annotator.jobs import Heartbeat, fresh_connection, retry_db, worker_id
 from annotator.models import Project
 
 from .. import selectors
+from .. import storage as model_files
 from ..models import EmbeddingMap, PredictionRun, RunStatus, Suggestion, TrainingRun
-from .files import artefact_dir_for, feature_cache_dir, hide_server_paths, remove_artefact
+from ..storage import feature_cache_dir, remove_run_files
+from .files import hide_server_paths
 from .prelabelling import mark_prelabeller
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def fail_abandoned_run(*, model, pk: int, worker: str, now) -> bool:
         return False
     log.warning("%s %s failed: %s", model.__name__, pk, message)
     if model is TrainingRun:
-        remove_artefact(pk)
+        remove_run_files(pk)
     else:
         Suggestion.objects.filter(run_id=pk).delete()
     return True
@@ -204,12 +205,13 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         run.refresh_from_db()
         return run
     progress = _Progress(TrainingRun, run.pk, report)
-    artefact_dir = artefact_dir_for(run.pk)
+    artefact_dir = model_files.writing_run_folder(run.pk)
     heartbeat = Heartbeat(TrainingRun, run.pk).__enter__()
     try:
         from inference.modeling import TrainConfig, train
 
         schema = retry_db(selectors.get_project_schema, run.project, what="reading the project's schema")
+        model_files.ensure_local_weights(run.config)
         config = TrainConfig.from_dict(run.config)
         records = retry_db(selectors.list_training_records, run.project, schema, what="reading the labelled items")
         progress._update(phase=f"reading {len(records)} labelled items")
@@ -232,6 +234,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         except Exception as exc:  # the map is a bonus: keep the model
             log.exception("embedding map of run %s", run.pk)
             warnings.append(f"No embedding map: {_error_message(exc)}")
+        model_files.publish_run_folder(run.pk, artefact_dir)
 
         def succeed() -> bool:
             with transaction.atomic():
@@ -244,7 +247,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
                     dev_metrics=_clean_json(result.dev_metrics),
                     history=_clean_json(result.history),
                     data_counts=_clean_json(result.data_counts),
-                    artefact_path=str(result.artefact_path),
+                    artefact_path=model_files.run_name(run.pk),
                     best_epoch=result.best_epoch,
                     epoch=result.epochs_run,
                     warnings=[hide_server_paths(str(warning)) for warning in warnings],
@@ -257,7 +260,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
 
         done = retry_db(succeed, what=f"saving training run {run.pk}")
         if not done:
-            remove_artefact(run.pk)
+            remove_run_files(run.pk)
     except BaseException as exc:
         from inference.modeling import Cancelled
 
@@ -270,7 +273,7 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
             else:
                 message = "The worker was stopped while this run was training."
             _finish(TrainingRun, run.pk, RunStatus.FAILED, error=message, phase="")
-        remove_artefact(run.pk)
+        remove_run_files(run.pk)
         if not isinstance(exc, Exception):
             raise
     finally:
@@ -287,9 +290,8 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
 
 def _check_model_schema(training_run: TrainingRun, schema: selectors.ProjectSchema) -> None:
     """The model's labels must still be the project's: indices map to labels by position."""
-    meta_path = Path(training_run.artefact_path) / "artefact.json"
     try:
-        saved = [tuple(entry) for entry in json.loads(meta_path.read_text())["schema"]]
+        saved = [tuple(entry) for entry in model_files.read_run_meta(training_run.pk)["schema"]]
     except (OSError, ValueError, KeyError) as exc:
         raise RuntimeError(
             f"The model files of training run {training_run.pk} are missing or unreadable; train it again."
@@ -312,6 +314,7 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
         return run
     progress = _Progress(PredictionRun, run.pk, report)
     heartbeat = Heartbeat(PredictionRun, run.pk).__enter__()
+    model_folder = ExitStack()  # the model's files stay on this machine while it predicts
     try:
         from inference.modeling import Cancelled, load_model, predict
 
@@ -322,7 +325,8 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
         _check_model_schema(training_run, schema)
         records = retry_db(selectors.list_prediction_records, run.project, len(schema.tasks), what="reading the items")
         progress._update(items_total=len(records), items_done=0)
-        model = load_model(training_run.artefact_path)
+        model_files.ensure_local_weights(training_run.config)
+        model = load_model(model_folder.enter_context(model_files.local_run_folder(training_run.pk)))
         tasks = [(task_id, key, label_ids) for task_id, key, _, label_ids, _, _ in schema.tasks]
         done = skipped = 0
         for start in range(0, len(records), PREDICT_BATCH):
@@ -383,6 +387,7 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
             raise
     finally:
         heartbeat.__exit__(None, None, None)
+        model_folder.close()
     retry_db(run.refresh_from_db, what="reading the run")
     return run
 

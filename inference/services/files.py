@@ -1,73 +1,33 @@
-"""Where model files live on the server, and how answers speak of them.
+"""What model files the server offers, and how answers speak of them.
 
-Run artefacts under MODEL_DIR/runs/<id>, the shared feature cache, the
-weights an operator offers (MODEL_DIR/weights), and the helpers that keep
-absolute server paths out of pages and API answers.
+The weights an operator offers (weights/ in storages["models"]; inference/storage.py
+maps every model file to its name), and the helpers that keep absolute server
+paths out of pages and API answers.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-
-def runs_dir() -> Path:
-    return Path(settings.MODEL_DIR) / "runs"
-
-
-def feature_cache_dir() -> Path:
-    """Encoder outputs shared by every run and prediction (inference.modeling.features).
-
-    INFERENCE_FEATURE_CACHE_DIR (optional setting) moves it out of MODEL_DIR;
-    entries are keyed by encoder identity and content hash, so a cache may be
-    shared safely.
-    """
-    custom = getattr(settings, "INFERENCE_FEATURE_CACHE_DIR", None)
-    return Path(custom) if custom else Path(settings.MODEL_DIR) / "features"
-
-
-def artefact_dir_for(run_id: int) -> Path:
-    return runs_dir() / str(run_id)
-
-
-def remove_artefact(run_id: int) -> None:
-    """The run's artefact folder and any temporary sibling a killed write left."""
-    folder = artefact_dir_for(run_id)
-    shutil.rmtree(folder, ignore_errors=True)
-    if folder.parent.is_dir():
-        for stale in folder.parent.glob(f".{run_id}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-
+from .. import storage as model_files
+from ..storage import weights_dir
 
 PACKAGED_TEXT_ENCODERS = ("all-MiniLM-L6-v2", "bilstm", "cnn")
 
 
-def weights_dir() -> Path:
-    """Where an operator places extra text encoders (folders holding a
-    config.json) and image weights (files); leads choose them by name."""
-    return Path(settings.MODEL_DIR) / "weights"
-
-
-def _offered_entries() -> list[Path]:
-    try:
-        return sorted(entry for entry in weights_dir().iterdir() if not entry.name.startswith("."))
-    except OSError:
-        return []
-
-
 def offered_text_encoders() -> list[str]:
-    """The packaged encoders, then each model folder in weights_dir()."""
-    folders = [entry.name for entry in _offered_entries() if (entry / "config.json").is_file()]
-    return [*PACKAGED_TEXT_ENCODERS, *folders]
+    """The packaged encoders, then each model folder an operator placed in
+    the models storage's weights/ (asked of the storage, never the disk)."""
+    return [*PACKAGED_TEXT_ENCODERS, *model_files.offered_weights()[0]]
 
 
 def offered_image_weights() -> list[str]:
-    """Files in weights_dir() (torchvision state dicts for resnet18 / resnet50)."""
-    return [entry.name for entry in _offered_entries() if entry.is_file()]
+    """Files in the models storage's weights/ (torchvision state dicts for resnet18 / resnet50)."""
+    return model_files.offered_weights()[1]
 
 
 # Absolute paths in text: a '/' not preceded by a word character, '/', ':',

@@ -22,7 +22,8 @@ from annotator.models import Project
 
 from .. import selectors
 from ..modeling.options import FUSION_ALIASES, LOSS_OPTIONS, TRAIN_OPTIONS
-from .files import offered_image_weights, offered_text_encoders, weights_dir
+from ..storage import weights_dir
+from .files import offered_image_weights, offered_text_encoders
 
 # Options a lead may set (inference.modeling.options describes them); everything else keeps TrainConfig's default.
 OPTION_KEYS = (*(spec.name for spec in TRAIN_OPTIONS if not spec.group), "losses")

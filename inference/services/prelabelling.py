@@ -14,7 +14,6 @@ Where the hooks are wired:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from django.db import transaction
 
@@ -22,6 +21,7 @@ from annotator.errors import DomainError
 from annotator.models import Project
 
 from .. import selectors
+from .. import storage as model_files
 from ..models import PredictionRun, PrelabelPolicy, RunStatus, TrainingRun
 from .runs import enqueue_training, start_prediction_run
 
@@ -33,7 +33,7 @@ def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bo
         raise DomainError(
             f"Only a succeeded run can become the pre-labeller; this one is {run.get_status_display().lower()}."
         )
-    if not run.artefact_path or not Path(run.artefact_path).is_dir():
+    if not run.artefact_path or not model_files.has_run_files(run.pk):
         raise DomainError("This run's model files are missing from the server; train it again.")
     with transaction.atomic():
         # Serialise concurrent choices on the project row; without the lock

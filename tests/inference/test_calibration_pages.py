@@ -16,9 +16,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from annotator.models import Task
-from inference import figures, services
+from inference import figures
 from inference.modeling.calibration import calibrate_task, scale_probabilities
 from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
+from inference.services.runs import start_prediction_run
 from tests.inference.test_services import (  # noqa: F401
     demo_items,
     offered_tiny_bert,
@@ -77,7 +78,7 @@ def test_suggestions_carry_the_runs_temperature_scaled_probabilities(
 ):
     def predict() -> dict[tuple[int, int], Suggestion]:
         with django_capture_on_commit_callbacks(execute=True):
-            prediction = services.start_prediction_run(project=project, training_run=trained_run)
+            prediction = start_prediction_run(project=project, training_run=trained_run)
         prediction.refresh_from_db()
         assert prediction.status == RunStatus.SUCCEEDED, prediction.error
         return suggestions_of(prediction)
@@ -170,5 +171,5 @@ def test_evaluate_prints_each_tasks_temperature_and_ece_before_and_after(calibra
 
 def test_the_run_api_answers_the_calibration(api, lead, project, calibrated_run):
     api.force_authenticate(lead)
-    detail = api.get(reverse("inference:api-run-detail", args=[project.slug, calibrated_run.pk])).data
+    detail = api.get(reverse("api:run-detail", args=[project.slug, calibrated_run.pk])).data
     assert detail["calibration"]["sentiment"]["ece_after"] == calibrated_run.calibration["sentiment"]["ece_after"]

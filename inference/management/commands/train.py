@@ -51,7 +51,7 @@ class Command(BaseCommand):
         run = execute_training_run(run=run, report=lambda line: self.stdout.write(line))
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"Training run {run.pk} {run.status}: {run.error}")
-        self.stdout.write(f"training run {run.pk} succeeded; model in {run.artefact_path}")
+        self.stdout.write(f"training run {run.pk} succeeded; model stored as {run.artefact_path} (models storage)")
         self.stdout.write(json.dumps(_summary(run.test_metrics)))
 
 
