@@ -87,6 +87,31 @@ class Membership(models.Model):
         return f"{self.user} in {self.project} ({self.role})"
 
 
+class PrelabelPolicy(models.Model):
+    """How a project keeps its pre-labeller current (the inference app acts on it).
+
+    retrain_every_n_gold: retrain the pre-labeller (same configuration) once
+    this many gold labels were added since it was last trained; 0 = never.
+    suggest_new_items: imported items get suggestions from the pre-labeller.
+
+    A project setting kept here, beside the project, because the labelling
+    loop reads it: every project load joins it (selectors.get_project_for)
+    so a vote's gold change knows without a query whether to tell the
+    pre-labeller (services.gold). Moved from the inference app with its rows.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="prelabel_policy")
+    retrain_every_n_gold = models.PositiveIntegerField(default=0)
+    suggest_new_items = models.BooleanField(default=True)
+    # Gold labels of the project when the last retrain was started (or the
+    # pre-labeller was chosen); the policy counts from here.
+    gold_at_last_training = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"pre-labelling policy of {self.project}"
+
+
 class Task(models.Model):
     """One classification question of a project's schema (e.g. desire)."""
 
@@ -237,9 +262,11 @@ class Annotation(models.Model):
     # annotator inferred the labels (MSED 3.3, e.g. desire -> sentiment -> emotion).
     inference_order = models.JSONField(default=list, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    suggestion_run = models.ForeignKey(
-        "inference.PredictionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # The prediction run whose suggestions the page showed (the inference
+    # app's PredictionRun): a plain id, so annotator depends on nothing above
+    # it. Runs are never deleted while their project lives (the admin is
+    # read-only, and a project's deletion takes its annotations along).
+    suggestion_run_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     # {task_key: true|false}: whether the shown suggestion was kept.
     suggestion_accepted = models.JSONField(default=dict, blank=True)
     # Client-generated key: a retried submit finds its first annotation.

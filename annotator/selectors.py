@@ -16,9 +16,9 @@ from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import sql, tokens
+from . import sql, suggestions, tokens
 from .jobs import STALE_AFTER
-from .models import Annotation, ApiToken, Gold, Item, Membership, Project, Task, WorkerPresence
+from .models import Annotation, ApiToken, Gold, Item, Membership, PrelabelPolicy, Project, Task, WorkerPresence
 
 
 def get_api_token(raw: str, now) -> ApiToken | None:
@@ -68,8 +68,6 @@ def get_project_for(user: AbstractBaseUser, slug: str) -> Project | None:
 
     Every project API request starts here, so it is one statement rather
     than three. Whether the user may see the project is still get_role's call."""
-    from inference.models import PrelabelPolicy
-
     user_id = user.pk if user.is_authenticated else None
     row = sql.fetchone(
         f"SELECT {sql.columns(Project, 'p')}, {sql.columns(Membership, 'm')}, {sql.columns(PrelabelPolicy, 'pp')}"
@@ -320,10 +318,8 @@ class ItemFilters:
             # items in list_items_page.
             qs = qs.filter(Q(text__icontains=self.q) | Q(external_id__icontains=self.q))
         if self.suggestion:
-            # Any model's suggestion for the item (the inference app's rows,
-            # reached through Item's reverse relation: no import upwards).
-            suggested = Exists(Item.suggestions.rel.related_model.objects.filter(item=OuterRef("pk")))
-            qs = qs.filter(suggested if self.suggestion == "yes" else ~suggested)
+            # Any model's suggestion for the item (annotator/suggestions.py).
+            qs = suggestions.get_provider().filter_items(qs, suggested=self.suggestion == "yes")
         if self.gold_task and self.gold_label:
             qs = qs.filter(
                 Exists(Gold.objects.filter(item=OuterRef("pk"), task__key=self.gold_task, label__key=self.gold_label))

@@ -45,10 +45,10 @@ from django.utils import timezone
 from annotator import jobs
 from annotator.errors import DomainError
 from annotator.jobs import Heartbeat, fresh_connection, retry_db, worker_id
-from annotator.models import Annotation, Item, Project
+from annotator.models import Annotation, Item, PrelabelPolicy, Project
 
 from . import selectors
-from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, RunStatus, Suggestion, TrainingRun
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import logging
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 
-from annotator.models import Project
+from annotator.models import PrelabelPolicy, Project
 
 from . import services
-from .models import PredictionRun, PrelabelPolicy, TrainingRun
+from .models import PredictionRun, TrainingRun
 
 log = logging.getLogger(__name__)
 

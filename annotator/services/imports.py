@@ -47,7 +47,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from .. import jobs, selectors
+from .. import jobs, selectors, suggestions
 from ..errors import DomainError, PermissionDenied
 from ..io import DatasetError
 from ..io import images as image_io
@@ -454,9 +454,7 @@ class _BatchWriter:
         recompute_gold(item_ids=item_ids)
         if new_items:
             # New items get suggestions from the project's pre-labeller (queued on commit).
-            from inference.services import on_items_added
-
-            on_items_added(project=self.project, item_ids=[item.pk for item in new_items])
+            suggestions.get_provider().on_items_added(project=self.project, item_ids=[item.pk for item in new_items])
 
 
 def _cached_checker(images: dict[str, Any], dataset: Dataset, limits: Limits) -> Callable[[str], image_io.ImageInfo]:

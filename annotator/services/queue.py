@@ -72,11 +72,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import selectors, sql
+from .. import selectors, sql, suggestions
 from ..errors import DomainError, PermissionDenied
 from ..models import HAS_BOTH_MODALITIES, HAS_ONE_MODALITY, Annotation, Claim, Item, Membership, Project, Skip
 
@@ -392,9 +392,9 @@ def _lock_first_eligible(
 def _order_batches(project: Project, round_: str, *, modality: str | None) -> Iterator[list[int]]:
     order = project.queue_order
     if order == Project.QueueOrder.UNCERTAIN:
-        run = get_current_prediction_run(project)
-        if run is not None:
-            yield from _uncertain_batches(project, round_, modality, run)
+        run_id = suggestions.get_provider().current_run_id(project)
+        if run_id is not None:
+            yield from _uncertain_batches(project, round_, modality, run_id)
         yield from _finish_first_batches(project, round_, modality)
     elif order == Project.QueueOrder.RANDOM:
         yield from _random_batches(project, round_, modality)
@@ -512,25 +512,17 @@ def _open_bounds(project: Project, round_: str, modality: str | None) -> dict:
     return {"lo": min(ids, default=None), "hi": max(ids, default=None)}
 
 
-def _uncertain_batches(project: Project, round_: str, modality: str | None, run) -> Iterator[list[int]]:
-    from inference.models import Suggestion
-
+def _uncertain_batches(project: Project, round_: str, modality: str | None, run_id: int) -> Iterator[list[int]]:
     vote_field, _ = ROUND_COUNTERS[round_]
     open_items = (
         Item.objects.filter(project=project)
         .filter(MODALITY_Q[modality])
         .filter(**{f"{vote_field}__lt": project.votes_per_item})
     )
-    ranked = (
-        Suggestion.objects.filter(run=run, item__in=open_items.values("pk"))
-        .values("item_id")
-        .annotate(uncertainty=Sum("entropy"))
-        .order_by("-uncertainty", "item_id")
-        .values_list("item_id", flat=True)
-    )
+    provider = suggestions.get_provider()
     offset = 0
     while True:
-        ids = list(ranked[offset : offset + BATCH])
+        ids = provider.uncertain_item_ids(run_id=run_id, items=open_items, offset=offset, limit=BATCH)
         if not ids:
             return
         yield ids
@@ -561,17 +553,6 @@ def _skipped_batches(project: Project, annotator, round_: str) -> Iterator[list[
 # Reads for the labelling page (what an annotator may see of an item)
 
 
-def get_current_prediction_run(project: Project):
-    """The latest succeeded prediction run of the project's pre-labeller, or None."""
-    from inference.models import PredictionRun, RunStatus
-
-    return (
-        PredictionRun.objects.filter(project=project, training_run__is_prelabeller=True, status=RunStatus.SUCCEEDED)
-        .order_by(F("finished_at").desc(nulls_last=True), "-id")
-        .first()
-    )
-
-
 def get_item_view(item: Item, round_: str, *, project: Project) -> dict:
     """What the page may show of `item` in `round_`: the text round never
     carries the image (not even its URL), the image round never the text."""
@@ -591,22 +572,23 @@ def get_item_view(item: Item, round_: str, *, project: Project) -> dict:
     }
 
 
-def get_suggestions(item: Item, round_: str, *, project: Project, run=None) -> dict | None:
+def get_suggestions(item: Item, round_: str, *, project: Project) -> dict | None:
     """The current run's suggested label per task with its probability, when
     the project shows suggestions. Never in unimodal rounds: the model saw
     both modalities."""
-    from inference.models import Suggestion
-
     if not project.show_suggestions or round_ != Round.MULTIMODAL:
         return None
-    run = run or get_current_prediction_run(project)
-    if run is None:
+    provider = suggestions.get_provider()
+    run_id = provider.current_run_id(project)
+    if run_id is None:
         return None
-    rows = Suggestion.objects.filter(run=run, item=item).select_related("task", "label")
-    by_task = {s.task.key: {"label": s.label.key, "probability": round(s.probability, 4)} for s in rows}
+    by_task = {
+        task: {"label": s.label, "probability": round(s.probability, 4)}
+        for task, s in provider.labels_for_item(run_id=run_id, item_id=item.pk).items()
+    }
     if not by_task:
         return None
-    return {"run": run.pk, "after_first_choice": project.suggestions_after_first_choice, "by_task": by_task}
+    return {"run": run_id, "after_first_choice": project.suggestions_after_first_choice, "by_task": by_task}
 
 
 def get_claim_view(claim: Claim, *, project: Project) -> dict:

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from .. import sql
+from .. import sql, suggestions
 from ..errors import DomainError, PermissionDenied
 from ..models import Annotation, AnnotationEdit, Claim, Gold, Item, Label, Membership, Project, Skip, Task, Vote
 from . import queue
@@ -157,27 +157,26 @@ def _require_member(user, project: Project) -> None:
     queue._require_member(user, project)
 
 
-def _suggestion_outcome(project: Project, item: Item, round_: str, run_id, chosen: dict[str, Label]):
-    """(run, {task key: accepted}) for the suggestions the page showed.
+def _suggestion_outcome(
+    project: Project, item: Item, round_: str, run_id, chosen: dict[str, Label]
+) -> tuple[int | None, dict[str, bool]]:
+    """(run id, {task key: accepted}) for the suggestions the page showed.
 
     Accepted means the submitted label equals the suggested one, computed
     here rather than trusted from the page."""
-    from inference.models import PredictionRun, Suggestion
-
     if run_id in (None, ""):
         return None, {}
     if round_ != Round.MULTIMODAL:
         raise DomainError(
             "Suggestions are not shown in unimodal rounds; submit without a suggestion run.", field="suggestion_run"
         )
-    run = PredictionRun.objects.filter(pk=run_id, project=project).first()
-    if run is None:
+    suggested = suggestions.get_provider().label_ids_for_item(project=project, run_id=run_id, item_id=item.pk)
+    if suggested is None:
         raise DomainError("That suggestion run does not belong to this project.", field="suggestion_run")
-    suggested = dict(Suggestion.objects.filter(run=run, item=item).values_list("task_id", "label_id"))
     accepted = {
         key: label.pk == suggested[label.task_id] for key, label in chosen.items() if label.task_id in suggested
     }
-    return run, accepted
+    return run_id, accepted
 
 
 # --------------------------------------------------------------------------
@@ -218,7 +217,7 @@ def submit_annotation(
     chosen = validate_labels(schema, labels)
     order = validate_inference_order(schema, chosen, inference_order, required=project.ask_inference_order)
     duration = _clean_duration(duration_ms)
-    run, accepted = _suggestion_outcome(project, item, round_, suggestion_run_id, chosen)
+    run_id, accepted = _suggestion_outcome(project, item, round_, suggestion_run_id, chosen)
     try:
         with transaction.atomic():
             return _save_claimed(
@@ -230,7 +229,7 @@ def submit_annotation(
                 order=order,
                 duration=duration,
                 key=key,
-                run=run,
+                run_id=run_id,
                 accepted=accepted,
             )
     except (_NoClaim, IntegrityError) as refusal:
@@ -243,7 +242,7 @@ class _NoClaim(Exception):
     """The annotator holds no claim on the item in this round."""
 
 
-def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, key, run, accepted) -> SubmitResult:
+def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, key, run_id, accepted) -> SubmitResult:
     vote_field, claim_field = queue.ROUND_COUNTERS[round_]
     now = timezone.now()
     queue._renew(annotator=annotator, project=project, now=now)  # locks this annotator's claims first (queue: Locks)
@@ -261,7 +260,7 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
         round=round_,
         inference_order=order,
         duration_ms=duration,
-        suggestion_run=run,
+        suggestion_run_id=run_id,
         suggestion_accepted=accepted,
         client_key=key,
         created_at=now,
@@ -611,8 +610,6 @@ def get_item_record(item: Item, *, project: Project) -> dict:
     """Everything a lead needs to judge an item: every annotation (who, round,
     labels, order, time, suggestions kept), gold with support, the model's
     suggestions, the edit history, skips and live claims."""
-    from inference.models import Suggestion
-
     pseudonyms = dict(Membership.objects.filter(project=project).values_list("user_id", "pseudonym"))
     annotations = list(
         item.annotations.select_related("annotator")
@@ -633,11 +630,6 @@ def get_item_record(item: Item, *, project: Project) -> dict:
     for g in gold:
         g.disputed = is_disputed(g, project)
         g.distribution = counts.get((item.pk, g.task_id), [])
-    suggestions = list(
-        Suggestion.objects.filter(item=item)
-        .select_related("run", "task", "label")
-        .order_by("-run_id", "task__position")
-    )
     # Pages show names (the schema's task names, "Text only"), not raw keys.
     task_names = dict(project.tasks.values_list("key", "name"))
     return {
@@ -676,7 +668,7 @@ def get_item_record(item: Item, *, project: Project) -> dict:
         "gold": gold,
         # task id -> [(label, multimodal votes)] for every task, gold or not.
         "choices": {t: label_choices(ls, by_label.get((item.pk, t), Counter())) for t, ls in labels.items()},
-        "suggestions": suggestions,
+        "suggestions": suggestions.get_provider().list_for_item(item),
         "edits": edits,
         "skips": list(item.skips.select_related("annotator").order_by("at")),
         "claims": list(item.claims.select_related("annotator").order_by("created_at")),

@@ -84,7 +84,8 @@ def test_the_labelling_loop_runs_a_fixed_number_of_statements(lead):
 
 
 def test_suggestions_and_a_retrain_policy_cost_a_fixed_number_of_statements(lead):
-    from inference.models import PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+    from annotator.models import PrelabelPolicy
+    from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
 
     project = make_project(lead=lead, name="Loop with suggestions", show_suggestions=True)
     training = TrainingRun.objects.create(project=project, is_prelabeller=True, status=RunStatus.SUCCEEDED)

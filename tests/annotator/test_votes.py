@@ -215,7 +215,7 @@ def test_the_suggestion_run_and_acceptance_are_recorded(annotator, project, clai
     shown = queue.get_suggestions(item, Round.MULTIMODAL, project=project)
     assert shown["by_task"]["sentiment"] == {"label": "neutral", "probability": 0.8}
     annotation = submit(annotator, claim, suggestion_run_id=run.pk).annotation
-    assert annotation.suggestion_run == run
+    assert annotation.suggestion_run_id == run.pk
     assert annotation.suggestion_accepted == {"desire": True, "sentiment": False, "emotion": True}
 
 

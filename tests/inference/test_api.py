@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotator.models import Item
+from annotator.models import Item, PrelabelPolicy
 from inference import services
-from inference.models import PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
 from tests.inference.test_services import (  # noqa: F401
     add_votes,
     demo_items,

@@ -8,9 +8,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from annotator.models import Item
+from annotator.models import Item, PrelabelPolicy
 from inference import services
-from inference.models import PredictionRun, PrelabelPolicy, RunStatus, TrainingRun
+from inference.models import PredictionRun, RunStatus, TrainingRun
 from tests.inference.test_services import (  # noqa: F401
     add_votes,
     demo_items,
