@@ -174,13 +174,26 @@ HAS_ONE_MODALITY = Q(image__isnull=True) | Q(text="")
 
 
 class ItemQuerySet(models.QuerySet):
+    """Filters by progress of the multimodal round (Item.vote_count). They
+    take the items' project, whose numbers the caller has at hand: no join."""
+
     def unlabelled(self):
         """Items nobody has voted on yet."""
         return self.filter(vote_count=0)
 
-    def complete(self):
+    def in_progress(self, project: Project):
+        """Items with some votes, fewer than the project's number."""
+        return self.filter(vote_count__gt=0, vote_count__lt=project.votes_per_item)
+
+    def complete(self, project: Project):
         """Items that received the project's number of votes."""
-        return self.filter(vote_count__gte=models.F("project__votes_per_item"))
+        return self.filter(vote_count__gte=project.votes_per_item)
+
+    def disputed(self, project: Project):
+        """Items with at least one disputed gold label (GoldQuerySet.disputed)."""
+        return self.filter(
+            models.Exists(Gold.objects.filter(item=models.OuterRef("pk")).disputed(project.dispute_threshold))
+        )
 
 
 class Item(models.Model):
@@ -292,6 +305,14 @@ class Annotation(models.Model):
         return f"{self.annotator} on {self.item} ({self.round})"
 
 
+# Item's (vote counter, claim counter) of each round (annotator.services.queue).
+ROUND_COUNTERS: dict[str, tuple[str, str]] = {
+    Annotation.Round.MULTIMODAL: ("vote_count", "claim_count"),
+    Annotation.Round.TEXT: ("text_vote_count", "text_claim_count"),
+    Annotation.Round.IMAGE: ("image_vote_count", "image_claim_count"),
+}
+
+
 class Vote(models.Model):
     """One label for one task. item, annotator and round are copied from the
     annotation so the database itself forbids two votes for one task, and so
@@ -382,6 +403,18 @@ class AnnotationEdit(models.Model):
         ordering = ["annotation", "at", "id"]
 
 
+class GoldQuerySet(models.QuerySet):
+    def disputed(self, threshold: float):
+        """Gold still disputed: a tie, or support (votes for / votes) below
+        `threshold` (the project's dispute_threshold), unless a lead
+        adjudicated it. Gold.is_disputed is the same rule for one row."""
+        return (
+            self.exclude(source=Gold.Source.ADJUDICATED)
+            .filter(votes_total__gt=0)
+            .filter(Q(is_tie=True) | Q(votes_for__lt=models.F("votes_total") * threshold))
+        )
+
+
 class Gold(models.Model):
     """The gold label of an item for one task (MSED: the majority vote)."""
 
@@ -405,6 +438,8 @@ class Gold(models.Model):
     adjudicated_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = GoldQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "task"], name="gold_unique_per_task"),
@@ -415,6 +450,12 @@ class Gold(models.Model):
     @property
     def support(self) -> float | None:
         return self.votes_for / self.votes_total if self.votes_total else None
+
+    def is_disputed(self, threshold: float) -> bool:
+        """GoldQuerySet.disputed for this row."""
+        if self.source == self.Source.ADJUDICATED or not self.votes_total:
+            return False
+        return self.is_tie or self.votes_for < self.votes_total * threshold
 
 
 class ImportJob(models.Model):
