@@ -1,5 +1,5 @@
 """Annotations: submit, skip, change one's own. (What annotators and leads
-read of them: annotator.selectors.labelling and .adjudication.)
+read of them: annotator.selectors.labelling and .review.)
 
 An annotation is one annotator's judgement of an item in a round: one vote
 per task (MSED 3.3: desire, sentiment, emotion), the order in which they
@@ -237,9 +237,8 @@ class _NoClaim(Exception):
 def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, key, run_id, accepted) -> SubmitResult:
     vote_field, claim_field = ROUND_COUNTERS[round_]
     now = timezone.now()
-    queue.renew_held_claims(
-        annotator=annotator, project=project, now=now
-    )  # locks this annotator's claims first (queue: Locks)
+    # Locks this annotator's claims first (queue: Locks).
+    queue.renew_held_claims(annotator=annotator, project=project, now=now)
     # Race: a retry racing its own first attempt, or a skip of the same item
     # from another tab. Deleting the claim row decides: one of them finds it.
     deleted = sql.execute(
