@@ -19,6 +19,7 @@ from .models import (
     Item,
     Label,
     Membership,
+    PrelabelPolicy,
     Project,
     SecurityEvent,
     Task,
@@ -61,6 +62,11 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "project"]
     search_fields = ["user__username", "project__name"]
     raw_id_fields = ["user", "project"]
+
+
+@admin.register(PrelabelPolicy)
+class PrelabelPolicyAdmin(admin.ModelAdmin):
+    list_display = ["project", "retrain_every_n_gold", "suggest_new_items", "gold_at_last_training"]
 
 
 @admin.register(Task)

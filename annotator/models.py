@@ -87,6 +87,31 @@ class Membership(models.Model):
         return f"{self.user} in {self.project} ({self.role})"
 
 
+class PrelabelPolicy(models.Model):
+    """How a project keeps its pre-labeller current (the inference app acts on it).
+
+    retrain_every_n_gold: retrain the pre-labeller (same configuration) once
+    this many gold labels were added since it was last trained; 0 = never.
+    suggest_new_items: imported items get suggestions from the pre-labeller.
+
+    A project setting kept here, beside the project, because the labelling
+    loop reads it: every project load joins it (selectors.get_project_for)
+    so a vote's gold change knows without a query whether to tell the
+    pre-labeller (services.gold). Moved from the inference app with its rows.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="prelabel_policy")
+    retrain_every_n_gold = models.PositiveIntegerField(default=0)
+    suggest_new_items = models.BooleanField(default=True)
+    # Gold labels of the project when the last retrain was started (or the
+    # pre-labeller was chosen); the policy counts from here.
+    gold_at_last_training = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"pre-labelling policy of {self.project}"
+
+
 class Task(models.Model):
     """One classification question of a project's schema (e.g. desire)."""
 
@@ -149,13 +174,26 @@ HAS_ONE_MODALITY = Q(image__isnull=True) | Q(text="")
 
 
 class ItemQuerySet(models.QuerySet):
+    """Filters by progress of the multimodal round (Item.vote_count). They
+    take the items' project, whose numbers the caller has at hand: no join."""
+
     def unlabelled(self):
         """Items nobody has voted on yet."""
         return self.filter(vote_count=0)
 
-    def complete(self):
+    def in_progress(self, project: Project):
+        """Items with some votes, fewer than the project's number."""
+        return self.filter(vote_count__gt=0, vote_count__lt=project.votes_per_item)
+
+    def complete(self, project: Project):
         """Items that received the project's number of votes."""
-        return self.filter(vote_count__gte=models.F("project__votes_per_item"))
+        return self.filter(vote_count__gte=project.votes_per_item)
+
+    def disputed(self, project: Project):
+        """Items with at least one disputed gold label (GoldQuerySet.disputed)."""
+        return self.filter(
+            models.Exists(Gold.objects.filter(item=models.OuterRef("pk")).disputed(project.dispute_threshold))
+        )
 
 
 class Item(models.Model):
@@ -237,9 +275,11 @@ class Annotation(models.Model):
     # annotator inferred the labels (MSED 3.3, e.g. desire -> sentiment -> emotion).
     inference_order = models.JSONField(default=list, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    suggestion_run = models.ForeignKey(
-        "inference.PredictionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # The prediction run whose suggestions the page showed (the inference
+    # app's PredictionRun): a plain id, so annotator depends on nothing above
+    # it. Runs are never deleted while their project lives (the admin is
+    # read-only, and a project's deletion takes its annotations along).
+    suggestion_run_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     # {task_key: true|false}: whether the shown suggestion was kept.
     suggestion_accepted = models.JSONField(default=dict, blank=True)
     # Client-generated key: a retried submit finds its first annotation.
@@ -263,6 +303,14 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator} on {self.item} ({self.round})"
+
+
+# Item's (vote counter, claim counter) of each round (annotator.services.queue).
+ROUND_COUNTERS: dict[str, tuple[str, str]] = {
+    Annotation.Round.MULTIMODAL: ("vote_count", "claim_count"),
+    Annotation.Round.TEXT: ("text_vote_count", "text_claim_count"),
+    Annotation.Round.IMAGE: ("image_vote_count", "image_claim_count"),
+}
 
 
 class Vote(models.Model):
@@ -355,6 +403,18 @@ class AnnotationEdit(models.Model):
         ordering = ["annotation", "at", "id"]
 
 
+class GoldQuerySet(models.QuerySet):
+    def disputed(self, threshold: float):
+        """Gold still disputed: a tie, or support (votes for / votes) below
+        `threshold` (the project's dispute_threshold), unless a lead
+        adjudicated it. Gold.is_disputed is the same rule for one row."""
+        return (
+            self.exclude(source=Gold.Source.ADJUDICATED)
+            .filter(votes_total__gt=0)
+            .filter(Q(is_tie=True) | Q(votes_for__lt=models.F("votes_total") * threshold))
+        )
+
+
 class Gold(models.Model):
     """The gold label of an item for one task (MSED: the majority vote)."""
 
@@ -378,6 +438,8 @@ class Gold(models.Model):
     adjudicated_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = GoldQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "task"], name="gold_unique_per_task"),
@@ -388,6 +450,12 @@ class Gold(models.Model):
     @property
     def support(self) -> float | None:
         return self.votes_for / self.votes_total if self.votes_total else None
+
+    def is_disputed(self, threshold: float) -> bool:
+        """GoldQuerySet.disputed for this row."""
+        if self.source == self.Source.ADJUDICATED or not self.votes_total:
+            return False
+        return self.is_tie or self.votes_for < self.votes_total * threshold
 
 
 class ImportJob(models.Model):

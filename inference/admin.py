@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from annotator.admin import ReadOnlyAdmin
 
-from .models import EmbeddingMap, PredictionRun, PrelabelPolicy, Suggestion, TrainingRun
+from .models import EmbeddingMap, PredictionRun, Suggestion, TrainingRun
 
 
 @admin.register(TrainingRun)
@@ -21,11 +21,6 @@ class PredictionRunAdmin(ReadOnlyAdmin):
 class SuggestionAdmin(ReadOnlyAdmin):
     list_display = ["item", "task", "label", "probability", "entropy", "run"]
     show_full_result_count = False
-
-
-@admin.register(PrelabelPolicy)
-class PrelabelPolicyAdmin(admin.ModelAdmin):
-    list_display = ["project", "retrain_every_n_gold", "suggest_new_items", "gold_at_last_training"]
 
 
 @admin.register(EmbeddingMap)

@@ -167,26 +167,6 @@ class Suggestion(models.Model):
         indexes = [models.Index(fields=["item", "task"], name="suggestion_item_task")]
 
 
-class PrelabelPolicy(models.Model):
-    """How a project keeps its pre-labeller current.
-
-    retrain_every_n_gold: retrain the pre-labeller (same configuration) once
-    this many gold labels were added since it was last trained; 0 = never.
-    suggest_new_items: imported items get suggestions from the pre-labeller.
-    """
-
-    project = models.OneToOneField("annotator.Project", on_delete=models.CASCADE, related_name="prelabel_policy")
-    retrain_every_n_gold = models.PositiveIntegerField(default=0)
-    suggest_new_items = models.BooleanField(default=True)
-    # Gold labels of the project when the last retrain was started (or the
-    # pre-labeller was chosen); the policy counts from here.
-    gold_at_last_training = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"pre-labelling policy of {self.project}"
-
-
 class EmbeddingMap(models.Model):
     """A 2-D PCA projection of a run's learned item representations (CH-SIMS Fig. 4).
 

@@ -19,10 +19,10 @@ from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
-from annotator.models import Gold, Item, Label, Project, Task
+from annotator.models import Gold, Item, Label, PrelabelPolicy, Project, Task
 from annotator.storage import local_image_path
 
-from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, RunStatus, Suggestion, TrainingRun
 
 TRAINING_SPLITS = (Item.Split.TRAIN, Item.Split.DEV, Item.Split.TEST)
 # Items with at least this many multimodal votes take part in the

@@ -12,9 +12,9 @@ import logging
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 
-from annotator.models import Project
+from annotator.models import PrelabelPolicy, Project
 
-from .models import PredictionRun, PrelabelPolicy, TrainingRun
+from .models import PredictionRun, TrainingRun
 from .services.execution import execute_prediction_run, execute_training_run, fail_abandoned_runs
 from .services.prelabelling import on_gold_changed
 

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from .. import selectors
 from ..errors import DomainError
 from ..models import Annotation, Item, Label, Task
+from ..selectors import labelling, review
 from ..services import gold as gold_services
 from ..services import queue, votes
 from . import workspace_serializers as s
@@ -93,11 +94,11 @@ class QueueNext(ItemMixin, APIView):
         project = self.get_project()
         claim = queue.claim_next_item(annotator=request.user, project=project, current_item_id=current_item)
         body = {
-            "work": queue.get_claim_view(claim, project=project) if claim else None,
+            "work": labelling.get_claim_view(claim, project=project) if claim else None,
             "message": "" if claim else "Nothing is left for you to label in this project. Thank you!",
         }
         if include_progress:
-            body["progress"] = queue.get_progress(request.user, project)
+            body["progress"] = labelling.get_progress(request.user, project)
         return Response(body)  # as NextOut documents it
 
 
@@ -173,7 +174,7 @@ class OwnAnnotation(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectMember]
 
     def get_annotation(self):
-        annotation = votes.get_own_annotation(self.request.user, self.get_project(), self.kwargs["annotation_id"])
+        annotation = labelling.get_own_annotation(self.request.user, self.get_project(), self.kwargs["annotation_id"])
         if annotation is None:
             raise Http404("You have no such annotation in this project.")
         return annotation
@@ -185,7 +186,9 @@ class OwnAnnotation(ProjectMixin, APIView):
     )
     def get(self, request, slug, annotation_id):
         return Response(
-            s.OwnAnnotationViewOut(votes.get_annotation_view(self.get_annotation(), project=self.get_project())).data
+            s.OwnAnnotationViewOut(
+                labelling.get_annotation_view(self.get_annotation(), project=self.get_project())
+            ).data
         )
 
     @extend_schema(
@@ -198,7 +201,9 @@ class OwnAnnotation(ProjectMixin, APIView):
         data = s.EditIn(data=request.data)
         data.is_valid(raise_exception=True)
         annotation = votes.edit_annotation(annotation=self.get_annotation(), editor=request.user, **data.validated_data)
-        return Response(s.OwnAnnotationViewOut(votes.get_annotation_view(annotation, project=self.get_project())).data)
+        return Response(
+            s.OwnAnnotationViewOut(labelling.get_annotation_view(annotation, project=self.get_project())).data
+        )
 
 
 class OwnAnnotationPrevious(ProjectMixin, APIView):
@@ -219,12 +224,12 @@ class OwnAnnotationPrevious(ProjectMixin, APIView):
         project = self.get_project()
         after, before = _int_param(request, "after"), _int_param(request, "before")  # both checked, as documented
         if after:
-            annotation = votes.get_next_annotation(request.user, project, after_id=after)
+            annotation = labelling.get_next_annotation(request.user, project, after_id=after)
         else:
-            annotation = votes.get_previous_annotation(request.user, project, before_id=before)
+            annotation = labelling.get_previous_annotation(request.user, project, before_id=before)
         if annotation is None:
             raise Http404("There is no annotation of yours in that direction.")
-        return Response(s.OwnAnnotationViewOut(votes.get_annotation_view(annotation, project=project)).data)
+        return Response(s.OwnAnnotationViewOut(labelling.get_annotation_view(annotation, project=project)).data)
 
 
 def _int_param(request, name: str) -> int | None:
@@ -244,7 +249,7 @@ class ItemRecord(ItemMixin, APIView):
         tags=TAG_LEAD, responses=s.ItemRecordOut, summary="An item's votes, gold, suggestions and history (leads)"
     )
     def get(self, request, slug, item_id):
-        record = votes.get_item_record(self.get_item(), project=self.get_project())
+        record = review.get_item_record(self.get_item(), project=self.get_project())
         return Response(s.ItemRecordOut(record).data)
 
 
@@ -268,8 +273,8 @@ class ItemAdjudicate(ItemMixin, APIView):
         if label is None:
             raise DomainError(f"{data.validated_data['label']!r} is not a label of {task.name}.", field="label")
         gold = gold_services.adjudicate(item=item, task=task, label=label, lead=request.user)
-        gold.disputed = votes.is_disputed(gold, project)
-        gold.distribution = votes._vote_counts([item.pk]).get((item.pk, task.pk), [])
+        gold.disputed = gold.is_disputed(project.dispute_threshold)
+        gold.distribution = review.get_vote_distribution([item.pk]).get((item.pk, task.pk), [])
         return Response(s.GoldRowOut(gold).data)
 
 
@@ -286,7 +291,7 @@ class DisputedList(ProjectMixin, APIView):
         summary="Disputed items: a tie or support below the threshold, not yet adjudicated (leads)",
     )
     def get(self, request, slug):
-        page = votes.list_disputed_items(
+        page = review.list_disputed_items(
             self.get_project(),
             after=query_int(request, "after"),
             complete_only=query_bool(request, "complete", False),

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from .. import sql
+from .. import sql, suggestions
 from ..errors import DomainError
-from ..models import Annotation, Gold, Item, Label, Project, Task, Vote
+from ..models import Annotation, Gold, Item, Label, PrelabelPolicy, Project, Task, Vote
 
 CHUNK = 500  # items per statement (SQLite allows at most 32766 parameters)
 
@@ -80,12 +80,9 @@ def recompute_gold(*, item_ids: Iterable[int], project: Project | None = None, v
 
 
 def _gold_changed(project: Project) -> None:
-    """Let the project's retrain policy know; no query when no policy asks
-    for retraining and the policy came with the project
-    (selectors.get_project_for), one otherwise."""
-    from inference.models import PrelabelPolicy
-    from inference.services.prelabelling import on_gold_changed
-
+    """Tell the pre-labeller (annotator/suggestions.py) when the project's
+    policy retrains on new gold; no query when the policy came with the
+    project (selectors.get_project_for), one otherwise."""
     cache = Project.prelabel_policy.related
     if cache.is_cached(project):
         policy = cache.get_cached_value(project)
@@ -93,7 +90,7 @@ def _gold_changed(project: Project) -> None:
     else:
         wanted = PrelabelPolicy.objects.filter(project=project, retrain_every_n_gold__gt=0).exists()
     if wanted:
-        on_gold_changed(project=project)
+        suggestions.get_provider().on_gold_changed(project=project)
 
 
 @transaction.atomic

@@ -46,7 +46,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from .. import jobs, selectors, storage
+from .. import jobs, selectors, storage, suggestions
 from ..errors import DomainError, NotAllowed
 from ..io import DatasetError
 from ..io import images as image_io
@@ -447,9 +447,7 @@ class _BatchWriter:
         recompute_gold(item_ids=item_ids)
         if new_items:
             # New items get suggestions from the project's pre-labeller (queued on commit).
-            from inference.services.prelabelling import on_items_added
-
-            on_items_added(project=self.project, item_ids=[item.pk for item in new_items])
+            suggestions.get_provider().on_items_added(project=self.project, item_ids=[item.pk for item in new_items])
 
 
 def _cached_checker(images: dict[str, Any], dataset: Dataset, limits: Limits) -> Callable[[str], image_io.ImageInfo]:

@@ -9,7 +9,8 @@ Claims
     next item while the current one is on screen, passes `current_item_id`
     and so holds at most two claims. Any action renews the lease (and the
     page sends a heartbeat); submit and skip end it; an expired claim is
-    swept, which gives its slot back to the queue.
+    swept, which gives its slot back to the queue. What the page shows of
+    a claim is read by annotator.selectors.labelling.
 
 Rounds (Project.unimodal_rounds; CH-SIMS 3.2: text first, then the other
 modality, multimodal last, each seeing only its own modality)
@@ -51,7 +52,7 @@ Cost
 
 Locks
     Every transaction that changes an annotator's claims (claim, submit,
-    skip) first renews them all, locking them in id order (_renew): two
+    skip) first renews them all, locking them in id order (renew_held_claims): two
     requests of one annotator (the page fetching ahead while submitting)
     queue there instead of deadlocking. Item rows come after claim rows,
     and a submit takes its item's lock last, for its final two statements.
@@ -65,29 +66,20 @@ Locks
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
-from django.urls import reverse
+from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import selectors, sql
-from ..errors import DomainError, NotAllowed
-from ..models import HAS_BOTH_MODALITIES, HAS_ONE_MODALITY, Annotation, Claim, Item, Membership, Project, Skip
+from .. import selectors, sql, suggestions
+from ..errors import DomainError
+from ..models import HAS_BOTH_MODALITIES, HAS_ONE_MODALITY, ROUND_COUNTERS, Annotation, Claim, Item, Project, Skip
 
 Round = Annotation.Round
-
-# (vote counter, claim counter) on Item, per round.
-ROUND_COUNTERS: dict[str, tuple[str, str]] = {
-    Round.MULTIMODAL: ("vote_count", "claim_count"),
-    Round.TEXT: ("text_vote_count", "text_claim_count"),
-    Round.IMAGE: ("image_vote_count", "image_claim_count"),
-}
 
 BATCH = 40  # candidate ids read per index seek
 CHUNK = 10  # candidates the first locking query checks
@@ -110,13 +102,13 @@ def claim_next_item(*, annotator, project: Project, current_item_id: int | None 
     Runs two short transactions: a sweep of expired claims (which never
     waits on a lock), then the claim.
     """
-    _require_member(annotator, project)
+    selectors.require_member(annotator, project)
     release_expired_claims(project=project)
     with transaction.atomic():
         _lease_commit()
         now = timezone.now()
         expires_at = now + _lease(project)
-        held = [c for c in _renew(annotator=annotator, project=project, now=now) if c[1] != current_item_id]
+        held = [c for c in renew_held_claims(annotator=annotator, project=project, now=now) if c[1] != current_item_id]
         if held:
             return _load_claim(min(held)[0])
         found = _find_eligible(project, annotator)
@@ -176,9 +168,9 @@ def renew_claims(*, annotator, project: Project) -> datetime | None:
 
     Returns the new expiry, or None when they hold no claim (it expired and
     was swept, or they hold nothing)."""
-    _require_member(annotator, project)
+    selectors.require_member(annotator, project)
     now = timezone.now()
-    if _renew(annotator=annotator, project=project, now=now):
+    if renew_held_claims(annotator=annotator, project=project, now=now):
         return now + _lease(project)
     return None
 
@@ -237,10 +229,11 @@ def _lease(project: Project) -> timedelta:
     return timedelta(minutes=project.claim_minutes or 10)
 
 
-def _renew(*, annotator, project: Project, now: datetime) -> list[tuple[int, int, str]]:
+def renew_held_claims(*, annotator, project: Project, now: datetime) -> list[tuple[int, int, str]]:
     """Extend the annotator's leases in `project`, locking their claim rows
     in id order (see Locks above); returns the claims held, as (claim id,
-    item id, round)."""
+    item id, round). Every transaction that changes the annotator's claims
+    (claim, submit, skip) calls this first."""
     # A conditional update, not read-then-write: it races with the sweep's
     # conditional delete, and whichever commits first wins cleanly.
     return sql.fetchall(
@@ -257,19 +250,15 @@ def _renew_sql(for_update: bool) -> str:
     )
 
 
-def _delete_claim(*, item_id: int, annotator, round_: str) -> bool:
-    """Delete a claim and give back its slot (the item row is locked after
-    the claim row, as everywhere)."""
+def release_claim(*, item_id: int, annotator, round_: str) -> bool:
+    """Delete a claim and give back its slot; True if there was one. Call
+    inside the transaction, after renew_held_claims (the item row is locked
+    after the claim rows, as everywhere)."""
     if Claim.objects.filter(item_id=item_id, annotator=annotator, round=round_).delete()[0]:
         _, claim_field = ROUND_COUNTERS[round_]
         Item.objects.filter(pk=item_id).update(**{claim_field: F(claim_field) - 1})
         return True
     return False
-
-
-def _require_member(user, project: Project) -> None:
-    if not selectors.is_member(user, project):
-        raise NotAllowed("You are not a member of this project.")
 
 
 # --------------------------------------------------------------------------
@@ -392,9 +381,9 @@ def _lock_first_eligible(
 def _order_batches(project: Project, round_: str, *, modality: str | None) -> Iterator[list[int]]:
     order = project.queue_order
     if order == Project.QueueOrder.UNCERTAIN:
-        run = get_current_prediction_run(project)
-        if run is not None:
-            yield from _uncertain_batches(project, round_, modality, run)
+        run_id = suggestions.get_provider().current_run_id(project)
+        if run_id is not None:
+            yield from _uncertain_batches(project, round_, modality, run_id)
         yield from _finish_first_batches(project, round_, modality)
     elif order == Project.QueueOrder.RANDOM:
         yield from _random_batches(project, round_, modality)
@@ -512,25 +501,17 @@ def _open_bounds(project: Project, round_: str, modality: str | None) -> dict:
     return {"lo": min(ids, default=None), "hi": max(ids, default=None)}
 
 
-def _uncertain_batches(project: Project, round_: str, modality: str | None, run) -> Iterator[list[int]]:
-    from inference.models import Suggestion
-
+def _uncertain_batches(project: Project, round_: str, modality: str | None, run_id: int) -> Iterator[list[int]]:
     vote_field, _ = ROUND_COUNTERS[round_]
     open_items = (
         Item.objects.filter(project=project)
         .filter(MODALITY_Q[modality])
         .filter(**{f"{vote_field}__lt": project.votes_per_item})
     )
-    ranked = (
-        Suggestion.objects.filter(run=run, item__in=open_items.values("pk"))
-        .values("item_id")
-        .annotate(uncertainty=Sum("entropy"))
-        .order_by("-uncertainty", "item_id")
-        .values_list("item_id", flat=True)
-    )
+    provider = suggestions.get_provider()
     offset = 0
     while True:
-        ids = list(ranked[offset : offset + BATCH])
+        ids = provider.uncertain_item_ids(run_id=run_id, items=open_items, offset=offset, limit=BATCH)
         if not ids:
             return
         yield ids
@@ -555,97 +536,3 @@ def _skipped_batches(project: Project, annotator, round_: str) -> Iterator[list[
     ids = list(skipped.values_list("item_id", flat=True)[: BATCH * 5])
     for start in range(0, len(ids), BATCH):
         yield ids[start : start + BATCH]
-
-
-# --------------------------------------------------------------------------
-# Reads for the labelling page (what an annotator may see of an item)
-
-
-def get_current_prediction_run(project: Project):
-    """The latest succeeded prediction run of the project's pre-labeller, or None."""
-    from inference.models import PredictionRun, RunStatus
-
-    return (
-        PredictionRun.objects.filter(project=project, training_run__is_prelabeller=True, status=RunStatus.SUCCEEDED)
-        .order_by(F("finished_at").desc(nulls_last=True), "-id")
-        .first()
-    )
-
-
-def get_item_view(item: Item, round_: str, *, project: Project) -> dict:
-    """What the page may show of `item` in `round_`: the text round never
-    carries the image (not even its URL), the image round never the text."""
-    show_text = round_ != Round.IMAGE
-    show_image = round_ != Round.TEXT
-    return {
-        "id": item.pk,
-        "external_id": item.external_id,
-        "round": round_,
-        "text": item.text if show_text and item.text else None,
-        "image_url": reverse("annotator:item-image", args=[project.slug, item.pk])
-        if show_image and item.image_id
-        else None,
-        "has_text": item.has_text,
-        "has_image": item.has_image,
-        "hidden": "image" if round_ == Round.TEXT else "text" if round_ == Round.IMAGE else None,
-    }
-
-
-def get_suggestions(item: Item, round_: str, *, project: Project, run=None) -> dict | None:
-    """The current run's suggested label per task with its probability, when
-    the project shows suggestions. Never in unimodal rounds: the model saw
-    both modalities."""
-    from inference.models import Suggestion
-
-    if not project.show_suggestions or round_ != Round.MULTIMODAL:
-        return None
-    run = run or get_current_prediction_run(project)
-    if run is None:
-        return None
-    rows = Suggestion.objects.filter(run=run, item=item).select_related("task", "label")
-    by_task = {s.task.key: {"label": s.label.key, "probability": round(s.probability, 4)} for s in rows}
-    if not by_task:
-        return None
-    return {"run": run.pk, "after_first_choice": project.suggestions_after_first_choice, "by_task": by_task}
-
-
-def get_claim_view(claim: Claim, *, project: Project) -> dict:
-    """The payload of a claimed item for the labelling page and the API."""
-    item = claim.item
-    return {
-        "item": get_item_view(item, claim.round, project=project),
-        "round": claim.round,
-        "expires_at": claim.expires_at,
-        "suggestions": get_suggestions(item, claim.round, project=project),
-        "previously_skipped": claim.previously_skipped
-        if hasattr(claim, "previously_skipped")
-        else Skip.objects.filter(item=item, annotator_id=claim.annotator_id, round=claim.round).exists(),
-    }
-
-
-def can_see_image(user, item: Item, *, project: Project) -> bool:
-    """Whether `user` may load the image of `item`.
-
-    In a unimodal project an annotator sees the image of an item with text
-    only once they have labelled its text alone (the text round must not be
-    coloured by the picture). Leads, and projects without unimodal rounds,
-    see every image."""
-    if not project.unimodal_rounds or not item.text or selectors.is_lead(user, project):
-        return True
-    return Annotation.objects.filter(item=item, annotator=user, round=Round.TEXT).exists()
-
-
-def get_progress(user, project: Project) -> dict:
-    """Progress for the labelling page: the annotator's annotations against
-    their share, and the project's complete items against its items.
-
-    Without fixed assignments "my share" is the project's annotations
-    (items x votes x rounds) divided among its annotators, capped at what one
-    person can do (each item once per round)."""
-    rounds = len(project.rounds)
-    total = Item.objects.filter(project=project).count()
-    done = Item.objects.filter(project=project, vote_count__gte=project.votes_per_item).count()
-    mine = Annotation.objects.filter(item__project=project, annotator=user).count()
-    annotators = project.memberships.filter(role=Membership.Role.ANNOTATOR).exclude(user=user).count() + 1
-    share = min(total * rounds, math.ceil(total * project.votes_per_item * rounds / annotators))
-    return {"mine_done": mine, "mine_share": max(share, mine), "project_done": done, "project_total": total}

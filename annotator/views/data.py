@@ -15,9 +15,9 @@ from ..errors import DomainError
 from ..forms import ConfirmImportForm, ExportForm, ImportForm
 from ..io import samples
 from ..models import ImportJob, Item, Membership
+from ..selectors import labelling
 from ..services import exports as export_services
 from ..services import imports as import_services
-from ..services import queue
 from ..services import splits as split_services
 from ..services.projects import get_schema
 from ..services.security import record_security_event
@@ -52,7 +52,7 @@ def item_image(request, project, item_id: int):
     item = get_object_or_404(Item.objects.select_related("image"), pk=item_id, project=project)
     if item.image is None:
         raise Http404("This item has no image.")
-    if not queue.can_see_image(request.user, item, project=project):
+    if not labelling.can_see_image(request.user, item, project=project):
         # Unimodal rounds: the text round must be labelled from the text alone.
         raise PermissionDenied("Label this item's text first: its image is hidden until then.")
     handle, content_type = open_image_file(item.image)

@@ -14,14 +14,14 @@ from django.views.decorators.http import require_POST
 from ..access import project_view
 from ..errors import DomainError
 from ..models import Annotation, Item, Label, Membership, Task
+from ..selectors import review
 from ..services import gold as gold_services
-from ..services import votes
 
 
 @project_view(role=Membership.Role.LEAD)
 def item_detail(request, project, item_id: int):
     item = get_object_or_404(Item.objects.select_related("image"), pk=item_id, project=project)
-    record = votes.get_item_record(item, project=project)
+    record = review.get_item_record(item, project=project)
     tasks = list(project.tasks.order_by("position", "id"))
     gold = {g.task_id: g for g in record["gold"]}
     rows = [(t, gold.get(t.pk), record["choices"].get(t.pk, [])) for t in tasks]
@@ -60,7 +60,7 @@ def item_adjudicate(request, project, item_id: int):
         return _back(project, item, from_queue, request.POST)
     messages.success(request, f"Gold {task.name} of {item.external_id} is now “{label.name}” (adjudicated).")
     complete_only = from_queue and request.POST.get("complete") == "1"
-    following = votes.get_next_disputed_item(project, from_id=item.pk, complete_only=complete_only)
+    following = review.get_next_disputed_item(project, from_id=item.pk, complete_only=complete_only)
     if following is None:
         messages.info(request, "No disputed items are left.")
         if from_queue:
@@ -84,7 +84,7 @@ def _back(project, item: Item, from_queue: bool, post) -> HttpResponseRedirect:
 def adjudication(request, project):
     """Disputed items (a tie, or support below the project's threshold), keyset-paginated."""
     complete_only = request.GET.get("complete") == "1"
-    page = votes.list_disputed_items(project, after=request.GET.get("after"), complete_only=complete_only)
+    page = review.list_disputed_items(project, after=request.GET.get("after"), complete_only=complete_only)
     tasks = list(project.tasks.order_by("position", "id"))
     return render(
         request,

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from .. import selectors
 from ..access import project_view
-from ..services import queue, votes
+from ..selectors import labelling
+from ..services import queue
 
 # A number no real id reaches, replaced by the item or annotation id in the script.
 ID_PLACEHOLDER = 2147483647
@@ -57,13 +58,13 @@ def item_annotate(request, project):
     the page; `?edit=<annotation id>` opens one of their own annotations."""
     edit_id = request.GET.get("edit", "")
     if edit_id:
-        annotation = votes.get_own_annotation(request.user, project, int(edit_id)) if edit_id.isdigit() else None
+        annotation = labelling.get_own_annotation(request.user, project, int(edit_id)) if edit_id.isdigit() else None
         if annotation is None:
             raise Http404("You have no such annotation in this project.")
-        start = {"mode": "edit", **votes.get_annotation_view(annotation, project=project)}
+        start = {"mode": "edit", **labelling.get_annotation_view(annotation, project=project)}
     else:
         claim = queue.claim_next_item(annotator=request.user, project=project)
-        start = {"mode": "work", **queue.get_claim_view(claim, project=project)} if claim else {"mode": "done"}
+        start = {"mode": "work", **labelling.get_claim_view(claim, project=project)} if claim else {"mode": "done"}
     return render(
         request,
         "annotator/item_annotate.html",
@@ -72,7 +73,7 @@ def item_annotate(request, project):
             "tasks": selectors.list_tasks_with_labels(project),
             "config": _page_config(project),
             "start": start,
-            "progress": queue.get_progress(request.user, project),
+            "progress": labelling.get_progress(request.user, project),
         },
     )
 
@@ -80,7 +81,7 @@ def item_annotate(request, project):
 @project_view()
 def my_annotations(request, project):
     """The annotator's own annotations, newest first, each with a link to change it."""
-    page = votes.list_own_annotations_page(request.user, project, before=request.GET.get("before"))
+    page = labelling.list_own_annotations_page(request.user, project, before=request.GET.get("before"))
     return render(
         request,
         "annotator/my_annotations.html",

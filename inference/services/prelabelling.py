@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from annotator.errors import DomainError
-from annotator.models import Project
+from annotator.models import PrelabelPolicy, Project
 
 from .. import selectors
 from .. import storage as model_files
-from ..models import PredictionRun, PrelabelPolicy, RunStatus, TrainingRun
+from ..models import PredictionRun, RunStatus, TrainingRun
 from .runs import enqueue_training, start_prediction_run
 
 

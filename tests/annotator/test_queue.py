@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from annotator.errors import NotAllowed
 from annotator.models import Annotation, Claim, ImageAsset, Item, Membership, Project, Skip
+from annotator.selectors import labelling
 from annotator.services import queue, votes
 from tests.factories import make_member, make_project
 
@@ -304,16 +305,16 @@ def test_the_image_round_is_only_for_those_who_did_the_text_round(unimodal):
 def test_an_annotator_cannot_load_the_image_before_the_text_round(unimodal):
     project, (a, _), _ = unimodal
     ana = make_member(project, username="ana-img")
-    assert not queue.can_see_image(ana, a, project=project)
+    assert not labelling.can_see_image(ana, a, project=project)
     claim_and_submit(ana, project)
-    assert queue.can_see_image(ana, a, project=project)
+    assert labelling.can_see_image(ana, a, project=project)
 
 
 def test_the_text_round_payload_carries_no_image_and_the_image_round_no_text(unimodal):
     project, (a, _), _ = unimodal
     ana = make_member(project, username="ana-view")
-    text_view = queue.get_item_view(a, Round.TEXT, project=project)
-    image_view = queue.get_item_view(a, Round.IMAGE, project=project)
+    text_view = labelling.get_item_view(a, Round.TEXT, project=project)
+    image_view = labelling.get_item_view(a, Round.IMAGE, project=project)
     assert text_view["image_url"] is None and text_view["text"] == a.text
     assert image_view["text"] is None and image_view["image_url"].endswith(f"/items/{a.pk}/image/")
     assert ana  # the views depend on the round only
@@ -321,7 +322,7 @@ def test_the_text_round_payload_carries_no_image_and_the_image_round_no_text(uni
 
 def test_progress_counts_my_annotations_against_my_share(annotator, other_annotator, project, items):
     claim_and_submit(annotator, project)
-    progress = queue.get_progress(annotator, project)
+    progress = labelling.get_progress(annotator, project)
     # 6 items x 5 votes shared by 2 annotators, capped at 6 (one vote each per item).
     assert progress == {"mine_done": 1, "mine_share": 6, "project_done": 0, "project_total": 6}
 

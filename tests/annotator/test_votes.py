@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from annotator.errors import DomainError, NotAllowed
 from annotator.models import Annotation, AnnotationEdit, Claim, Gold, Item, Label, Skip, Task, Vote
+from annotator.selectors import labelling, review
 from annotator.services import gold as gold_services
 from annotator.services import queue, votes
 from tests.annotator.test_queue import (
@@ -212,10 +213,10 @@ def test_the_suggestion_run_and_acceptance_are_recorded(annotator, project, clai
     run = make_suggestions(
         project, {item: 1.0}, label_keys={"desire": "family", "sentiment": "neutral", "emotion": "happiness"}
     )
-    shown = queue.get_suggestions(item, Round.MULTIMODAL, project=project)
+    shown = labelling.get_suggestions(item, Round.MULTIMODAL, project=project)
     assert shown["by_task"]["sentiment"] == {"label": "neutral", "probability": 0.8}
     annotation = submit(annotator, claim, suggestion_run_id=run.pk).annotation
-    assert annotation.suggestion_run == run
+    assert annotation.suggestion_run_id == run.pk
     assert annotation.suggestion_accepted == {"desire": True, "sentiment": False, "emotion": True}
 
 
@@ -223,7 +224,7 @@ def test_suggestions_are_never_shown_in_unimodal_rounds(project, item):
     project.show_suggestions = True
     project.save()
     make_suggestions(project, {item: 1.0})
-    assert queue.get_suggestions(item, Round.TEXT, project=project) is None
+    assert labelling.get_suggestions(item, Round.TEXT, project=project) is None
 
 
 # ---- gold and adjudication
@@ -242,7 +243,7 @@ def test_a_tie_is_disputed_and_listed_for_adjudication(lead):
     vote_on(project, item, members(project, 4), ["positive", "positive", "negative", "negative"])
     gold = Gold.objects.get(item=item, task__key="sentiment")
     assert gold.is_tie and gold.label is None
-    page = votes.list_disputed_items(project)
+    page = review.list_disputed_items(project)
     assert [i.pk for i in page["items"]] == [item.pk]
     disputed = [g for g in page["items"][0].gold_rows if g.disputed]
     assert [(g.task.key, g.distribution) for g in disputed] == [("sentiment", [("Positive", 2), ("Negative", 2)])]
@@ -258,13 +259,13 @@ def test_an_adjudicated_label_is_kept_when_more_votes_arrive(lead):
     vote_on(project, item, people[2:], ["positive"])
     gold = Gold.objects.get(item=item, task=task)
     assert (gold.label.key, gold.source, gold.votes_for, gold.votes_total) == ("neutral", Gold.Source.ADJUDICATED, 0, 3)
-    assert votes.list_disputed_items(project)["items"] == []
+    assert review.list_disputed_items(project)["items"] == []
 
 
 def test_the_item_record_shows_every_vote_with_its_history(lead, annotator, project, claim, item):
     annotation = submit(annotator, claim, duration_ms=2500).annotation
     votes.edit_annotation(annotation=annotation, editor=annotator, labels={**MSED_LABELS, "desire": "romance"})
-    record = votes.get_item_record(item, project=project)
+    record = review.get_item_record(item, project=project)
     (row,) = record["annotations"]
     assert row["annotator"] == "ana-annotator" and row["round"] == Round.MULTIMODAL
     assert row["labels"]["desire"] == "romance" and row["duration_ms"] == 2500 and row["edits"] == 1

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotator.models import Item
-from inference.models import PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from annotator.models import Item, PrelabelPolicy
+from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
 from inference.services.prelabelling import mark_prelabeller
 from inference.services.runs import start_training_run
 from tests.inference.test_services import (  # noqa: F401

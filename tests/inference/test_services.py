@@ -25,11 +25,11 @@ from django.db import IntegrityError, transaction
 
 from annotator import demo, jobs
 from annotator.errors import DomainError
-from annotator.models import Gold, Item, Label, Task
+from annotator.models import Gold, Item, Label, PrelabelPolicy, Task
 from annotator.services.bulk import write_annotations
 from annotator.services.imports import save_image_asset
 from inference import selectors
-from inference.models import EmbeddingMap, PredictionRun, PrelabelPolicy, RunStatus, Suggestion, TrainingRun
+from inference.models import EmbeddingMap, PredictionRun, RunStatus, Suggestion, TrainingRun
 from inference.reports import comparison_rows, model_vs_annotators
 from inference.services import execution
 from inference.services.execution import _Progress, fail_abandoned_runs

@@ -8,8 +8,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from annotator.models import Item
-from inference.models import PredictionRun, PrelabelPolicy, RunStatus, TrainingRun
+from annotator.models import Item, PrelabelPolicy
+from inference.models import PredictionRun, RunStatus, TrainingRun
 from inference.services.prelabelling import mark_prelabeller
 from inference.services.runs import start_training_run
 from tests.inference.test_services import (  # noqa: F401

@@ -3,6 +3,11 @@
 Permission rules live here once: leads see everything in their project,
 annotators see the project, its items and their own annotations only, staff
 see everything. Views, the API and permission classes all call these.
+
+Access, projects and items are read here; two submodules hold the rest:
+    labelling     what an annotator sees: the claimed item as its round
+                  shows it, suggestions, progress, their own annotations
+    review        what a lead reviews: an item's record, disputed items
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import sql, tokens
-from .jobs import STALE_AFTER
-from .models import Annotation, ApiToken, Gold, Item, Membership, Project, Task, WorkerPresence
+from .. import sql, suggestions, tokens
+from ..errors import NotAllowed
+from ..jobs import STALE_AFTER
+from ..models import Annotation, ApiToken, Gold, Item, Membership, PrelabelPolicy, Project, Task, WorkerPresence
 
 
 def get_api_token(raw: str, now) -> ApiToken | None:
@@ -68,8 +74,6 @@ def get_project_for(user: AbstractBaseUser, slug: str) -> Project | None:
 
     Every project API request starts here, so it is one statement rather
     than three. Whether the user may see the project is still get_role's call."""
-    from inference.models import PrelabelPolicy
-
     user_id = user.pk if user.is_authenticated else None
     row = sql.fetchone(
         f"SELECT {sql.columns(Project, 'p')}, {sql.columns(Membership, 'm')}, {sql.columns(PrelabelPolicy, 'pp')}"
@@ -160,6 +164,12 @@ def is_member(user: AbstractBaseUser, project: Project) -> bool:
     return get_role(user, project) is not None
 
 
+def require_member(user: AbstractBaseUser, project: Project) -> None:
+    """Raise the domain's NotAllowed unless `user` is a member (or staff)."""
+    if not is_member(user, project):
+        raise NotAllowed("You are not a member of this project.")
+
+
 def is_lead(user: AbstractBaseUser, project: Project) -> bool:
     return get_role(user, project) == Membership.Role.LEAD
 
@@ -211,7 +221,7 @@ def get_project_stats(project: Project, *, user: AbstractBaseUser) -> dict:
     Leads get project-wide progress; annotators get their own counts too
     (never other people's votes).
     """
-    from django.db.models import Count, F, Q
+    from django.db.models import Count, Q
 
     items = Item.objects.filter(project=project)
     agg = items.aggregate(
@@ -237,8 +247,7 @@ def get_project_stats(project: Project, *, user: AbstractBaseUser) -> dict:
         stats["members"] = project.memberships.count()
         stats["disputed"] = (
             Gold.objects.filter(item__project=project)
-            .filter(Q(is_tie=True) | Q(votes_for__lt=F("votes_total") * project.dispute_threshold))
-            .exclude(source=Gold.Source.ADJUDICATED)
+            .disputed(project.dispute_threshold)
             .values("item_id")
             .distinct()
             .count()
@@ -297,33 +306,26 @@ class ItemFilters:
         return urlencode({k: v for k, v in params.items() if v})
 
     def apply(self, qs: QuerySet[Item], project: Project) -> QuerySet[Item]:
-        from django.db.models import Exists, F, OuterRef, Q
+        from django.db.models import Exists, OuterRef, Q
 
         if self.split:
             qs = qs.filter(split=self.split)
         if self.status == "unlabelled":
-            qs = qs.filter(vote_count=0)
+            qs = qs.unlabelled()
         elif self.status == "in_progress":
-            qs = qs.filter(vote_count__gt=0, vote_count__lt=project.votes_per_item)
+            qs = qs.in_progress(project)
         elif self.status == "complete":
-            qs = qs.filter(vote_count__gte=project.votes_per_item)
+            qs = qs.complete(project)
         elif self.status == "disputed":
-            disputed = (
-                Gold.objects.filter(item=OuterRef("pk"))
-                .exclude(source=Gold.Source.ADJUDICATED)
-                .filter(Q(is_tie=True) | Q(votes_for__lt=F("votes_total") * project.dispute_threshold))
-            )
-            qs = qs.filter(Exists(disputed))
+            qs = qs.disputed(project)
         if self.q:
             # Parts of ids and texts ("new-", "demo-00001"). ILIKE '%q%' scans the
             # project's items (no index helps a leading %): timings for 100k
             # items in list_items_page.
             qs = qs.filter(Q(text__icontains=self.q) | Q(external_id__icontains=self.q))
         if self.suggestion:
-            # Any model's suggestion for the item (the inference app's rows,
-            # reached through Item's reverse relation: no import upwards).
-            suggested = Exists(Item.suggestions.rel.related_model.objects.filter(item=OuterRef("pk")))
-            qs = qs.filter(suggested if self.suggestion == "yes" else ~suggested)
+            # Any model's suggestion for the item (annotator/suggestions.py).
+            qs = suggestions.get_provider().filter_items(qs, suggested=self.suggestion == "yes")
         if self.gold_task and self.gold_label:
             qs = qs.filter(
                 Exists(Gold.objects.filter(item=OuterRef("pk"), task__key=self.gold_task, label__key=self.gold_label))
