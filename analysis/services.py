@@ -28,6 +28,8 @@ import numpy as np
 from django.core.cache import cache
 
 from annotator.models import Annotation, Item, Project
+from annotator.schemas import TaskSpec
+from annotator.selectors import get_project_schema
 
 from . import figures
 from . import selectors as sel
@@ -45,7 +47,7 @@ from .metrics import (
     pairwise_cohen,
     percent_agreement_from_counts,
 )
-from .selectors import DashboardFilters, TaskSchema
+from .selectors import DashboardFilters
 
 # 200 percentile-bootstrap resamples: the 2.5% and 97.5% quantiles then rest
 # on 5 resamples each side, enough for a dashboard (the CI moves in the third
@@ -198,7 +200,7 @@ def _week_label(day: int) -> str:
     return str(np.datetime64(int(day), "D"))
 
 
-def _desire_none(tasks: Sequence[TaskSchema]) -> tuple[TaskSchema, int] | None:
+def _desire_none(tasks: Sequence[TaskSpec]) -> tuple[TaskSpec, int] | None:
     """MSED's desire task and the position of its "none" label, when the schema has them."""
     for task in tasks:
         if task.key == "desire" and "none" in task.label_keys:
@@ -241,7 +243,7 @@ def _item_weeks(project: Project, filters: DashboardFilters, item_ids: np.ndarra
 
 
 def task_agreement(
-    task: TaskSchema, labels: np.ndarray, weeks: np.ndarray, names: Sequence[str], *, n_boot: int = N_BOOT
+    task: TaskSpec, labels: np.ndarray, weeks: np.ndarray, names: Sequence[str], *, n_boot: int = N_BOOT
 ) -> dict[str, Any]:
     """Every agreement number of one task from its (n_items, n_raters) label matrix.
 
@@ -289,7 +291,7 @@ def task_agreement(
 
 
 def build_agreement(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return _empty("agreement", "This project has no tasks yet: define its label schema first.")
     votes = sel.get_vote_matrix(project, filters, tasks=tasks)
@@ -420,7 +422,7 @@ def build_agreement(project: Project, filters: DashboardFilters) -> dict[str, An
 
 
 def build_confusion(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return _empty("confusion", "This project has no tasks yet: define its label schema first.")
     votes = sel.get_vote_matrix(project, filters, tasks=tasks)
@@ -466,7 +468,7 @@ def build_confusion(project: Project, filters: DashboardFilters) -> dict[str, An
 # Distribution (MSED Table 4 and Fig. 4) and keywords (Fig. 5)
 
 
-def _gold(project: Project, filters: DashboardFilters, tasks: list[TaskSchema]) -> tuple[sel.GoldMatrix, str]:
+def _gold(project: Project, filters: DashboardFilters, tasks: list[TaskSpec]) -> tuple[sel.GoldMatrix, str]:
     """Gold labels for the distribution pages, and a sentence saying where they come from.
 
     With the default vote filters these are the stored gold labels (majority,
@@ -492,7 +494,7 @@ def _gold(project: Project, filters: DashboardFilters, tasks: list[TaskSchema]) 
 
 
 def build_distribution(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return _empty("distribution", "This project has no tasks yet: define its label schema first.")
     gold, source = _gold(project, filters, tasks)
@@ -551,9 +553,7 @@ def build_distribution(project: Project, filters: DashboardFilters) -> dict[str,
     return _payload("distribution", data=data, charts=charts, notes=notes)
 
 
-def _desire_charts(
-    gold: sel.GoldMatrix, tasks: list[TaskSchema], desire: TaskSchema, none: int, data: dict
-) -> list[dict]:
+def _desire_charts(gold: sel.GoldMatrix, tasks: list[TaskSpec], desire: TaskSpec, none: int, data: dict) -> list[dict]:
     """MSED Fig. 4: desire vs none, then every other task within desire and within none items."""
     d = gold.labels[desire.key]
     counts = np.bincount(d[d >= 0], minlength=desire.n_categories)
@@ -597,7 +597,7 @@ def _desire_charts(
     return charts
 
 
-def _sunburst_chart(gold: sel.GoldMatrix, chain: list[TaskSchema]) -> dict:
+def _sunburst_chart(gold: sel.GoldMatrix, chain: list[TaskSpec]) -> dict:
     """Items by their gold label combination along the first tasks of the schema (desire -> sentiment -> emotion)."""
     stacked = np.column_stack([gold.labels[t.key] for t in chain]).astype(np.int64)
     stacked = stacked[(stacked >= 0).all(axis=1)]
@@ -627,7 +627,7 @@ def _sunburst_chart(gold: sel.GoldMatrix, chain: list[TaskSchema]) -> dict:
 
 
 def _inference_order_charts(
-    project: Project, filters: DashboardFilters, gold: sel.GoldMatrix, tasks: list[TaskSchema], by: TaskSchema
+    project: Project, filters: DashboardFilters, gold: sel.GoldMatrix, tasks: list[TaskSpec], by: TaskSpec
 ) -> list[dict]:
     """How inference orders (MSED 3.3) are distributed: overall, per annotator, per class of ``by`` (desire)."""
     orders, annotations, code = sel.get_inference_orders(project, filters)
@@ -708,7 +708,7 @@ def _inference_order_charts(
 
 
 def build_keywords(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return _empty("keywords", "This project has no tasks yet: define its label schema first.")
     gold, source = _gold(project, filters, tasks)
@@ -794,7 +794,7 @@ def build_keywords(project: Project, filters: DashboardFilters) -> dict[str, Any
 
 
 def build_annotators(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return _empty("annotators", "This project has no tasks yet: define its label schema first.")
     votes = sel.get_vote_matrix(project, filters, tasks=tasks)
@@ -907,7 +907,7 @@ def build_annotators(project: Project, filters: DashboardFilters) -> dict[str, A
 # Modalities (CH-SIMS section 3.2)
 
 
-def _sentiment_scores(task: TaskSchema) -> list[float] | None:
+def _sentiment_scores(task: TaskSpec) -> list[float] | None:
     """CH-SIMS scores sentiment -1 / 0 / 1; a task whose labels are exactly those polarities gets them."""
     polarity = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
     if {"positive", "negative"} <= set(task.label_keys) <= set(polarity):
@@ -916,7 +916,7 @@ def _sentiment_scores(task: TaskSchema) -> list[float] | None:
 
 
 def build_modalities(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return _empty("modalities", "This project has no tasks yet: define its label schema first.")
     rounds = sel.list_vote_rounds(project)

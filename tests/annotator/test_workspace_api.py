@@ -274,7 +274,7 @@ def test_a_label_added_to_the_schema_can_be_used_at_once(api, lead, annotator, p
     api.force_authenticate(annotator)
     first = api.post(url("queue-next", project), {}, format="json").json()["work"]["item"]["id"]
     assert api.post(url("item-submit", project, first), submit_body(), format="json").status_code == 201
-    tasks = get_schema(project)
+    tasks = get_project_schema(project).as_dicts()
     tasks[2]["labels"].append({"key": "awe", "name": "Awe", "description": "", "hotkey": ""})
     save_schema(project=project, tasks=tasks)  # after the schema was cached by the first submit
     second = api.post(url("queue-next", project), {}, format="json").json()["work"]["item"]["id"]
