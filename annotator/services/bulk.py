@@ -265,6 +265,9 @@ def write_annotations(
 
     Returns {"annotations": n, "votes": n, "items": n}.
     """
+    # Imports and seeds hold their project instance for a long time: read the
+    # current schema token, so the lookups are never those of a replaced schema.
+    project.refresh_from_db(fields=["schema_token"])
     schema = get_project_schema(project)
     counts: Counter[str] = Counter()
     touched: set[int] = set()
