@@ -35,7 +35,9 @@ from django.db import connection
 from django.db.models import Case, Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
 
-from annotator.models import Annotation, AnnotationEdit, Gold, Item, Label, Membership, Project, Vote
+from annotator.models import Annotation, AnnotationEdit, Gold, Item, Membership, Project, Vote
+from annotator.schemas import TaskSpec
+from annotator.selectors import get_project_schema
 
 ROUNDS: tuple[str, ...] = tuple(Annotation.Round.values)
 SPLITS: tuple[str, ...] = tuple(Item.Split.values)
@@ -45,45 +47,7 @@ _EPOCH_MAX = 2**34  # seconds: year 2514
 
 
 # ---------------------------------------------------------------------------
-# Schema and filters
-
-
-@dataclass(frozen=True)
-class TaskSchema:
-    """One task of a project's schema with its labels in order (position = index)."""
-
-    id: int
-    key: str
-    name: str
-    label_ids: tuple[int, ...]
-    label_keys: tuple[str, ...]
-    label_names: tuple[str, ...]
-
-    @property
-    def n_categories(self) -> int:
-        return len(self.label_ids)
-
-    def position(self, label_key: str) -> int | None:
-        return self.label_keys.index(label_key) if label_key in self.label_keys else None
-
-
-def get_task_schemas(project: Project) -> list[TaskSchema]:
-    """The project's tasks in schema order with their labels, from one query."""
-    rows = (
-        Label.objects.filter(project=project)
-        .order_by("task__position", "task_id", "position", "id")
-        .values_list("task_id", "task__key", "task__name", "id", "key", "name")
-    )
-    tasks: dict[int, dict[str, Any]] = {}
-    for task_id, task_key, task_name, label_id, label_key, label_name in rows:
-        task = tasks.setdefault(task_id, {"key": task_key, "name": task_name, "ids": [], "keys": [], "names": []})
-        task["ids"].append(label_id)
-        task["keys"].append(label_key)
-        task["names"].append(label_name)
-    return [
-        TaskSchema(task_id, t["key"], t["name"], tuple(t["ids"]), tuple(t["keys"]), tuple(t["names"]))
-        for task_id, t in tasks.items()
-    ]
+# Filters
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -306,7 +270,7 @@ class VoteMatrix:
     vote for a task has a row or column of -1 there).
     """
 
-    tasks: list[TaskSchema]
+    tasks: list[TaskSpec]
     item_ids: np.ndarray
     annotator_ids: np.ndarray
     labels: dict[str, np.ndarray] = field(default_factory=dict)
@@ -315,7 +279,7 @@ class VoteMatrix:
     def n_votes(self) -> int:
         return int(sum((m >= 0).sum() for m in self.labels.values()))
 
-    def task(self, key: str) -> TaskSchema:
+    def task(self, key: str) -> TaskSpec:
         return next(t for t in self.tasks if t.key == key)
 
     def reindex(self, item_ids: np.ndarray) -> VoteMatrix:
@@ -329,7 +293,7 @@ class VoteMatrix:
         return VoteMatrix(self.tasks, item_ids, self.annotator_ids, labels)
 
 
-def _vote_queryset(project: Project, filters: DashboardFilters, *, round: str, tasks: Sequence[TaskSchema]) -> QuerySet:
+def _vote_queryset(project: Project, filters: DashboardFilters, *, round: str, tasks: Sequence[TaskSpec]) -> QuerySet:
     qs = Vote.objects.filter(task_id__in=[t.id for t in tasks], round=round)
     if filters.split:
         qs = qs.filter(item__split=filters.split)
@@ -348,7 +312,7 @@ def get_vote_matrix(
     filters: DashboardFilters,
     *,
     round: str | None = None,
-    tasks: Sequence[TaskSchema] | None = None,
+    tasks: Sequence[TaskSpec] | None = None,
 ) -> VoteMatrix:
     """The items x annotators label matrices of every task for one round (default: filters.round).
 
@@ -356,7 +320,7 @@ def get_vote_matrix(
     the split and date filters), packed as [item id | annotator id | label id
     - the project's smallest label id] in one int8 per vote.
     """
-    tasks = list(tasks) if tasks is not None else get_task_schemas(project)
+    tasks = list(tasks if tasks is not None else get_project_schema(project).tasks)
     round = round or filters.round
     if not tasks:
         return VoteMatrix(tasks, np.zeros(0, np.int64), np.zeros(0, np.int64), {})
@@ -568,7 +532,7 @@ def get_suggestion_counts(project: Project, filters: DashboardFilters) -> dict[i
 class GoldMatrix:
     """Per item (sorted ids): split code (index into SPLITS) and, per task, the gold label position (-1 = none or tie)."""
 
-    tasks: list[TaskSchema]
+    tasks: list[TaskSpec]
     item_ids: np.ndarray
     split: np.ndarray
     labels: dict[str, np.ndarray] = field(default_factory=dict)
@@ -593,7 +557,7 @@ def get_item_splits(project: Project, filters: DashboardFilters) -> tuple[np.nda
 
 
 def get_gold_matrix(
-    project: Project, filters: DashboardFilters, *, tasks: Sequence[TaskSchema] | None = None
+    project: Project, filters: DashboardFilters, *, tasks: Sequence[TaskSpec] | None = None
 ) -> GoldMatrix:
     """Stored gold labels (majority, adjudicated or imported) of the project's items in the filtered split.
 
@@ -601,7 +565,7 @@ def get_gold_matrix(
     -1 there), so counts per split can be read off directly. Two queries:
     items with their split, gold with its label.
     """
-    tasks = list(tasks) if tasks is not None else get_task_schemas(project)
+    tasks = list(tasks if tasks is not None else get_project_schema(project).tasks)
     item_ids, split = get_item_splits(project, filters)
     labels = {t.key: np.full(item_ids.size, -1, dtype=np.int16) for t in tasks}
     if tasks and item_ids.size:

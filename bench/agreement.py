@@ -625,6 +625,7 @@ def run_db(quick: bool) -> None:
     from analysis.dashboards.common import N_BOOT
     from analysis.metrics import counts_from_labels
     from annotator.models import Project, Vote
+    from annotator.selectors import get_project_schema
 
     call_command("migrate", interactive=False, verbosity=0)
     if not seeded:
@@ -654,7 +655,7 @@ def run_db(quick: bool) -> None:
     cached, _ = best_time(page, repeat=10)
 
     # The pieces of the cold path, timed separately.
-    tasks = selectors.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     version_seconds, _ = best_time(lambda: selectors.get_votes_version(project), repeat=5)
     votes_seconds, votes = best_time(lambda: selectors.get_vote_matrix(project, filters, tasks=tasks), repeat=3)
     weeks_seconds, weeks = best_time(lambda: item_weeks(project, filters, votes.item_ids), repeat=3)

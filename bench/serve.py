@@ -168,9 +168,9 @@ def vacuum() -> str:
 
 def schema() -> list[dict]:
     from annotator.models import Project
-    from annotator.services.projects import get_schema
+    from annotator.selectors import get_project_schema
 
-    return get_schema(Project.objects.get(slug=SLUG))
+    return get_project_schema(Project.objects.get(slug=SLUG)).as_dicts()
 
 
 def check(user_ids: list[int], acked: set[int], votes_per_item: int) -> dict:

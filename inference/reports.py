@@ -104,10 +104,12 @@ def run_status(run: TrainingRun) -> dict[str, Any]:
 def confusion_data(run: TrainingRun, schema: selectors.ProjectSchema) -> list[dict[str, Any]]:
     """[{"key", "name", "labels": [names], "matrix": k x k counts}] of the run's test metrics (MSED Fig. 7)."""
     out = []
-    for _, key, name, _, _, label_names in schema.tasks:
-        metrics = (run.test_metrics or {}).get(key)
+    for task in schema.tasks:
+        metrics = (run.test_metrics or {}).get(task.key)
         if metrics and metrics.get("confusion"):
-            out.append({"key": key, "name": name, "labels": list(label_names), "matrix": metrics["confusion"]})
+            out.append(
+                {"key": task.key, "name": task.name, "labels": list(task.label_names), "matrix": metrics["confusion"]}
+            )
     return out
 
 
@@ -141,8 +143,9 @@ def embedding_points(run: TrainingRun, *, space: str, colour: str, task_key: str
     schema = selectors.get_project_schema(run.project)
     if task_key not in schema.keys:
         task_key = schema.keys[0]
-    task_id, _, task_name, label_ids, _, label_names = schema.task(task_key)
-    name_of_label = dict(zip(label_ids, label_names))
+    task = schema.task(task_key)
+    task_id, task_name = task.id, task.name
+    name_of_label = dict(zip(task.label_ids, task.label_names))
     ids = emap.item_ids
     xy = spaces[space]["xy"]
     present = [(item_id, point) for item_id, point in zip(ids, xy) if point is not None]
@@ -200,7 +203,7 @@ def embedding_points(run: TrainingRun, *, space: str, colour: str, task_key: str
         "explained": spaces[space].get("explained", []),
         "legend": legend,
         "categorical": colour == "gold",
-        "categories": list(label_names) + ["no gold"],
+        "categories": list(task.label_names) + ["no gold"],
         "message": message,
     }
 
@@ -233,7 +236,7 @@ def model_vs_annotators(*, project: Project, training_run: TrainingRun | None = 
     "annotators": [{"name", "accuracy", "n"}], "mean": float | None}]}.
     """
     from analysis.metrics import leave_one_out_agreement, majority_gold
-    from analysis.selectors import DashboardFilters, get_task_schemas, get_usernames, get_vote_matrix
+    from analysis.selectors import DashboardFilters, get_usernames, get_vote_matrix
 
     training_run = training_run or selectors.get_prelabeller(project)
     if training_run is None:
@@ -249,7 +252,7 @@ def model_vs_annotators(*, project: Project, training_run: TrainingRun | None = 
     base = {"run": training_run, "prediction_run": prediction, "tasks": [], "annotators": [], "rows": []}
     if prediction is None:
         return {**base, "message": "This model has not predicted yet: start a prediction run with it first."}
-    tasks = get_task_schemas(project)
+    tasks = list(selectors.get_project_schema(project).tasks)
     votes = get_vote_matrix(project, DashboardFilters(), round=Annotation.Round.MULTIMODAL, tasks=tasks)
     held_out = set(
         Item.objects.filter(project=project, vote_count__gte=selectors.MIN_VOTES_FOR_HUMAN_EVAL)

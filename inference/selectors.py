@@ -14,12 +14,13 @@ worker acting on a run a lead started).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
-from annotator.models import Gold, Item, Label, PrelabelPolicy, Project, Task
+from annotator.models import Gold, Item, PrelabelPolicy, Project, Task
+from annotator.schemas import ProjectSchema
+from annotator.selectors import get_project_schema
 from annotator.storage import local_image_path
 
 from .models import FINISHED_STATUSES, EmbeddingMap, PredictionRun, RunStatus, Suggestion, TrainingRun
@@ -28,51 +29,6 @@ TRAINING_SPLITS = (Item.Split.TRAIN, Item.Split.DEV, Item.Split.TEST)
 # Items with at least this many multimodal votes take part in the
 # model-versus-annotators comparison (MSED Table 7 used three volunteers).
 MIN_VOTES_FOR_HUMAN_EVAL = 3
-
-
-@dataclass(frozen=True)
-class ProjectSchema:
-    """The project's tasks in order, each with its label ids in order.
-
-    tasks: [(task id, task key, task name, [label ids], [label keys], [label names])].
-    """
-
-    tasks: list[tuple[int, str, str, list[int], list[str], list[str]]]
-
-    @property
-    def keys(self) -> list[str]:
-        return [key for _, key, *_ in self.tasks]
-
-    def as_modeling_schema(self) -> list[tuple[str, int]]:
-        """[(task_key, n_labels)] in order, as inference.modeling.train expects."""
-        return [(key, len(label_ids)) for _, key, _, label_ids, _, _ in self.tasks]
-
-    def label_index(self) -> dict[int, tuple[str, int]]:
-        """label id -> (task key, position of the label in its task)."""
-        return {
-            label_id: (key, position)
-            for _, key, _, label_ids, _, _ in self.tasks
-            for position, label_id in enumerate(label_ids)
-        }
-
-    def task(self, key: str) -> tuple[int, str, str, list[int], list[str], list[str]]:
-        return next(task for task in self.tasks if task[1] == key)
-
-
-def get_project_schema(project: Project) -> ProjectSchema:
-    """The schema in task order and label order, from one query."""
-    rows = (
-        Label.objects.filter(task__project=project)
-        .order_by("task__position", "task_id", "position", "id")
-        .values_list("task_id", "task__key", "task__name", "id", "key", "name")
-    )
-    tasks: dict[int, tuple[int, str, str, list[int], list[str], list[str]]] = {}
-    for task_id, task_key, task_name, label_id, label_key, label_name in rows:
-        task = tasks.setdefault(task_id, (task_id, task_key, task_name, [], [], []))
-        task[3].append(label_id)
-        task[4].append(label_key)
-        task[5].append(label_name)
-    return ProjectSchema(list(tasks.values()))
 
 
 def _image_path(file: str | None) -> str | None:
@@ -102,7 +58,7 @@ def list_training_records(project: Project, schema: ProjectSchema | None = None)
     least one gold label, with their gold labels as indices (ties and
     missing gold are left out of `labels`). Two queries."""
     schema = schema or get_project_schema(project)
-    label_index = schema.label_index()
+    label_index = schema.label_index
     gold = Gold.objects.filter(item__project=project, item__split__in=TRAINING_SPLITS, label__isnull=False).values_list(
         "item_id", "label_id"
     )
@@ -302,8 +258,8 @@ def list_calibration_rows(run: TrainingRun, schema: ProjectSchema) -> list[dict[
     was measured. No query beyond the run row."""
     stored = run.calibration or {}
     rows = []
-    for _, key, name, *_ in schema.tasks:
-        entry = stored.get(key)
+    for task in schema.tasks:
+        entry = stored.get(task.key)
         if isinstance(entry, dict):
-            rows.append({**entry, "key": key, "name": name})
+            rows.append({**entry, "key": task.key, "name": task.name})
     return rows

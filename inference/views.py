@@ -180,7 +180,7 @@ def run_compare(request, project):
     if scored:
         names = [f"{row['name']} (#{row['id']})" for row in scored]
         scores = [[row["tasks"][key]["macro_f1"] for key in schema.keys] for row in scored]
-        chart = _figure(figures.comparison_chart(names, [task[2] for task in schema.tasks], scores))
+        chart = _figure(figures.comparison_chart(names, [task.name for task in schema.tasks], scores))
     running = any(run.status in (RunStatus.QUEUED, RunStatus.RUNNING) for run in runs)
     return render(
         request,

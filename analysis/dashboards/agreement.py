@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from annotator.models import Project
+from annotator.schemas import TaskSpec
+from annotator.selectors import get_project_schema
 
 from .. import figures
 from .. import selectors as sel
@@ -22,7 +24,7 @@ from ..metrics import (
     pairwise_cohen,
     percent_agreement_from_counts,
 )
-from ..selectors import DashboardFilters, TaskSchema
+from ..selectors import DashboardFilters
 from .common import (
     BOOT_SEED,
     CI_LEVEL,
@@ -53,7 +55,7 @@ def item_weeks(project: Project, filters: DashboardFilters, item_ids: np.ndarray
 
 
 def task_agreement(
-    task: TaskSchema, labels: np.ndarray, weeks: np.ndarray, names: Sequence[str], *, n_boot: int = N_BOOT
+    task: TaskSpec, labels: np.ndarray, weeks: np.ndarray, names: Sequence[str], *, n_boot: int = N_BOOT
 ) -> dict[str, Any]:
     """Every agreement number of one task from its (n_items, n_raters) label matrix.
 
@@ -101,7 +103,7 @@ def task_agreement(
 
 
 def build_agreement(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return empty_page("agreement", "This project has no tasks yet: define its label schema first.")
     votes = sel.get_vote_matrix(project, filters, tasks=tasks)
@@ -232,7 +234,7 @@ def build_agreement(project: Project, filters: DashboardFilters) -> dict[str, An
 
 
 def build_confusion(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return empty_page("confusion", "This project has no tasks yet: define its label schema first.")
     votes = sel.get_vote_matrix(project, filters, tasks=tasks)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from annotator.models import Project
+from annotator.selectors import get_project_schema
 
 from .. import figures
 from .. import selectors as sel
@@ -19,7 +20,7 @@ from .common import chart, empty_page, group_medians, no_votes_message, payload,
 
 
 def build_annotators(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return empty_page("annotators", "This project has no tasks yet: define its label schema first.")
     votes = sel.get_vote_matrix(project, filters, tasks=tasks)

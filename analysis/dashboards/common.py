@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from annotator.models import Annotation, Item
+from annotator.schemas import TaskSpec
 
 from .. import selectors as sel
 from ..metrics import UndefinedMetric
-from ..selectors import DashboardFilters, TaskSchema
+from ..selectors import DashboardFilters
 
 # 200 percentile-bootstrap resamples: the 2.5% and 97.5% quantiles then rest
 # on 5 resamples each side, enough for a dashboard (the CI moves in the third
@@ -111,7 +112,7 @@ def week_label(day: int) -> str:
     return str(np.datetime64(int(day), "D"))
 
 
-def desire_none(tasks: Sequence[TaskSchema]) -> tuple[TaskSchema, int] | None:
+def desire_none(tasks: Sequence[TaskSpec]) -> tuple[TaskSpec, int] | None:
     """MSED's desire task and the position of its "none" label, when the schema has them."""
     for task in tasks:
         if task.key == "desire" and "none" in task.label_keys:

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from annotator.models import Project
+from annotator.schemas import TaskSpec
+from annotator.selectors import get_project_schema
 
 from .. import figures
 from .. import selectors as sel
@@ -18,7 +20,7 @@ from ..metrics import (
     keywords,
     majority_gold_from_counts,
 )
-from ..selectors import DashboardFilters, TaskSchema
+from ..selectors import DashboardFilters
 from .common import SPLIT_NAMES, attempt, chart, desire_none, empty_page, no_votes_message, payload, user_names
 
 # runs on a fixed random sample (stated on the page).
@@ -26,9 +28,7 @@ KEYWORD_ITEM_CAP = 50_000
 KEYWORD_TOP_K = 15
 
 
-def gold_for_filters(
-    project: Project, filters: DashboardFilters, tasks: list[TaskSchema]
-) -> tuple[sel.GoldMatrix, str]:
+def gold_for_filters(project: Project, filters: DashboardFilters, tasks: list[TaskSpec]) -> tuple[sel.GoldMatrix, str]:
     """Gold labels for the distribution pages, and a sentence saying where they come from.
 
     With the default vote filters these are the stored gold labels (majority,
@@ -54,7 +54,7 @@ def gold_for_filters(
 
 
 def build_distribution(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return empty_page("distribution", "This project has no tasks yet: define its label schema first.")
     gold, source = gold_for_filters(project, filters, tasks)
@@ -113,9 +113,7 @@ def build_distribution(project: Project, filters: DashboardFilters) -> dict[str,
     return payload("distribution", data=data, charts=charts, notes=notes)
 
 
-def _desire_charts(
-    gold: sel.GoldMatrix, tasks: list[TaskSchema], desire: TaskSchema, none: int, data: dict
-) -> list[dict]:
+def _desire_charts(gold: sel.GoldMatrix, tasks: list[TaskSpec], desire: TaskSpec, none: int, data: dict) -> list[dict]:
     """MSED Fig. 4: desire vs none, then every other task within desire and within none items."""
     d = gold.labels[desire.key]
     counts = np.bincount(d[d >= 0], minlength=desire.n_categories)
@@ -159,7 +157,7 @@ def _desire_charts(
     return charts
 
 
-def _sunburst_chart(gold: sel.GoldMatrix, chain: list[TaskSchema]) -> dict:
+def _sunburst_chart(gold: sel.GoldMatrix, chain: list[TaskSpec]) -> dict:
     """Items by their gold label combination along the first tasks of the schema (desire -> sentiment -> emotion)."""
     stacked = np.column_stack([gold.labels[t.key] for t in chain]).astype(np.int64)
     stacked = stacked[(stacked >= 0).all(axis=1)]
@@ -189,7 +187,7 @@ def _sunburst_chart(gold: sel.GoldMatrix, chain: list[TaskSchema]) -> dict:
 
 
 def _inference_order_charts(
-    project: Project, filters: DashboardFilters, gold: sel.GoldMatrix, tasks: list[TaskSchema], by: TaskSchema
+    project: Project, filters: DashboardFilters, gold: sel.GoldMatrix, tasks: list[TaskSpec], by: TaskSpec
 ) -> list[dict]:
     """How inference orders (MSED 3.3) are distributed: overall, per annotator, per class of ``by`` (desire)."""
     orders, annotations, code = sel.get_inference_orders(project, filters)
@@ -270,7 +268,7 @@ def _inference_order_charts(
 
 
 def build_keywords(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return empty_page("keywords", "This project has no tasks yet: define its label schema first.")
     gold, source = gold_for_filters(project, filters, tasks)

@@ -8,17 +8,19 @@ from typing import Any
 import numpy as np
 
 from annotator.models import Annotation, Project
+from annotator.schemas import TaskSpec
+from annotator.selectors import get_project_schema
 
 from .. import figures
 from .. import selectors as sel
 from ..metrics import (
     modality_difference,
 )
-from ..selectors import DashboardFilters, TaskSchema
+from ..selectors import DashboardFilters
 from .common import ROUND_NAMES, attempt, chart, empty_page, no_votes_message, payload
 
 
-def _sentiment_scores(task: TaskSchema) -> list[float] | None:
+def _sentiment_scores(task: TaskSpec) -> list[float] | None:
     """CH-SIMS scores sentiment -1 / 0 / 1; a task whose labels are exactly those polarities gets them."""
     polarity = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
     if {"positive", "negative"} <= set(task.label_keys) <= set(polarity):
@@ -27,7 +29,7 @@ def _sentiment_scores(task: TaskSchema) -> list[float] | None:
 
 
 def build_modalities(project: Project, filters: DashboardFilters) -> dict[str, Any]:
-    tasks = sel.get_task_schemas(project)
+    tasks = list(get_project_schema(project).tasks)
     if not tasks:
         return empty_page("modalities", "This project has no tasks yet: define its label schema first.")
     rounds = sel.list_vote_rounds(project)

@@ -87,7 +87,7 @@ class ProjectSchema(ProjectMixin, APIView):
 
     @extend_schema(responses=s.SchemaIO, summary="The label schema: tasks and their labels, in order")
     def get(self, request, slug):
-        return Response({"tasks": project_services.get_schema(self.get_project())})
+        return Response({"tasks": selectors.get_project_schema(self.get_project()).as_dicts()})
 
     @extend_schema(
         request=s.SchemaIO, responses=s.SchemaIO, summary="Replace the schema (leads; additive only once votes exist)"
@@ -97,7 +97,7 @@ class ProjectSchema(ProjectMixin, APIView):
         data.is_valid(raise_exception=True)
         project = self.get_project()
         project_services.save_schema(project=project, tasks=data.validated_data["tasks"])
-        return Response({"tasks": project_services.get_schema(project)})
+        return Response({"tasks": selectors.get_project_schema(project).as_dicts()})
 
 
 class ItemList(ProjectMixin, generics.ListAPIView):

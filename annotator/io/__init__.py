@@ -1,7 +1,7 @@
 """Import and export stages that know nothing about Django.
 
 readers  stream rows out of CSV, JSONL, ZIP and MSED-layout datasets
-validate check rows against a label schema given as plain dicts
+validate check rows against a project's label schema (annotator.schemas)
 images   decide whether bytes are an image we accept, and hash them
 zipsafe  refuse ZIP archives with unsafe names or sizes
 writers  stream CSV, JSONL, ZIP and MSED-layout output (CSV cells formula-escaped)

@@ -2,7 +2,7 @@
 can upload: CSV, JSONL, a ZIP of a CSV with its images, and the MSED
 release layout. Each one imports cleanly into the project it was built for
 (tests/annotator/test_import_samples.py). No Django: the schema arrives as
-the list of task dicts of services.projects.get_schema.
+an annotator.schemas.ProjectSchema.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+from ..schemas import ProjectSchema
 from .writers import MSED_EXTRA_HEADER, MSED_HEADER, MSED_TASKS, csv_lines, jsonl_lines, msed_sequence
 
 FORMATS = {
@@ -36,11 +37,11 @@ def _image(n: int) -> bytes:
     return buffer.getvalue()
 
 
-def sample_rows(schema: list[dict], *, images: bool) -> list[dict]:
+def sample_rows(schema: ProjectSchema, *, images: bool) -> list[dict]:
     """Three items (ids sample-1..3, one per split) with the generic columns:
     gold in a column per task (a label key), the inference order, and on the
     first item one vote, to show the votes column's shape."""
-    order = [t["key"] for t in schema]
+    order = list(schema.keys)
     rows = []
     for n, text in enumerate(_TEXTS):
         row = {
@@ -49,12 +50,12 @@ def sample_rows(schema: list[dict], *, images: bool) -> list[dict]:
             "image": f"images/sample-{n + 1}.jpg" if images else "",
             "split": _SPLITS[n],
         }
-        for task in schema:
-            labels = task["labels"]
-            row[task["key"]] = labels[n % len(labels)]["key"] if labels else ""
+        for task in schema.tasks:
+            labels = task.label_keys
+            row[task.key] = labels[n % len(labels)] if labels else ""
         row["inference_order"] = order if n == 0 else None
-        if n == 0 and schema:
-            labels = {t["key"]: t["labels"][0]["key"] for t in schema if t["labels"]}
+        if n == 0 and schema.tasks:
+            labels = {t.key: t.label_keys[0] for t in schema.tasks if t.labels}
             row["votes"] = [
                 {"annotator": SAMPLE_ANNOTATOR, "round": "multimodal", "inference_order": order, "labels": labels}
             ]
@@ -64,20 +65,20 @@ def sample_rows(schema: list[dict], *, images: bool) -> list[dict]:
     return rows
 
 
-def _columns(schema: list[dict]) -> list[str]:
-    return ["id", "text", "image", "split", *[t["key"] for t in schema], "inference_order", "votes"]
+def _columns(schema: ProjectSchema) -> list[str]:
+    return ["id", "text", "image", "split", *schema.keys, "inference_order", "votes"]
 
 
-def csv_sample(schema: list[dict], *, images: bool = False) -> bytes:
+def csv_sample(schema: ProjectSchema, *, images: bool = False) -> bytes:
     return "".join(csv_lines(_columns(schema), sample_rows(schema, images=images))).encode("utf-8")
 
 
-def jsonl_sample(schema: list[dict]) -> bytes:
+def jsonl_sample(schema: ProjectSchema) -> bytes:
     rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in sample_rows(schema, images=False)]
     return "".join(jsonl_lines(rows)).encode("utf-8")
 
 
-def zip_sample(schema: list[dict]) -> bytes:
+def zip_sample(schema: ProjectSchema) -> bytes:
     """items.csv naming images/sample-N.jpg, and those images."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -87,13 +88,12 @@ def zip_sample(schema: list[dict]) -> bytes:
     return buffer.getvalue()
 
 
-def msed_sample(schema: list[dict]) -> bytes:
+def msed_sample(schema: ProjectSchema) -> bytes:
     """The MSED release layout: <split>/<split>.csv with the release's
     columns (labels by name; only the project's tasks among Sentiment,
     Emotion and Desire) and the image of row n at <split>/images/n.jpg."""
-    tasks = {t["key"]: t for t in schema}
-    header = [c for c in MSED_HEADER if MSED_TASKS.get(c, "") in tasks or c not in MSED_TASKS] + MSED_EXTRA_HEADER
-    msed_order = [t["key"] for t in schema if t["key"] in MSED_TASKS.values()]
+    header = [c for c in MSED_HEADER if MSED_TASKS.get(c, "") in schema.keys or c not in MSED_TASKS] + MSED_EXTRA_HEADER
+    msed_order = [key for key in schema.keys if key in MSED_TASKS.values()]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for n, (split, text) in enumerate(zip(_SPLITS, _TEXTS)):
@@ -106,15 +106,16 @@ def msed_sample(schema: list[dict]) -> bytes:
             }
             row["Inference Sequence"] = msed_sequence(msed_order) if n == 0 else ""
             for column, key in MSED_TASKS.items():
-                if key in tasks and tasks[key]["labels"]:
-                    labels = tasks[key]["labels"]
-                    row[column] = labels[n % len(labels)]["name"]
+                task = schema.get_task(key)
+                if task is not None and task.labels:
+                    labels = task.label_names
+                    row[column] = labels[n % len(labels)]
             archive.writestr(f"{split}/{split}.csv", "".join(csv_lines(header, [row])).encode("utf-8"))
             archive.writestr(f"{split}/images/1.jpg", _image(n))
     return buffer.getvalue()
 
 
-def build_sample(schema: list[dict], fmt: str) -> tuple[str, str, bytes]:
+def build_sample(schema: ProjectSchema, fmt: str) -> tuple[str, str, bytes]:
     """(filename, content type, bytes) of the sample in `fmt` (a FORMATS key)."""
     filename, content_type = FORMATS[fmt]
     data = {

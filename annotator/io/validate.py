@@ -1,7 +1,5 @@
-"""Check dataset rows against a label schema given as plain dicts (the
-shape of `annotator.services.projects.get_schema`):
-
-    [{"key": "desire", "name": "Desire", "labels": [{"key": "family", "name": "Family"}, ...]}, ...]
+"""Check dataset rows against a project's label schema (annotator.schemas.ProjectSchema,
+from the database or `ProjectSchema.from_dicts`).
 
 Label values match a label's key or name, ignoring case, and treating
 spaces, underscores and hyphens alike ("Social contact" = "social-contact").
@@ -25,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..schemas import ProjectSchema, normalise
 from . import DatasetError
 from .images import ImageInfo
 from .jsonsafe import UNSTORABLE, JSONProblem, find_unstorable
@@ -42,11 +41,6 @@ MAX_DURATION_MS = 86_400_000
 # Django's username rule: the annotator name becomes a username.
 _USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
 _STRONG_SEPARATORS = re.compile(r"\s*(?:->|=>|→|⇒|>|,|;|\||/)\s*|\s+")
-
-
-def normalise(value: str) -> str:
-    """Lower-case, trimmed, with runs of spaces, underscores and hyphens as one hyphen."""
-    return re.sub(r"[\s_-]+", "-", str(value).strip().lower())
 
 
 @dataclass(frozen=True)
@@ -101,82 +95,66 @@ class CleanRow:
     votes: list[CleanVote] = field(default_factory=list)
 
 
-class Schema:
-    """Lookups over a schema given as plain dicts."""
+def _label(schema: ProjectSchema, task: str, value: Any) -> str:
+    key = schema.task(task).match_label(value)
+    if key is None:
+        raise ValueError(
+            f"unknown label {str(value)!r} for the task {task!r}; allowed labels: {', '.join(schema.task(task).label_keys)}."
+        )
+    return key
 
-    def __init__(self, tasks: list[dict]):
-        self.task_keys: list[str] = [t["key"] for t in tasks]
-        self.label_keys: dict[str, list[str]] = {t["key"]: [l["key"] for l in t["labels"]] for t in tasks}
-        self._labels: dict[str, dict[str, str]] = {}
-        for t in tasks:
-            lookup: dict[str, str] = {}
-            for l in t["labels"]:
-                lookup.setdefault(normalise(l.get("name") or l["key"]), l["key"])
-            for l in t["labels"]:  # keys win over names
-                lookup[normalise(l["key"])] = l["key"]
-            self._labels[t["key"]] = lookup
-        self._tasks: dict[str, str] = {}
-        for t in tasks:
-            self._tasks.setdefault(normalise(t.get("name") or t["key"]), t["key"])
-        for t in tasks:
-            self._tasks[normalise(t["key"])] = t["key"]
 
-    def label(self, task: str, value: Any) -> str:
-        key = self._labels[task].get(normalise(value))
-        if key is None:
-            raise ValueError(
-                f"unknown label {str(value)!r} for the task {task!r}; allowed labels: {', '.join(self.label_keys[task])}."
-            )
+def _task(schema: ProjectSchema, value: Any) -> str:
+    key = schema.match_task(value)
+    if key is None:
+        raise ValueError(f"unknown task {str(value)!r}; the project's tasks are {', '.join(schema.keys)}.")
+    return key
+
+
+def _order_token(schema: ProjectSchema, token: str) -> str:
+    key = schema.match_task(token)
+    if key is not None:
         return key
-
-    def task(self, value: Any) -> str:
-        key = self._tasks.get(normalise(value))
-        if key is None:
-            raise ValueError(f"unknown task {str(value)!r}; the project's tasks are {', '.join(self.task_keys)}.")
-        return key
-
-    def _order_token(self, token: str) -> str:
-        norm = normalise(token)
-        if norm in self._tasks:
-            return self._tasks[norm]
-        # MSED writes initials: D-S-E = desire, sentiment, emotion.
-        matches = [k for k in self.task_keys if normalise(k).startswith(norm)]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise ValueError(f"{token!r} could be any of {', '.join(matches)}; write the task keys in full.")
-        raise ValueError(f"{token!r} is not a task of this project ({', '.join(self.task_keys)}).")
-
-    def inference_order(self, value: Any) -> tuple[str, ...]:
-        """Task keys in inference order, from a list or a string such as
-        'D-S-E', 'desire > sentiment > emotion' or '["desire", ...]'."""
-        if value is None or value == "":
-            return ()
-        if isinstance(value, str) and value.strip().startswith("["):
-            try:
-                value = json_loads(value)
-            except JSONProblem as exc:
-                raise ValueError(f"is not a valid JSON list ({exc.message.rstrip('.')}).") from exc
-        if isinstance(value, str):
-            tokens = [t for t in _STRONG_SEPARATORS.split(value.strip()) if t]
-            try:
-                order = tuple(self._order_token(t) for t in tokens)
-            except ValueError:
-                tokens = [t for t in re.split(r"[\s>,;|/-]+", value.strip()) if t]
-                order = tuple(self._order_token(t) for t in tokens)
-        elif isinstance(value, (list, tuple)):
-            order = tuple(self._order_token(str(t)) for t in value)
-        else:
-            raise ValueError("must be a list of task keys or a text such as D-S-E.")
-        repeated = [k for k, n in Counter(order).items() if n > 1]
-        if repeated:
-            raise ValueError(f"names {', '.join(repeated)} more than once; each task appears at most once.")
-        return order
+    # MSED writes initials: D-S-E = desire, sentiment, emotion.
+    norm = normalise(token)
+    matches = [k for k in schema.keys if normalise(k).startswith(norm)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"{token!r} could be any of {', '.join(matches)}; write the task keys in full.")
+    raise ValueError(f"{token!r} is not a task of this project ({', '.join(schema.keys)}).")
 
 
-def expected_columns(schema: Schema) -> list[str]:
+def parse_inference_order(schema: ProjectSchema, value: Any) -> tuple[str, ...]:
+    """Task keys in inference order, from a list or a string such as
+    'D-S-E', 'desire > sentiment > emotion' or '["desire", ...]'."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json_loads(value)
+        except JSONProblem as exc:
+            raise ValueError(f"is not a valid JSON list ({exc.message.rstrip('.')}).") from exc
+    if isinstance(value, str):
+        tokens = [t for t in _STRONG_SEPARATORS.split(value.strip()) if t]
+        try:
+            order = tuple(_order_token(schema, t) for t in tokens)
+        except ValueError:
+            tokens = [t for t in re.split(r"[\s>,;|/-]+", value.strip()) if t]
+            order = tuple(_order_token(schema, t) for t in tokens)
+    elif isinstance(value, (list, tuple)):
+        order = tuple(_order_token(schema, str(t)) for t in value)
+    else:
+        raise ValueError("must be a list of task keys or a text such as D-S-E.")
+    repeated = [k for k, n in Counter(order).items() if n > 1]
+    if repeated:
+        raise ValueError(f"names {', '.join(repeated)} more than once; each task appears at most once.")
+    return order
+
+
+def expected_columns(schema: ProjectSchema) -> list[str]:
     columns = list(RESERVED_COLUMNS)
-    for key in schema.task_keys:
+    for key in schema.keys:
         if key not in RESERVED_COLUMNS:
             columns.append(key)
         columns += [f"gold_{key}", f"gold_{key}_source", f"gold_{key}_support"]
@@ -184,7 +162,11 @@ def expected_columns(schema: Schema) -> list[str]:
 
 
 def check_columns(
-    columns: Iterable[str], schema: Schema, *, display: dict[str, str] | None = None, ignorable: Iterable[str] = ()
+    columns: Iterable[str],
+    schema: ProjectSchema,
+    *,
+    display: dict[str, str] | None = None,
+    ignorable: Iterable[str] = (),
 ) -> list[RowError]:
     """Problems with a file's columns as a whole: missing `id`, neither
     `text` nor `image`, or unknown columns. One error naming them all."""
@@ -251,7 +233,7 @@ class RowValidator:
 
     def __init__(
         self,
-        schema: Schema,
+        schema: ProjectSchema,
         *,
         image_check: Callable[[str], ImageInfo] | None = None,
         display: dict[str, str] | None = None,
@@ -376,7 +358,7 @@ class RowValidator:
         inference_order: tuple[str, ...] | None = None
         if values.get("inference_order") not in (None, ""):
             try:
-                inference_order = self.schema.inference_order(values.get("inference_order"))
+                inference_order = parse_inference_order(self.schema, values.get("inference_order"))
             except ValueError as exc:
                 fail("inference_order", f"the inference order {exc}")
 
@@ -404,7 +386,7 @@ class RowValidator:
 
     def _gold(self, values: dict, votes: list[CleanVote], fail) -> dict[str, GoldValue]:
         gold: dict[str, GoldValue] = {}
-        for task in self.schema.task_keys:
+        for task in self.schema.keys:
             given: dict[str, str] = {}
             for column in (task, f"gold_{task}"):
                 if column == task and task in RESERVED_COLUMNS:
@@ -412,7 +394,7 @@ class RowValidator:
                 try:
                     value = _as_text(values.get(column), column)
                     if value:
-                        given[column] = self.schema.label(task, value)
+                        given[column] = _label(self.schema, task, value)
                 except ValueError as exc:
                     fail(column, str(exc))
             if len(set(given.values())) > 1:
@@ -479,7 +461,7 @@ class RowValidator:
                 problems.append(f"has the round {round_!r}; rounds are {', '.join(ROUNDS)}")
             order: tuple[str, ...] = ()
             try:
-                order = self.schema.inference_order(vote.get("inference_order"))
+                order = parse_inference_order(self.schema, vote.get("inference_order"))
             except ValueError as exc:
                 problems.append(f"has an inference order that {exc}")
             duration = vote.get("duration_ms")
@@ -512,8 +494,8 @@ class RowValidator:
                     if label_value in (None, ""):
                         continue
                     try:
-                        task = self.schema.task(task_value)
-                        labels[task] = self.schema.label(task, label_value)
+                        task = _task(self.schema, task_value)
+                        labels[task] = _label(self.schema, task, label_value)
                     except ValueError as exc:
                         problems.append(f"names an {exc}")
                 if not labels and not problems:

@@ -25,6 +25,7 @@ from .. import sql, suggestions, tokens
 from ..errors import NotAllowed
 from ..jobs import STALE_AFTER
 from ..models import Annotation, ApiToken, Gold, Item, Membership, PrelabelPolicy, Project, Task, WorkerPresence
+from ..schemas import LabelSpec, ProjectSchema, TaskSpec
 
 
 def get_api_token(raw: str, now) -> ApiToken | None:
@@ -380,3 +381,61 @@ def list_worker_queues() -> dict[str, int]:
     jobs.STALE_AFTER (a killed worker drops out after that)."""
     live = WorkerPresence.objects.filter(seen_at__gte=timezone.now() - STALE_AFTER).values_list("queues", flat=True)
     return dict(Counter(queue for queues in live for queue in queues))
+
+
+# --------------------------------------------------------------------------- the label schema
+
+
+def get_project_schema(project: Project) -> ProjectSchema:
+    """The project's tasks and labels in order (annotator.schemas.ProjectSchema).
+
+    One query, then cached in the process under the project's schema token,
+    which every schema change replaces (services.projects.save_schema), so a
+    change is seen at once and the labelling loop's submit validates without
+    a query. The instance is shared between requests: read it, never change
+    it. A caller that must see rows changed under a lock it holds passes the
+    project row it locked (it carries the current token)."""
+    key = (project.pk, project.schema_token)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        schema = _build_project_schema(project)
+        if len(_SCHEMAS) >= _SCHEMA_CACHE_SIZE:
+            _SCHEMAS.clear()
+        _SCHEMAS[key] = schema
+    return schema
+
+
+_SCHEMA_CACHE_SIZE = 256
+_SCHEMAS: dict[tuple[int, object], ProjectSchema] = {}
+
+
+def _build_project_schema(project: Project) -> ProjectSchema:
+    # Tasks LEFT JOIN labels, so a task without labels is kept (save_schema
+    # never makes one, but the type allows it).
+    rows = (
+        Task.objects.filter(project=project)
+        .order_by("position", "id", "labels__position", "labels__id")
+        .values_list(
+            "id",
+            "key",
+            "name",
+            "required",
+            "labels__id",
+            "labels__key",
+            "labels__name",
+            "labels__description",
+            "labels__hotkey",
+        )
+    )
+    tasks: dict[int, tuple[dict, list[LabelSpec]]] = {}
+    for task_id, key, name, required, label_id, label_key, label_name, description, hotkey in rows:
+        fields, labels = tasks.setdefault(
+            task_id, ({"id": task_id, "key": key, "name": name, "required": required}, [])
+        )
+        if label_id is not None:
+            labels.append(
+                LabelSpec(
+                    key=label_key, name=label_name, description=description, hotkey=hotkey, id=label_id, task_id=task_id
+                )
+            )
+    return ProjectSchema(tasks=tuple(TaskSpec(**fields, labels=tuple(labels)) for fields, labels in tasks.values()))

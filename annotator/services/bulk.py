@@ -22,7 +22,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..errors import DomainError
-from ..models import Annotation, Item, Label, Project, Task, Vote
+from ..models import Annotation, Item, Project, Vote
+from ..schemas import ProjectSchema
+from ..selectors import get_project_schema
 from .gold import recompute_gold
 
 BATCH_SIZE = 2000
@@ -53,40 +55,25 @@ class _Prepared:
     votes: list[tuple[int, int]]  # (task id, label id)
 
 
-class _Schema:
-    """Task and label lookups of one project, loaded once per call."""
-
-    def __init__(self, project: Project):
-        self.task_ids = dict(Task.objects.filter(project=project).values_list("key", "id"))
-        self.task_keys = set(self.task_ids)
-        self.labels: dict[tuple[int, str], int] = {}
-        self.label_task: dict[int, int] = {}
-        for label_id, task_id, key in Label.objects.filter(project=project).values_list("id", "task_id", "key"):
-            self.labels[(task_id, key)] = label_id
-            self.label_task[label_id] = task_id
-        self.label_keys: dict[int, list[str]] = {}
-        for task_id, key in self.labels:
-            self.label_keys.setdefault(task_id, []).append(key)
-
-    def resolve(self, labels: Mapping[Any, Any]) -> list[tuple[int, int]]:
-        pairs: list[tuple[int, int]] = []
-        for task, label in labels.items():
-            if isinstance(task, int) and isinstance(label, int):
-                if self.label_task.get(label) != task:
-                    raise DomainError(f"The label id {label} is not a label of the task id {task} in this project.")
-                pairs.append((task, label))
-                continue
-            task_id = self.task_ids.get(str(task))
-            if task_id is None:
-                raise DomainError(
-                    f"This project has no task {task!r}; its tasks are {', '.join(sorted(self.task_keys))}."
-                )
-            label_id = self.labels.get((task_id, str(label)))
-            if label_id is None:
-                allowed = ", ".join(self.label_keys.get(task_id, []))
-                raise DomainError(f"{label!r} is not a label of the task {task!r}; allowed labels: {allowed}.")
-            pairs.append((task_id, label_id))
-        return pairs
+def _resolve(schema: ProjectSchema, labels: Mapping[Any, Any]) -> list[tuple[int, int]]:
+    """{task key: label key} (or {task id: label id}) -> [(task id, label id)]."""
+    pairs: list[tuple[int, int]] = []
+    for task_ref, label_ref in labels.items():
+        if isinstance(task_ref, int) and isinstance(label_ref, int):
+            label = schema.label_by_id(label_ref)
+            if label is None or label.task_id != task_ref:
+                raise DomainError(f"The label id {label_ref} is not a label of the task id {task_ref} in this project.")
+            pairs.append((task_ref, label_ref))
+            continue
+        task = schema.get_task(str(task_ref))
+        if task is None:
+            raise DomainError(f"This project has no task {task_ref!r}; its tasks are {', '.join(sorted(schema.keys))}.")
+        label = task.label(str(label_ref))
+        if label is None:
+            allowed = ", ".join(task.label_keys)
+            raise DomainError(f"{label_ref!r} is not a label of the task {task_ref!r}; allowed labels: {allowed}.")
+        pairs.append((task.id, label.id))
+    return pairs
 
 
 def _get(row: Any, name: str, default: Any = None) -> Any:
@@ -95,18 +82,18 @@ def _get(row: Any, name: str, default: Any = None) -> Any:
     return getattr(row, name, default)
 
 
-def _prepare(row: Any, schema: _Schema) -> _Prepared:
+def _prepare(row: Any, schema: ProjectSchema) -> _Prepared:
     round_ = str(_get(row, "round") or _MULTIMODAL)
     if round_ not in _ROUNDS:
         raise DomainError(f"Unknown round {round_!r}; rounds are {', '.join(sorted(_ROUNDS))}.")
     order = list(_get(row, "inference_order") or ())
-    unknown = [key for key in order if key not in schema.task_keys]
+    unknown = [key for key in order if key not in schema.keys]
     if unknown or len(set(order)) != len(order):
         raise DomainError(f"The inference order {order} must name each of the project's tasks at most once.")
     duration = _get(row, "duration_ms")
     if duration is not None and not 0 <= int(duration) <= MAX_DURATION_MS:
         raise DomainError(f"A duration of {duration} ms is outside 0 to {MAX_DURATION_MS} (one day).")
-    votes = schema.resolve(_get(row, "labels") or {})
+    votes = _resolve(schema, _get(row, "labels") or {})
     if not votes:
         raise DomainError(f"The annotation of item {_get(row, 'item_id')} has no labels.")
     return _Prepared(
@@ -278,7 +265,10 @@ def write_annotations(
 
     Returns {"annotations": n, "votes": n, "items": n}.
     """
-    schema = _Schema(project)
+    # Imports and seeds hold their project instance for a long time: read the
+    # current schema token, so the lookups are never those of a replaced schema.
+    project.refresh_from_db(fields=["schema_token"])
+    schema = get_project_schema(project)
     counts: Counter[str] = Counter()
     touched: set[int] = set()
     users = get_user_model()

@@ -42,7 +42,8 @@ from .. import storage
 from ..errors import DomainError
 from ..io import writers
 from ..models import Annotation, Gold, ImageAsset, Item, Membership, Project, Vote
-from ..selectors import list_tasks_with_labels
+from ..schemas import TaskSpec
+from ..selectors import get_project_schema
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +98,19 @@ class _Names:
 @dataclass
 class _Context:
     project: Project
-    tasks: list[tuple[int, str]]  # (task id, key) in schema order
+    tasks: tuple[TaskSpec, ...]  # in schema order
     label_keys: dict[int, str]
     label_names: dict[int, str]
     names: _Names
 
     @classmethod
     def build(cls, project: Project, *, pseudonymise: bool) -> _Context:
-        tasks = list_tasks_with_labels(project)
+        tasks = get_project_schema(project).tasks
         return cls(
             project=project,
-            tasks=[(t.pk, t.key) for t in tasks],
-            label_keys={l.pk: l.key for t in tasks for l in t.labels.all()},
-            label_names={l.pk: l.name for t in tasks for l in t.labels.all()},
+            tasks=tasks,
+            label_keys={l.id: l.key for t in tasks for l in t.labels},
+            label_names={l.id: l.name for t in tasks for l in t.labels},
             names=_Names(project, pseudonymise=pseudonymise),
         )
 
@@ -117,7 +118,7 @@ class _Context:
 def export_columns(project: Project) -> list[str]:
     """The columns of a csv / jsonl export of the project."""
     columns = ["id", "text", "image", "split", "inference_order", "metadata"]
-    for task in list_tasks_with_labels(project):
+    for task in get_project_schema(project).tasks:
         columns += [f"gold_{task.key}", f"gold_{task.key}_source", f"gold_{task.key}_support"]
     return columns + ["votes"]
 
@@ -184,9 +185,7 @@ def _votes(entries: dict[int, dict], ctx: _Context) -> list[dict]:
                 "round": entry["round"],
                 "inference_order": entry["inference_order"],
                 "duration_ms": entry["duration_ms"],
-                "labels": {
-                    key: ctx.label_keys[entry["labels"][tid]] for tid, key in ctx.tasks if tid in entry["labels"]
-                },
+                "labels": {t.key: ctx.label_keys[entry["labels"][t.id]] for t in ctx.tasks if t.id in entry["labels"]},
             }
         )
     votes.sort(key=lambda v: (_ROUND_ORDER.get(v["round"], 9), v["annotator"]))
@@ -214,8 +213,9 @@ def _row(item: Item, gold: dict, annotations: dict, ctx: _Context) -> dict:
         "inference_order": order or None,
         "metadata": metadata or None,
     }
-    for task_id, key in ctx.tasks:
-        label_id, source, votes_for, votes_total = gold.get(task_id, (None, "", 0, 0))
+    for task in ctx.tasks:
+        key = task.key
+        label_id, source, votes_for, votes_total = gold.get(task.id, (None, "", 0, 0))
         row[f"gold_{key}"] = ctx.label_keys.get(label_id, "") if label_id else ""
         row[f"gold_{key}_source"] = source
         row[f"gold_{key}_support"] = round(votes_for / votes_total, 4) if votes_total else None
@@ -232,7 +232,7 @@ def _msed_header(ctx: _Context) -> list[str]:
 
 def _msed_rows(project: Project, split: str, ctx: _Context) -> Iterator[tuple[int, Item, dict]]:
     """(row number from 1, item, MSED row) of one split, in id order."""
-    task_ids = {key: tid for tid, key in ctx.tasks}
+    task_ids = {task.key: task.id for task in ctx.tasks}
     number = 0
     for items in _item_chunks(project, split=split):
         gold, annotations = _chunk_details(items, ctx)

@@ -51,11 +51,12 @@ from ..errors import DomainError, NotAllowed
 from ..io import DatasetError
 from ..io import images as image_io
 from ..io.readers import Dataset, Limits, open_dataset
-from ..io.validate import CleanRow, RowError, RowValidator, Schema, check_columns
+from ..io.validate import CleanRow, RowError, RowValidator, check_columns
 from ..models import Annotation, Gold, ImageAsset, ImportJob, Item, Membership, Project
+from ..schemas import ProjectSchema
 from .bulk import AnnotationRow, refresh_vote_counts, write_annotations
 from .gold import recompute_gold
-from .projects import add_member, get_schema
+from .projects import add_member
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def _validate(
     try:
         with open_dataset(path, limits=limits) as dataset:
             result.format = dataset.format
-            schema = Schema(get_schema(project))
+            schema = selectors.get_project_schema(project)
             file_errors = [RowError(row=None, column="", message=p) for p in dataset.column_problems]
             if not dataset.per_row_keys:
                 file_errors += check_columns(
@@ -251,7 +252,7 @@ class _BatchWriter:
     """Writes batches of valid rows inside the import's transaction."""
 
     def __init__(
-        self, *, project: Project, schema: Schema, on_duplicate: str, dataset: Dataset, created_files: list[str]
+        self, *, project: Project, schema: ProjectSchema, on_duplicate: str, dataset: Dataset, created_files: list[str]
     ):
         self.project, self.schema, self.on_duplicate = project, schema, on_duplicate
         self.dataset, self.created_files = dataset, created_files
@@ -480,8 +481,8 @@ def _write(
     try:
         with transaction.atomic():
             # One import at a time per project, and no schema edits meanwhile.
-            Project.objects.select_for_update().get(pk=project.pk)
-            schema = Schema(get_schema(project))
+            locked = Project.objects.select_for_update().get(pk=project.pk)
+            schema = selectors.get_project_schema(locked)  # the locked row's token: the current schema
             with open_dataset(path, limits=limits) as dataset:
                 validator = RowValidator(
                     schema,

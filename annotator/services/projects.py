@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from ..errors import DomainError
 from ..models import Label, Membership, Project, SecurityEvent, Task, Vote
 from ..schemas import SCHEMA_TEMPLATES, template_tasks
+from ..selectors import get_project_schema
 from .security import record_security_event, require_password_change
 
 User = get_user_model()
@@ -32,7 +33,7 @@ def _unique_slug(name: str) -> str:
 
 
 def validate_schema(tasks: list[dict]) -> list[dict]:
-    """Check a schema (see annotator.schemas) and return it normalised.
+    """Check a schema in its wire shape (see annotator.schemas) and return it normalised.
 
     Raises DomainError naming the first problem: empty or duplicate keys,
     a task with fewer than two labels, a hotkey used twice in the project.
@@ -98,22 +99,6 @@ def validate_schema(tasks: list[dict]) -> list[dict]:
     return clean
 
 
-def get_schema(project: Project) -> list[dict]:
-    """The project's schema in the same shape validate_schema takes."""
-    return [
-        {
-            "key": task.key,
-            "name": task.name,
-            "required": task.required,
-            "labels": [
-                {"key": l.key, "name": l.name, "description": l.description, "hotkey": l.hotkey}
-                for l in task.labels.all()
-            ],
-        }
-        for task in project.tasks.order_by("position", "id").prefetch_related("labels")
-    ]
-
-
 def _check_additive(old: list[dict], new: list[dict]) -> None:
     """Once votes exist, tasks and labels may only be added (or renamed,
     described, re-keyed to new hotkeys): removing or re-ordering would change
@@ -152,10 +137,12 @@ def save_schema(*, project: Project, tasks: list[dict]) -> None:
     Locks the project row so two leads editing at once cannot interleave.
     """
     tasks = validate_schema(tasks)
-    Project.objects.select_for_update().get(pk=project.pk)
+    # The locked row carries the current schema token: the schema read below is
+    # the one no other lead can change until we commit.
+    locked = Project.objects.select_for_update().get(pk=project.pk)
     has_votes = Vote.objects.filter(task__project=project).exists()
     if has_votes:
-        _check_additive(get_schema(project), tasks)
+        _check_additive(get_project_schema(locked).as_dicts(), tasks)
     existing = {t.key: t for t in project.tasks.all()}
     keep_keys = {t["key"] for t in tasks}
     # Without votes nothing refers to a removed task or label: delete them.

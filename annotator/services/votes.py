@@ -19,19 +19,23 @@ from django.utils import timezone
 
 from .. import selectors, sql, suggestions
 from ..errors import DomainError, NotAllowed
-from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Claim, Item, Label, Project, Skip, Task, Vote
-from ..selectors import labelling
+from ..models import (
+    ROUND_COUNTERS,
+    Annotation,
+    AnnotationEdit,
+    Claim,
+    Item,
+    Project,
+    Skip,
+    Vote,
+)
+from ..schemas import LabelSpec, ProjectSchema
+from ..selectors import get_project_schema, labelling
 from . import queue
 from .gold import recompute_gold
 
 Round = Annotation.Round
 MAX_DURATION_MS = 86_400_000  # Annotation's check constraint: below a day
-
-
-@dataclass(frozen=True)
-class Schema:
-    tasks: list[Task]  # in schema order
-    labels: dict[str, dict[str, Label]]  # task key -> label key -> label, in order
 
 
 @dataclass(frozen=True)
@@ -41,58 +45,29 @@ class SubmitResult:
     item_complete: bool  # the item has its votes_per_item votes in this round
 
 
-def load_schema(project: Project) -> Schema:
-    """The project's tasks and labels (one query, then cached in the process
-    under the project's schema token, which every schema change replaces).
-
-    The instances are shared between requests: read them, never change them."""
-    key = (project.pk, project.schema_token)
-    schema = _SCHEMAS.get(key)
-    if schema is None:
-        tasks: dict[int, Task] = {}
-        labels: dict[str, dict[str, Label]] = {}
-        rows = (
-            Label.objects.filter(project=project)
-            .select_related("task")
-            .order_by("task__position", "task_id", "position", "id")
-        )
-        for label in rows:
-            tasks.setdefault(label.task_id, label.task)
-            labels.setdefault(label.task.key, {})[label.key] = label
-        schema = Schema(tasks=list(tasks.values()), labels=labels)
-        if len(_SCHEMAS) >= 256:
-            _SCHEMAS.clear()
-        _SCHEMAS[key] = schema
-    return schema
-
-
-_SCHEMAS: dict[tuple[int, object], Schema] = {}
-
-
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def validate_labels(schema: Schema, labels) -> dict[str, Label]:
-    """{task key: label key} -> {task key: Label}; every required task answered."""
+def validate_labels(schema: ProjectSchema, labels) -> dict[str, LabelSpec]:
+    """{task key: label key} -> {task key: LabelSpec}; every required task answered."""
     if not isinstance(labels, dict):
         raise DomainError(
             'Send the labels as an object of task to label, e.g. {"sentiment": "positive"}.', field="labels"
         )
-    task_keys = [t.key for t in schema.tasks]
     for key in labels:
-        if key not in schema.labels:
+        if schema.get_task(key) is None:
             raise DomainError(
-                f"There is no task {key!r} in this project; its tasks are {_and(task_keys)}.", field="labels"
+                f"There is no task {key!r} in this project; its tasks are {_and(list(schema.keys))}.", field="labels"
             )
-    chosen: dict[str, Label] = {}
+    chosen: dict[str, LabelSpec] = {}
     for task in schema.tasks:
         value = labels.get(task.key)
         if value in (None, ""):
             continue
-        label = schema.labels[task.key].get(str(value))
+        label = task.label(str(value))
         if label is None:
-            options = _and(list(schema.labels[task.key]))
+            options = _and(list(task.label_keys))
             raise DomainError(f"{value!r} is not a label of {task.name}; choose one of {options}.", field="labels")
         chosen[task.key] = label
     missing = [t.name for t in schema.tasks if t.required and t.key not in chosen]
@@ -103,7 +78,9 @@ def validate_labels(schema: Schema, labels) -> dict[str, Label]:
     return chosen
 
 
-def validate_inference_order(schema: Schema, chosen: dict[str, Label], order, *, required: bool) -> list[str]:
+def validate_inference_order(
+    schema: ProjectSchema, chosen: dict[str, LabelSpec], order, *, required: bool
+) -> list[str]:
     """The order in which the annotator inferred the tasks (MSED 3.3): each
     labelled task exactly once. Required when the project asks for it."""
     if order in (None, ""):
@@ -150,7 +127,7 @@ def _clean_key(client_key) -> uuid.UUID | None:
 
 
 def _suggestion_outcome(
-    project: Project, item: Item, round_: str, run_id, chosen: dict[str, Label]
+    project: Project, item: Item, round_: str, run_id, chosen: dict[str, LabelSpec]
 ) -> tuple[int | None, dict[str, bool]]:
     """(run id, {task key: accepted}) for the suggestions the page showed.
 
@@ -166,7 +143,7 @@ def _suggestion_outcome(
     if suggested is None:
         raise DomainError("That suggestion run does not belong to this project.", field="suggestion_run")
     accepted = {
-        key: label.pk == suggested[label.task_id] for key, label in chosen.items() if label.task_id in suggested
+        key: label.id == suggested[label.task_id] for key, label in chosen.items() if label.task_id in suggested
     }
     return run_id, accepted
 
@@ -205,7 +182,7 @@ def submit_annotation(
         rounds = _and([Round(r).label.lower() for r in project.rounds])
         raise DomainError(f"This project has no {round_!r} round; its rounds are: {rounds}.", field="round")
     # Checked before taking the item's lock, to hold it for less time.
-    schema = load_schema(project)
+    schema = get_project_schema(project)
     chosen = validate_labels(schema, labels)
     order = validate_inference_order(schema, chosen, inference_order, required=project.ask_inference_order)
     duration = _clean_duration(duration_ms)
@@ -266,7 +243,7 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
         values,
     )[0]
     annotation._state.adding, annotation._state.db = False, connection.alias
-    votes = [(annotation.pk, item.pk, annotator.pk, round_, label.task_id, label.pk) for label in chosen.values()]
+    votes = [(annotation.pk, item.pk, annotator.pk, round_, label.task_id, label.id) for label in chosen.values()]
     sql.execute(
         f"INSERT INTO {Vote._meta.db_table} (annotation_id, item_id, annotator_id, round, task_id, label_id) VALUES "
         + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(votes)),
@@ -373,7 +350,7 @@ def edit_annotation(
             f"You have since labelled this item in a later round, so its {annotation.get_round_display().lower()} "
             "labels can no longer change: they must reflect that modality alone."
         )
-    schema = load_schema(project)
+    schema = get_project_schema(project)
     chosen = validate_labels(schema, labels)
     old = labelling.get_annotation_snapshot(annotation)
     if inference_order is None:
@@ -386,7 +363,7 @@ def edit_annotation(
         return annotation
     votes = {v.task_id: v for v in annotation.votes.all()}
     changed = []
-    for key, label in chosen.items():
+    for label in chosen.values():
         vote = votes.pop(label.task_id, None)
         if vote is None:
             Vote.objects.create(
@@ -395,10 +372,10 @@ def edit_annotation(
                 annotator=editor,
                 round=annotation.round,
                 task_id=label.task_id,
-                label=label,
+                label_id=label.id,
             )
-        elif vote.label_id != label.pk:
-            vote.label = label
+        elif vote.label_id != label.id:
+            vote.label_id = label.id
             changed.append(vote)
     Vote.objects.bulk_update(changed, ["label"])
     Vote.objects.filter(pk__in=[v.pk for v in votes.values()]).delete()  # optional tasks cleared

@@ -19,7 +19,6 @@ from ..selectors import labelling
 from ..services import exports as export_services
 from ..services import imports as import_services
 from ..services import splits as split_services
-from ..services.projects import get_schema
 from ..services.security import record_security_event
 from ..storage import open_image_file
 
@@ -89,7 +88,7 @@ def import_sample(request, project, fmt: str):
     """A small file in `fmt` built from the project's own schema, which imports cleanly."""
     if fmt not in samples.FORMATS:
         raise Http404("No sample in that format.")
-    filename, content_type, data = samples.build_sample(get_schema(project), fmt)
+    filename, content_type, data = samples.build_sample(selectors.get_project_schema(project), fmt)
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -85,7 +85,7 @@ def project_settings(request, project):
 @project_view(role=Membership.Role.LEAD)
 @require_http_methods(["GET", "POST"])
 def project_schema(request, project):
-    initial = json.dumps(project_services.get_schema(project), indent=2, ensure_ascii=False)
+    initial = json.dumps(selectors.get_project_schema(project).as_dicts(), indent=2, ensure_ascii=False)
     form = SchemaForm(request.POST or None, initial={"schema": initial})
     if request.method == "POST" and form.is_valid():
         try:

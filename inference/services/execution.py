@@ -327,7 +327,6 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
         progress._update(items_total=len(records), items_done=0)
         model_files.ensure_local_weights(training_run.config)
         model = load_model(model_folder.enter_context(model_files.local_run_folder(training_run.pk)))
-        tasks = [(task_id, key, label_ids) for task_id, key, _, label_ids, _, _ in schema.tasks]
         done = skipped = 0
         for start in range(0, len(records), PREDICT_BATCH):
             chunk = records[start : start + PREDICT_BATCH]
@@ -343,14 +342,14 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
                 if not prediction.tasks:
                     skipped += 1
                     continue
-                for task_id, key, label_ids in tasks:
-                    task = prediction.tasks[key]
+                for spec in schema.tasks:
+                    task = prediction.tasks[spec.key]
                     rows.append(
                         Suggestion(
                             run_id=run.pk,
                             item_id=prediction.id,
-                            task_id=task_id,
-                            label_id=label_ids[task.label],
+                            task_id=spec.id,
+                            label_id=spec.label_ids[task.label],
                             probability=float(task.probability),
                             probabilities=[float(p) for p in task.probabilities],
                             entropy=float(task.entropy),

@@ -12,6 +12,7 @@ from django.utils import timezone
 from analysis import selectors as sel
 from analysis.selectors import DashboardFilters
 from annotator.models import Annotation, Gold, Item, Membership, Vote
+from annotator.selectors import get_project_schema
 from annotator.services.bulk import write_annotations
 from tests.factories import ItemFactory, make_member
 
@@ -97,7 +98,7 @@ def trio(project):
 
 @pytest.mark.django_db
 def test_task_schemas_follow_the_project_schema_order(project):
-    tasks = sel.get_task_schemas(project)
+    tasks = get_project_schema(project).tasks
     assert [t.key for t in tasks] == ["desire", "sentiment", "emotion"]
     assert list(tasks[0].label_keys) == DESIRE
     assert tasks[0].n_categories == 7 and tasks[1].position("neutral") == 1
@@ -153,7 +154,7 @@ def test_vote_matrix_of_many_random_votes_matches_the_votes_written(project):
             "item_id", "annotator_id", "label__key"
         )
     }
-    desire = sel.get_task_schemas(project)[0]
+    desire = get_project_schema(project).tasks[0]
     for r, item_id in enumerate(votes.item_ids):
         for c, user_id in enumerate(votes.annotator_ids):
             assert desire.label_keys[votes.labels["desire"][r, c]] == expected[(item_id, user_id)]

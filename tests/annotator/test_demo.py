@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from annotator import demo
+from annotator.schemas import MSED, template_tasks
 
 
 def fleiss_kappa(counts: np.ndarray) -> float:
@@ -36,18 +37,24 @@ def items_600():
 
 
 def test_schema_lists_msed_tasks_and_labels_in_order():
-    assert [task.key for task in demo.MSED_SCHEMA] == ["desire", "sentiment", "emotion"]
+    assert [task.key for task in MSED.tasks] == ["desire", "sentiment", "emotion"]
+    assert demo.TASKS == MSED.keys
     assert demo.LABEL_KEYS == {
         "desire": ("vengeance", "curiosity", "social-contact", "family", "tranquility", "romance", "none"),
         "sentiment": ("positive", "neutral", "negative"),
         "emotion": ("happiness", "sad", "neutral", "disgust", "anger", "fear"),
     }
-    for task_key, task_name, labels in demo.MSED_SCHEMA:  # plain tuples unpack too
-        assert task_name
-        assert all(name and description for _key, name, description in labels)
-    desire = {label.key: label.description for label in demo.MSED_SCHEMA[0].labels}
-    assert desire["family"] == "The need to take care of one's offspring."
-    assert desire["none"] == "No desire expressed."
+    for task in MSED.tasks:
+        assert task.name
+        assert all(label.name and label.description for label in task.labels)
+    desire = {label.key: label.description for label in MSED.task("desire").labels}
+    assert desire["family"] == "The need to take care of one's offspring."  # MSED Table 3
+    assert desire["none"] == "No desire is expressed: the post describes an object, scene or action."
+
+
+def test_demo_labels_are_the_msed_template_a_new_project_gets():
+    saved = {task["key"]: tuple(label["key"] for label in task["labels"]) for task in template_tasks("msed")}
+    assert saved == demo.LABEL_KEYS
 
 
 # --------------------------------------------------------------------------- items

@@ -14,9 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotator.errors import DomainError, NotAllowed
 from annotator.io import zipsafe
-from annotator.io.validate import Schema
+from annotator.io.validate import parse_inference_order
 from annotator.models import Annotation, Gold, ImageAsset, ImportJob, Item, Membership, Vote
-from annotator.schemas import template_tasks
+from annotator.schemas import MSED
 from annotator.services import bulk, imports
 from annotator.services.bulk import AnnotationRow, write_annotations
 from tests.annotator.fixtures.datasets import (
@@ -753,21 +753,17 @@ def test_reading_an_entry_stops_at_the_cap_even_if_its_header_lies(tmp_path):
 
 
 def test_inference_orders_are_read_from_initials_keys_or_lists():
-    schema = Schema(template_tasks("msed"))
-
-    assert schema.inference_order("D-S-E") == ("desire", "sentiment", "emotion")
-    assert schema.inference_order("sentiment > emotion > desire") == ("sentiment", "emotion", "desire")
-    assert schema.inference_order('["emotion", "desire"]') == ("emotion", "desire")
+    assert parse_inference_order(MSED, "D-S-E") == ("desire", "sentiment", "emotion")
+    assert parse_inference_order(MSED, "sentiment > emotion > desire") == ("sentiment", "emotion", "desire")
+    assert parse_inference_order(MSED, '["emotion", "desire"]') == ("emotion", "desire")
     with pytest.raises(ValueError, match="names desire more than once"):
-        schema.inference_order("D-D")
+        parse_inference_order(MSED, "D-D")
     with pytest.raises(ValueError, match="'X' is not a task of this project"):
-        schema.inference_order("X-S")
+        parse_inference_order(MSED, "X-S")
 
 
 def test_label_names_match_ignoring_case_spaces_and_hyphens():
-    schema = Schema(template_tasks("msed"))
-
-    assert {schema.label("desire", v) for v in ("Social-contact", "social contact", "SOCIAL_CONTACT")} == {
+    assert {MSED.task("desire").match_label(v) for v in ("Social-contact", "social contact", "SOCIAL_CONTACT")} == {
         "social-contact"
     }
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from annotator.io import samples
 from annotator.models import Gold, Item
 from annotator.services import imports
-from annotator.services.projects import get_schema
+from annotator.selectors import get_project_schema
 from tests.factories import make_project
 
 
@@ -17,7 +17,7 @@ from tests.factories import make_project
 @pytest.mark.parametrize("fmt", list(samples.FORMATS))
 def test_each_sample_imports_cleanly(lead, tmp_path, fmt, template):
     project = make_project(lead=lead, template=template, name=f"Samples {fmt} {template}")
-    filename, _, data = samples.build_sample(get_schema(project), fmt)
+    filename, _, data = samples.build_sample(get_project_schema(project), fmt)
     path = tmp_path / filename
     path.write_bytes(data)
     check = imports.import_path(project=project, path=path, dry_run=True)

@@ -4,11 +4,11 @@ import pytest
 
 from annotator.errors import DomainError
 from annotator.models import Annotation, Label, Membership, Project, Task, Vote
+from annotator.selectors import get_project_schema
 from annotator.services.projects import (
     add_member,
     create_member_account,
     create_project,
-    get_schema,
     remove_member,
     save_schema,
     update_project_settings,
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def test_msed_template_has_the_papers_schema(lead):
     project = create_project(name="MSED", template="msed", created_by=lead)
-    schema = get_schema(project)
+    schema = get_project_schema(project).as_dicts()
     assert [t["key"] for t in schema] == ["desire", "sentiment", "emotion"]
     desire = [l["key"] for l in schema[0]["labels"]]
     assert desire == ["vengeance", "curiosity", "social-contact", "family", "tranquility", "romance", "none"]
@@ -44,10 +44,10 @@ def test_a_new_project_shows_suggestions_only_after_the_annotators_first_choice(
 
 
 def test_sentiment_and_custom_templates(lead):
-    assert [t["key"] for t in get_schema(create_project(name="S", template="sentiment", created_by=lead))] == [
-        "sentiment"
-    ]
-    assert get_schema(create_project(name="C", template="custom", created_by=lead)) == []
+    assert [
+        t["key"] for t in get_project_schema(create_project(name="S", template="sentiment", created_by=lead)).as_dicts()
+    ] == ["sentiment"]
+    assert get_project_schema(create_project(name="C", template="custom", created_by=lead)).as_dicts() == []
 
 
 def test_unknown_template_is_refused_with_the_choices(lead):
@@ -104,7 +104,7 @@ def _vote_once(project, annotator):
 
 
 def test_schema_changes_before_votes_may_remove_and_reorder(project):
-    schema = get_schema(project)
+    schema = get_project_schema(project).as_dicts()
     schema = [schema[1], schema[0]]  # drop emotion, swap the others
     save_schema(project=project, tasks=schema)
     assert list(project.tasks.order_by("position").values_list("key", flat=True)) == ["sentiment", "desire"]
@@ -113,7 +113,7 @@ def test_schema_changes_before_votes_may_remove_and_reorder(project):
 
 def test_once_votes_exist_removing_a_label_is_refused(project, annotator):
     _vote_once(project, annotator)
-    schema = get_schema(project)
+    schema = get_project_schema(project).as_dicts()
     schema[1]["labels"] = schema[1]["labels"][:2]
     with pytest.raises(DomainError, match="negative.*cannot be removed once votes exist"):
         save_schema(project=project, tasks=schema)
@@ -123,12 +123,12 @@ def test_once_votes_exist_removing_a_label_is_refused(project, annotator):
 def test_once_votes_exist_removing_a_task_is_refused(project, annotator):
     _vote_once(project, annotator)
     with pytest.raises(DomainError, match="'emotion' already has votes"):
-        save_schema(project=project, tasks=get_schema(project)[:2])
+        save_schema(project=project, tasks=get_project_schema(project).as_dicts()[:2])
 
 
 def test_once_votes_exist_additions_are_accepted(project, annotator):
     _vote_once(project, annotator)
-    schema = get_schema(project)
+    schema = get_project_schema(project).as_dicts()
     schema[1]["labels"].append({"key": "mixed", "name": "Mixed", "hotkey": "r"})
     schema[1]["labels"][0]["name"] = "Positive (pleasant)"
     schema.append({"key": "sarcasm", "required": False, "labels": [{"key": "yes"}, {"key": "no"}]})
@@ -140,13 +140,13 @@ def test_once_votes_exist_additions_are_accepted(project, annotator):
 
 def test_once_votes_exist_a_new_required_task_is_refused(project, annotator):
     _vote_once(project, annotator)
-    schema = get_schema(project) + [{"key": "sarcasm", "labels": [{"key": "yes"}, {"key": "no"}]}]
+    schema = get_project_schema(project).as_dicts() + [{"key": "sarcasm", "labels": [{"key": "yes"}, {"key": "no"}]}]
     with pytest.raises(DomainError, match="must be optional"):
         save_schema(project=project, tasks=schema)
 
 
 def test_hotkeys_can_be_swapped_between_labels(project):
-    schema = get_schema(project)
+    schema = get_project_schema(project).as_dicts()
     labels = schema[1]["labels"]
     labels[0]["hotkey"], labels[1]["hotkey"] = labels[1]["hotkey"], labels[0]["hotkey"]
     save_schema(project=project, tasks=schema)

@@ -269,12 +269,13 @@ def test_submit_refuses_malformed_input_with_a_message_and_saves_nothing(api, an
 
 
 def test_a_label_added_to_the_schema_can_be_used_at_once(api, lead, annotator, project, item):
-    from annotator.services.projects import get_schema, save_schema
+    from annotator.selectors import get_project_schema
+    from annotator.services.projects import save_schema
 
     api.force_authenticate(annotator)
     first = api.post(url("queue-next", project), {}, format="json").json()["work"]["item"]["id"]
     assert api.post(url("item-submit", project, first), submit_body(), format="json").status_code == 201
-    tasks = get_schema(project)
+    tasks = get_project_schema(project).as_dicts()
     tasks[2]["labels"].append({"key": "awe", "name": "Awe", "description": "", "hotkey": ""})
     save_schema(project=project, tasks=tasks)  # after the schema was cached by the first submit
     second = api.post(url("queue-next", project), {}, format="json").json()["work"]["item"]["id"]

@@ -17,6 +17,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from annotator.models import ImportJob, Item, Label, Membership
+from annotator.selectors import get_project_schema
+from annotator.services.projects import save_schema
 from inference.models import EmbeddingMap, PredictionRun, RunStatus, TrainingRun
 from tests.analysis.test_selectors import make_voted_project
 from tests.factories import make_member
@@ -99,8 +101,12 @@ def hostile_project(project, lead):
     items, annotators = make_voted_project(project, n_items=16, n_annotators=3)
     hostile = items[0]
     Item.objects.filter(pk=hostile.pk).update(external_id=HOSTILE_ITEM_ID, text=HOSTILE_TEXT)
-    Label.objects.filter(project=project, task__key="desire", key="family").update(name=HOSTILE_LABEL)
-    Label.objects.filter(project=project, task__key="desire", key="romance").update(name=LINK_LABEL)
+    # Renamed through the service: a schema change replaces the token the schema cache is keyed by.
+    tasks = get_project_schema(project).as_dicts()
+    hostile_names = {"family": HOSTILE_LABEL, "romance": LINK_LABEL}
+    for label in next(task for task in tasks if task["key"] == "desire")["labels"]:
+        label["name"] = hostile_names.get(label["key"], label["name"])
+    save_schema(project=project, tasks=tasks)
     get_user_model().objects.filter(pk=annotators[0].pk).update(username=HOSTILE_USER)
     item_ids = [i.pk for i in items]
     # The hostile item alone at the top right, so a test can point the mouse at it.
