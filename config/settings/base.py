@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: a view answers an htmx request (HX-Request header) with its partial.
+    "django_htmx.middleware.HtmxMiddleware",
     # An account given a one-time password by a lead must choose its own first.
     "annotator.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
