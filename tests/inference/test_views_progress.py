@@ -145,3 +145,14 @@ def test_annotators_get_no_partial(annotator_client, project):
 def test_outsiders_get_no_partial(outsider_client, project):
     for url in progress_urls(project):
         assert outsider_client.get(url, headers=HTMX).status_code == 404
+
+
+def test_a_poll_after_the_session_expired_takes_the_whole_page_to_sign_in(client, project):
+    run = running_run(project)
+    url = reverse("inference:run-detail", args=[project.slug, run.pk])
+    answer = client.get(url, {"shown": "running"}, headers=HTMX)
+    # Not the sign-in form swapped into the progress block: htmx sends the browser there.
+    assert answer.status_code == 200 and answer.content == b""
+    assert answer["HX-Redirect"].startswith(reverse("login") + "?next=") and "models/runs" in answer["HX-Redirect"]
+    plain = client.get(url)
+    assert plain.status_code == 302 and plain["Location"].startswith(reverse("login"))
