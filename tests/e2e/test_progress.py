@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotator.models import ImportJob
+from annotator.models import ImportJob, Task
 from inference.models import PredictionRun, RunStatus, TrainingRun
 from tests.e2e.test_security import Watched
 
@@ -106,9 +106,12 @@ def test_a_prediction_row_updates_in_place_and_stops_polling_when_it_finishes(
     row = f"#prediction-{prediction.pk}"
     assert "2 / 10" in page.locator(row).inner_text()
 
+    # A keyboard user on the row's Cancel button keeps the focus through the swaps.
+    page.focus(f"#prediction-{prediction.pk}-cancel")
     PredictionRun.objects.filter(pk=prediction.pk).update(items_done=7)
     text_of(page, row, "7 / 10")
     assert page.evaluate(SAME_DOCUMENT)
+    assert page.evaluate("() => document.activeElement.id") == f"prediction-{prediction.pk}-cancel"
     assert page.locator(f"{row} [role=progressbar]").get_attribute("aria-valuenow") == "70"
 
     PredictionRun.objects.filter(pk=prediction.pk).update(
@@ -157,4 +160,38 @@ def test_an_import_updates_without_reload_and_shows_its_result_when_it_settles(
     assert page.locator("#import-progress[hx-trigger]").count() == 0
     assert polls.none_during(page, 2500), polls.urls[-3:]
     w.assert_clean("import progress")
+    w.leave()
+
+
+def test_an_experiments_comparison_fills_in_as_its_runs_finish_without_reload(
+    logged_in_page, live_server, project, lead
+):
+    keys = list(Task.objects.filter(project=project).values_list("key", flat=True))
+
+    def scores(f1: float) -> dict:
+        return {key: {"precision": f1, "recall": f1, "macro_f1": f1, "accuracy": f1} for key in keys}
+
+    TrainingRun.objects.create(
+        project=project, name="lr 1e-3", experiment="grid", status=RunStatus.SUCCEEDED, test_metrics=scores(0.5)
+    )
+    second = TrainingRun.objects.create(project=project, name="lr 1e-4", experiment="grid", status=RunStatus.RUNNING)
+    w = watched(logged_in_page, live_server, lead)
+    page, polls = w.page, Polls(w.page)
+    w.goto(reverse("inference:run-compare", args=[project.slug]) + "?experiment=grid")
+    page.wait_for_selector("#compare [data-figure] .main-svg")
+    page.evaluate(MARK)
+    assert "still training" in page.locator("#compare").inner_text()
+    assert page.evaluate("() => document.querySelector('#compare [data-figure]').data.length") == 1
+
+    TrainingRun.objects.filter(pk=second.pk).update(status=RunStatus.SUCCEEDED, test_metrics=scores(0.7))
+    # Within a poll (5 s) the comparison and its chart show both runs; the page stayed.
+    page.wait_for_function(
+        "() => (document.querySelector('#compare [data-figure]')?.data || []).length === 2", timeout=12_000
+    )
+    assert page.evaluate(SAME_DOCUMENT)
+    assert "still training" not in page.locator("#compare").inner_text()
+    assert page.locator("#compare[hx-trigger]").count() == 0
+    assert "70.0" in page.locator("#compare table").inner_text()
+    assert polls.none_during(page, 5500), polls.urls[-3:]
+    w.assert_clean("experiment comparison")
     w.leave()
