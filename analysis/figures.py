@@ -3,7 +3,7 @@
 Pure: no Django and no database. Each function takes lists, dicts or
 arrays that a service computed with analysis.metrics and returns a
 ``plotly.graph_objects.Figure``; the view sends ``json.loads(fig.to_json())``
-to the page and static/js/dashboard.js draws it with Plotly.newPlot.
+to the page and static/js/figures.js draws it with Plotly.react.
 
 Conventions: undefined values (a metric that is 0/0 for the data) arrive as
 None or NaN and are drawn as gaps, with the reason in the hover text where

@@ -1,7 +1,7 @@
 """Model pages' charts as Plotly figures, built from plain numbers.
 
 Pure: no Django, no database, no torch. The view passes
-``json.loads(fig.to_json())`` to json_script and static/js/training.js draws
+``json.loads(fig.to_json())`` to json_script and static/js/figures.js draws
 it. Colours and the small template come from analysis.figures, so model
 charts look like the dashboards.
 

@@ -18,6 +18,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh
 
 from annotator import selectors as annotator_selectors
 from annotator.access import project_view
@@ -198,11 +200,17 @@ def run_compare(request, project):
 
 
 @project_view(role=LEAD)
+@vary_on_headers("HX-Request")
 def run_detail(request, project, run_id: int):
     run = get_object_or_404(TrainingRun, pk=run_id, project=project)
     curve = _figure(figures.training_curve(run.history or [], best_epoch=run.best_epoch or None))
     if request.GET.get("format") == "json":
         return JsonResponse({**reports.run_status(run), "curve": curve})
+    if request.htmx:  # polled while the run is active: its progress partial
+        if run.status in FINISHED_STATUSES:
+            return HttpResponseClientRefresh()  # the page shows the scores, matrices and map
+        context = {"project": project, "run": _hide_paths([run])[0], "curve": curve, "finished": False}
+        return render(request, "inference/_run_progress.html", context)
     schema = selectors.get_project_schema(project)
     space = request.GET.get("space", "fused")
     colour = request.GET.get("colour", "gold")
@@ -317,9 +325,14 @@ def run_predict(request, project, run_id: int):
 
 
 @project_view(role=LEAD)
+@vary_on_headers("HX-Request")
 def prediction_detail(request, project, prediction_id: int):
-    """A prediction run's state as JSON, polled by the pages that list it."""
+    """A prediction run's state as JSON; for htmx (the pages that list it poll
+    an active run) its table row."""
     run = get_object_or_404(PredictionRun, pk=prediction_id, project=project)
+    if request.htmx:
+        context = {"project": project, "p": _hide_paths([run])[0]}
+        return render(request, "inference/_prediction_progress.html", context)
     return JsonResponse(
         {
             "id": run.pk,

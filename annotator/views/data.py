@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh
 
 from .. import selectors
 from ..access import project_view
@@ -95,15 +97,31 @@ def import_sample(request, project, fmt: str):
 
 
 @project_view(role=Membership.Role.LEAD)
+@vary_on_headers("HX-Request")
 def import_detail(request, project, job_id: int):
+    """The import's page; for htmx (polling while the job is active) its
+    progress partial, or a full reload once the job has settled."""
     job = get_object_or_404(ImportJob, pk=job_id, project=project)
     progress = import_services.get_import_progress(job)
     if request.GET.get("format") == "json":
         return JsonResponse(progress)
+    active = progress["status"] in ImportJob.ACTIVE_STATUSES
+    context = {
+        "project": project,
+        "job": job,
+        "progress": progress,
+        "active": active,
+        "status_label": ImportJob.Status(progress["status"]).label,
+    }
+    if request.htmx:
+        if not active:
+            return HttpResponseClientRefresh()  # the page shows the result: errors, confirm or retry
+        return render(request, "annotator/_import_progress.html", context)
     confirm = ConfirmImportForm(initial={"on_duplicate": job.on_duplicate})
-    context = {"project": project, "job": job, "progress": progress, "confirm": confirm}
     return render(
-        request, "annotator/import_detail.html", {**context, "retention_days": settings.IMPORT_UPLOAD_RETENTION_DAYS}
+        request,
+        "annotator/import_detail.html",
+        {**context, "confirm": confirm, "retention_days": settings.IMPORT_UPLOAD_RETENTION_DAYS},
     )
 
 

@@ -90,6 +90,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: a view answers an htmx request (HX-Request header) with its partial.
+    "django_htmx.middleware.HtmxMiddleware",
+    # A redirect answering htmx (an expired sign-in while a progress block polls) moves the whole page.
+    "config.htmx.HtmxRedirectMiddleware",
     # An account given a one-time password by a lead must choose its own first.
     "annotator.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -8,7 +8,6 @@
   if (!root) return;
   const config = JSON.parse(document.getElementById("annotate-config").textContent);
   const start = JSON.parse(document.getElementById("annotate-start").textContent);
-  const progress = JSON.parse(document.getElementById("annotate-progress").textContent);
   const csrf = root.dataset.csrf;
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -26,8 +25,10 @@
   tasks.forEach((t) => t.labels.forEach((l) => { if (l.hotkey) hotkeys[l.hotkey.toLowerCase()] = [t.key, l.key]; }));
   const ROUND_NAMES = { text: "Text only", image: "Image only", multimodal: "Text and image" };
 
-  // ---- state: everything that changes, in one place
+  // ---- state: everything that changes, in one place (the rest of this
+  // closure is constant: the page's config, elements and hotkeys)
   const state = {
+    progress: JSON.parse(document.getElementById("annotate-progress").textContent), // counts in the bar
     view: null,       // what is on screen: {mode: "work"|"edit", item, round, suggestions?, annotation?}
     work: null,       // the claimed item (kept while editing an older annotation)
     ahead: null,      // Promise of the next claim's payload (or null: nothing left)
@@ -83,16 +84,20 @@
   }
   function drawProgress() {
     const pct = (a, b) => (b ? Math.min(100, (100 * a) / b) : 0) + "%";
-    $("mine-bar").style.width = pct(progress.mine_done, progress.mine_share);
-    $("project-bar").style.width = pct(progress.project_done, progress.project_total);
-    $("mine-count").textContent = `${progress.mine_done} / ${progress.mine_share}`;
-    $("project-count").textContent = `${progress.project_done} / ${progress.project_total}`;
+    $("mine-bar").style.width = pct(state.progress.mine_done, state.progress.mine_share);
+    $("project-bar").style.width = pct(state.progress.project_done, state.progress.project_total);
+    $("mine-count").textContent = `${state.progress.mine_done} / ${state.progress.mine_share}`;
+    $("project-count").textContent = `${state.progress.project_done} / ${state.progress.project_total}`;
   }
   const now = () => performance.now();
-  const timer = state.timer;
-  function timerReset(elapsed) { timer.elapsed = elapsed || 0; timer.since = document.hidden ? null : now(); }
-  function timerValue() { return Math.round(timer.elapsed + (timer.since === null ? 0 : now() - timer.since)); }
+  // The time on the current item counts only while the page is visible.
+  function timerReset(elapsed) { state.timer = { elapsed: elapsed || 0, since: document.hidden ? null : now() }; }
+  function timerValue() {
+    const { elapsed, since } = state.timer;
+    return Math.round(elapsed + (since === null ? 0 : now() - since));
+  }
   document.addEventListener("visibilitychange", () => {
+    const timer = state.timer;
     if (document.hidden) { if (timer.since !== null) { timer.elapsed += now() - timer.since; timer.since = null; } }
     else if (timer.since === null) { timer.since = now(); }
   });
@@ -335,8 +340,8 @@
     say("");
     state.pendingSubmit = postWithRetry(urlFor("submit", item.id), body).then((data) => {
       if (data.created) {
-        progress.mine_done += 1;
-        if (data.item_complete && data.round === "multimodal") progress.project_done += 1;
+        state.progress.mine_done += 1;
+        if (data.item_complete && data.round === "multimodal") state.progress.project_done += 1;
         drawProgress();
       }
     }).catch((e) => {
@@ -396,7 +401,7 @@
     const view = state.view;
     const before = view && view.mode === "edit" ? view.annotation.id : null;
     if (before === null) await state.pendingSubmit; // so the latest submit is the newest annotation
-    const nothingEarlier = before === null ? progress.mine_done === 0 : !view.annotation.has_earlier;
+    const nothingEarlier = before === null ? state.progress.mine_done === 0 : !view.annotation.has_earlier;
     if (nothingEarlier) { say("There is nothing earlier to go back to.", "info"); return; }
     const url = config.urls.step + (before ? `?before=${before}` : "");
     try {

@@ -77,7 +77,7 @@ def test_lead_sees_every_page_with_its_figures(page, voted, lead_client):
         assert figure["data"], "a figure without traces"
         go.Figure(figure)  # Plotly accepts every property (raises ValueError otherwise)
     assert "vendor/plotly/plotly.min.js" in html and "cdn" not in html.lower()
-    assert "js/dashboard.js" in html
+    assert "js/figures.js" in html
 
 
 @pytest.mark.django_db

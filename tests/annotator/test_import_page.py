@@ -83,3 +83,60 @@ def test_the_progress_json_separates_file_errors_from_row_errors(
     data = lead_client.get(reverse("annotator:import-detail", args=[project.slug, job.pk]) + "?format=json").json()
     assert data["file_error"] is True and data["row_errors"] == [] and data["summary"] == []
     assert data["valid_rows"] == 0 and "no rows of items" in data["file_errors"][0]
+
+
+HTMX = {"HX-Request": "true"}
+
+
+def active_job(project, lead, **fields) -> ImportJob:
+    return ImportJob.objects.create(
+        project=project,
+        created_by=lead,
+        original_name="posts.csv",
+        path="/nonexistent",
+        **{"status": ImportJob.Status.RUNNING, "rows_total": 10, "rows_done": 3, **fields},
+    )
+
+
+def test_an_active_import_page_polls_its_progress_partial(lead_client, project, lead):
+    job = active_job(project, lead)
+    url = reverse("annotator:import-detail", args=[project.slug, job.pk])
+    full = lead_client.get(url)
+    html = full.content.decode()
+    assert "<html" in html and "vendor/htmx/htmx.min.js" in html and "HX-Request" in full["Vary"]
+    assert f'hx-get="{url}?shown=running" hx-trigger="every 1s" hx-swap="outerHTML"' in html
+    assert 'role="status" id="import-announce"></p>' in html
+
+    partial = lead_client.get(url, {"shown": "running"}, headers=HTMX)
+    text = partial.content.decode()
+    assert partial.status_code == 200 and "HX-Request" in partial["Vary"]
+    assert text.lstrip().startswith('<div id="import-progress"') and "<html" not in text and "<h1" not in text
+    assert "3 / 10 rows" in text and 'aria-valuenow="30"' in text and 'style="width:30.0%"' in text
+    assert '<b id="import-status-text">Importing</b>' in text and 'hx-trigger="every 1s"' in text
+    assert "import-announce" not in text  # the status it shows has not changed
+
+    news = lead_client.get(url, {"shown": "queued"}, headers=HTMX).content.decode()
+    assert '<p id="import-announce" hx-swap-oob="innerHTML">Importing</p>' in news
+
+
+def test_a_settled_import_answers_its_poll_with_a_reload_and_its_page_does_not_poll(lead_client, project, lead):
+    job = active_job(project, lead, status=ImportJob.Status.VALID, rows_done=10)
+    url = reverse("annotator:import-detail", args=[project.slug, job.pk])
+    answer = lead_client.get(url, {"shown": "validating"}, headers=HTMX)
+    assert answer.status_code == 200 and answer["HX-Refresh"] == "true" and answer.content == b""
+    html = page(lead_client, project, job)
+    assert 'id="import-progress"' in html and "hx-trigger" not in html and "Ready to import" in html
+    assert "Import now" in html  # the result the reload brings: the confirm button
+
+
+def test_the_progress_json_is_unchanged_for_other_clients(lead_client, project, lead):
+    job = active_job(project, lead)
+    url = reverse("annotator:import-detail", args=[project.slug, job.pk])
+    data = lead_client.get(url, {"format": "json"}).json()
+    assert (data["status"], data["rows_done"], data["rows_total"], data["percent"]) == ("running", 3, 10, 30.0)
+
+
+def test_others_get_no_import_partial(annotator_client, project, lead):
+    job = active_job(project, lead)
+    url = reverse("annotator:import-detail", args=[project.slug, job.pk])
+    assert annotator_client.get(url, headers=HTMX).status_code == 403

@@ -266,8 +266,10 @@ def test_every_page_kind_as_lead_runs_under_the_policy(logged_in_page, live_serv
         elif page.locator("[data-figure]").count():
             page.wait_for_selector("[data-figure] .main-svg")
         if "/import/" in url and url.rstrip("/").split("/")[-1].isdigit():
-            # The progress page polls its job (JSON) under connect-src 'self'.
-            page.wait_for_event("response", predicate=lambda r: "format=json" in r.url and r.status == 200)
+            # The progress page polls its partial (htmx) under connect-src 'self'.
+            page.wait_for_event(
+                "response", predicate=lambda r: r.request.headers.get("hx-request") == "true" and r.status == 200
+            )
         page.wait_for_load_state("networkidle")
         watched.assert_clean(url)
     # The page showed the hostile import file name literally.

@@ -115,7 +115,7 @@ def test_lead_trains_from_the_form_and_watches_the_run(
     html = page.content.decode()
     assert page.status_code == 200
     assert 'id="figure-curve"' in html and 'id="figure-confusion-desire"' in html and 'id="figure-map"' in html
-    assert "vendor/plotly/plotly.min.js" in html and "js/training.js" in html
+    assert "vendor/plotly/plotly.min.js" in html and "js/figures.js" in html
     for colour in ("disagreement", "confidence"):
         assert (
             lead_client.get(
@@ -259,7 +259,7 @@ def test_run_detail_json_of_a_running_run_shows_its_progress(lead_client, projec
     assert polled["progress"] == 0.25 and not polled["finished"] and polled["phase"] == "training, epoch 2 of 8"
     assert json.loads(json.dumps(polled["curve"]))["data"][1]["y"] == [0.3, 0.4]
     page = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk])).content.decode()
-    assert 'data-status="running"' in page and "Cancel" in page
+    assert 'hx-trigger="every 1500ms"' in page and "Cancel" in page
 
 
 def test_web_modules_never_import_torch():
