@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from analysis import services
-from tests.analysis.test_selectors import make_voted_project
+from tests.analysis.factories import make_voted_project
 
 PAGES = list(services.PAGES)
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from analysis import services
 from annotator.models import Annotation, Gold, Item
 from annotator.services.projects import create_project
-from tests.analysis.test_selectors import add_votes, make_voted_project
+from tests.analysis.factories import add_votes, make_voted_project
 from tests.factories import ItemFactory, make_member
 
 PAGES = list(services.PAGES)

@@ -12,7 +12,7 @@ from annotator.errors import DomainError, PermissionDenied
 from annotator.models import Annotation, AnnotationEdit, Claim, Gold, Item, Label, Skip, Task, Vote
 from annotator.services import gold as gold_services
 from annotator.services import queue, votes
-from tests.annotator.test_queue import (
+from tests.annotator.factories import (
     MSED_LABELS,
     MSED_ORDER,
     claim_and_submit,

@@ -11,15 +11,7 @@ from django.urls import reverse
 from annotator.models import Item
 from inference import services
 from inference.models import PredictionRun, PrelabelPolicy, RunStatus, TrainingRun
-from tests.inference.test_services import (  # noqa: F401
-    add_votes,
-    demo_items,
-    offered_tiny_bert,
-    options,
-    tiny_bert,
-    tiny_options,
-    trained_run,
-)
+from tests.inference.factories import add_votes, tiny_options
 
 pytestmark = pytest.mark.django_db
 
