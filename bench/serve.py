@@ -674,27 +674,28 @@ def main() -> None:
         return [Annotator(*next(tokens)) for _ in range(n)]
 
     rows, orm_rows, ceiling, paced_row, autovacuum = [], [], None, None, None
-    with gunicorn(url, args) as (port, pid):
-        run_phase(warmup_users, people(warmup_users), port, tasks, 3.0, pid)  # warm every worker; not measured
-        for n in saturated:
-            phase = people(n)
-            autovacuum = vacuum()
-            log(f"{n} annotator(s) for {args.seconds:.0f} s")
-            row, acked = run_phase(n, phase, port, tasks, args.seconds, pid)
-            row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
-            rows.append(row)
-        if ceiling_n:
-            log(f"ceiling: {ceiling_n} clients sending two heartbeats per cycle for {args.seconds:.0f} s")
-            ceiling, _ = run_phase(ceiling_n, people(ceiling_n), port, tasks, args.seconds, pid, heartbeats)
-        if paced_n:
-            phase = people(paced_n)
-            autovacuum = vacuum()
-            log(f"paced: {paced_n} annotators thinking {args.think:g} s on average, for {args.paced_seconds:.0f} s")
-            paced_row, acked = run_phase(
-                paced_n, phase, port, tasks, args.paced_seconds, pid, partial(paced, think_s=args.think)
-            )
-            paced_row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
-            paced_row.update({"think_s": args.think, "machine": machine_info(), "items": args.items})
+    if saturated or ceiling_n or paced_n:
+        with gunicorn(url, args) as (port, pid):
+            run_phase(warmup_users, people(warmup_users), port, tasks, 3.0, pid)  # warm every worker; not measured
+            for n in saturated:
+                phase = people(n)
+                autovacuum = vacuum()
+                log(f"{n} annotator(s) for {args.seconds:.0f} s")
+                row, acked = run_phase(n, phase, port, tasks, args.seconds, pid)
+                row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
+                rows.append(row)
+            if ceiling_n:
+                log(f"ceiling: {ceiling_n} clients sending two heartbeats per cycle for {args.seconds:.0f} s")
+                ceiling, _ = run_phase(ceiling_n, people(ceiling_n), port, tasks, args.seconds, pid, heartbeats)
+            if paced_n:
+                phase = people(paced_n)
+                autovacuum = vacuum()
+                log(f"paced: {paced_n} annotators thinking {args.think:g} s on average, for {args.paced_seconds:.0f} s")
+                paced_row, acked = run_phase(
+                    paced_n, phase, port, tasks, args.paced_seconds, pid, partial(paced, think_s=args.think)
+                )
+                paced_row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
+                paced_row.update({"think_s": args.think, "machine": machine_info(), "items": args.items})
     if orm_counts:
         # Every labelling-loop statement through the ORM (annotator/loop_orm.py), unprepared.
         orm_env = {"LABELLING_LOOP_SQL": "0", "DB_PREPARED_STATEMENTS": "0"}
