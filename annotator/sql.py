@@ -11,6 +11,11 @@ picked up without touching the SQL. Everything else uses the ORM.
 
 Prepared statements need a session of their own: behind a pooler in
 transaction mode (PgBouncer), set DB_PREPARED_STATEMENTS=0.
+
+Every statement here has an ORM twin in annotator/loop_orm.py, which the
+services call instead when LABELLING_LOOP_SQL is off (`hand_written()`):
+the benchmark's ORM row measures what this module buys, and the tests
+check both give the same claims, votes and gold.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+
+
+def hand_written() -> bool:
+    """Whether the labelling loop runs the statements of this module (the
+    default) or their ORM versions (settings.LABELLING_LOOP_SQL off)."""
+    return settings.LABELLING_LOOP_SQL
 
 
 def execute(query: str, params: Sequence[Any] = ()) -> int:

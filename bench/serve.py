@@ -2,9 +2,20 @@
 
 Run from the repository root:
 
-    /work/venv/bin/python bench/serve.py              # 100k items; 1, 5 and 20 annotators, 30 s each
-    /work/venv/bin/python bench/serve.py --quick      # 5k items, 6 s each: under a minute
+    /work/venv/bin/python bench/serve.py              # 100k items; every row (below), 30 s each, paced 60 s
+    /work/venv/bin/python bench/serve.py --quick      # 5k items, 6 s each, paced 12 s: about two minutes
     /work/venv/bin/python bench/serve.py --items 100000 --annotators 1,5,20 --seconds 30
+    /work/venv/bin/python bench/serve.py --rows orm,paced   # only these rows; the others stored stay
+
+Rows (bench/README.md says what each shows):
+
+    saturated  1, 5 and 20 annotators (--annotators) with no think time
+    ceiling    the last count's clients sending two heartbeats per cycle
+    orm        the same loop with LABELLING_LOOP_SQL=0: every statement
+               through the ORM (annotator/loop_orm.py) instead of
+               annotator/sql.py, at --orm-annotators (default: the last count)
+    paced      --paced-annotators (200) people, each thinking an exponential
+               time of mean --think (3 s) between items; open loop
 
 What it does:
 
@@ -24,13 +35,23 @@ What it does:
    request is retried with the same key, as the page does.
    Before each phase it runs VACUUM (ANALYZE) on the tables the loop churns,
    as autovacuum would between phases (it is off on some test machines).
+   The paced row sends, for each simulated person, a submit of the item on
+   screen and the next request at arrival times drawn in advance
+   (exponential gaps of mean --think): a slow answer delays no later
+   arrival, as with real people (open loop). Latencies are measured from
+   the request's send; "schedule lag" says how late the load generator
+   sent them (it should stay near 0, or the row measures the generator).
+   The ORM row restarts gunicorn with LABELLING_LOOP_SQL=0 and
+   DB_PREPARED_STATEMENTS=0 and runs the saturated loop again.
 4. Checks the database afterwards: every acknowledged annotation exists
    (lost), no annotation the client was not told about, no item above its
    votes per item, and vote counters equal to the annotations (duplicated).
 
 Prints a table (p50 / p95 / p99 of next and submit, annotations per second,
 lost and duplicated) and stores it under "serve" (or "serve_quick") in
-bench/results/serve.json. Not a timed test: the machine is shared.
+bench/results/serve.json: "rows", "ceiling_heartbeat_loop", "orm_rows" and
+"paced". With --rows, only those keys are replaced; the rest stay as stored.
+Not a timed test: the machine is shared.
 """
 
 from __future__ import annotations
@@ -50,17 +71,19 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import format_table, write_results  # noqa: E402
+from bench.common import RESULTS_DIR, format_table, machine_info, write_results  # noqa: E402
 
 DB_NAME = "affect_bench_serve"
 SLUG = "bench-serve"
 TARGET_P95_MS = 50.0
 TARGET_RATE = 200.0
+ROWS = ("saturated", "ceiling", "orm", "paced")
 # The same loop against Label Studio 1.23 on PostgreSQL, same kind of machine (from the brief).
 REFERENCE = {
     "system": "Label Studio 1.23 (PostgreSQL)",
@@ -216,7 +239,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class: str = "gthread") -> subprocess.Popen:
+def start_gunicorn(
+    url: str, port: int, workers: int, threads: int, worker_class: str = "gthread", extra_env: dict | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -228,6 +253,7 @@ def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class
         "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
         "DB_CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     command = [
         sys.executable,
@@ -277,6 +303,7 @@ class Annotator:
     errors: int = 0
     retries: int = 0
     exhausted: bool = False
+    lag_ms: list[float] = field(default_factory=list)  # paced: how late each arrival was sent
 
 
 class Client:
@@ -350,45 +377,81 @@ class Client:
 
 
 def annotate(a: Annotator, port: int, tasks: list[dict], deadline: float, rng: random.Random) -> None:
+    """The saturated loop: next, then submit at once, until the deadline."""
     client = Client(port, a.token)
-    next_path = f"/api/projects/{SLUG}/queue/next/"
-    keys = [t["key"] for t in tasks]
     while time.perf_counter() < deadline:
-        try:
-            status, body, ms = client.post(next_path, {})
-        except OSError:
-            a.errors += 1
+        work = _next_item(client, a)
+        if work is False:
             continue
-        if status != 200:
-            a.errors += 1
-            continue
-        a.next_ms.append(ms)
-        work = body["work"]
         if work is None:
             a.exhausted = True
             return
-        order = keys[:]
-        rng.shuffle(order)
-        submit = {
-            "round": work["round"],
-            "labels": {t["key"]: rng.choice(t["labels"])["key"] for t in tasks},
-            "inference_order": order,
-            "duration_ms": rng.randint(2000, 20000),
-            "client_key": str(uuid.uuid4()),
-        }
-        path = f"/api/projects/{SLUG}/items/{work['item']['id']}/submit/"
-        for attempt in range(5):
-            try:
-                status, body, ms = client.post(path, submit)
-            except OSError:
-                a.retries += 1
-                continue  # retried with the same client key
-            if status in (200, 201):
-                a.submit_ms.append(ms)
-                a.acked.add(body["annotation"])
-            else:
-                a.errors += 1
-            break
+        _submit(client, a, work, tasks, rng)
+
+
+def paced(a: Annotator, port: int, tasks: list[dict], deadline: float, rng: random.Random, *, think_s: float) -> None:
+    """A person at human pace: at arrival times drawn in advance (gaps
+    exponential with mean think_s), submit the item on screen, then ask for
+    the next. Open loop: a slow answer delays no later arrival; when the
+    generator falls behind, the lag is recorded rather than hidden. One
+    person sends one request at a time, so an overloaded server makes them
+    late; the phase still ends at the deadline."""
+    client = Client(port, a.token)
+    at = time.perf_counter() + rng.expovariate(1 / think_s)
+    work = None
+    while at < deadline and time.perf_counter() < deadline:
+        delay = at - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        a.lag_ms.append(max(0.0, -delay) * 1000)
+        if work:
+            _submit(client, a, work, tasks, rng)
+        work = _next_item(client, a)
+        if work is None:
+            a.exhausted = True
+            return
+        at += rng.expovariate(1 / think_s)
+
+
+def _next_item(client: Client, a: Annotator) -> dict | None | bool:
+    """POST queue/next/: the work, None when the queue is empty, False on an error."""
+    try:
+        status, body, ms = client.post(f"/api/projects/{SLUG}/queue/next/", {})
+    except OSError:
+        a.errors += 1
+        return False
+    if status != 200:
+        a.errors += 1
+        return False
+    a.next_ms.append(ms)
+    return body["work"]
+
+
+def _submit(client: Client, a: Annotator, work: dict, tasks: list[dict], rng: random.Random) -> None:
+    """POST items/<id>/submit/ with random labels; a failed request is retried with the same key."""
+    keys = [t["key"] for t in tasks]
+    order = keys[:]
+    rng.shuffle(order)
+    submit = {
+        "round": work["round"],
+        "labels": {t["key"]: rng.choice(t["labels"])["key"] for t in tasks},
+        "inference_order": order,
+        "duration_ms": rng.randint(2000, 20000),
+        "client_key": str(uuid.uuid4()),
+    }
+    path = f"/api/projects/{SLUG}/items/{work['item']['id']}/submit/"
+    for _ in range(5):
+        try:
+            status, body, ms = client.post(path, submit)
+        except OSError:
+            a.retries += 1
+            continue  # retried with the same client key
+        if status in (200, 201):
+            a.submit_ms.append(ms)
+            a.acked.add(body["annotation"])
+        else:
+            a.errors += 1
+        break
 
 
 def _process_cpu(pid: int) -> float:
@@ -489,16 +552,8 @@ def run_phase(
     for w in workers:
         w.start()
     for _ in workers:
-        for index, (next_ms, submit_ms, acked, errors, retries, exhausted) in results.get():
-            a = annotators[index]
-            a.next_ms, a.submit_ms, a.acked, a.errors, a.retries, a.exhausted = (
-                next_ms,
-                submit_ms,
-                acked,
-                errors,
-                retries,
-                exhausted,
-            )
+        for index, measured in results.get():
+            annotators[index].__dict__.update(measured)
     for w in workers:
         w.join()
     elapsed = time.perf_counter() - start
@@ -522,6 +577,13 @@ def run_phase(
         },
         "cpu_busy": round(sum(cpu_after[k] - cpu_before[k] for k in cpu_before) / elapsed / (os.cpu_count() or 1), 3),
     }
+    lag = [x for a in annotators for x in a.lag_ms]
+    if lag:
+        row["schedule_lag_ms"] = {
+            "p50": _round(percentile(lag, 50)),
+            "p99": _round(percentile(lag, 99)),
+            "max": _round(max(lag)),
+        }
     return row, acked
 
 
@@ -541,9 +603,7 @@ def _drive(
         t.start()
     for t in threads:
         t.join()
-    results.put(
-        [(i, (a.next_ms, a.submit_ms, a.acked, a.errors, a.retries, a.exhausted)) for a, i in zip(group, indexes)]
-    )
+    results.put([(i, a.__dict__) for a, i in zip(group, indexes)])
 
 
 def _round(value: float | None) -> float | None:
@@ -557,7 +617,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--annotators", default="1,5,20", help="comma-separated annotator counts, one phase each")
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each saturated, ceiling and ORM phase")
     # One worker per core, two threads each: on 2 cores this gave more
     # annotations per second than 4 x 2, 3 x 2, 2 x 3, 2 x 4, 2 x 1 or 1 x 4
     # (fewer runnable threads, less CPU lost to switching between them).
@@ -566,12 +626,32 @@ def main() -> None:
     parser.add_argument(
         "--order", default="finish_first", choices=["finish_first", "random", "sequential", "uncertain"]
     )
-    parser.add_argument("--quick", action="store_true", help="5k items, 6 s per phase: under a minute")
-    parser.add_argument("--no-ceiling", action="store_true", help="skip the heartbeat loop that measures the ceiling")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"which rows to run, of {', '.join(ROWS)}")
+    parser.add_argument(
+        "--orm-annotators", default="", help="annotator counts of the ORM rows (default: the last count)"
+    )
+    parser.add_argument("--paced-annotators", type=int, default=200)
+    parser.add_argument("--think", type=float, default=3.0, help="mean think time of a paced annotator, seconds")
+    parser.add_argument("--paced-seconds", type=float, default=60.0)
+    parser.add_argument("--quick", action="store_true", help="5k items, 6 s per phase, paced 12 s: about two minutes")
+    parser.add_argument(
+        "--no-ceiling", action="store_true", help="skip the ceiling row (same as leaving it out of --rows)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.items, args.seconds = min(args.items, 5_000), min(args.seconds, 6.0)
+        args.paced_seconds = min(args.paced_seconds, 12.0)
+    wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
+    if wanted - set(ROWS):
+        parser.error(f"unknown rows {', '.join(sorted(wanted - set(ROWS)))}; choose from {', '.join(ROWS)}")
+    if args.no_ceiling:
+        wanted.discard("ceiling")
     counts = [int(x) for x in args.annotators.split(",") if x.strip()]
+    orm_counts = [int(x) for x in args.orm_annotators.split(",") if x.strip()] or counts[-1:]
+    saturated = counts if "saturated" in wanted else []
+    orm_counts = orm_counts if "orm" in wanted else []
+    ceiling_n = counts[-1] if counts and "ceiling" in wanted else 0
+    paced_n = args.paced_annotators if "paced" in wanted else 0
 
     server, url = db_urls()
     name = url.rsplit("/", 1)[1]
@@ -583,49 +663,167 @@ def main() -> None:
 
     call_command("migrate", interactive=False, verbosity=0)
     warmup_users = 4
-    log(f"seeding {args.items:,} items and {sum(counts) + warmup_users} annotators")
-    seeded = seed(args.items, sum(counts) + warmup_users, args.order)
+    n_users = 2 * warmup_users + sum(saturated) + ceiling_n + sum(orm_counts) + paced_n
+    log(f"seeding {args.items:,} items and {n_users} annotators")
+    seeded = seed(args.items, n_users, args.order)
     tasks = schema()
     log(f"database ready in {time.perf_counter() - t0:.1f} s")
+    tokens = iter(seeded["tokens"])
 
-    port = free_port()
-    server_process = start_gunicorn(url, port, args.workers, args.threads)
-    try:
-        tokens = seeded["tokens"]
-        wait_until_up(port, tokens[0][1])
-        # Warm every worker (imports, URL resolver, first connections); not measured.
-        warm = [Annotator(uid, key) for uid, key in tokens[:warmup_users]]
-        run_phase(warmup_users, warm, port, tasks, 3.0, server_process.pid)
-        rows = []
-        offset = warmup_users
-        for n in counts:
-            phase = [Annotator(uid, key) for uid, key in tokens[offset : offset + n]]
-            offset += n
-            autovacuum = vacuum()
-            log(f"{n} annotator(s) for {args.seconds:.0f} s")
-            row, acked = run_phase(n, phase, port, tasks, args.seconds, server_process.pid)
-            row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
-            rows.append(row)
-        ceiling = None
-        if counts and not args.no_ceiling:
-            n = counts[-1]
-            log(f"ceiling: {n} clients sending two heartbeats per cycle for {args.seconds:.0f} s")
-            ceiling, _ = run_phase(
-                n,
-                [Annotator(uid, key) for uid, key in tokens[-n:]],
-                port,
-                tasks,
-                args.seconds,
-                server_process.pid,
-                heartbeats,
-            )
-    finally:
-        server_process.terminate()
+    def people(n: int) -> list[Annotator]:
+        return [Annotator(*next(tokens)) for _ in range(n)]
+
+    rows, orm_rows, ceiling, paced_row, autovacuum = [], [], None, None, None
+    if saturated or ceiling_n or paced_n:
+        with gunicorn(url, args) as (port, pid):
+            run_phase(warmup_users, people(warmup_users), port, tasks, 3.0, pid)  # warm every worker; not measured
+            for n in saturated:
+                phase = people(n)
+                autovacuum = vacuum()
+                log(f"{n} annotator(s) for {args.seconds:.0f} s")
+                row, acked = run_phase(n, phase, port, tasks, args.seconds, pid)
+                row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
+                rows.append(row)
+            if ceiling_n:
+                log(f"ceiling: {ceiling_n} clients sending two heartbeats per cycle for {args.seconds:.0f} s")
+                ceiling, _ = run_phase(ceiling_n, people(ceiling_n), port, tasks, args.seconds, pid, heartbeats)
+            if paced_n:
+                phase = people(paced_n)
+                autovacuum = vacuum()
+                log(f"paced: {paced_n} annotators thinking {args.think:g} s on average, for {args.paced_seconds:.0f} s")
+                paced_row, acked = run_phase(
+                    paced_n, phase, port, tasks, args.paced_seconds, pid, partial(paced, think_s=args.think)
+                )
+                paced_row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
+                paced_row.update({"think_s": args.think, "machine": machine_info(), "items": args.items})
+    if orm_counts:
+        # Every labelling-loop statement through the ORM (annotator/loop_orm.py), unprepared.
+        orm_env = {"LABELLING_LOOP_SQL": "0", "DB_PREPARED_STATEMENTS": "0"}
+        with gunicorn(url, args, orm_env) as (port, pid):
+            run_phase(warmup_users, people(warmup_users), port, tasks, 3.0, pid)
+            for n in orm_counts:
+                phase = people(n)
+                autovacuum = vacuum()
+                log(f"ORM: {n} annotator(s) for {args.seconds:.0f} s")
+                row, acked = run_phase(n, phase, port, tasks, args.seconds, pid)
+                row.update(check([a.user_id for a in phase], acked, votes_per_item=5))
+                row.update({"loop": "orm", "machine": machine_info(), "items": args.items})
+                orm_rows.append(row)
+
+    part = ("serve_quick" if args.quick else "serve") + ("" if args.order == "finish_first" else f"_{args.order}")
+    payload = _stored(part) if wanted != set(ROWS) else {}
+    if saturated:
+        payload.update(
+            {
+                "items": args.items,
+                "seconds_per_phase": args.seconds,
+                "queue_order": args.order,
+                "server": {
+                    "workers": args.workers,
+                    "threads": args.threads,
+                    "worker_class": "gthread",
+                    "settings": "config.settings.production",
+                },
+                "targets": {"p95_ms": TARGET_P95_MS, "annotations_per_s": TARGET_RATE},
+                "postgres_autovacuum": autovacuum,
+                "vacuum_before_each_phase": HOT_TABLES,
+                "rows": rows,
+            }
+        )
+    if ceiling_n:
+        payload["ceiling_heartbeat_loop"] = ceiling
+    if orm_counts:
+        payload["orm_rows"] = orm_rows
+    if paced_n:
+        payload["paced"] = paced_row
+    payload["reference"] = REFERENCE
+    payload["table"] = table = _table(payload)
+    print(
+        f"\nThe labelling loop over HTTP: {args.items:,} items ({args.order} queue), gunicorn {args.workers} workers x {args.threads} threads\n"
+    )
+    print(table)
+    _summary(payload)
+    path = write_results("serve.json", part, payload)
+    print(
+        f"\nwritten to {path.relative_to(ROOT)} under {part!r}"
+        + ("" if wanted == set(ROWS) else f" (rows {', '.join(sorted(wanted))}; the others kept)")
+    )
+
+
+class gunicorn:
+    """A gunicorn of the app for the `with` block: (port, pid)."""
+
+    def __init__(self, url: str, args, extra_env: dict | None = None):
+        self.url, self.args, self.extra_env = url, args, extra_env
+
+    def __enter__(self) -> tuple[int, int]:
+        port = free_port()
+        self.process = start_gunicorn(self.url, port, self.args.workers, self.args.threads, extra_env=self.extra_env)
         try:
-            server_process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server_process.kill()
+            wait_until_up(port, _any_token())
+        except BaseException:
+            self.__exit__()
+            raise
+        return port, self.process.pid
 
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _any_token() -> str:
+    """A key that answers 200 on /api/projects/: a fresh token of the lead."""
+    from django.contrib.auth import get_user_model
+
+    from annotator.services.security import create_api_token
+
+    return create_api_token(user=get_user_model().objects.get(username="bench-lead"), name="bench-up")[1]
+
+
+def _stored(part: str) -> dict:
+    """What bench/results/serve.json holds under `part` (its machine line too:
+    the rows kept were measured there; the new rows carry their own)."""
+    path = RESULTS_DIR / "serve.json"
+    try:
+        stored = json.loads(path.read_text()).get(part, {})
+    except (OSError, json.JSONDecodeError):
+        stored = {}
+    return stored
+
+
+def _table(payload: dict) -> str:
+    """Saturated rows, the ceiling, the ORM rows, then the paced row."""
+    fmt = lambda d: "/".join("-" if d[k] is None else f"{d[k]:.1f}" for k in ("p50", "p95", "p99"))  # noqa: E731
+
+    def line(r: dict, label, checked: bool = True) -> list:
+        return [
+            label,
+            r["annotations_per_s"],
+            fmt(r["next_ms"]),
+            fmt(r["submit_ms"]),
+            r["annotations"],
+            r["errors"],
+            r["lost"] if checked else "-",
+            r["duplicated"] if checked else "-",
+            "/".join(f"{r['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")),
+            f"{r['cpu_busy']:.0%}",
+        ]
+
+    lines = [line(r, r["annotators"]) for r in payload.get("rows", [])]
+    if payload.get("ceiling_heartbeat_loop"):
+        lines.append(
+            line(
+                payload["ceiling_heartbeat_loop"], f"{payload['ceiling_heartbeat_loop']['annotators']}, ceiling*", False
+            )
+        )
+    lines += [line(r, f"{r['annotators']}, ORM") for r in payload.get("orm_rows", [])]
+    if payload.get("paced"):
+        lines.append(
+            line(payload["paced"], f"{payload['paced']['annotators']}, paced {payload['paced']['think_s']:g} s")
+        )
     headers = [
         "annotators",
         "annotations/s",
@@ -638,89 +836,37 @@ def main() -> None:
         "CPU ms/annotation app/db/load",
         "CPU busy",
     ]
-    fmt = lambda d: "/".join("-" if d[k] is None else f"{d[k]:.1f}" for k in ("p50", "p95", "p99"))  # noqa: E731
-    table = format_table(
-        [
-            [
-                r["annotators"],
-                r["annotations_per_s"],
-                fmt(r["next_ms"]),
-                fmt(r["submit_ms"]),
-                r["annotations"],
-                r["errors"],
-                r["lost"],
-                r["duplicated"],
-                "/".join(f"{r['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")),
-                f"{r['cpu_busy']:.0%}",
-            ]
-            for r in rows
-        ]
-        + (
-            [
-                [
-                    f"{ceiling['annotators']}, ceiling*",
-                    ceiling["annotations_per_s"],
-                    fmt(ceiling["next_ms"]),
-                    fmt(ceiling["submit_ms"]),
-                    ceiling["annotations"],
-                    ceiling["errors"],
-                    "-",
-                    "-",
-                    "/".join(
-                        f"{ceiling['cpu_ms_per_annotation'][k]:.1f}" for k in ("server", "postgres", "load_generator")
-                    ),
-                    f"{ceiling['cpu_busy']:.0%}",
-                ]
-            ]
-            if ceiling
-            else []
-        ),
-        headers,
-    )
-    print(
-        f"\nThe labelling loop over HTTP: {args.items:,} items ({args.order} queue), gunicorn {args.workers} workers x {args.threads} threads, {args.seconds:.0f} s per row\n"
-    )
-    print(table)
-    if ceiling:
+    return format_table(lines, headers)
+
+
+def _summary(payload: dict) -> None:
+    if payload.get("ceiling_heartbeat_loop"):
         print(
             "\n* ceiling: the same clients sending two heartbeats per cycle instead of next and submit (each a full API"
             " request: token, project membership, one UPDATE); its cycles/s bound what next + submit can reach on this machine."
         )
-    last = rows[-1] if rows else None
-    if last:
-        ok = (last["next_ms"]["p95"] or 0) < TARGET_P95_MS and (last["submit_ms"]["p95"] or 0) < TARGET_P95_MS
+    if payload.get("orm_rows"):
+        print("ORM: the same loop with LABELLING_LOOP_SQL=0, every statement built by the ORM (annotator/loop_orm.py).")
+    met = lambda r: (r["next_ms"]["p95"] or 0) <= TARGET_P95_MS and (r["submit_ms"]["p95"] or 0) <= TARGET_P95_MS  # noqa: E731
+    if payload.get("rows"):
+        last = payload["rows"][-1]
         print(
             f"\nAt {last['annotators']} annotators: p95 next {last['next_ms']['p95']} ms, submit {last['submit_ms']['p95']} ms "
-            f"(target < {TARGET_P95_MS:.0f} ms: {'met' if ok else 'missed'}); {last['annotations_per_s']} annotations/s "
+            f"(target < {TARGET_P95_MS:.0f} ms: {'met' if met(last) else 'missed'}); {last['annotations_per_s']} annotations/s "
             f"(target >= {TARGET_RATE:.0f}: {'met' if last['annotations_per_s'] >= TARGET_RATE else 'missed'})."
         )
+    if payload.get("paced"):
+        r = payload["paced"]
+        lag = r.get("schedule_lag_ms") or {}
         print(
-            f"Reference, same loop: {REFERENCE['system']} did {REFERENCE['annotations_per_s']['1']} annotations/s for one annotator, "
-            f"{REFERENCE['annotations_per_s']['20']} at 20, p95 {REFERENCE['p95_s_at_20']} s."
+            f"Paced, {r['annotators']} people thinking {r['think_s']:g} s on average (open loop): p95 next {r['next_ms']['p95']} ms, "
+            f"submit {r['submit_ms']['p95']} ms (target <= {TARGET_P95_MS:.0f} ms: {'met' if met(r) else 'missed'}); "
+            f"load generator lag p99 {lag.get('p99')} ms."
         )
-    path = write_results(
-        "serve.json",
-        ("serve_quick" if args.quick else "serve") + ("" if args.order == "finish_first" else f"_{args.order}"),
-        {
-            "items": args.items,
-            "seconds_per_phase": args.seconds,
-            "queue_order": args.order,
-            "server": {
-                "workers": args.workers,
-                "threads": args.threads,
-                "worker_class": "gthread",
-                "settings": "config.settings.production",
-            },
-            "targets": {"p95_ms": TARGET_P95_MS, "annotations_per_s": TARGET_RATE},
-            "postgres_autovacuum": autovacuum if counts else None,
-            "vacuum_before_each_phase": HOT_TABLES,
-            "rows": rows,
-            "ceiling_heartbeat_loop": ceiling,
-            "table": table,
-            "reference": REFERENCE,
-        },
+    print(
+        f"Reference, same loop: {REFERENCE['system']} did {REFERENCE['annotations_per_s']['1']} annotations/s for one annotator, "
+        f"{REFERENCE['annotations_per_s']['20']} at 20, p95 {REFERENCE['p95_s_at_20']} s."
     )
-    print(f"\nwritten to {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -172,3 +172,11 @@ def _drop_broker_pools(app) -> None:
     """
     app._pool = None
     app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A 2-layer BERT saved to disk once per session (inference and job-fault tests)."""
+    from tests.inference.factories import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))

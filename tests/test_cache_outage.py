@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from annotator.models import ImportJob
 from config.cache import FailSoftRedisCache
-from tests.analysis.test_selectors import make_voted_project
+from tests.analysis.factories import make_voted_project
 
 REDIS = "redis://127.0.0.1:6379/15"
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"  # port 1: refused at once, on loopback

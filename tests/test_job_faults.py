@@ -23,10 +23,10 @@ from annotator.services import imports, queue, votes
 from annotator.tasks import sweep_jobs
 from inference.models import RunStatus
 from inference.services.runs import start_training_run
-from tests.annotator.test_queue import MSED_LABELS, MSED_ORDER, make_items, members
+from tests.annotator.factories import MSED_LABELS, MSED_ORDER, make_items, members
 from tests.factories import make_project
-from tests.inference.test_services import make_demo_items, tiny_bert, tiny_options  # noqa: F401
-from tests.inference.test_worker import start_second_worker, wait_for
+from tests.inference.factories import make_demo_items, tiny_options
+from tests.inference.workers import start_second_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DISCONNECTS = (OperationalError, InterfaceError)
@@ -158,7 +158,7 @@ def test_an_import_survives_the_database_dropping_its_connections(celery_worker_
     assert "database unreachable" in worker.log_path.read_text()  # it did meet the fault
 
 
-def test_training_survives_the_database_dropping_its_connections(celery_worker_process, project, tiny_bert):  # noqa: F811
+def test_training_survives_the_database_dropping_its_connections(celery_worker_process, project, tiny_bert):
     worker = celery_worker_process
     make_demo_items(project, 60)
     run = start_training_run(project=project, options=tiny_options(tiny_bert, epochs=80, patience=0))
@@ -210,7 +210,7 @@ def test_a_killed_worker_leaves_an_import_that_the_sweep_fails_and_a_retry_finis
         second.wait(timeout=20)
 
 
-def test_a_killed_worker_leaves_a_training_run_that_the_sweep_fails(celery_worker_process, project, tiny_bert):  # noqa: F811
+def test_a_killed_worker_leaves_a_training_run_that_the_sweep_fails(celery_worker_process, project, tiny_bert):
     worker = celery_worker_process
     make_demo_items(project, 60)
     run = start_training_run(project=project, options=tiny_options(tiny_bert, epochs=200))

@@ -201,7 +201,7 @@ def test_an_upload_while_the_broker_is_down_waits_and_the_sweep_sends_it_later(
 @pytest.mark.django_db(transaction=True)
 def test_a_training_run_started_while_the_broker_is_down_waits_for_it(project, lead, lead_client, broker):
     from inference.reports import run_status
-    from tests.inference.test_services import make_demo_items
+    from tests.inference.factories import make_demo_items
 
     make_demo_items(project, 24)
     broker(NOTHING_LISTENS)

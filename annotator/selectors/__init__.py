@@ -21,7 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import sql, suggestions, tokens
+from .. import loop_orm, sql, suggestions, tokens
 from ..errors import NotAllowed
 from ..jobs import STALE_AFTER
 from ..models import Annotation, ApiToken, Gold, Item, Membership, PrelabelPolicy, Project, Task, WorkerPresence
@@ -36,23 +36,29 @@ def get_api_token(raw: str, now) -> ApiToken | None:
     be unexpired and younger than its owner's current password. Whether the
     user is active is the caller's call (it answers differently). Every
     request of the labelling loop starts here: the query text is built once."""
-    rows = sql.fetchall(_api_token_query(), [raw[: tokens.TOKEN_KEY_LENGTH]])
-    if not rows:
-        return None
     digest = tokens.hash_key(raw)
-    for row in rows:
-        token = sql.from_row(ApiToken, row)
+    for token in _api_tokens_sharing_prefix(raw[: tokens.TOKEN_KEY_LENGTH]):
         if not hmac.compare_digest(digest, token.digest):
             continue
-        User = get_user_model()
-        user = sql.from_row(User, row, sql.width(ApiToken))
         if token.expiry is not None and token.expiry <= now:
             return None
-        if not hmac.compare_digest(token.password_stamp, tokens.password_stamp(user.password)):
+        if not hmac.compare_digest(token.password_stamp, tokens.password_stamp(token.user.password)):
             return None
-        ApiToken.user.field.set_cached_value(token, user)
         return token
     return None
+
+
+def _api_tokens_sharing_prefix(prefix: str) -> list[ApiToken]:
+    """The tokens whose key starts with `prefix`, each with its user loaded."""
+    if not sql.hand_written():
+        return loop_orm.api_tokens(prefix)
+    User = get_user_model()
+    found = []
+    for row in sql.fetchall(_api_token_query(), [prefix]):
+        token = sql.from_row(ApiToken, row)
+        ApiToken.user.field.set_cached_value(token, sql.from_row(User, row, sql.width(ApiToken)))
+        found.append(token)
+    return found
 
 
 @functools.cache
@@ -76,6 +82,14 @@ def get_project_for(user: AbstractBaseUser, slug: str) -> Project | None:
     Every project API request starts here, so it is one statement rather
     than three. Whether the user may see the project is still get_role's call."""
     user_id = user.pk if user.is_authenticated else None
+    if not sql.hand_written():
+        found = loop_orm.project_for(user_id, slug)
+        if found is None:
+            return None
+        project, membership = found
+        if user_id is not None:
+            _membership_cache(user)[project.pk] = membership
+        return project
     row = sql.fetchone(
         f"SELECT {sql.columns(Project, 'p')}, {sql.columns(Membership, 'm')}, {sql.columns(PrelabelPolicy, 'pp')}"
         f" FROM {Project._meta.db_table} p"
@@ -99,6 +113,11 @@ def get_project_for(user: AbstractBaseUser, slug: str) -> Project | None:
 def get_item_in(project: Project, item_id: int) -> Item | None:
     """The item `item_id` if it belongs to `project` (one indexed read, no
     ORM query building: it runs on every submit), its project attached."""
+    if not sql.hand_written():
+        item = loop_orm.item_in(project, item_id)
+        if item is not None:
+            item.project = project
+        return item
     row = sql.fetchone(
         f"SELECT {sql.columns(Item, 'i')} FROM {Item._meta.db_table} i WHERE i.id = %s AND i.project_id = %s",
         [item_id, project.pk],

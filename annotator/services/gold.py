@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from .. import sql, suggestions
+from .. import loop_orm, sql, suggestions
 from ..errors import DomainError
 from ..models import Annotation, Gold, Item, Label, PrelabelPolicy, Project, Task, Vote
 
@@ -63,6 +63,14 @@ def recompute_gold(*, item_ids: Iterable[int], project: Project | None = None, v
     """
     item_ids = list(item_ids)
     if not item_ids:
+        return
+    if not sql.hand_written():
+        changed = sum(
+            loop_orm.recompute_gold(item_ids[start : start + CHUNK], votes_removed=votes_removed)
+            for start in range(0, len(item_ids), CHUNK)
+        )
+        if changed:
+            _gold_changed(project or Project.objects.get(items=item_ids[0]))
         return
     majority, multimodal = Gold.Source.MAJORITY, Annotation.Round.MULTIMODAL
     tables = {"gold": Gold._meta.db_table, "vote": Vote._meta.db_table}

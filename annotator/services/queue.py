@@ -75,7 +75,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import selectors, sql, suggestions
+from .. import loop_orm, selectors, sql, suggestions
 from ..errors import DomainError
 from ..models import HAS_BOTH_MODALITIES, HAS_ONE_MODALITY, ROUND_COUNTERS, Annotation, Claim, Item, Project, Skip
 
@@ -120,16 +120,22 @@ def claim_next_item(*, annotator, project: Project, current_item_id: int | None 
             project=project, item=item, annotator=annotator, round=round_, created_at=now, expires_at=expires_at
         )
         try:
-            claim.pk = sql.fetchone(
-                f"INSERT INTO {Claim._meta.db_table} (project_id, item_id, annotator_id, round, created_at, expires_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                [project.pk, item.pk, annotator.pk, round_, sql.dt(now), sql.dt(expires_at)],
-            )[0]
+            if not sql.hand_written():
+                loop_orm.insert_claim(claim)
+            else:
+                claim.pk = sql.fetchone(
+                    f"INSERT INTO {Claim._meta.db_table} (project_id, item_id, annotator_id, round, created_at, expires_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                    [project.pk, item.pk, annotator.pk, round_, sql.dt(now), sql.dt(expires_at)],
+                )[0]
         except IntegrityError as exc:  # the same annotator took it from another tab a moment ago
             # (raising out of the atomic block rolls the whole claim back)
             raise DomainError("You just took this item in another tab or window; reload to continue there.") from exc
-        sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} + 1 WHERE id = %s", [item.pk])
-        claim._state.adding, claim._state.db = False, connection.alias
+        if not sql.hand_written():
+            loop_orm.count_claim(item.pk, claim_field)
+        else:
+            sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} + 1 WHERE id = %s", [item.pk])
+            claim._state.adding, claim._state.db = False, connection.alias
         setattr(item, claim_field, getattr(item, claim_field) + 1)
         claim.previously_skipped = include_skipped
         return claim
@@ -153,6 +159,8 @@ def _find_eligible(project: Project, annotator) -> tuple[Item, str, bool] | None
 
 def _load_claim(claim_id: int) -> Claim:
     """A claim with its item, in one query."""
+    if not sql.hand_written():
+        return loop_orm.load_claim(claim_id)
     row = sql.fetchone(
         f"SELECT {sql.columns(Claim, 'c')}, {sql.columns(Item, 'i')} FROM {Claim._meta.db_table} c"
         f" JOIN {Item._meta.db_table} i ON i.id = c.item_id WHERE c.id = %s",
@@ -182,10 +190,13 @@ def release_expired_claims(*, project: Project, limit: int = SWEEP_LIMIT) -> int
     periodic task may call it too. Items locked right now are left for the
     next sweep. Returns the number of claims released."""
     now = timezone.now()
-    expired = sql.fetchall(  # an index probe (claim_expiry) on every claim
-        f"SELECT id, item_id, round FROM {Claim._meta.db_table} WHERE project_id = %s AND expires_at < %s LIMIT %s",
-        [project.pk, sql.dt(now), limit],
-    )
+    if not sql.hand_written():
+        expired = loop_orm.expired_claims(project, now, limit)
+    else:
+        expired = sql.fetchall(  # an index probe (claim_expiry) on every claim
+            f"SELECT id, item_id, round FROM {Claim._meta.db_table} WHERE project_id = %s AND expires_at < %s LIMIT %s",
+            [project.pk, sql.dt(now), limit],
+        )
     if not expired:
         return 0
     with transaction.atomic():
@@ -234,6 +245,8 @@ def renew_held_claims(*, annotator, project: Project, now: datetime) -> list[tup
     in id order (see Locks above); returns the claims held, as (claim id,
     item id, round). Every transaction that changes the annotator's claims
     (claim, submit, skip) calls this first."""
+    if not sql.hand_written():
+        return loop_orm.renew(annotator=annotator, project=project, expires_at=now + _lease(project))
     # A conditional update, not read-then-write: it races with the sweep's
     # conditional delete, and whichever commits first wins cleanly.
     return sql.fetchall(
@@ -352,6 +365,9 @@ def _lock_head_sql(skip_locked: bool) -> str:
 
 
 def _lock_head(project: Project, annotator) -> Item | None:
+    if not sql.hand_written():
+        counters = ROUND_COUNTERS[Round.MULTIMODAL]
+        return loop_orm.lock_head(project, annotator, counters=counters, chunk=CHUNK, round_=Round.MULTIMODAL)
     n = project.votes_per_item
     query = _lock_head_sql(connection.features.has_select_for_update_skip_locked)
     row = sql.fetchone(query, [project.pk, n, n, *_eligible_params(project, annotator, Round.MULTIMODAL, False)])
@@ -371,6 +387,18 @@ def _lock_first_eligible(
         # batch in one query rather than many.
         for chunk in (batch[:CHUNK], batch[CHUNK:]):
             if not chunk:
+                continue
+            if not sql.hand_written():
+                item = loop_orm.lock_first_eligible(
+                    chunk,
+                    project,
+                    annotator,
+                    counters=ROUND_COUNTERS[round_],
+                    round_=round_,
+                    include_skipped=include_skipped,
+                )
+                if item is not None:
+                    return item
                 continue
             row = sql.fetchone(_lock_sql(round_, include_skipped, len(chunk), skip_locked), [*chunk, *eligible, *chunk])
             if row is not None:
@@ -403,6 +431,10 @@ def _level_seek(
     levels = list(levels)
     if not levels:
         return []
+    if not sql.hand_written():
+        return loop_orm.level_seek(
+            project, vote_field, MODALITY_Q[modality], levels, after=after, upto=upto, batch=BATCH
+        )
     query = _seek_sql(vote_field, modality, len(levels), bounded=upto is not None)
     return sql.fetchall(query, _seek_params(project, levels, after=after, upto=upto))
 
@@ -485,6 +517,8 @@ def _random_batches(project: Project, round_: str, modality: str | None) -> Iter
 def _open_bounds(project: Project, round_: str, modality: str | None) -> dict:
     """Lowest and highest open id: a first-and-last seek per vote level, in one query."""
     vote_field, _ = ROUND_COUNTERS[round_]
+    if not sql.hand_written():
+        return loop_orm.open_bounds(project, vote_field, MODALITY_Q[modality])
     # The same index range as _level_seek, read from either end.
     branch = (
         f"SELECT * FROM (SELECT id FROM {Item._meta.db_table}"

@@ -17,18 +17,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .. import selectors, sql, suggestions
+from .. import loop_orm, selectors, sql, suggestions
 from ..errors import DomainError, NotAllowed
-from ..models import (
-    ROUND_COUNTERS,
-    Annotation,
-    AnnotationEdit,
-    Claim,
-    Item,
-    Project,
-    Skip,
-    Vote,
-)
+from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Claim, Item, Project, Skip, Vote
 from ..schemas import LabelSpec, ProjectSchema
 from ..selectors import get_project_schema, labelling
 from . import queue
@@ -218,10 +209,13 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
     queue.renew_held_claims(annotator=annotator, project=project, now=now)
     # Race: a retry racing its own first attempt, or a skip of the same item
     # from another tab. Deleting the claim row decides: one of them finds it.
-    deleted = sql.execute(
-        f"DELETE FROM {Claim._meta.db_table} WHERE item_id = %s AND annotator_id = %s AND round = %s",
-        [item.pk, annotator.pk, round_],
-    )
+    if not sql.hand_written():
+        deleted = loop_orm.delete_claim(item_id=item.pk, annotator_id=annotator.pk, round_=round_)
+    else:
+        deleted = sql.execute(
+            f"DELETE FROM {Claim._meta.db_table} WHERE item_id = %s AND annotator_id = %s AND round = %s",
+            [item.pk, annotator.pk, round_],
+        )
     if deleted != 1:
         raise _NoClaim
     annotation = Annotation(
@@ -236,19 +230,14 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
         created_at=now,
         updated_at=now,
     )
-    values = [sql.prep(annotation, name) for name in _ANNOTATION_COLUMNS]
-    annotation.pk = sql.fetchone(
-        f"INSERT INTO {Annotation._meta.db_table} ({', '.join(_ANNOTATION_COLUMNS)})"
-        f" VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",
-        values,
-    )[0]
-    annotation._state.adding, annotation._state.db = False, connection.alias
-    votes = [(annotation.pk, item.pk, annotator.pk, round_, label.task_id, label.id) for label in chosen.values()]
-    sql.execute(
-        f"INSERT INTO {Vote._meta.db_table} (annotation_id, item_id, annotator_id, round, task_id, label_id) VALUES "
-        + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(votes)),
-        [value for vote in votes for value in vote],
-    )
+    if not sql.hand_written():
+        votes = [
+            Vote(item=item, annotator=annotator, round=round_, task_id=label.task_id, label_id=label.id)
+            for label in chosen.values()
+        ]
+        loop_orm.insert_annotation(annotation, votes)
+    else:
+        _insert_annotation(annotation, chosen)
     # Race: other annotators submitting the same item. Its row lock, taken
     # here and held to commit, serialises their counters and gold: gold is
     # read below after every earlier submit of the item has committed (a new
@@ -256,14 +245,35 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
     # everyone labelling an item at once (finish-first) queues on it. The
     # claim converted above was counted in claim_count, which therefore
     # cannot go below zero (a check constraint says so).
-    votes_now = sql.fetchone(
-        f"UPDATE {Item._meta.db_table} SET {vote_field} = {vote_field} + 1, {claim_field} = {claim_field} - 1"
-        f" WHERE id = %s RETURNING {vote_field}",
-        [item.pk],
-    )[0]
+    if not sql.hand_written():
+        votes_now = loop_orm.count_vote(item.pk, (vote_field, claim_field))
+    else:
+        votes_now = sql.fetchone(
+            f"UPDATE {Item._meta.db_table} SET {vote_field} = {vote_field} + 1, {claim_field} = {claim_field} - 1"
+            f" WHERE id = %s RETURNING {vote_field}",
+            [item.pk],
+        )[0]
     if round_ == Round.MULTIMODAL:
         recompute_gold(item_ids=[item.pk], project=project, votes_removed=False)
     return SubmitResult(annotation=annotation, created=True, item_complete=votes_now >= project.votes_per_item)
+
+
+def _insert_annotation(annotation: Annotation, chosen: dict[str, LabelSpec]) -> None:
+    """The annotation and its votes, in two statements."""
+    values = [sql.prep(annotation, name) for name in _ANNOTATION_COLUMNS]
+    annotation.pk = sql.fetchone(
+        f"INSERT INTO {Annotation._meta.db_table} ({', '.join(_ANNOTATION_COLUMNS)})"
+        f" VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",
+        values,
+    )[0]
+    annotation._state.adding, annotation._state.db = False, connection.alias
+    item_id, annotator_id, round_ = annotation.item_id, annotation.annotator_id, annotation.round
+    votes = [(annotation.pk, item_id, annotator_id, round_, label.task_id, label.id) for label in chosen.values()]
+    sql.execute(
+        f"INSERT INTO {Vote._meta.db_table} (annotation_id, item_id, annotator_id, round, task_id, label_id) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(votes)),
+        [value for vote in votes for value in vote],
+    )
 
 
 _ANNOTATION_COLUMNS = [

@@ -129,6 +129,10 @@ DATABASES = {
 # The labelling loop's statements run as prepared statements (annotator/sql.py);
 # turn off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+# Off, the labelling loop runs the ORM versions of those statements
+# (annotator/loop_orm.py): the benchmark's ORM row (bench/serve.py) and the
+# reference the tests compare the SQL with. Slower; nothing else changes.
+LABELLING_LOOP_SQL = env_bool("LABELLING_LOOP_SQL", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_PREPARED_STATEMENTS:
     # Django turns psycopg's prepared statements off (prepare_threshold=None).
     # Only annotator/sql.py asks for them (prepare=True); a threshold no query

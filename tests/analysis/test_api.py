@@ -9,7 +9,7 @@ from django.urls import reverse
 from analysis import dashboards
 from analysis.dashboards.common import N_BOOT
 from analysis.selectors import DashboardFilters
-from tests.analysis.test_selectors import make_voted_project
+from tests.analysis.factories import make_voted_project
 
 PAGES = list(dashboards.PAGES)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis import metrics
-from analysis.metrics import UndefinedMetric
+from analysis.metrics import UndefinedMetric, agreement
 
 SEEDS = range(50)
 
@@ -462,4 +462,4 @@ def test_summed_item_features_take_the_same_values_with_and_without_the_equal_vo
     counts = metrics.counts_from_labels(random_labels(7, missing=missing))
     rated = counts[counts.sum(axis=1) >= 1]
 
-    assert np.allclose(metrics._feature_sums(counts), metrics._features(rated).sum(axis=0), rtol=1e-12, atol=0)
+    assert np.allclose(agreement.feature_sums(counts), agreement.item_features(rated).sum(axis=0), rtol=1e-12, atol=0)

@@ -11,68 +11,10 @@ from django.utils import timezone
 
 from analysis import selectors as sel
 from analysis.selectors import DashboardFilters
-from annotator.models import Annotation, Gold, Item, Membership, Vote
+from annotator.models import Annotation, Gold, Membership, Vote
 from annotator.selectors import get_project_schema
-from annotator.services.bulk import write_annotations
+from tests.analysis.factories import DESIRE, add_votes, make_voted_project
 from tests.factories import ItemFactory, make_member
-
-DESIRE = ["vengeance", "curiosity", "social-contact", "family", "tranquility", "romance", "none"]
-
-
-def add_votes(
-    project, votes: dict[tuple[Item, object], dict[str, str]], *, round: str = Annotation.Round.MULTIMODAL, **extra
-):
-    """Write annotations {(item, user): {task: label}} through the bulk service."""
-    rows = [
-        {"item_id": item.pk, "annotator_id": user.pk, "labels": labels, "round": round, **extra}
-        for (item, user), labels in votes.items()
-    ]
-    return write_annotations(project=project, rows=rows)
-
-
-def make_voted_project(
-    project, *, n_items: int = 24, n_annotators: int = 4, seed: int = 0, with_unimodal: bool = False
-):
-    """A project with random but agreeing-ish MSED votes, inference orders and durations.
-
-    Returns (items, annotators). Items alternate train / test splits.
-    """
-    rng = np.random.default_rng(seed)
-    annotators = [make_member(project, username=f"rater-{seed}-{i}") for i in range(n_annotators)]
-    items = [
-        ItemFactory(
-            project=project,
-            split=Item.Split.TRAIN if i % 2 == 0 else Item.Split.TEST,
-            text=f"{'family walk together' if i % 3 else 'close up portrait shot'} post {i}",
-        )
-        for i in range(n_items)
-    ]
-    sentiments = ["positive", "neutral", "negative"]
-    emotions = ["happiness", "sad", "neutral", "disgust", "anger", "fear"]
-    orders = [["desire", "sentiment", "emotion"], ["sentiment", "desire", "emotion"]]
-    rounds = [Annotation.Round.MULTIMODAL] + ([Annotation.Round.TEXT, Annotation.Round.IMAGE] if with_unimodal else [])
-    rows = []
-    for round_ in rounds:
-        for i, item in enumerate(items):
-            truth = (DESIRE[i % 7], sentiments[i % 3], emotions[i % 6])
-            for a, user in enumerate(annotators):
-                noisy = rng.random() < (0.25 if round_ == Annotation.Round.MULTIMODAL else 0.45)
-                rows.append(
-                    {
-                        "item_id": item.pk,
-                        "annotator_id": user.pk,
-                        "round": round_,
-                        "labels": {
-                            "desire": DESIRE[rng.integers(7)] if noisy else truth[0],
-                            "sentiment": sentiments[rng.integers(3)] if noisy else truth[1],
-                            "emotion": emotions[rng.integers(6)] if noisy else truth[2],
-                        },
-                        "inference_order": orders[(i + a) % 2],
-                        "duration_ms": int(2000 + 500 * a + 10 * i),
-                    }
-                )
-    write_annotations(project=project, rows=rows)
-    return items, annotators
 
 
 @pytest.fixture

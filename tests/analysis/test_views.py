@@ -17,7 +17,7 @@ from analysis.dashboards.common import N_BOOT
 from analysis.selectors import DashboardFilters
 from annotator.models import Annotation, Gold, Item
 from annotator.services.projects import create_project
-from tests.analysis.test_selectors import add_votes, make_voted_project
+from tests.analysis.factories import add_votes, make_voted_project
 from tests.factories import ItemFactory, make_member
 
 PAGES = list(dashboards.PAGES)

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Gold
-from tests.annotator.test_queue import MSED_LABELS, claim_and_submit, make_items, members
+from tests.annotator.factories import MSED_LABELS, claim_and_submit, make_items, members
 from tests.factories import make_project
 
 

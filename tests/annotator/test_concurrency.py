@@ -18,7 +18,7 @@ from django.db.models import Count
 
 from annotator.models import Annotation, Claim, Gold, Item, Vote
 from annotator.services import queue, votes
-from tests.annotator.test_queue import MSED_LABELS, MSED_ORDER, make_items, members
+from tests.annotator.factories import MSED_LABELS, MSED_ORDER, make_items, members
 from tests.factories import make_project
 
 THREADS = 20

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from annotator.models import Gold, Item
-from tests.annotator.test_queue import make_items
+from tests.annotator.factories import make_items
 
 pytestmark = pytest.mark.django_db
 

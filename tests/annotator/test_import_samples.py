@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from annotator.io import samples
 from annotator.models import Gold, Item
-from annotator.services import imports
 from annotator.selectors import get_project_schema
+from annotator.services import imports
 from tests.factories import make_project
 
 

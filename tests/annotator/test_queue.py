@@ -1,11 +1,10 @@
 """The queue: claims as leases, rounds and order strategies.
 
-The helpers at the top are shared by the other workspace tests.
+The builders shared with the other workspace tests are in tests/annotator/factories.py.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,54 +13,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotator.errors import NotAllowed
-from annotator.models import Annotation, Claim, ImageAsset, Item, Membership, Project, Skip
+from annotator.models import Annotation, Claim, Item, Membership, Project, Skip
 from annotator.selectors import labelling
 from annotator.services import queue, votes
+from tests.annotator.factories import claim_and_submit, make_items, make_suggestions, members, set_counts, submit
 from tests.factories import make_member, make_project
 
 Round = Annotation.Round
-MSED_LABELS = {"desire": "family", "sentiment": "positive", "emotion": "happiness"}
-MSED_ORDER = ["desire", "sentiment", "emotion"]
-
-
-def make_image(n: int = 0) -> ImageAsset:
-    return ImageAsset.objects.create(
-        sha256=f"{n:064x}", file=f"images/{n:064x}.png", format="PNG", width=4, height=4, size_bytes=10
-    )
-
-
-def make_items(project: Project, n: int, *, image: bool = False, text: bool = True, start: int = 0) -> list[Item]:
-    items = [
-        Item(
-            project=project,
-            external_id=f"item-{start + i:05d}",
-            text=f"A family walk along the river, post {start + i}." if text else "",
-            image=make_image(start + i) if image else None,
-        )
-        for i in range(n)
-    ]
-    return Item.objects.bulk_create(items)
-
-
-def submit(annotator, claim: Claim, labels=None, **kwargs) -> votes.SubmitResult:
-    defaults = {"inference_order": MSED_ORDER, "client_key": uuid.uuid4(), "duration_ms": 1200}
-    return votes.submit_annotation(
-        annotator=annotator, item=claim.item, round_=claim.round, labels=labels or MSED_LABELS, **{**defaults, **kwargs}
-    )
-
-
-def claim_and_submit(annotator, project, labels=None) -> votes.SubmitResult:
-    claim = queue.claim_next_item(annotator=annotator, project=project)
-    assert claim is not None
-    return submit(annotator, claim, labels)
-
-
-def members(project, n: int, prefix: str = "member") -> list:
-    return [make_member(project, username=f"{prefix}-{i:02d}") for i in range(n)]
-
-
-def set_counts(item: Item, **counts) -> None:
-    Item.objects.filter(pk=item.pk).update(**counts)
 
 
 @pytest.fixture
@@ -211,37 +169,6 @@ def test_random_wraps_around_to_the_first_open_item(annotator, project, items, m
     set_counts(items[5], vote_count=project.votes_per_item)
     monkeypatch.setattr(queue.random, "randint", lambda lo, hi: items[5].pk)
     assert queue.claim_next_item(annotator=annotator, project=project).item_id == items[0].pk
-
-
-def make_suggestions(project, entropies: dict[Item, float], *, label_keys=None):
-    """A succeeded prediction run of the project's pre-labeller with one
-    suggestion per task for each item (entropy split over the tasks)."""
-    from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
-
-    training = TrainingRun.objects.create(project=project, is_prelabeller=True, status=RunStatus.SUCCEEDED)
-    run = PredictionRun.objects.create(
-        project=project, training_run=training, status=RunStatus.SUCCEEDED, finished_at=timezone.now()
-    )
-    label_keys = label_keys or MSED_LABELS
-    tasks = list(project.tasks.prefetch_related("labels"))
-    rows = []
-    for item, entropy in entropies.items():
-        for task in tasks:
-            labels = list(task.labels.all())
-            label = next(l for l in labels if l.key == label_keys[task.key])
-            rows.append(
-                Suggestion(
-                    run=run,
-                    item=item,
-                    task=task,
-                    label=label,
-                    probability=0.8,
-                    probabilities=[0.8 if l == label else 0.2 / (len(labels) - 1) for l in labels],
-                    entropy=entropy / len(tasks),
-                )
-            )
-    Suggestion.objects.bulk_create(rows)
-    return run
 
 
 def test_uncertain_hands_out_the_item_the_model_is_least_sure_about(annotator, project, items):

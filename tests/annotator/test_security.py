@@ -139,7 +139,7 @@ def test_the_user_rate_throttles_the_api(api, project, annotator, monkeypatch):
 
 
 def test_the_labelling_loop_is_not_throttled(api, project, annotator, monkeypatch):
-    from tests.annotator.test_queue import make_items
+    from tests.annotator.factories import make_items
 
     make_items(project, 3)
     monkeypatch.setattr(UserRateThrottle, "rate", "1/minute", raising=False)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from annotator import selectors
 from annotator.models import ApiToken, Item, Project
 from annotator.services import queue
-from tests.annotator.test_queue import claim_and_submit, make_image, make_items, members
+from tests.annotator.factories import claim_and_submit, make_image, make_items, members
 from tests.factories import make_token
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from annotator.models import Annotation, Gold, Item, PrelabelPolicy, Project
 from annotator.selectors import ItemFilters, labelling, list_items_page, review
 from annotator.services import queue, votes
 from annotator.services.gold import adjudicate
-from tests.annotator.test_queue import MSED_LABELS, MSED_ORDER, make_items, make_suggestions, set_counts
+from tests.annotator.factories import MSED_LABELS, MSED_ORDER, make_items, make_suggestions, set_counts
 
 pytestmark = pytest.mark.django_db
 

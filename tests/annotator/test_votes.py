@@ -13,7 +13,7 @@ from annotator.models import Annotation, AnnotationEdit, Claim, Gold, Item, Labe
 from annotator.selectors import labelling, review
 from annotator.services import gold as gold_services
 from annotator.services import queue, votes
-from tests.annotator.test_queue import (
+from tests.annotator.factories import (
     MSED_LABELS,
     MSED_ORDER,
     claim_and_submit,

@@ -9,7 +9,7 @@ from analysis import figures
 from annotator.models import Annotation, Membership
 from annotator.services import projects as project_services
 from inference.models import RunStatus, TrainingRun
-from tests.analysis.test_selectors import make_voted_project
+from tests.analysis.factories import make_voted_project
 from tests.factories import UserFactory, make_project
 
 pytestmark = pytest.mark.django_db

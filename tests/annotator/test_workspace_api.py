@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Annotation, AnnotationEdit, Claim, Gold, Skip
-from tests.annotator.test_queue import MSED_LABELS, MSED_ORDER, claim_and_submit, make_items, members
+from tests.annotator.factories import MSED_LABELS, MSED_ORDER, claim_and_submit, make_items, members
 from tests.factories import make_project
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import AnnotationEdit, Claim, Gold
-from tests.annotator.test_queue import MSED_LABELS, claim_and_submit, make_items, members
+from tests.annotator.factories import MSED_LABELS, claim_and_submit, make_items, members
 from tests.factories import login, make_project
 
 

@@ -20,8 +20,8 @@ from django.urls import reverse
 
 from annotator.models import ImportJob, Membership
 from inference.models import EmbeddingMap, PredictionRun, RunStatus, TrainingRun
-from tests.analysis.test_selectors import make_voted_project
-from tests.e2e.test_security import Watched
+from tests.analysis.factories import make_voted_project
+from tests.e2e.browser import Watched
 from tests.factories import make_member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

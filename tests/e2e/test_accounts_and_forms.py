@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from annotator.models import Membership
 from annotator.services import projects as project_services
-from tests.e2e.test_security import Watched
+from tests.e2e.browser import Watched
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

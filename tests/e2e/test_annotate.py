@@ -8,28 +8,19 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
 
 from annotator.models import Annotation, AnnotationEdit, ImageAsset, Item, Vote
-from tests.annotator.test_queue import make_items, make_suggestions, members
+from tests.annotator.factories import make_items, make_suggestions, members
+from tests.e2e.browser import wait_for
 from tests.factories import make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # MSED hotkeys: desire 1-7 (4 = family), sentiment q/w/e, emotion a-h (a = happiness, s = sad).
-
-
-def wait_for(condition, timeout: float = 10.0, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"Timed out waiting for {message}")
 
 
 def annotate_url(project) -> str:

@@ -22,9 +22,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from annotator.models import Annotation, ImageAsset, Item
-from tests.annotator.test_queue import make_items, make_suggestions, members
-from tests.e2e.test_annotate import wait_for
-from tests.e2e.test_security import Watched
+from tests.annotator.factories import make_items, make_suggestions, members
+from tests.e2e.browser import Watched, wait_for
 from tests.factories import make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw, ImageOps
 
 from annotator.models import Gold, Item, Membership
 from annotator.services import imports, queue
-from tests.annotator.test_queue import MSED_LABELS, submit
-from tests.e2e.test_security import Watched
+from tests.annotator.factories import MSED_LABELS, submit
+from tests.e2e.browser import Watched
 from tests.factories import UserFactory, make_member, make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from annotator.models import ImportJob, Task
 from inference.models import PredictionRun, RunStatus, TrainingRun
-from tests.e2e.test_security import Watched
+from tests.e2e.browser import Watched
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Label, Task
-from tests.e2e.test_security import Watched
+from tests.e2e.browser import Watched
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

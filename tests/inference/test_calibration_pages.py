@@ -20,13 +20,6 @@ from inference import figures
 from inference.modeling.calibration import calibrate_task, scale_probabilities
 from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
 from inference.services.runs import start_prediction_run
-from tests.inference.test_services import (  # noqa: F401
-    demo_items,
-    offered_tiny_bert,
-    options,
-    tiny_bert,
-    trained_run,
-)
 
 pytestmark = pytest.mark.django_db
 TASKS = ("desire", "sentiment", "emotion")

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
-from tests.inference.test_services import demo_items, tiny_bert, unlabelled_ids  # noqa: F401
+from tests.inference.factories import unlabelled_ids
 
 pytestmark = pytest.mark.django_db
 TINY = ["--image-encoder", "tiny-cnn", "--epochs", "2", "--seed", "3", "--hidden-size", "32", "--batch-size", "16"]

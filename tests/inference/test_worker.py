@@ -9,8 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,74 +16,10 @@ import pytest
 from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
 from inference.services.prelabelling import mark_prelabeller
 from inference.services.runs import cancel_run, start_training_run
-from tests.inference.test_services import make_demo_items, tiny_bert, tiny_options, unlabelled_ids  # noqa: F401
+from tests.inference.factories import make_demo_items, tiny_options, unlabelled_ids
+from tests.inference.workers import finished, start_second_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-
-
-def wait_for(run, condition, *, timeout: float = 240, what: str = "the run", worker=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        run.refresh_from_db()
-        if condition(run):
-            return run
-        time.sleep(0.3)
-    log = worker.log_path.read_text()[-3000:] if worker is not None else ""
-    pytest.fail(f"{what} did not get there in {timeout} s (status {run.status}, error {run.error!r})\n{log}")
-
-
-def finished(run) -> bool:
-    return run.status in FINISHED
-
-
-def start_second_worker(settings, tmp_path) -> subprocess.Popen:
-    """Another worker on the same queue and database (the fixture's recipe)."""
-    from django.db import connection
-
-    from config.celery import app
-
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": app.conf.broker_url,
-        "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "TEST_MODEL_DIR": str(settings.MODEL_DIR),
-    }
-    log = tmp_path / "worker2.log"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            app.conf.task_default_queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    proc.log_path = log
-    deadline = time.time() + 60
-    while "ready" not in log.read_text():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"The second worker did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-    return proc
 
 
 @pytest.fixture
