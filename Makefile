@@ -30,7 +30,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The shape first (seconds): ruff's lint and format rules and the import-linter layer contracts
+# (both configured in pyproject.toml), then the tests.
 test: $(VENV)/.installed-dev node_modules/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench-quick: $(VENV)/.installed-dev

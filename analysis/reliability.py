@@ -273,7 +273,7 @@ def dawid_skene(
         pin(posteriors)
     log_likelihood = -np.inf
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 (read after the loop: how many ran)
         posteriors, new_log_likelihood = e_step(priors, log_table)
         priors, log_table, true_given = m_step(posteriors)
         improvement = new_log_likelihood - log_likelihood

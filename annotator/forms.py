@@ -49,8 +49,8 @@ class SchemaForm(forms.Form):
                 cause = exc.__cause__
                 raise forms.ValidationError(
                     f"This is not valid JSON: {cause.msg} at line {cause.lineno}, column {cause.colno}."
-                )
-            raise forms.ValidationError(f"This schema cannot be used: {exc.message}")
+                ) from exc
+            raise forms.ValidationError(f"This schema cannot be used: {exc.message}") from exc
         if reason := jsonsafe.find_unstorable(value):  # "\u0000" in a label name
             raise forms.ValidationError(f"A name in this schema {reason}")
         if not isinstance(value, list):

@@ -402,6 +402,9 @@ class AnnotationEdit(models.Model):
     class Meta:
         ordering = ["annotation", "at", "id"]
 
+    def __str__(self) -> str:
+        return f"edit of annotation {self.annotation_id} by {self.editor_id}"
+
 
 class GoldQuerySet(models.QuerySet):
     def disputed(self, threshold: float):
@@ -446,6 +449,9 @@ class Gold(models.Model):
             models.CheckConstraint(condition=Q(votes_for__lte=models.F("votes_total")), name="gold_support_le_total"),
         ]
         indexes = [models.Index(fields=["task", "label"], name="gold_task_label")]
+
+    def __str__(self) -> str:
+        return f"gold of item {self.item_id}, task {self.task_id}"
 
     @property
     def support(self) -> float | None:
@@ -507,6 +513,9 @@ class ImportJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status"], name="importjob_status")]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status})"
 
     @property
     def progress(self) -> float:

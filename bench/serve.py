@@ -345,9 +345,9 @@ class Client:
                 self.sock = self._connect()
             self.sock.sendall(request)
             status, headers, payload = self._read_response()
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
             self._close()
-            raise OSError("connection failed")
+            raise OSError("connection failed") from exc
         elapsed = (time.perf_counter() - start) * 1000
         if headers.get(b"connection", b"").lower() == b"close":
             self._close()

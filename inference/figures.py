@@ -257,10 +257,13 @@ def embedding_map(
                 )
             )
     title = plain(title) if title else title
-    axis = lambda i: {
-        "title": f"PC{i + 1}" + (f" ({100 * explained[i]:.0f}% of variance)" if len(explained) > i else ""),
-        "zeroline": False,
-    }
+
+    def axis(i):
+        return {
+            "title": f"PC{i + 1}" + (f" ({100 * explained[i]:.0f}% of variance)" if len(explained) > i else ""),
+            "zeroline": False,
+        }
+
     fig.update_layout(
         **_layout(
             title,

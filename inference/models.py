@@ -141,6 +141,9 @@ class PredictionRun(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status"], name="predictionrun_status")]
 
+    def __str__(self) -> str:
+        return f"prediction run {self.pk} ({self.status})"
+
     @property
     def progress(self) -> float:
         return self.items_done / self.items_total if self.items_total else 0.0
@@ -166,6 +169,9 @@ class Suggestion(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "item", "task"], name="suggestion_unique")]
         indexes = [models.Index(fields=["item", "task"], name="suggestion_item_task")]
 
+    def __str__(self) -> str:
+        return f"suggestion for item {self.item_id}, task {self.task_id}"
+
 
 class EmbeddingMap(models.Model):
     """A 2-D PCA projection of a run's learned item representations (CH-SIMS Fig. 4).
@@ -180,3 +186,6 @@ class EmbeddingMap(models.Model):
     item_ids = models.JSONField(default=list)
     spaces = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"embedding map of run {self.run_id}"

@@ -79,8 +79,8 @@ def task_agreement(
     valid_weeks = np.unique(weeks[weeks >= 0])
     for week in valid_weeks:
         rows = counts[weeks == week]
-        fleiss, reason = attempt(lambda: fleiss_kappa_from_counts(rows))
-        percent, percent_reason = attempt(lambda: percent_agreement_from_counts(rows))
+        fleiss, reason = attempt(fleiss_kappa_from_counts, rows)
+        percent, percent_reason = attempt(percent_agreement_from_counts, rows)
         over_time.append(
             {
                 "week": week_label(week),
@@ -243,7 +243,7 @@ def build_confusion(project: Project, filters: DashboardFilters) -> dict[str, An
     charts, results = [], []
     for task in tasks:
         counts = counts_from_labels(votes.labels[task.key], task.n_categories)
-        shares, reason = attempt(lambda: label_confusion_from_counts(counts, normalize="all"))
+        shares, reason = attempt(label_confusion_from_counts, counts, normalize="all")
         entry: dict[str, Any] = {"key": task.key, "name": task.name, "labels": list(task.label_names), "reason": reason}
         rows: list[list[Any]] = []
         figure = None

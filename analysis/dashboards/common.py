@@ -95,10 +95,10 @@ def no_votes_message(filters: DashboardFilters, *, what: str = "votes") -> str:
     return f"No {what} match these filters. Widen the split, round, annotator or date filters."
 
 
-def attempt(function: Callable[[], Any]) -> tuple[Any, str | None]:
-    """(result, None), or (None, reason) when the metric is undefined for the data."""
+def attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
+    """(function(*args, **kwargs), None), or (None, reason) when the metric is undefined for the data."""
     try:
-        return function(), None
+        return function(*args, **kwargs), None
     except UndefinedMetric as error:
         return None, str(error)
 

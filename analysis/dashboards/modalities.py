@@ -50,7 +50,7 @@ def build_modalities(project: Project, filters: DashboardFilters) -> dict[str, A
     for task in tasks:
         per_round = {name: m.labels[task.key] for name, m in aligned.items()}
         scores = _sentiment_scores(task)
-        result, reason = attempt(lambda: modality_difference(per_round, scores=scores, n_categories=task.n_categories))
+        result, reason = attempt(modality_difference, per_round, scores=scores, n_categories=task.n_categories)
         entry = {"key": task.key, "name": task.name, "scored": scores is not None, "reason": reason}
         rows: list[list[Any]] = []
         if result is not None:

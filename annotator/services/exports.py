@@ -289,7 +289,7 @@ def _msed_members(project: Project, ctx: _Context, *, raw: bool = False) -> Iter
             )
             if not chunk:
                 break
-            for item_id, image_file in chunk:
+            for _item_id, image_file in chunk:
                 number += 1
                 if image_file and _stored(image_file):
                     yield writers.ZipMember(
@@ -407,14 +407,15 @@ def write_export(
         with (folder / f"{split}.csv").open("w", encoding="utf-8", newline="") as handle:
             numbered = _msed_rows(project, split, ctx)
 
-            def rows_with_images() -> Iterator[dict]:
+            def rows_with_images(numbered, images: Path) -> Iterator[dict]:
                 for number, item, row in numbered:
                     if item.image_id and _stored(item.image.file):
-                        _copy_stored(item.image.file, folder / "images" / f"{number}.jpg")
+                        _copy_stored(item.image.file, images / f"{number}.jpg")
                         counts["images"] += 1
                     yield row
 
-            for chunk in writers.batched_text(writers.csv_lines(_msed_header(ctx), rows_with_images(), raw=raw)):
+            rows = rows_with_images(numbered, folder / "images")
+            for chunk in writers.batched_text(writers.csv_lines(_msed_header(ctx), rows, raw=raw)):
                 handle.write(chunk)
     _count(project, counts, splits=MSED_SPLITS)
     return counts

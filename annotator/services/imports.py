@@ -350,7 +350,7 @@ class _BatchWriter:
                 self.counts["skipped"] += 1
             else:
                 updates.append((item, row))
-        self._image_ids([r for r in creates] + [r for _, r in updates])
+        self._image_ids(list(creates) + [r for _, r in updates])
 
         def image_id(row: CleanRow) -> int | None:
             return self.sha_ids[row.image_info.sha256] if row.image_info else None

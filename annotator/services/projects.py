@@ -104,7 +104,7 @@ def _check_additive(old: list[dict], new: list[dict]) -> None:
     described, re-keyed to new hotkeys): removing or re-ordering would change
     what existing votes mean."""
     new_tasks = {t["key"]: t for t in new}
-    for position, task in enumerate(old):
+    for _position, task in enumerate(old):
         if task["key"] not in new_tasks:
             raise DomainError(
                 f"The task {task['key']!r} already has votes and cannot be removed; only additions are allowed once annotation has started."

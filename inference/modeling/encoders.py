@@ -149,7 +149,7 @@ class CNNTextEncoder(nn.Module):
         attention_mask = nn.functional.pad(attention_mask, (0, extra), value=0)
         x = self.embedding(input_ids).transpose(1, 2)  # (B, E, L)
         pooled = []
-        for width, conv in zip(self.widths, self.convs):
+        for _width, conv in zip(self.widths, self.convs):
             maps = torch.relu(conv(x))  # (B, F, L - width + 1)
             # A window counts when it starts on a real token.
             valid = attention_mask[:, : maps.shape[-1]].unsqueeze(1).bool()

@@ -213,7 +213,7 @@ def embed(
     """The text, image and fused vectors the model computes for each record."""
     records = as_records(records)
     parts: dict[str, list[np.ndarray]] = {"text": [], "image": [], "fused": []}
-    for chunk, outputs in _forward_chunks(model, records, cache_dir, batch_size, None, None):
+    for _chunk, outputs in _forward_chunks(model, records, cache_dir, batch_size, None, None):
         present = {"text": outputs.has_text, "image": outputs.has_image, "fused": outputs.route == ROUTE_FUSED}
         for name in parts:
             array = getattr(outputs, name)

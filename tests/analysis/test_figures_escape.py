@@ -36,10 +36,9 @@ def strings(value):
 def assert_escaped(fig, *, must_show: tuple[str, ...] = (EVIL,)) -> dict:
     figures.validated(fig)
     data = json.loads(fig.to_json())
-    texts = [
-        s
-        for s in strings({"data": data["data"], "layout": {k: v for k, v in data["layout"].items() if k != "template"}})
-    ]
+    texts = list(
+        strings({"data": data["data"], "layout": {k: v for k, v in data["layout"].items() if k != "template"}})
+    )
     for text in texts:
         assert "<" not in OURS.sub("", text), text
     joined = "\n".join(texts)

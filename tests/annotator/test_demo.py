@@ -71,7 +71,10 @@ def test_same_seed_gives_same_items_and_another_seed_does_not():
 def test_image_options_do_not_change_labels_texts_or_splits():
     with_images = demo.generate_items(30, seed=3)
     without = demo.generate_items(30, seed=3, with_images=False)
-    strip = lambda items: [(i.external_id, i.title, i.text, i.labels, i.split, i.conflict) for i in items]
+
+    def strip(items):
+        return [(i.external_id, i.title, i.text, i.labels, i.split, i.conflict) for i in items]
+
     assert strip(with_images) == strip(without)
     assert all(i.image_bytes is None for i in without)
 

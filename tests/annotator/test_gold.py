@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def _votes(project, item, labels):
     task = project.tasks.get(key="sentiment")
-    for i, key in enumerate(labels):
+    for _i, key in enumerate(labels):
         user = UserFactory()
         annotation = Annotation.objects.create(item=item, annotator=user)
         Vote.objects.create(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import Error as PlaywrightError
 
 from annotator.models import ImportJob, Membership
 from inference.models import EmbeddingMap, PredictionRun, RunStatus, TrainingRun
@@ -221,6 +222,6 @@ def test_axe_cannot_be_added_as_an_inline_script_tag_under_the_policy(page, live
     """Why the tests use an init script: add_script_tag(path=...) inlines the
     file, and the CSP (script-src 'self') refuses inline script."""
     page.goto(reverse("login"))
-    with pytest.raises(Exception):
+    with pytest.raises(PlaywrightError):  # the page refuses the inline script
         page.add_script_tag(path=str(AXE))
     assert page.evaluate("() => typeof window.axe") == "undefined"

@@ -322,9 +322,12 @@ def test_suggestions_wait_for_the_first_choice_by_default_shift_a_accepts_them_a
     page.keyboard.press("1")  # desire: vengeance, the annotator's own choice
     assert suggested.count() == 3
     page.keyboard.press("Shift+A")
-    chosen = lambda: {
-        b.get_attribute("data-task"): b.get_attribute("data-label") for b in page.locator(".label-btn.chosen").all()
-    }  # noqa: E731
+
+    def chosen():
+        return {
+            b.get_attribute("data-task"): b.get_attribute("data-label") for b in page.locator(".label-btn.chosen").all()
+        }
+
     assert chosen() == SUGGESTED
     assert page.locator("#order .chip").all_inner_texts() == ["Desire", "Sentiment", "Emotion"]
 

@@ -261,7 +261,7 @@ def test_api_docs_render_offline_from_our_own_files(logged_in_page, live_server,
 
     def only_local(route):
         url = route.request.url
-        if url.startswith(live_server.url) or url.startswith(("data:", "blob:")):
+        if url.startswith((live_server.url, "data:", "blob:")):
             served.append(url)
             route.continue_()
         else:

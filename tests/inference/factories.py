@@ -41,19 +41,19 @@ def build_tiny_bert(folder: Path) -> str:
 
 
 def tiny_options(text_encoder: str, **overrides) -> dict:
-    options = dict(
-        text_encoder=text_encoder,
-        pooling="cls",
-        image_encoder="tiny-cnn",
-        hidden_size=32,
-        dropout=0.1,
-        epochs=3,
-        batch_size=16,
-        lr=3e-3,
-        patience=0,
-        seed=7,
-        max_length=32,
-    )
+    options = {
+        "text_encoder": text_encoder,
+        "pooling": "cls",
+        "image_encoder": "tiny-cnn",
+        "hidden_size": 32,
+        "dropout": 0.1,
+        "epochs": 3,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "patience": 0,
+        "seed": 7,
+        "max_length": 32,
+    }
     options.update(overrides)
     return options
 
@@ -65,7 +65,7 @@ def make_demo_items(
     gets no gold (those get suggestions), the others imported gold."""
     synthetic = demo.generate_items(n, seed=seed, image_size=64)
     items = []
-    for i, s in enumerate(synthetic):
+    for _i, s in enumerate(synthetic):
         asset = save_image_asset(data=s.image_bytes, name=f"{s.external_id}.jpg") if s.image_bytes else None
         items.append(
             Item(

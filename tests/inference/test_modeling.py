@@ -117,18 +117,18 @@ def records(tmp_path_factory) -> list[dict]:
 
 
 def tiny_config(tiny_bert: str, **overrides) -> TrainConfig:
-    values = dict(
-        text_encoder=tiny_bert,
-        pooling="cls",
-        image_encoder="tiny-cnn",
-        hidden_size=32,
-        dropout=0.1,
-        epochs=3,
-        batch_size=8,
-        lr=3e-3,
-        patience=2,
-        seed=7,
-    )
+    values = {
+        "text_encoder": tiny_bert,
+        "pooling": "cls",
+        "image_encoder": "tiny-cnn",
+        "hidden_size": 32,
+        "dropout": 0.1,
+        "epochs": 3,
+        "batch_size": 8,
+        "lr": 3e-3,
+        "patience": 2,
+        "seed": 7,
+    }
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -506,7 +506,7 @@ def test_saved_artefact_loads_and_predicts_identically(tiny_bert, records, tmp_p
         for task in a.tasks:
             np.testing.assert_allclose(a.tasks[task].probabilities, b.tasks[task].probabilities, rtol=1e-5, atol=1e-6)
     # The reloaded model reproduces the test metrics measured during training.
-    for column, (task, n_labels) in enumerate(SCHEMA):
+    for _column, (task, n_labels) in enumerate(SCHEMA):
         pairs = [
             (r["labels"][task], p.tasks[task].label)
             for r, p in zip(test_records, first)
