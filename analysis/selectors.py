@@ -3,11 +3,8 @@
 Every selector here runs one query (or a fixed handful) and builds arrays
 from integer columns; none loops over ORM objects. The queries are ordinary
 QuerySets, so filters, joins and permissions read like the rest of the code
-and work on SQLite too; on PostgreSQL `_fetch_columns` wraps the QuerySet's
-SQL so the server packs each row into one int8 and concatenates them into a
-single bytea (`string_agg(int8send(...))`) that NumPy reads without creating
-a Python object per row. For 3M votes that takes ~0.6 s, where fetching 3M
-tuples takes ~3 s and a binary COPY ~3 s (psycopg hands it over row by row).
+and work on SQLite too; analysis.columns reads their integer columns into
+NumPy without a Python object per row.
 
 Shapes used by the dashboards:
 
@@ -31,7 +28,6 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Case, Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
 
@@ -39,11 +35,10 @@ from annotator.models import Annotation, AnnotationEdit, Gold, Item, Membership,
 from annotator.schemas import TaskSpec
 from annotator.selectors import get_project_schema
 
+from .columns import EPOCH_MAX, Column, dense_index, fetch_columns, max_ids
+
 ROUNDS: tuple[str, ...] = tuple(Annotation.Round.values)
 SPLITS: tuple[str, ...] = tuple(Item.Split.values)
-# Largest value a packed column may take when nothing better is known (ids are positive int8).
-_INT8_MAX = 2**63 - 1
-_EPOCH_MAX = 2**34  # seconds: year 2514
 
 
 # ---------------------------------------------------------------------------
@@ -151,111 +146,6 @@ def get_usernames(user_ids: Iterable[int]) -> dict[int, str]:
 
 
 # ---------------------------------------------------------------------------
-# Fast integer columns
-
-
-@dataclass(frozen=True)
-class _Column:
-    """One integer column to read: values lie in [lo, hi]; NULL reads as lo."""
-
-    name: str
-    lo: int = 0
-    hi: int = _INT8_MAX
-    epoch: bool = False  # a datetime, read as Unix seconds
-
-    @property
-    def bits(self) -> int:
-        return max(1, int(self.hi - self.lo).bit_length())
-
-
-def _fetch_columns(qs: QuerySet, columns: Sequence[_Column]) -> list[np.ndarray]:
-    """Run ``qs`` and return one int64 array per column (same row order in all).
-
-    qs must be able to produce the named columns with values_list. On
-    PostgreSQL the rows are packed server-side (see the module docstring);
-    when the columns' bit widths add up to more than 63, each value is sent
-    as its own int8 instead (about twice as slow). Other databases fetch
-    tuples: fine for the development database.
-    """
-    names = [c.name for c in columns]
-    qs = qs.order_by().values_list(*names)
-    if connection.vendor != "postgresql":
-        rows = list(qs)
-        out = []
-        for index, column in enumerate(columns):
-            if column.epoch:
-                values = [column.lo if r[index] is None else int(r[index].timestamp()) for r in rows]
-            else:
-                values = [column.lo if r[index] is None else int(r[index]) for r in rows]
-            out.append(np.asarray(values, dtype=np.int64))
-        return out
-
-    sql, params = qs.query.sql_with_params()
-    aliases = [f"c{i}" for i in range(len(columns))]
-
-    def value(i: int, column: _Column) -> str:
-        ref = f"t.{aliases[i]}"
-        if column.epoch:
-            ref = f"floor(extract(epoch FROM {ref}))::int8"
-        return f"(COALESCE({ref}, {int(column.lo)})::int8 - ({int(column.lo)}))"
-
-    total_bits = sum(c.bits for c in columns)
-    if total_bits <= 63:
-        shifts, shift = [], 0
-        for column in reversed(columns):
-            shifts.append(shift)
-            shift += column.bits
-        shifts.reverse()
-        packed = " | ".join(f"({value(i, c)} << {s})" for i, (c, s) in enumerate(zip(columns, shifts)))
-        select = f"string_agg(int8send({packed}), ''::bytea)"
-    else:
-        shifts = []
-        select = "string_agg(" + " || ".join(f"int8send({value(i, c)})" for i, c in enumerate(columns)) + ", ''::bytea)"
-    statement = f"SELECT {select} FROM ({sql}) AS t({', '.join(aliases)})"
-
-    import psycopg
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        # A binary cursor returns the bytea as raw bytes (the text format would send it hex-encoded).
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(statement, params, binary=True)
-            blob = cursor.fetchone()[0]
-    raw = np.frombuffer(blob or b"", dtype=">i8").astype(np.int64)
-    if shifts:
-        return [((raw >> s) & ((1 << c.bits) - 1)) + c.lo for c, s in zip(columns, shifts)]
-    raw = raw.reshape(-1, len(columns))
-    return [raw[:, i] + c.lo for i, c in enumerate(columns)]
-
-
-def _max_ids() -> tuple[int, int]:
-    """Largest item id and user id, from the primary-key indexes (bounds for packing)."""
-    user_model = get_user_model()
-    item_max = Item.objects.aggregate(m=Max("id"))["m"] or 0
-    user_max = user_model.objects.aggregate(m=Max("id"))["m"] or 0
-    return int(item_max), int(user_max)
-
-
-def _dense_index(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted distinct values, index of each value in them), like np.unique(return_inverse).
-
-    Ids of one project are close together, so a lookup table over [min, max]
-    replaces the O(n log n) sort when the range is not much larger than n.
-    """
-    if values.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lo, hi = int(values.min()), int(values.max())
-    if hi - lo <= 4 * values.size + 1024:
-        present = np.zeros(hi - lo + 1, dtype=bool)
-        present[values - lo] = True
-        distinct = np.flatnonzero(present)
-        lookup = np.cumsum(present) - 1
-        return distinct + lo, lookup[values - lo]
-    distinct, inverse = np.unique(values, return_inverse=True)
-    return distinct, inverse.reshape(-1)
-
-
-# ---------------------------------------------------------------------------
 # Votes
 
 
@@ -326,13 +216,13 @@ def get_vote_matrix(
         return VoteMatrix(tasks, np.zeros(0, np.int64), np.zeros(0, np.int64), {})
     label_ids = np.array([i for t in tasks for i in t.label_ids], dtype=np.int64)
     label_lo, label_hi = int(label_ids.min()), int(label_ids.max())
-    item_max, user_max = _max_ids()
-    item, annotator, label = _fetch_columns(
+    item_max, user_max = max_ids()
+    item, annotator, label = fetch_columns(
         _vote_queryset(project, filters, round=round, tasks=tasks),
         [
-            _Column("item_id", 0, item_max),
-            _Column("annotator_id", 0, user_max),
-            _Column("label_id", label_lo, label_hi),
+            Column("item_id", 0, item_max),
+            Column("annotator_id", 0, user_max),
+            Column("label_id", label_lo, label_hi),
         ],
     )
     # label id -> (task index, position) through a lookup table over the project's label ids.
@@ -352,8 +242,8 @@ def get_vote_matrix(
             vote_task[known],
             vote_position[known],
         )
-    item_ids, rows = _dense_index(item)
-    annotator_ids, cols = _dense_index(annotator)
+    item_ids, rows = dense_index(item)
+    annotator_ids, cols = dense_index(annotator)
     # One scatter into a (task, item, annotator) block; each task's matrix is a contiguous slice of it.
     cube = np.full((len(tasks), item_ids.size, annotator_ids.size), -1, dtype=np.int16)
     cube.reshape(-1)[(vote_task * item_ids.size + rows) * annotator_ids.size + cols] = vote_position
@@ -406,23 +296,23 @@ def get_item_last_annotated(project: Project, filters: DashboardFilters) -> tupl
 
     Grouped in the database, so 1M annotations come back as one row per item.
     """
-    item_max, _ = _max_ids()
+    item_max, _ = max_ids()
     qs = _annotation_queryset(project, filters).values("item_id").annotate(last=Max("created_at"))
-    item, last = _fetch_columns(qs, [_Column("item_id", 0, item_max), _Column("last", 0, _EPOCH_MAX, epoch=True)])
+    item, last = fetch_columns(qs, [Column("item_id", 0, item_max), Column("last", 0, EPOCH_MAX, epoch=True)])
     return item, last
 
 
 def get_annotation_arrays(project: Project, filters: DashboardFilters) -> AnnotationArrays:
     """Item, annotator, creation time and duration of every annotation the filters keep, in one query."""
-    item_max, user_max = _max_ids()
-    item, annotator, created, duration = _fetch_columns(
+    item_max, user_max = max_ids()
+    item, annotator, created, duration = fetch_columns(
         _annotation_queryset(project, filters),
         [
-            _Column("item_id", 0, item_max),
-            _Column("annotator_id", 0, user_max),
-            _Column("created_at", 0, _EPOCH_MAX, epoch=True),
+            Column("item_id", 0, item_max),
+            Column("annotator_id", 0, user_max),
+            Column("created_at", 0, EPOCH_MAX, epoch=True),
             # The model caps durations at one day (86,400,000 ms); NULL reads as -1.
-            _Column("duration_ms", -1, 86_400_000),
+            Column("duration_ms", -1, 86_400_000),
         ],
     )
     return AnnotationArrays(item, annotator, created, duration)
@@ -479,19 +369,19 @@ def get_inference_orders(
         counted[key] = counted.get(key, 0) + n
         raw_of.setdefault(key, []).append(order)
     orders = sorted(counted, key=lambda k: (-counted[k], k))
-    item_max, user_max = _max_ids()
+    item_max, user_max = max_ids()
     whens = [When(inference_order=list(order), then=Value(i)) for i, order in enumerate(orders)]
     code_expression = (
         Case(*whens, default=Value(-1), output_field=IntegerField())
         if whens
         else Value(-1, output_field=IntegerField())
     )
-    item, annotator, code = _fetch_columns(
+    item, annotator, code = fetch_columns(
         qs.annotate(order_code=code_expression),
         [
-            _Column("item_id", 0, item_max),
-            _Column("annotator_id", 0, user_max),
-            _Column("order_code", -1, max(len(orders), 1)),
+            Column("item_id", 0, item_max),
+            Column("annotator_id", 0, user_max),
+            Column("order_code", -1, max(len(orders), 1)),
         ],
     )
     arrays = AnnotationArrays(item, annotator, np.zeros(item.size, np.int64), np.full(item.size, -1, np.int64))
@@ -548,9 +438,9 @@ def get_item_splits(project: Project, filters: DashboardFilters) -> tuple[np.nda
         default=Value(len(SPLITS) - 1),
         output_field=IntegerField(),
     )
-    item_max, _ = _max_ids()
-    ids, codes = _fetch_columns(
-        qs.annotate(split_code=split_code), [_Column("id", 0, item_max), _Column("split_code", 0, 7)]
+    item_max, _ = max_ids()
+    ids, codes = fetch_columns(
+        qs.annotate(split_code=split_code), [Column("id", 0, item_max), Column("split_code", 0, 7)]
     )
     order = np.argsort(ids, kind="stable")
     return ids[order], codes[order]
@@ -573,8 +463,8 @@ def get_gold_matrix(
         label_lo, label_hi = int(label_ids.min()), int(label_ids.max())
         qs = Gold.objects.filter(task_id__in=[t.id for t in tasks], label__isnull=False)
         qs = qs.filter(item__split=filters.split) if filters.split else qs.filter(item__project=project)
-        item_max, _ = _max_ids()
-        item, label = _fetch_columns(qs, [_Column("item_id", 0, item_max), _Column("label_id", label_lo, label_hi)])
+        item_max, _ = max_ids()
+        item, label = fetch_columns(qs, [Column("item_id", 0, item_max), Column("label_id", label_lo, label_hi)])
         rows = np.searchsorted(item_ids, item)
         for task in tasks:
             offsets = np.full(label_hi - label_lo + 1, -1, dtype=np.int64)

@@ -8,6 +8,6 @@ class AnnotatorConfig(AppConfig):
     def ready(self) -> None:
         from . import signals  # noqa: F401  (connects the security receivers)
         from .jobs import register_sweeper
-        from .services.imports import sweep_imports
+        from .services.import_jobs import sweep_imports
 
         register_sweeper("imports", sweep_imports)

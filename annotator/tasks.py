@@ -7,7 +7,7 @@ from celery.signals import worker_ready, worker_shutdown
 
 from . import jobs
 from .models import ImportJob
-from .services import imports
+from .services import import_jobs
 
 
 @shared_task(name="annotator.run_import_job")
@@ -18,7 +18,7 @@ def run_import_job(job_id: int, write: bool) -> str:
     job = ImportJob.objects.filter(pk=job_id).select_related("project").first()
     if job is None:  # deleted before the worker got to it
         return "missing"
-    return imports.run_import(job=job, write=write).status
+    return import_jobs.run_import(job=job, write=write).status
 
 
 @shared_task(name="annotator.sweep_jobs")

@@ -19,7 +19,7 @@ from django.db.models import Count
 
 from annotator import jobs
 from annotator.models import Annotation, ImportJob, Item, Vote
-from annotator.services import imports, queue, votes
+from annotator.services import import_jobs, queue, votes
 from annotator.tasks import sweep_jobs
 from inference.models import RunStatus
 from inference.services.runs import start_training_run
@@ -144,7 +144,7 @@ def test_annotators_keep_every_acknowledged_vote_while_the_database_drops_connec
 def test_an_import_survives_the_database_dropping_its_connections(celery_worker_process, project, lead, tmp_path):
     worker = celery_worker_process
     rows = 12_000
-    job = imports.create_import_job(project=project, user=lead, upload=str(big_csv(tmp_path, rows)))
+    job = import_jobs.create_import_job(project=project, user=lead, upload=str(big_csv(tmp_path, rows)))
     wait_for_job(job, lambda j: j.status == ImportJob.Status.VALIDATING and j.rows_done > 0, worker=worker)
     dropped_while_checking = drop_other_connections()
     wait_for_job(
@@ -187,7 +187,7 @@ def test_a_killed_worker_leaves_an_import_that_the_sweep_fails_and_a_retry_finis
 ):
     worker = celery_worker_process
     rows = 12_000
-    job = imports.create_import_job(project=project, user=lead, upload=str(big_csv(tmp_path, rows)))
+    job = import_jobs.create_import_job(project=project, user=lead, upload=str(big_csv(tmp_path, rows)))
     wait_for_job(job, lambda j: j.status == ImportJob.Status.VALIDATING and j.rows_done > 0, worker=worker)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
@@ -201,7 +201,7 @@ def test_a_killed_worker_leaves_an_import_that_the_sweep_fails_and_a_retry_finis
 
     second = start_second_worker(settings, tmp_path)
     try:
-        imports.retry_import(job=job, user=lead)
+        import_jobs.retry_import(job=job, user=lead)
         job = wait_for_job(job, lambda j: j.status not in ImportJob.ACTIVE_STATUSES, worker=second)
         assert job.status == ImportJob.Status.SUCCEEDED, job.message
         assert Item.objects.filter(project=project).count() == rows

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from annotator import jobs
 from annotator.models import ImportJob, Item
-from annotator.services import imports
+from annotator.services import import_jobs
 from inference.models import RunStatus, TrainingRun
 
 REDIS = "redis://127.0.0.1:6379/15"
@@ -45,7 +45,7 @@ def upload(tmp_path, project, lead, *, dry_run=False, text=ROWS) -> ImportJob:
     """A job through the service (queued; run at once only where on_commit runs eagerly)."""
     path = tmp_path / f"items-{uuid.uuid4().hex[:6]}.csv"
     path.write_text(text)
-    return imports.create_import_job(project=project, user=lead, upload=str(path), dry_run=dry_run)
+    return import_jobs.create_import_job(project=project, user=lead, upload=str(path), dry_run=dry_run)
 
 
 def artefact_dir_for(run_id: int) -> Path:
@@ -244,7 +244,7 @@ def test_the_sweep_fails_an_import_whose_worker_died_and_a_retry_imports_it(
     assert stored_upload(job).is_file()  # kept for the retry
 
     with django_capture_on_commit_callbacks(execute=True):
-        imports.retry_import(job=job, user=lead)
+        import_jobs.retry_import(job=job, user=lead)
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert Item.objects.filter(project=project).count() == 3
@@ -283,7 +283,7 @@ def test_a_lead_retries_a_failed_import_from_its_page_and_discards_another(
 
     other = upload(tmp_path, project, lead, dry_run=True)
     with django_capture_on_commit_callbacks(execute=True):
-        imports.run_import(job=other, write=False)
+        import_jobs.run_import(job=other, write=False)
     other.refresh_from_db()
     assert other.status == ImportJob.Status.VALID
     folder = stored_upload(other).parent

@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from annotator import storage
 from annotator.models import ImageAsset, ImportJob, Item
-from annotator.services import exports, imports
+from annotator.services import exports, image_assets
 from tests.annotator.fixtures.datasets import image_bytes
 from tests.factories import ItemFactory, login
 
@@ -111,8 +111,8 @@ def test_pages_and_the_labelling_loop_never_touch_a_file_path(
 
 @pytest.mark.django_db
 def test_a_stored_image_is_written_once_by_its_content_hash(in_memory):
-    first = imports.save_image_asset(data=image_bytes("red"))
-    again = imports.save_image_asset(data=image_bytes("red"))
+    first = image_assets.save_image_asset(data=image_bytes("red"))
+    again = image_assets.save_image_asset(data=image_bytes("red"))
     assert first.pk == again.pk and ImageAsset.objects.count() == 1
     media = storages["default"]
     folders, files = media.listdir(f"images/{first.sha256[:2]}")

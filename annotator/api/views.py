@@ -21,8 +21,9 @@ from rest_framework.views import APIView
 from .. import selectors
 from ..errors import DomainError
 from ..models import ImportJob, Item
+from ..selectors import imports as import_selectors
 from ..services import exports as export_services
-from ..services import imports as import_services
+from ..services import import_jobs as import_services
 from ..services import projects as project_services
 from ..services import splits as split_services
 from ..services.security import record_security_event
@@ -208,7 +209,7 @@ class MemberDelete(ProjectMixin, APIView):
 
 
 def _progress_body(job: ImportJob) -> dict:
-    progress = import_services.get_import_progress(job)
+    progress = import_selectors.get_import_progress(job)
     return {"id": job.pk, "error_count": job.error_count, **progress}
 
 

@@ -4,10 +4,11 @@ Permission rules live here once: leads see everything in their project,
 annotators see the project, its items and their own annotations only, staff
 see everything. Views, the API and permission classes all call these.
 
-Access, projects and items are read here; two submodules hold the rest:
+Access, projects and items are read here; three submodules hold the rest:
     labelling     what an annotator sees: the claimed item as its round
                   shows it, suggestions, progress, their own annotations
     review        what a lead reviews: an item's record, disputed items
+    imports       an import's live progress and its result, worded for the page
 """
 
 from __future__ import annotations

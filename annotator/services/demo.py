@@ -14,7 +14,7 @@ from django.db import transaction
 from .. import demo, selectors
 from ..models import Item, Membership, Project
 from .bulk import AnnotationRow, write_annotations
-from .imports import save_image_asset
+from .image_assets import save_image_asset
 from .projects import add_member, create_project
 from .security import clear_password_change
 

@@ -17,9 +17,10 @@ from ..errors import DomainError
 from ..forms import ConfirmImportForm, ExportForm, ImportForm
 from ..io import samples
 from ..models import ImportJob, Item, Membership
+from ..selectors import imports as import_selectors
 from ..selectors import labelling
 from ..services import exports as export_services
-from ..services import imports as import_services
+from ..services import import_jobs as import_services
 from ..services import splits as split_services
 from ..services.security import record_security_event
 from ..storage import open_image_file
@@ -102,7 +103,7 @@ def import_detail(request, project, job_id: int):
     """The import's page; for htmx (polling while the job is active) its
     progress partial, or a full reload once the job has settled."""
     job = get_object_or_404(ImportJob, pk=job_id, project=project)
-    progress = import_services.get_import_progress(job)
+    progress = import_selectors.get_import_progress(job)
     if request.GET.get("format") == "json":
         return JsonResponse(progress)
     active = progress["status"] in ImportJob.ACTIVE_STATUSES

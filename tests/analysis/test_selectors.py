@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from analysis import columns
 from analysis import selectors as sel
 from analysis.selectors import DashboardFilters
 from annotator.models import Annotation, Gold, Membership, Vote
@@ -107,21 +108,21 @@ def test_packed_and_unpacked_reads_match_the_plain_tuple_read(project, monkeypat
     make_voted_project(project, n_items=12, n_annotators=3)
     qs = sel._annotation_queryset(project, DashboardFilters())
     packed = [
-        sel._Column("item_id", 0, 10**6),
-        sel._Column("annotator_id", 0, 10**4),
-        sel._Column("duration_ms", -1, 86_400_000),
+        columns.Column("item_id", 0, 10**6),
+        columns.Column("annotator_id", 0, 10**4),
+        columns.Column("duration_ms", -1, 86_400_000),
     ]
     wide = [
-        sel._Column("item_id"),
-        sel._Column("annotator_id"),
-        sel._Column("created_at", 0, sel._EPOCH_MAX, epoch=True),
+        columns.Column("item_id"),
+        columns.Column("annotator_id"),
+        columns.Column("created_at", 0, columns.EPOCH_MAX, epoch=True),
     ]
-    fast_packed, fast_wide = sel._fetch_columns(qs, packed), sel._fetch_columns(qs, wide)
+    fast_packed, fast_wide = columns.fetch_columns(qs, packed), columns.fetch_columns(qs, wide)
     monkeypatch.setattr(connection, "vendor", "other")  # force the tuple path
-    slow_packed, slow_wide = sel._fetch_columns(qs, packed), sel._fetch_columns(qs, wide)
+    slow_packed, slow_wide = columns.fetch_columns(qs, packed), columns.fetch_columns(qs, wide)
 
-    def rows(columns):
-        return sorted(zip(*[c.tolist() for c in columns]))
+    def rows(arrays):
+        return sorted(zip(*[c.tolist() for c in arrays]))
 
     assert rows(fast_packed) == rows(slow_packed)
     assert rows(fast_wide) == rows(slow_wide)

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from annotator.errors import DomainError
 from annotator.models import Gold, Item, Membership, Vote
-from annotator.services import exports, imports
+from annotator.services import exports, image_assets, imports
 from annotator.services.bulk import AnnotationRow, write_annotations
 from annotator.services.gold import adjudicate
 from tests.annotator.fixtures.datasets import image_bytes
@@ -28,8 +28,8 @@ def labelled(project, annotator, other_annotator, lead):
     """Items with images (one shared), text-only and image-only items, a
     tie, adjudicated and imported gold, text-round votes and metadata."""
     third = make_member(project, username="tia-annotator")
-    red = imports.save_image_asset(data=image_bytes("red"))
-    blue = imports.save_image_asset(data=image_bytes("blue", "PNG"))
+    red = image_assets.save_image_asset(data=image_bytes("red"))
+    blue = image_assets.save_image_asset(data=image_bytes("blue", "PNG"))
     a = ItemFactory(
         project=project,
         external_id="a",

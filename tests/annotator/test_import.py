@@ -17,7 +17,8 @@ from annotator.io import zipsafe
 from annotator.io.validate import parse_inference_order
 from annotator.models import Annotation, Gold, ImageAsset, ImportJob, Item, Membership, Vote
 from annotator.schemas import MSED
-from annotator.services import bulk, imports
+from annotator.selectors import imports as import_selectors
+from annotator.services import bulk, image_assets, import_jobs, import_writer, imports
 from annotator.services.bulk import AnnotationRow, write_annotations
 from tests.annotator.fixtures.datasets import (
     image_bytes,
@@ -465,7 +466,7 @@ def test_errors_are_counted_in_full_but_stored_up_to_a_cap(project, data, monkey
 def test_a_write_that_fails_half_way_leaves_no_items_votes_users_or_new_image_files(project, data, monkeypatch):
     kept = image_bytes("white")
     (Path(settings.MEDIA_ROOT)).mkdir(parents=True, exist_ok=True)
-    imports.save_image_asset(data=kept)  # stored before: must survive the failure
+    image_assets.save_image_asset(data=kept)  # stored before: must survive the failure
     path = clean_csv(data)
     write_image(data / "img" / "3.jpg", "white")
     before = snapshot()
@@ -473,7 +474,7 @@ def test_a_write_that_fails_half_way_leaves_no_items_votes_users_or_new_image_fi
     def explode(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(imports, "recompute_gold", explode)
+    monkeypatch.setattr(import_writer, "recompute_gold", explode)
     with pytest.raises(RuntimeError):
         imports.import_path(project=project, path=path)
 
@@ -497,14 +498,16 @@ def test_an_upload_is_imported_by_the_celery_task_with_progress_reported(
 ):
     monkeypatch.setattr(imports, "BATCH_SIZE", 1)
     published: list[dict] = []
-    original = imports._publish_progress
+    original = import_jobs._publish_progress
     monkeypatch.setattr(
-        imports, "_publish_progress", lambda job_id, d: (published.append(dict(d)), original(job_id, d))
+        import_jobs, "_publish_progress", lambda job_id, d: (published.append(dict(d)), original(job_id, d))
     )
     path = clean_zip(data)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="upload.zip")
+        job = import_jobs.create_import_job(
+            project=project, user=lead, upload=_upload(path), original_name="upload.zip"
+        )
 
     assert len(callbacks) == 1
     job.refresh_from_db()
@@ -513,7 +516,7 @@ def test_an_upload_is_imported_by_the_celery_task_with_progress_reported(
     running = [p for p in published if p["status"] == ImportJob.Status.RUNNING]
     assert [p["rows_done"] for p in running] == [0, 1, 2, 3]
     assert running[-1]["percent"] == 100.0
-    progress = imports.get_import_progress(job)
+    progress = import_selectors.get_import_progress(job)
     assert progress["status"] == "succeeded" and progress["percent"] == 100.0 and progress["rows_done"] == 3
     assert not (Path(settings.MEDIA_ROOT) / job.path).exists()  # the upload is dropped once imported
 
@@ -522,11 +525,11 @@ def test_progress_is_read_from_the_cache_while_the_write_transaction_is_open(pro
     job = ImportJob.objects.create(
         project=project, created_by=lead, original_name="x.csv", path="imports/x/x.csv", status="running", rows_total=10
     )
-    imports._publish_progress(
+    import_jobs._publish_progress(
         job.pk, {"status": "running", "rows_done": 4, "rows_total": 10, "percent": 40.0, "counts": {"created": 4}}
     )
 
-    progress = imports.get_import_progress(job)
+    progress = import_selectors.get_import_progress(job)
 
     assert (progress["rows_done"], progress["percent"], progress["counts"]) == (4, 40.0, {"created": 4})
 
@@ -536,7 +539,7 @@ def test_an_upload_with_bad_rows_stops_invalid_and_the_lead_may_import_the_valid
 ):
     path = write_csv(data / "items.csv", ["id", "text"], [["a", "fine"], ["b", ""]])
     with django_capture_on_commit_callbacks(execute=True):
-        job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.csv")
+        job = import_jobs.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.csv")
     job.refresh_from_db()
     assert job.status == ImportJob.Status.INVALID and job.error_count == 1
     assert job.errors == [
@@ -545,9 +548,9 @@ def test_an_upload_with_bad_rows_stops_invalid_and_the_lead_may_import_the_valid
     assert Item.objects.count() == 0
 
     with pytest.raises(DomainError, match="choose to import only the valid rows"):
-        imports.confirm_import(job=job, user=lead, only_valid_rows=False, on_duplicate="skip")
+        import_jobs.confirm_import(job=job, user=lead, only_valid_rows=False, on_duplicate="skip")
     with django_capture_on_commit_callbacks(execute=True):
-        imports.confirm_import(job=job, user=lead, only_valid_rows=True, on_duplicate="skip")
+        import_jobs.confirm_import(job=job, user=lead, only_valid_rows=True, on_duplicate="skip")
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED
@@ -559,25 +562,25 @@ def test_a_file_that_cannot_be_read_as_a_whole_cannot_be_confirmed(
 ):
     path = write_csv(data / "items.csv", ["ID", "Caption"], [["a", "x"]])
     with django_capture_on_commit_callbacks(execute=True):
-        job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.csv")
+        job = import_jobs.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.csv")
 
     with pytest.raises(
         DomainError, match="No row of this file can be imported. The file cannot be imported: Missing column"
     ):
-        imports.confirm_import(job=job, user=lead, only_valid_rows=True, on_duplicate="skip")
+        import_jobs.confirm_import(job=job, user=lead, only_valid_rows=True, on_duplicate="skip")
 
 
 def test_a_dry_run_upload_waits_for_confirmation(project, lead, data, django_capture_on_commit_callbacks):
     path = clean_zip(data)
     with django_capture_on_commit_callbacks(execute=True):
-        job = imports.create_import_job(
+        job = import_jobs.create_import_job(
             project=project, user=lead, upload=_upload(path), original_name="upload.zip", dry_run=True
         )
     job.refresh_from_db()
     assert job.status == ImportJob.Status.VALID and Item.objects.count() == 0
 
     with django_capture_on_commit_callbacks(execute=True):
-        imports.confirm_import(job=job, user=lead, only_valid_rows=False, on_duplicate="skip")
+        import_jobs.confirm_import(job=job, user=lead, only_valid_rows=False, on_duplicate="skip")
 
     assert ImportJob.objects.get(pk=job.pk).status == ImportJob.Status.SUCCEEDED
     assert Item.objects.count() == 3
@@ -586,11 +589,13 @@ def test_a_dry_run_upload_waits_for_confirmation(project, lead, data, django_cap
 def test_a_failing_import_job_ends_failed_with_a_message_not_an_exception(
     project, lead, data, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(imports, "recompute_gold", lambda **kw: (_ for _ in ()).throw(RuntimeError("disk full")))
+    monkeypatch.setattr(import_writer, "recompute_gold", lambda **kw: (_ for _ in ()).throw(RuntimeError("disk full")))
     path = clean_zip(data)
 
     with django_capture_on_commit_callbacks(execute=True):
-        job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="upload.zip")
+        job = import_jobs.create_import_job(
+            project=project, user=lead, upload=_upload(path), original_name="upload.zip"
+        )
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
@@ -602,9 +607,9 @@ def test_a_failing_import_job_ends_failed_with_a_message_not_an_exception(
 def test_only_leads_may_upload_and_wrong_file_types_are_refused(project, lead, annotator, data):
     path = write_csv(data / "items.csv", ["id", "text"], [["a", "x"]])
     with pytest.raises(NotAllowed):
-        imports.create_import_job(project=project, user=annotator, upload=_upload(path), original_name="items.csv")
+        import_jobs.create_import_job(project=project, user=annotator, upload=_upload(path), original_name="items.csv")
     with pytest.raises(DomainError, match="Upload a .csv, .jsonl or .zip file"):
-        imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.xlsx")
+        import_jobs.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.xlsx")
     assert ImportJob.objects.count() == 0
 
 
@@ -817,7 +822,9 @@ def test_a_hostile_jsonl_line_is_a_row_error_naming_line_column_and_reason(
     before = snapshot()
 
     with django_capture_on_commit_callbacks(execute=True):
-        job = imports.create_import_job(project=project, user=lead, upload=_upload(path), original_name="items.jsonl")
+        job = import_jobs.create_import_job(
+            project=project, user=lead, upload=_upload(path), original_name="items.jsonl"
+        )
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.INVALID, job.message
@@ -888,7 +895,7 @@ def test_an_import_command_that_fails_unexpectedly_shows_no_exception_text(proje
     from django.core.management import CommandError, call_command
 
     monkeypatch.setattr(
-        imports, "recompute_gold", lambda **kw: (_ for _ in ()).throw(RuntimeError('relation "x" does not exist'))
+        import_writer, "recompute_gold", lambda **kw: (_ for _ in ()).throw(RuntimeError('relation "x" does not exist'))
     )
     path = write_csv(data / "items.csv", ["id", "text"], [["a", "x"]])
 

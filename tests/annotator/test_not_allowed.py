@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from annotator.errors import DomainError, NotAllowed
 from annotator.models import ImportJob
-from annotator.services import imports as import_services
+from annotator.services import import_jobs as import_services
 
 pytestmark = pytest.mark.django_db
 

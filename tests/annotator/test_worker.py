@@ -5,7 +5,7 @@ import time
 import pytest
 
 from annotator.models import ImportJob, Item
-from annotator.services.imports import create_import_job
+from annotator.services.import_jobs import create_import_job
 from tests.factories import UserFactory, make_project
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from PIL import Image, ImageDraw, ImageOps
 
 from annotator.models import Gold, Item, Membership
-from annotator.services import imports, queue
+from annotator.services import image_assets, queue
 from tests.annotator.factories import MSED_LABELS, submit
 from tests.e2e.browser import Watched
 from tests.factories import UserFactory, make_member, make_project
@@ -77,7 +77,7 @@ def disputed(lead_user):
             project=project,
             external_id=eid,
             text=text,
-            image=imports.save_image_asset(data=picture(*art), name=f"{eid}.jpg"),
+            image=image_assets.save_image_asset(data=picture(*art), name=f"{eid}.jpg"),
         )
         for eid, text, art in specs
     ]

@@ -8,7 +8,7 @@ from pathlib import Path
 from annotator import demo
 from annotator.models import Gold, Item, Label, Task
 from annotator.services.bulk import write_annotations
-from annotator.services.imports import save_image_asset
+from annotator.services.image_assets import save_image_asset
 from inference.models import TrainingRun
 from inference.services.runs import start_training_run
 from tests.factories import UserFactory

@@ -30,7 +30,7 @@ from django.conf import settings as django_settings
 from annotator import demo
 from annotator.models import Gold, Item
 from annotator.services.bulk import write_annotations
-from annotator.services.imports import save_image_asset
+from annotator.services.image_assets import save_image_asset
 from inference import selectors
 from inference.models import RunStatus
 from inference.services.runs import start_experiment

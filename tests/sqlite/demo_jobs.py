@@ -18,7 +18,7 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from annotator.models import ImportJob, Item, Project  # noqa: E402
-from annotator.services import imports, projects  # noqa: E402
+from annotator.services import import_jobs, projects  # noqa: E402
 
 User = get_user_model()
 
@@ -27,7 +27,7 @@ if sys.argv[1] == "setup":
     projects.create_project(name="Demo jobs", created_by=lead, template="msed")
 else:
     lead, project = User.objects.get(username="lead"), Project.objects.get()
-    job = imports.create_import_job(project=project, user=lead, upload=sys.argv[2])
+    job = import_jobs.create_import_job(project=project, user=lead, upload=sys.argv[2])
     job.refresh_from_db()
     # Returned at once: the request only queued the job, the worker does it.
     assert job.status == ImportJob.Status.QUEUED, job.status
