@@ -1,6 +1,9 @@
 """The annotation data model of MSED section 3: projects with a label schema,
 items (text-image pairs), annotations with one vote per task, majority gold.
 
+One module (just over 600 lines): Django finds an app's models here, and the constraints that
+tie items, claims, annotations, votes and gold together read best side by side.
+
 The database guards the invariants that concurrency could break: one
 annotation per (item, annotator, round), one vote per (item, annotator,
 round, task), unique hotkeys per project, items with at least one modality.

@@ -1,5 +1,8 @@
 """Benchmark: analysis.metrics against statsmodels, krippendorff, NLTK, scikit-learn and crowd-kit.
 
+One file on purpose (over 600 lines): each row sets our kernel beside its peer on the same
+data, and a reader checks a ratio by reading the two calls next to each other.
+
 Run from the repository root:
 
     /work/venv/bin/python bench/agreement.py            # 200k items x 5 raters x 7 categories

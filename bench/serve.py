@@ -1,5 +1,9 @@
 """Benchmark: the labelling loop over HTTP (next item, then submit) under load.
 
+One file on purpose (over 600 lines): a benchmark is run as a single script, with its server
+set-up, load generator, database checks and report side by side so that a reader can audit
+what each number measures.
+
 Run from the repository root:
 
     /work/venv/bin/python bench/serve.py              # 100k items; every row (below), 30 s each, paced 60 s

@@ -1,5 +1,8 @@
 """Importing items, gold and votes: clean files of every format, and every
-kind of bad input refused with its own message and nothing written."""
+kind of bad input refused with its own message and nothing written.
+
+Long (over 600 lines) because it is the catalogue of bad inputs: one test per way a file can be
+wrong, each asserting its message and that nothing was written."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """inference.modeling on tiny models built from a config: no network, no
-database, no big weights (except one test of the packaged defaults)."""
+database, no big weights (except one test of the packaged defaults).
+
+Long (over 600 lines): one test module for the whole training/prediction package, so the tiny
+model fixtures are built once per session for all of it."""
 
 from __future__ import annotations
 
