@@ -14,7 +14,6 @@ import json
 
 from django import forms
 from django.contrib import messages
-from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -204,8 +203,6 @@ def run_compare(request, project):
 def run_detail(request, project, run_id: int):
     run = get_object_or_404(TrainingRun, pk=run_id, project=project)
     curve = _figure(figures.training_curve(run.history or [], best_epoch=run.best_epoch or None))
-    if request.GET.get("format") == "json":
-        return JsonResponse({**reports.run_status(run), "curve": curve})
     if request.htmx:  # polled while the run is active: its progress partial
         if run.status in FINISHED_STATUSES:
             return HttpResponseClientRefresh()  # the page shows the scores, matrices and map
@@ -327,24 +324,15 @@ def run_predict(request, project, run_id: int):
 @project_view(role=LEAD)
 @vary_on_headers("HX-Request")
 def prediction_detail(request, project, prediction_id: int):
-    """A prediction run's state as JSON; for htmx (the pages that list it poll
-    an active run) its table row."""
+    """For htmx (the pages that list it poll an active run) a prediction run's
+    table row; otherwise the page of its model, which lists it."""
     run = get_object_or_404(PredictionRun, pk=prediction_id, project=project)
     if request.htmx:
         context = {"project": project, "p": _hide_paths([run])[0]}
         return render(request, "inference/_prediction_progress.html", context)
-    return JsonResponse(
-        {
-            "id": run.pk,
-            "status": run.status,
-            "status_display": run.get_status_display(),
-            "items_done": run.items_done,
-            "items_total": run.items_total,
-            "progress": run.progress,
-            "error": hide_server_paths(run.error),
-            "finished": run.status in FINISHED_STATUSES,
-        }
-    )
+    # Its state as JSON is the API's (GET /api/projects/<slug>/predictions/<id>/); a person who
+    # opens this URL gets the page that lists the run: its model's page.
+    return redirect("inference:run-detail", project.slug, run.training_run_id)
 
 
 @project_view(role=LEAD)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -103,9 +103,7 @@ def import_detail(request, project, job_id: int):
     """The import's page; for htmx (polling while the job is active) its
     progress partial, or a full reload once the job has settled."""
     job = get_object_or_404(ImportJob, pk=job_id, project=project)
-    progress = import_selectors.get_import_progress(job)
-    if request.GET.get("format") == "json":
-        return JsonResponse(progress)
+    progress = import_selectors.get_import_progress(job)  # as JSON: GET /api/projects/<slug>/imports/<id>/
     active = progress["status"] in ImportJob.ACTIVE_STATUSES
     context = {
         "project": project,

@@ -80,7 +80,7 @@ def test_the_progress_json_separates_file_errors_from_row_errors(
     lead_client, project, django_capture_on_commit_callbacks
 ):
     job, _ = upload(lead_client, project, "header.csv", b"id,text\n", django_capture_on_commit_callbacks)
-    data = lead_client.get(reverse("annotator:import-detail", args=[project.slug, job.pk]) + "?format=json").json()
+    data = lead_client.get(reverse("api:import-status", args=[project.slug, job.pk])).json()
     assert data["file_error"] is True and data["row_errors"] == [] and data["summary"] == []
     assert data["valid_rows"] == 0 and "no rows of items" in data["file_errors"][0]
 
@@ -129,10 +129,11 @@ def test_a_settled_import_answers_its_poll_with_a_reload_and_its_page_does_not_p
     assert "Import now" in html  # the result the reload brings: the confirm button
 
 
-def test_the_progress_json_is_unchanged_for_other_clients(lead_client, project, lead):
+def test_the_progress_json_is_the_apis_and_the_page_answers_html(lead_client, project, lead):
     job = active_job(project, lead)
-    url = reverse("annotator:import-detail", args=[project.slug, job.pk])
-    data = lead_client.get(url, {"format": "json"}).json()
+    page = lead_client.get(reverse("annotator:import-detail", args=[project.slug, job.pk]), {"format": "json"})
+    assert page["Content-Type"].startswith("text/html")  # one API root: JSON only under /api/
+    data = lead_client.get(reverse("api:import-status", args=[project.slug, job.pk])).json()
     assert (data["status"], data["rows_done"], data["rows_total"], data["percent"]) == ("running", 3, 10, 30.0)
 
 

@@ -78,7 +78,7 @@ def test_a_run_that_stopped_early_shows_a_full_bar_and_why(lead_client, project)
     html = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk])).content.decode()
     assert 'id="run-bar" style="width:100%"' in html
     assert "Stopped early at epoch 12 of 30: dev macro-F1 had not improved for 5 epochs (best at epoch 7)." in html
-    polled = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk]) + "?format=json").json()
+    polled = lead_client.get(reverse("api:run-detail", args=[project.slug, run.pk])).json()
     assert polled["progress"] == 1.0
 
 

@@ -162,9 +162,6 @@ def test_run_json_and_pages_show_no_absolute_server_path(api, lead, lead_client,
         "api detail": api.get(reverse("api:run-detail", args=[project.slug, failed_run.pk])).content.decode(),
         "api list": api.get(reverse("api:run-list", args=[project.slug])).content.decode(),
         "api predictions": api.get(reverse("api:prediction-list", args=[project.slug])).content.decode(),
-        "polled json": lead_client.get(
-            reverse("inference:run-detail", args=[project.slug, failed_run.pk]), {"format": "json"}
-        ).content.decode(),
         "run page": lead_client.get(
             reverse("inference:run-detail", args=[project.slug, failed_run.pk])
         ).content.decode(),

@@ -4,6 +4,7 @@ annotators get a 403 and outsiders a 404 on every page."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -17,6 +18,14 @@ from tests.inference.factories import add_votes, tiny_options
 pytestmark = pytest.mark.django_db
 
 
+def curve_on_page(client, project, run) -> dict:
+    """The training curve the run page hands to Plotly (its json_script block)."""
+    html = client.get(reverse("inference:run-detail", args=[project.slug, run.pk])).content.decode()
+    found = re.search(r'<script id="figure-curve" type="application/json">(.*?)</script>', html, re.S)
+    assert found, "the run page carries its curve"
+    return json.loads(found.group(1))
+
+
 def page_urls(slug: str, run_id: int = 1, prediction_id: int = 1) -> list[tuple[str, str]]:
     return [
         ("get", reverse("inference:run-list", args=[slug])),
@@ -26,7 +35,6 @@ def page_urls(slug: str, run_id: int = 1, prediction_id: int = 1) -> list[tuple[
         ("post", reverse("inference:experiment-create", args=[slug])),
         ("get", reverse("inference:run-compare", args=[slug])),
         ("get", reverse("inference:run-detail", args=[slug, run_id])),
-        ("get", reverse("inference:run-detail", args=[slug, run_id]) + "?format=json"),
         ("post", reverse("inference:run-cancel", args=[slug, run_id])),
         ("post", reverse("inference:run-prelabeller", args=[slug, run_id])),
         ("post", reverse("inference:run-predict", args=[slug, run_id])),
@@ -98,10 +106,10 @@ def test_lead_trains_from_the_form_and_watches_the_run(
     assert run.name == "first try" and run.config["chain"] == ["desire", "sentiment", "emotion"]
     assert run.status == RunStatus.SUCCEEDED, run.error
 
-    polled = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk]) + "?format=json").json()
-    assert polled["status"] == "succeeded" and polled["finished"] and polled["epoch"] == run.epochs_total
+    polled = lead_client.get(reverse("api:run-detail", args=[project.slug, run.pk])).json()
+    assert polled["status"] == "succeeded" and polled["finished_at"] and polled["epoch"] == run.epochs_total
     assert [h["epoch"] for h in polled["history"]] == list(range(1, run.epochs_total + 1))
-    assert polled["curve"]["data"][0]["name"] == "training loss"
+    assert curve_on_page(lead_client, project, run)["data"][0]["name"] == "training loss"
 
     page = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk]))
     html = page.content.decode()
@@ -195,7 +203,7 @@ def test_lead_marks_the_prelabeller_and_unlabelled_items_get_suggestions(
     assert trained_run.is_prelabeller
     prediction = PredictionRun.objects.get()
     assert prediction.status == RunStatus.SUCCEEDED and prediction.suggestions.exists()
-    polled = lead_client.get(reverse("inference:prediction-detail", args=[project.slug, prediction.pk])).json()
+    polled = lead_client.get(reverse("api:prediction-detail", args=[project.slug, prediction.pk])).json()
     assert polled["status"] == "succeeded" and polled["items_done"] == polled["items_total"] > 0
     listing = lead_client.get(reverse("inference:run-list", args=[project.slug])).content.decode()
     assert "pre-labeller" in listing and "Prediction runs" in listing
@@ -247,9 +255,9 @@ def test_run_detail_json_of_a_running_run_shows_its_progress(lead_client, projec
             {"epoch": 2, "train_loss": 0.9, "dev_macro_f1": 0.4},
         ],
     )
-    polled = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk]) + "?format=json").json()
-    assert polled["progress"] == 0.25 and not polled["finished"] and polled["phase"] == "training, epoch 2 of 8"
-    assert json.loads(json.dumps(polled["curve"]))["data"][1]["y"] == [0.3, 0.4]
+    polled = lead_client.get(reverse("api:run-detail", args=[project.slug, run.pk])).json()
+    assert polled["progress"] == 0.25 and polled["finished_at"] is None and polled["phase"] == "training, epoch 2 of 8"
+    assert curve_on_page(lead_client, project, run)["data"][1]["y"] == [0.3, 0.4]
     page = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk])).content.decode()
     assert 'hx-trigger="every 1500ms"' in page and "Cancel" in page
 

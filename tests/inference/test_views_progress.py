@@ -76,11 +76,12 @@ def test_a_finished_run_answers_its_poll_with_a_reload_and_its_page_does_not_pol
     assert 'id="run-progress"' in html and "hx-trigger" not in html
 
 
-def test_the_run_json_is_unchanged_for_htmx_pages(lead_client, project):
+def test_the_runs_json_is_the_apis_and_the_page_answers_html(lead_client, project):
     run = running_run(project)
-    url = reverse("inference:run-detail", args=[project.slug, run.pk]) + "?format=json"
-    polled = lead_client.get(url).json()
-    assert polled["status"] == "running" and polled["progress"] == 0.25 and not polled["finished"]
+    page = lead_client.get(reverse("inference:run-detail", args=[project.slug, run.pk]), {"format": "json"})
+    assert page["Content-Type"].startswith("text/html")  # one API root: JSON only under /api/
+    polled = lead_client.get(reverse("api:run-detail", args=[project.slug, run.pk])).json()
+    assert polled["status"] == "running" and polled["progress"] == 0.25 and polled["finished_at"] is None
 
 
 def prediction(project, **fields) -> PredictionRun:
@@ -106,8 +107,11 @@ def test_an_active_prediction_row_polls_and_its_json_stays(lead_client, project)
     assert "3 / 10" in text and 'aria-valuenow="30"' in text and "model a" in text and "new items" in text
     assert "Cancel" in text and "prediction-announce" not in text
 
-    polled = lead_client.get(url).json()
-    assert polled["status"] == "running" and polled["items_done"] == 3 and not polled["finished"]
+    opened = lead_client.get(url)  # a person opening the row's URL lands on its model's page
+    assert opened.status_code == 302
+    assert opened["Location"] == reverse("inference:run-detail", args=[project.slug, p.training_run_id])
+    polled = lead_client.get(reverse("api:prediction-detail", args=[project.slug, p.pk])).json()
+    assert polled["status"] == "running" and polled["items_done"] == 3 and polled["finished_at"] is None
 
 
 def test_a_finished_prediction_row_stops_polling_and_announces_it(lead_client, project, settings):
