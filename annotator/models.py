@@ -1,8 +1,8 @@
 """The annotation data model of MSED section 3: projects with a label schema,
 items (text-image pairs), annotations with one vote per task, majority gold.
 
-One module (just over 600 lines): Django finds an app's models here, and the constraints that
-tie items, claims, annotations, votes and gold together read best side by side.
+One module (about 700 lines): Django finds an app's models here, and the constraints that
+tie items, claims, annotations, votes, gold and control answers together read best side by side.
 
 The database guards the invariants that concurrency could break: one
 annotation per (item, annotator, round), one vote per (item, annotator,
@@ -25,6 +25,11 @@ class Project(models.Model):
         SEQUENTIAL = "sequential", "Sequential (import order)"
         UNCERTAIN = "uncertain", "Most uncertain first (model entropy)"
 
+    class GoldStrategy(models.TextChoices):
+        MAJORITY = "majority", "Majority vote"
+        DAWID_SKENE = "dawid_skene", "Dawid-Skene (annotator confusion matrices)"
+        MACE = "mace", "MACE (annotator competence)"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     description = models.TextField(blank=True)
@@ -41,6 +46,35 @@ class Project(models.Model):
     )
     queue_order = models.CharField(max_length=20, choices=QueueOrder.choices, default=QueueOrder.FINISH_FIRST)
     claim_minutes = models.PositiveSmallIntegerField(default=10)
+    # Quality control (issue 14). Gold: which model turns votes into gold
+    # (adjudicated and imported gold always win); a task may override it.
+    gold_strategy = models.CharField(
+        max_length=12, choices=GoldStrategy.choices, default=GoldStrategy.MAJORITY, db_default=GoldStrategy.MAJORITY
+    )
+    # When the reliability job last rewrote this project's model-based gold.
+    gold_computed_at = models.DateTimeField(null=True, blank=True)
+    # Annotators whose competence, control accuracy or agreement with gold
+    # falls below this are flagged on the Annotators dashboard.
+    reliability_threshold = models.FloatField(
+        default=0.6, db_default=0.6, help_text="Flag annotators whose estimated reliability is below this (0-1)."
+    )
+    # Control items: one in every `control_every` items an annotator gets is a
+    # control item they have not seen (0 = none mixed in).
+    control_every = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Mix one control item into every N items of an annotator's stream; 0 = off."
+    )
+    control_feedback = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Tell annotators after submitting a control item whether they matched it.",
+    )
+    # Anchoring experiment: suggestions are shown for this share of
+    # (annotator, item) pairs only; the arm is recorded on each annotation.
+    suggestion_share = models.FloatField(
+        default=1.0,
+        db_default=1.0,
+        help_text="Share of (annotator, item) pairs shown suggestions (0-1); below 1 measures anchoring.",
+    )
     dispute_threshold = models.FloatField(
         default=0.6, help_text="Gold support (votes for / votes) below this marks an item disputed."
     )
@@ -59,6 +93,14 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(dispute_threshold__gte=0, dispute_threshold__lte=1), name="project_dispute_threshold_range"
             ),
+            models.CheckConstraint(
+                condition=Q(reliability_threshold__gte=0, reliability_threshold__lte=1),
+                name="project_reliability_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(suggestion_share__gte=0, suggestion_share__lte=1), name="project_suggestion_share_range"
+            ),
+            models.CheckConstraint(condition=Q(control_every__lte=1000), name="project_control_every_range"),
         ]
 
     def __str__(self) -> str:
@@ -123,6 +165,8 @@ class Task(models.Model):
     name = models.CharField(max_length=100)
     required = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
+    # Blank: the project's gold strategy (Project.GoldStrategy values otherwise).
+    gold_strategy = models.CharField(max_length=12, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["project", "position", "id"]
@@ -224,6 +268,12 @@ class Item(models.Model):
     text_claim_count = models.PositiveIntegerField(default=0)
     image_vote_count = models.PositiveIntegerField(default=0)
     image_claim_count = models.PositiveIntegerField(default=0)
+    # A control item ("honeypot"): known answers in ControlAnswer, mixed into
+    # annotators' streams; its votes never count toward votes, gold or agreement.
+    is_control = models.BooleanField(default=False, db_default=False)
+    # Total (calibrated) entropy over tasks of the current suggestions, written
+    # with them; the queue's "most uncertain first" order is a scan of its index.
+    uncertainty = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ItemQuerySet.as_manager()
@@ -249,6 +299,12 @@ class Item(models.Model):
             models.Index(
                 fields=["project", "vote_count", "id"], condition=HAS_ONE_MODALITY, name="item_queue_one_modality"
             ),
+            models.Index(fields=["project", "id"], condition=Q(is_control=True), name="item_control"),
+            models.Index(
+                fields=["project", "-uncertainty", "id"],
+                condition=Q(uncertainty__isnull=False),
+                name="item_queue_uncertain",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -271,6 +327,11 @@ class Annotation(models.Model):
         TEXT = "text", "Text only"
         IMAGE = "image", "Image only"
 
+    class SuggestionArm(models.TextChoices):
+        NONE = "", "No experiment"
+        SHOWN = "shown", "Shown suggestions"
+        HIDDEN = "hidden", "Suggestions withheld"
+
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
     round = models.CharField(max_length=12, choices=Round.choices, default=Round.MULTIMODAL)
@@ -285,6 +346,14 @@ class Annotation(models.Model):
     suggestion_run_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     # {task_key: true|false}: whether the shown suggestion was kept.
     suggestion_accepted = models.JSONField(default=dict, blank=True)
+    # Anchoring experiment (Project.suggestion_share): whether this
+    # (annotator, item) pair was assigned to see suggestions; blank when the
+    # project showed none or ran no experiment.
+    suggestion_arm = models.CharField(
+        max_length=8, choices=SuggestionArm.choices, blank=True, default="", db_default=""
+    )
+    # Made on a control item: never counted toward votes, gold or agreement.
+    is_control = models.BooleanField(default=False, db_default=False)
     # Client-generated key: a retried submit finds its first annotation.
     client_key = models.UUIDField(null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -327,6 +396,8 @@ class Vote(models.Model):
     round = models.CharField(max_length=12, choices=Annotation.Round.choices)
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="votes")
     label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="votes")
+    # Copied from the annotation: dashboards and gold skip control votes without a join.
+    is_control = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
@@ -428,6 +499,8 @@ class Gold(models.Model):
         MAJORITY = "majority", "Majority vote"
         ADJUDICATED = "adjudicated", "Adjudicated by a lead"
         IMPORTED = "imported", "Imported"
+        DAWID_SKENE = "dawid_skene", "Dawid-Skene"
+        MACE = "mace", "MACE"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="gold")
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="gold")
@@ -437,6 +510,14 @@ class Gold(models.Model):
     votes_for = models.PositiveIntegerField(default=0)
     votes_total = models.PositiveIntegerField(default=0)
     is_tie = models.BooleanField(default=False)
+    # The plain majority's label (null while tied), kept whatever the source,
+    # so model-based gold can be compared with it.
+    majority_label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Probability of `label` under the source's model (Dawid-Skene or MACE
+    # posterior; votes_for / votes_total for majority); null for adjudicated or imported.
+    confidence = models.FloatField(null=True, blank=True)
+    # {label key: probability} under the project's strategy (soft labels).
+    posterior = models.JSONField(null=True, blank=True)
     adjudicated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -465,6 +546,30 @@ class Gold(models.Model):
         if self.source == self.Source.ADJUDICATED or not self.votes_total:
             return False
         return self.is_tie or self.votes_for < self.votes_total * threshold
+
+
+class ControlAnswer(models.Model):
+    """The known answer of a control item for one task (issue 14, section 3)."""
+
+    class Source(models.TextChoices):
+        IMPORTED = "imported", "Imported with the item"
+        ADJUDICATED = "adjudicated", "From adjudicated gold"
+        LEAD = "lead", "Set by a lead"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="control_answers")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.LEAD)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "task"], name="control_answer_unique_per_task")]
+
+    def __str__(self) -> str:
+        return f"control answer of item {self.item_id}, task {self.task_id}"
 
 
 class ImportJob(models.Model):
