@@ -175,6 +175,24 @@ def level_seek(
     return [row for part in parts for row in part]  # SQLite: no LIMIT inside a UNION
 
 
+def uncertain_seek(
+    project: Project, vote_field: str, modality: Q, *, after: tuple[float, int], batch: int
+) -> list[tuple[int, float]]:
+    """Up to `batch` (id, uncertainty) of open, scored, non-control items
+    after `after` = (uncertainty, id), highest uncertainty first, then id."""
+    last, last_id = after
+    rows = Item.objects.filter(
+        modality,
+        Q(uncertainty__lt=last) | Q(id__gt=last_id),
+        project=project,
+        uncertainty__isnull=False,
+        uncertainty__lte=last,
+        is_control=False,
+        **{f"{vote_field}__lt": project.votes_per_item},
+    )
+    return list(rows.order_by("-uncertainty", "id").values_list("id", "uncertainty")[:batch])
+
+
 def open_bounds(project: Project, vote_field: str, modality: Q) -> dict:
     """Lowest and highest id of an item with a vote level below votes_per_item."""
     return Item.objects.filter(modality, project=project, **{f"{vote_field}__lt": project.votes_per_item}).aggregate(

@@ -1,10 +1,11 @@
 """What annotator needs of a model's suggestions, owned here so annotator
 depends on nothing above it (inference -> analysis -> annotator).
 
-The queue orders items by a model's uncertainty, the labelling page shows
-the current suggestions, a submit records which of them were kept, the item
-record lists them, and new items and changed gold are news for whoever
-keeps a pre-labeller current. The inference app implements this interface
+The labelling page shows the current suggestions, a submit records which
+of them were kept, the item record lists them, and new items and changed
+gold are news for whoever keeps a pre-labeller current. (The queue's
+"most uncertain first" order reads Item.uncertainty, which the inference
+app stores with its suggestions: no call crosses the boundary per claim.) The inference app implements this interface
 (inference/suggestions.py) and registers it in InferenceConfig.ready();
 without it the default provider has no suggestions and ignores the news.
 
@@ -62,11 +63,6 @@ class SuggestionProvider:
         """{task id: suggested label id} of `run_id` for one item, or None
         when `run_id` is no prediction run of `project`. At most two queries."""
         return None
-
-    def uncertain_item_ids(self, *, run_id: int, items: QuerySet[Item], offset: int, limit: int) -> list[int]:
-        """Ids of `items` that `run_id` scored, highest total entropy over
-        the tasks first (then by id), `limit` of them from `offset`. One query."""
-        return []
 
     def list_for_item(self, item: Item) -> list[ItemSuggestion]:
         """Every run's suggestions for `item`, newest run first, tasks in

@@ -177,6 +177,17 @@ def list_prediction_runs(project: Project, limit: int = 10) -> list[PredictionRu
     )
 
 
+def get_current_prediction_run_id(project: Project) -> int | None:
+    """The run whose suggestions the project shows now ("current"): the
+    latest succeeded prediction run of its pre-labeller, or None. One query."""
+    return (
+        PredictionRun.objects.filter(project=project, training_run__is_prelabeller=True, status=RunStatus.SUCCEEDED)
+        .order_by(F("finished_at").desc(nulls_last=True), "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def get_latest_prediction_run(training_run: TrainingRun) -> PredictionRun | None:
     """The training run's latest succeeded prediction run."""
     return (

@@ -7,23 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, F, OuterRef, QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet
 
 from annotator.models import Item, Project
 from annotator.suggestions import ItemSuggestion, SuggestedLabel, SuggestionProvider
 
-from .models import PredictionRun, RunStatus, Suggestion
+from . import selectors
+from .models import PredictionRun, Suggestion
 from .services import prelabelling
 
 
 class PrelabellerSuggestions(SuggestionProvider):
     def current_run_id(self, project: Project) -> int | None:
-        return (
-            PredictionRun.objects.filter(project=project, training_run__is_prelabeller=True, status=RunStatus.SUCCEEDED)
-            .order_by(F("finished_at").desc(nulls_last=True), "-id")
-            .values_list("pk", flat=True)
-            .first()
-        )
+        return selectors.get_current_prediction_run_id(project)
 
     def labels_for_item(self, *, run_id: int, item_id: int) -> dict[str, SuggestedLabel]:
         rows = Suggestion.objects.filter(run_id=run_id, item_id=item_id).values_list(
@@ -35,18 +31,6 @@ class PrelabellerSuggestions(SuggestionProvider):
         if not PredictionRun.objects.filter(pk=run_id, project=project).exists():
             return None
         return dict(Suggestion.objects.filter(run_id=run_id, item_id=item_id).values_list("task_id", "label_id"))
-
-    def uncertain_item_ids(self, *, run_id: int, items: QuerySet[Item], offset: int, limit: int) -> list[int]:
-        # Sorted per call: inference keeps no index on entropy (see the
-        # queue's Cost notes in annotator/services/queue.py).
-        ranked = (
-            Suggestion.objects.filter(run_id=run_id, item__in=items.values("pk"))
-            .values("item_id")
-            .annotate(uncertainty=Sum("entropy"))
-            .order_by("-uncertainty", "item_id")
-            .values_list("item_id", flat=True)
-        )
-        return list(ranked[offset : offset + limit])
 
     def list_for_item(self, item: Item) -> list[ItemSuggestion]:
         rows = (

@@ -35,8 +35,9 @@ Order strategies (Project.queue_order), within a round
                   the last open item, then the next open ids (wrapping around).
     sequential    import (id) order.
     uncertain     highest total entropy over tasks of the current suggestions
-                  (latest succeeded prediction run of the pre-labeller) first,
-                  then finish_first for the items the model has not scored.
+                  (latest succeeded prediction run of the pre-labeller; stored
+                  as Item.uncertainty) first, then finish_first for the items
+                  the model has not scored. Control items are never in it.
 
 Cost
     Candidate ids are read in small batches by index seeks on (project,
@@ -46,8 +47,10 @@ Cost
     skip of this annotator: NOT EXISTS probes of unique indexes) and locks
     the first eligible one; the rest of the batch only if none was. Vote and
     claim counts live on the item row and change in the transaction that
-    holds its lock. The `uncertain` order sorts the suggestions of the
-    current run (inference has no index on entropy). A claim's transaction
+    holds its lock. The `uncertain` order seeks (project, uncertainty, id)
+    the same way: the model's total entropy is stored on the item
+    (Item.uncertainty, written by inference when its current run changes),
+    so no claim reads or sorts suggestions. A claim's transaction
     commits without waiting for the disk (see _lease_commit); a vote's does.
 
 Locks
@@ -66,6 +69,7 @@ Locks
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
@@ -75,7 +79,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import loop_orm, selectors, sql, suggestions
+from .. import loop_orm, selectors, sql
 from ..errors import DomainError
 from ..models import HAS_BOTH_MODALITIES, HAS_ONE_MODALITY, ROUND_COUNTERS, Annotation, Claim, Item, Project, Skip
 
@@ -409,9 +413,7 @@ def _lock_first_eligible(
 def _order_batches(project: Project, round_: str, *, modality: str | None) -> Iterator[list[int]]:
     order = project.queue_order
     if order == Project.QueueOrder.UNCERTAIN:
-        run_id = suggestions.get_provider().current_run_id(project)
-        if run_id is not None:
-            yield from _uncertain_batches(project, round_, modality, run_id)
+        yield from _uncertain_batches(project, round_, modality)
         yield from _finish_first_batches(project, round_, modality)
     elif order == Project.QueueOrder.RANDOM:
         yield from _random_batches(project, round_, modality)
@@ -535,21 +537,47 @@ def _open_bounds(project: Project, round_: str, modality: str | None) -> dict:
     return {"lo": min(ids, default=None), "hi": max(ids, default=None)}
 
 
-def _uncertain_batches(project: Project, round_: str, modality: str | None, run_id: int) -> Iterator[list[int]]:
-    vote_field, _ = ROUND_COUNTERS[round_]
-    open_items = (
-        Item.objects.filter(project=project)
-        .filter(MODALITY_Q[modality])
-        .filter(**{f"{vote_field}__lt": project.votes_per_item})
-    )
-    provider = suggestions.get_provider()
-    offset = 0
+def _uncertain_batches(project: Project, round_: str, modality: str | None) -> Iterator[list[int]]:
+    """Open items the model scored, highest Item.uncertainty first (then id),
+    BATCH at a time, each batch a seek past the last one's (uncertainty, id)."""
+    after = (math.inf, 0)
     while True:
-        ids = provider.uncertain_item_ids(run_id=run_id, items=open_items, offset=offset, limit=BATCH)
-        if not ids:
+        rows = _uncertain_seek(project, round_, modality, after=after)
+        if not rows:
             return
-        yield ids
-        offset += BATCH
+        yield [pk for pk, _ in rows]
+        after = (rows[-1][1], rows[-1][0])
+
+
+def _uncertain_seek(
+    project: Project, round_: str, modality: str | None, *, after: tuple[float, int]
+) -> list[tuple[int, float]]:
+    """Up to BATCH (id, uncertainty) of open, scored, non-control items
+    after `after` = (uncertainty, id) in the order (uncertainty DESC, id)."""
+    vote_field, _ = ROUND_COUNTERS[round_]
+    if not sql.hand_written():
+        return loop_orm.uncertain_seek(project, vote_field, MODALITY_Q[modality], after=after, batch=BATCH)
+    return sql.fetchall(
+        _uncertain_sql(vote_field, modality),
+        [project.pk, after[0], after[0], after[1], project.votes_per_item],
+    )
+
+
+@lru_cache(maxsize=16)
+def _uncertain_sql(vote_field: str, modality: str | None) -> str:
+    # A range of the item_queue_uncertain index (project, uncertainty DESC,
+    # id; uncertainty not null): "uncertainty <= last" starts the scan at the
+    # last batch's value, and only items tied with it at a lower id are read
+    # again and dropped. Open (votes of the round) and not a control item are
+    # checked on the rows read: items the model scored that filled since its
+    # run are passed over (a run scores only items without settled gold, so
+    # these are the ones that filled since the last prediction run).
+    return (
+        f"SELECT id, uncertainty FROM {Item._meta.db_table}"
+        " WHERE project_id = %s AND uncertainty IS NOT NULL AND uncertainty <= %s AND (uncertainty < %s OR id > %s)"
+        f" AND {vote_field} < %s AND NOT is_control{MODALITY_SQL[modality]}"
+        f" ORDER BY project_id, uncertainty DESC, id LIMIT {BATCH}"
+    )
 
 
 def _own_round_batches(project: Project, annotator, *, previous: str) -> Iterator[list[int]]:

@@ -12,6 +12,8 @@ call them. One module per concern:
   execution     running a job in a worker or a command: claim, progress,
                 heartbeat, cancel, the ending, abandoned runs
   files         where model files live and how answers speak of them
+  uncertainty   Item.uncertainty from the current suggestions (the queue's
+                "most uncertain first" order reads it)
 
 A run is a persisted job: `start_*` (runs) creates it queued and enqueues a
 Celery task with delay_on_commit; the task calls `execute_*` (execution),

@@ -32,6 +32,7 @@ from ..models import EmbeddingMap, PredictionRun, RunStatus, Suggestion, Trainin
 from ..storage import feature_cache_dir, remove_run_files
 from .files import hide_server_paths
 from .prelabelling import mark_prelabeller
+from .uncertainty import refresh_item_uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -388,7 +389,19 @@ def execute_prediction_run(*, run: PredictionRun, report: Callable[[str], None] 
         heartbeat.__exit__(None, None, None)
         model_folder.close()
     retry_db(run.refresh_from_db, what="reading the run")
+    if run.status == RunStatus.SUCCEEDED:
+        _refresh_uncertainty(run)
     return run
+
+
+def _refresh_uncertainty(run: PredictionRun) -> None:
+    """The run may now be the project's current one: store its items'
+    uncertainty for the queue. A failure here keeps the run succeeded (its
+    suggestions are good); the next refresh (a later run) writes the values."""
+    try:
+        retry_db(refresh_item_uncertainty, project=run.project, what="storing the items' uncertainty")
+    except Exception:
+        log.exception("storing the items' uncertainty after prediction run %s", run.pk)
 
 
 # ---------------------------------------------------------------------------

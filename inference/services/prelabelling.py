@@ -24,6 +24,7 @@ from .. import selectors
 from .. import storage as model_files
 from ..models import PredictionRun, RunStatus, TrainingRun
 from .runs import enqueue_training, start_prediction_run
+from .uncertainty import refresh_item_uncertainty
 
 
 def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bool = True) -> TrainingRun:
@@ -49,6 +50,10 @@ def mark_prelabeller(*, run: TrainingRun, predict: bool = True, reset_policy: bo
         run.refresh_from_db()
         if predict:
             start_prediction_run(project=project, training_run=run, reason="new pre-labeller", limit=False)
+        # The current suggestions are now this run's latest prediction (or
+        # none until its new one succeeds): the queue's stored uncertainty
+        # follows once the change is visible to other transactions.
+        transaction.on_commit(lambda: refresh_item_uncertainty(project=project))
     return run
 
 

@@ -57,10 +57,12 @@ def set_counts(item: Item, **counts) -> None:
     Item.objects.filter(pk=item.pk).update(**counts)
 
 
-def make_suggestions(project, entropies: dict[Item, float], *, label_keys=None):
+def make_suggestions(project, entropies: dict[Item, float], *, label_keys=None, store_uncertainty: bool = True):
     """A succeeded prediction run of the project's pre-labeller with one
-    suggestion per task for each item (entropy split over the tasks)."""
+    suggestion per task for each item (entropy split over the tasks), and,
+    as the prediction job does, the items' uncertainty stored for the queue."""
     from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
+    from inference.services.uncertainty import refresh_item_uncertainty
 
     training = TrainingRun.objects.create(project=project, is_prelabeller=True, status=RunStatus.SUCCEEDED)
     run = PredictionRun.objects.create(
@@ -85,4 +87,6 @@ def make_suggestions(project, entropies: dict[Item, float], *, label_keys=None):
                 )
             )
     Suggestion.objects.bulk_create(rows)
+    if store_uncertainty:
+        refresh_item_uncertainty(project=project)
     return run

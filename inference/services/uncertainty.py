@@ -1,0 +1,97 @@
+"""Item.uncertainty: the total entropy over tasks of each item's current
+suggestions, stored on the item so the queue's "most uncertain first" order
+is a seek on the item_queue_uncertain index (annotator/services/queue.py)
+instead of a sort of the run's suggestions on every claim.
+
+"Current" is the run the project shows (selectors.get_current_prediction_run_id:
+the latest succeeded prediction run of the pre-labeller). An item that run did
+not score has no uncertainty (NULL): the queue hands it out after the scored
+ones, in finish-first order, as it did when it ranked the run's suggestions
+per claim. The entropies are the calibrated ones the run wrote (the training
+run's temperatures are applied when predicting, execution.py).
+
+The current run changes when a prediction run succeeds (execute_prediction_run)
+and when another training run becomes the pre-labeller (mark_prelabeller);
+both call refresh_item_uncertainty, in the job or once the marking commits.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.db import transaction
+from django.db.models import Sum
+
+from annotator.models import Item, Project
+
+from .. import selectors
+from ..models import Suggestion
+
+# Items per transaction. Each chunk locks only the rows whose value changes,
+# for two statements: a claim meanwhile passes over them (SKIP LOCKED) to the
+# next candidate, so a large project never has all its items locked at once.
+CHUNK = 500
+
+
+def refresh_item_uncertainty(*, project: Project) -> int:
+    """Make Item.uncertainty of every item of `project` the sum of the
+    entropies of its suggestions in the current run (NULL when that run did
+    not score it, or there is no current run). Returns the rows changed.
+
+    Reads the items in id order, CHUNK at a time, and writes only the values
+    that differ, each chunk in its own short transaction (rows locked in id
+    order, as the other writers of several items lock them). Not atomic over
+    the project: the queue may read a mix of old and new values for a
+    moment, which only changes which item is handed out next. Two refreshes
+    at once (a prediction run finishing while a lead marks another
+    pre-labeller) end consistent: each reads the current run again at the
+    end and starts over if it changed while it wrote."""
+    changed = 0
+    run_id = selectors.get_current_prediction_run_id(project)
+    while True:
+        changed += _write_run(project, run_id)
+        latest = selectors.get_current_prediction_run_id(project)
+        if latest == run_id:
+            return changed
+        run_id = latest
+
+
+def _write_run(project: Project, run_id: int | None) -> int:
+    changed, after = 0, 0
+    while True:
+        rows = list(
+            Item.objects.filter(project=project, pk__gt=after).order_by("pk").values_list("pk", "uncertainty")[:CHUNK]
+        )
+        if not rows:
+            return changed
+        first, after = rows[0][0], rows[-1][0]
+        totals = _totals(run_id, first, after)
+        updates = {pk: totals.get(pk) for pk, stored in rows if totals.get(pk) != stored}
+        if updates:
+            changed += _store(updates)
+
+
+def _totals(run_id: int | None, first: int, last: int) -> dict[int, float]:
+    """{item id: total entropy} of the run's suggestions for items first..last
+    (a range of the (run, item, task) unique index)."""
+    if run_id is None:
+        return {}
+    rows = (
+        Suggestion.objects.filter(run_id=run_id, item_id__gte=first, item_id__lte=last)
+        .values("item_id")
+        .annotate(total=Sum("entropy"))
+        .order_by()
+        .values_list("item_id", "total")
+    )
+    # A non-finite entropy would sort above every real number in PostgreSQL:
+    # such an item is treated as not scored rather than as the most uncertain.
+    return {pk: total for pk, total in rows if total is not None and math.isfinite(total)}
+
+
+def _store(updates: dict[int, float | None]) -> int:
+    with transaction.atomic():
+        locked = list(
+            Item.objects.filter(pk__in=list(updates)).order_by("pk").select_for_update().values_list("pk", flat=True)
+        )
+        items = [Item(pk=pk, uncertainty=updates[pk]) for pk in locked]
+        return Item.objects.bulk_update(items, ["uncertainty"], batch_size=CHUNK)
