@@ -10,6 +10,14 @@ ones, in finish-first order, as it did when it ranked the run's suggestions
 per claim. The entropies are the calibrated ones the run wrote (the training
 run's temperatures are applied when predicting, execution.py).
 
+An item that has all its votes (votes_per_item in the multimodal round, the
+last: it then has them in every round) gets NULL too. The queue never hands
+it out, in any order, and its value would only sit at the top of the index
+for every claim to pass over: held-out items keep being scored once they
+have three votes (for the model-versus-annotators comparison), and they
+would pile up there. (Raising votes_per_item reopens such items; they come
+after the scored ones until the next prediction run stores their values.)
+
 The current run changes when a prediction run succeeds (execute_prediction_run)
 and when another training run becomes the pre-labeller (mark_prelabeller);
 both call refresh_item_uncertainty, in the job or once the marking commits.
@@ -36,7 +44,8 @@ CHUNK = 500
 def refresh_item_uncertainty(*, project: Project) -> int:
     """Make Item.uncertainty of every item of `project` the sum of the
     entropies of its suggestions in the current run (NULL when that run did
-    not score it, or there is no current run). Returns the rows changed.
+    not score it, there is no current run, or the item has all its votes).
+    Returns the rows changed.
 
     Reads the items in id order, CHUNK at a time, and writes only the values
     that differ, each chunk in its own short transaction (rows locked in id
@@ -60,13 +69,16 @@ def _write_run(project: Project, run_id: int | None) -> int:
     changed, after = 0, 0
     while True:
         rows = list(
-            Item.objects.filter(project=project, pk__gt=after).order_by("pk").values_list("pk", "uncertainty")[:CHUNK]
+            Item.objects.filter(project=project, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "uncertainty", "vote_count")[:CHUNK]
         )
         if not rows:
             return changed
         first, after = rows[0][0], rows[-1][0]
         totals = _totals(run_id, first, after)
-        updates = {pk: totals.get(pk) for pk, stored in rows if totals.get(pk) != stored}
+        wanted = {pk: totals.get(pk) if votes < project.votes_per_item else None for pk, _, votes in rows}
+        updates = {pk: wanted[pk] for pk, stored, _ in rows if wanted[pk] != stored}
         if updates:
             changed += _store(updates)
 

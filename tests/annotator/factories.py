@@ -57,14 +57,18 @@ def set_counts(item: Item, **counts) -> None:
     Item.objects.filter(pk=item.pk).update(**counts)
 
 
-def make_suggestions(project, entropies: dict[Item, float], *, label_keys=None, store_uncertainty: bool = True):
-    """A succeeded prediction run of the project's pre-labeller with one
-    suggestion per task for each item (entropy split over the tasks), and,
-    as the prediction job does, the items' uncertainty stored for the queue."""
+def make_suggestions(
+    project, entropies: dict[Item, float], *, label_keys=None, store_uncertainty: bool = True, training=None
+):
+    """A succeeded prediction run with one suggestion per task for each item
+    (entropy split over the tasks), and, as the prediction job does, the
+    items' uncertainty stored for the queue. The run is of `training`, or of
+    a new training run made the project's pre-labeller."""
     from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
     from inference.services.uncertainty import refresh_item_uncertainty
 
-    training = TrainingRun.objects.create(project=project, is_prelabeller=True, status=RunStatus.SUCCEEDED)
+    if training is None:
+        training = TrainingRun.objects.create(project=project, is_prelabeller=True, status=RunStatus.SUCCEEDED)
     run = PredictionRun.objects.create(
         project=project, training_run=training, status=RunStatus.SUCCEEDED, finished_at=timezone.now()
     )

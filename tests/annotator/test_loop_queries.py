@@ -106,3 +106,17 @@ def test_suggestions_and_a_retrain_policy_cost_a_fixed_number_of_statements(lead
     annotation = Annotation.objects.filter(suggestion_run_id=run.pk).get()
     assert annotation.suggestion_accepted == {"desire": True, "sentiment": True, "emotion": True}
     assert counts == {"next": 12, "next_ahead": 12, "submit": 16}
+
+
+def test_a_claim_in_uncertain_order_costs_one_seek_more_than_finish_first(lead):
+    """The seek on item_queue_uncertain (Item.uncertainty, stored by
+    inference) and the locking query: no statement reads suggestions or the
+    current run, which ranking them per claim took two of."""
+    from tests.annotator.factories import make_suggestions
+
+    project = make_project(lead=lead, name="Loop in uncertain order", queue_order=Project.QueueOrder.UNCERTAIN)
+
+    def suggest(items):
+        make_suggestions(project, {item: 0.1 * i for i, item in enumerate(items)}, label_keys=LABELS)
+
+    assert _loop(project, suggest) == {"next": 11, "next_ahead": 11, "submit": 11}
