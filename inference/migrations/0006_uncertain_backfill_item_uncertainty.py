@@ -1,7 +1,8 @@
 """Backfill Item.uncertainty (annotator/0015) from each project's current
 suggestions, as inference.services.uncertainty keeps it from now on: the
 total entropy over tasks in the latest succeeded prediction run of the
-pre-labeller; NULL for items that run did not score."""
+pre-labeller; NULL for items that run did not score and for items with all
+their votes."""
 
 from django.db import migrations
 from django.db.models import F, OuterRef, Subquery, Sum
@@ -9,6 +10,7 @@ from django.db.models import F, OuterRef, Subquery, Sum
 
 def backfill(apps, schema_editor):
     Item = apps.get_model("annotator", "Item")
+    Project = apps.get_model("annotator", "Project")
     PredictionRun = apps.get_model("inference", "PredictionRun")
     Suggestion = apps.get_model("inference", "Suggestion")
     for project_id in PredictionRun.objects.order_by().values_list("project_id", flat=True).distinct():
@@ -26,7 +28,8 @@ def backfill(apps, schema_editor):
             .annotate(total=Sum("entropy"))
             .values("total")
         )
-        Item.objects.filter(project_id=project_id).update(uncertainty=Subquery(total))
+        votes_per_item = Project.objects.filter(pk=project_id).values_list("votes_per_item", flat=True).get()
+        Item.objects.filter(project_id=project_id, vote_count__lt=votes_per_item).update(uncertainty=Subquery(total))
 
 
 class Migration(migrations.Migration):
