@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from annotator.models import Item, Project
@@ -105,5 +105,14 @@ def _store(updates: dict[int, float | None]) -> int:
         locked = list(
             Item.objects.filter(pk__in=list(updates)).order_by("pk").select_for_update().values_list("pk", flat=True)
         )
-        items = [Item(pk=pk, uncertainty=updates[pk]) for pk in locked]
-        return Item.objects.bulk_update(items, ["uncertainty"], batch_size=CHUNK)
+        if connection.vendor != "postgresql":
+            return Item.objects.bulk_update([Item(pk=pk, uncertainty=updates[pk]) for pk in locked], ["uncertainty"])
+        # One statement for the chunk, the values as two arrays (bulk_update's
+        # CASE of one branch per row cost ~0.5 ms per row).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Item._meta.db_table} AS i SET uncertainty = v.uncertainty"
+                " FROM unnest(%s::bigint[], %s::double precision[]) AS v(id, uncertainty) WHERE i.id = v.id",
+                [locked, [updates[pk] for pk in locked]],
+            )
+            return cursor.rowcount
