@@ -177,19 +177,19 @@ def level_seek(
 
 def uncertain_seek(
     project: Project, vote_field: str, modality: Q, *, after: tuple[float, int], batch: int
-) -> list[tuple[int, float, bool]]:
-    """The next `batch` scored items after `after` = (uncertainty, id) in the
-    order (uncertainty DESC, id), as (id, uncertainty, open in the round and
-    not a control item)."""
+) -> list[tuple[int, float]]:
+    """Up to `batch` (id, uncertainty) of open, scored, non-control items
+    after `after` = (uncertainty, id), highest uncertainty first, then id."""
     last, last_id = after
-    is_open = Q(modality, is_control=False, **{f"{vote_field}__lt": project.votes_per_item})
-    rows = (
-        Item.objects.filter(project=project, uncertainty__isnull=False, uncertainty__lte=last)
-        .exclude(uncertainty=last, id__lte=last_id)
-        .annotate(is_open=Case(When(is_open, then=Value(True)), default=Value(False)))
-        .order_by("-uncertainty", "id")
-    )
-    return list(rows.values_list("id", "uncertainty", "is_open")[:batch])
+    rows = Item.objects.filter(
+        modality,
+        project=project,
+        uncertainty__isnull=False,
+        uncertainty__lte=last,
+        is_control=False,
+        **{f"{vote_field}__lt": project.votes_per_item},
+    ).exclude(uncertainty=last, id__lte=last_id)
+    return list(rows.order_by("-uncertainty", "id").values_list("id", "uncertainty")[:batch])
 
 
 def open_bounds(project: Project, vote_field: str, modality: Q) -> dict:

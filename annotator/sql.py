@@ -45,17 +45,21 @@ def fetchone(query: str, params: Sequence[Any] = ()) -> tuple | None:
     return _run(query, params, lambda cursor: cursor.fetchone())
 
 
-def fetchall(query: str, params: Sequence[Any] = ()) -> list[tuple]:
-    return _run(query, params, lambda cursor: cursor.fetchall())
+def fetchall(query: str, params: Sequence[Any] = (), *, prepare: bool = True) -> list[tuple]:
+    """prepare=False plans the statement for its parameters on every run:
+    for a statement whose best plan depends on the project's size (the one
+    generic plan of a prepared statement guesses it from the average)."""
+    return _run(query, params, lambda cursor: cursor.fetchall(), prepare=prepare)
 
 
-def _run(query: str, params: Sequence[Any], read):
+def _run(query: str, params: Sequence[Any], read, *, prepare: bool = True):
     """`query` uses %s placeholders, as everywhere in Django. On PostgreSQL
     it runs as a prepared statement with server-side parameters; elsewhere
-    through Django's cursor. Errors are Django's (IntegrityError, ...), and
-    the statement is logged where Django logs queries (DEBUG, tests)."""
+    (or unprepared) through Django's cursor. Errors are Django's
+    (IntegrityError, ...), and the statement is logged where Django logs
+    queries (DEBUG, tests)."""
     db = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once
-    if db.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+    if db.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS or not prepare:
         with db.cursor() as cursor:
             cursor.execute(query, params)
             return read(cursor)

@@ -538,32 +538,28 @@ def _open_bounds(project: Project, round_: str, modality: str | None) -> dict:
 
 
 def _uncertain_batches(project: Project, round_: str, modality: str | None) -> Iterator[list[int]]:
-    """Open items the model scored, highest Item.uncertainty first (then id):
-    the open ones of each BATCH read, each read a seek past the last one's
-    (uncertainty, id)."""
+    """Open items the model scored, highest Item.uncertainty first (then id),
+    BATCH at a time, each batch a seek past the last one's (uncertainty, id)."""
     after = (math.inf, 0)
     while True:
         rows = _uncertain_seek(project, round_, modality, after=after)
         if not rows:
             return
-        ids = [pk for pk, _, is_open in rows if is_open]
-        if ids:
-            yield ids
+        yield [pk for pk, _ in rows]
         after = (rows[-1][1], rows[-1][0])
 
 
 def _uncertain_seek(
     project: Project, round_: str, modality: str | None, *, after: tuple[float, int]
-) -> list[tuple[int, float, bool]]:
-    """The next BATCH scored items of the order (uncertainty DESC, id) after
-    `after` = (uncertainty, id), as (id, uncertainty, open): open when the
-    item has votes of the round left, is in the round and no control item."""
+) -> list[tuple[int, float]]:
+    """Up to BATCH (id, uncertainty) of the open, scored, non-control items
+    of the round after `after` = (uncertainty, id) in the order
+    (uncertainty DESC, id)."""
     vote_field, _ = ROUND_COUNTERS[round_]
     if not sql.hand_written():
         return loop_orm.uncertain_seek(project, vote_field, MODALITY_Q[modality], after=after, batch=BATCH)
-    return sql.fetchall(
-        _uncertain_sql(vote_field, modality), [project.votes_per_item, project.pk, after[0], after[0], after[1]]
-    )
+    params = [project.pk, after[0], after[0], after[1], project.votes_per_item]
+    return sql.fetchall(_uncertain_sql(vote_field, modality), params, prepare=False)
 
 
 @lru_cache(maxsize=16)
@@ -572,16 +568,18 @@ def _uncertain_sql(vote_field: str, modality: str | None) -> str:
     # id; uncertainty not null), read in its order: "uncertainty <= last"
     # starts the scan at the last batch's value; items tied with it at a lower
     # id are read again and dropped (a row comparison cannot mix the index's
-    # directions). Whether an item is open is returned, not filtered on: the
-    # statement runs prepared with one generic plan, which guesses row
-    # counts, and each filter in the WHERE would shrink the guess until
-    # "fetch the project's items and sort them" looked cheaper than reading
-    # BATCH entries of the index. Items the model scored that filled since
-    # are few: a refresh clears the uncertainty of full items.
-    where_open = f"{vote_field} < %s AND NOT is_control{MODALITY_SQL[modality]}"
+    # directions). Open and not a control item are checked on the rows read;
+    # scored items that filled since the last refresh are passed over (a
+    # refresh clears the uncertainty of full items).
+    # Not prepared: planned for its parameters on each claim (a fraction of a
+    # millisecond). The one generic plan of a prepared statement guesses a
+    # project's rows from the average project, and for a large project among
+    # many small ones it fetched all the project's items by project_id and
+    # sorted them instead of reading this index in order up to the LIMIT.
     return (
-        f"SELECT id, uncertainty, ({where_open}) FROM {Item._meta.db_table}"
+        f"SELECT id, uncertainty FROM {Item._meta.db_table}"
         " WHERE project_id = %s AND uncertainty IS NOT NULL AND uncertainty <= %s AND NOT (uncertainty = %s AND id <= %s)"
+        f" AND {vote_field} < %s AND NOT is_control{MODALITY_SQL[modality]}"
         f" ORDER BY project_id, uncertainty DESC, id LIMIT {BATCH}"
     )
 
