@@ -79,6 +79,22 @@ def test_items_with_all_their_votes_get_no_uncertainty(project):
     assert _stored(project)[items[0].pk] == pytest.approx(1.0)
 
 
+@pytest.mark.django_db
+def test_a_refresh_that_saw_the_current_run_change_while_it_wrote_starts_over(project, monkeypatch):
+    from inference import selectors
+    from inference.services import uncertainty
+
+    items = make_items(project, 2)
+    first = make_suggestions(project, {items[0]: 1.0})
+    second = make_suggestions(project, {items[1]: 2.0}, training=first.training_run, store_uncertainty=False)
+    seen = iter([first.pk, second.pk, second.pk])  # a newer run succeeded while it wrote
+    monkeypatch.setattr(selectors, "get_current_prediction_run_id", lambda project: next(seen))
+
+    uncertainty.refresh_item_uncertainty(project=project)
+
+    assert _stored(project) == {items[0].pk: None, items[1].pk: 2.0}
+
+
 # ---- the backfill
 
 BEFORE = [("annotator", "0015_quality_control"), ("inference", "0005_move_prelabelpolicy_to_annotator")]
