@@ -90,6 +90,28 @@ def test_items_the_model_did_not_score_come_after_the_least_uncertain_one(annota
     assert _walk(annotator, project) == [items[3].pk, items[1].pk, items[2].pk, items[0].pk]
 
 
+@pytest.mark.parametrize("hand_written", [True, False])
+def test_unimodal_rounds_rank_each_rounds_items_by_their_uncertainty(lead, settings, hand_written):
+    from tests.factories import make_member, make_project
+
+    settings.LABELLING_LOOP_SQL = hand_written
+    project = make_project(
+        lead=lead,
+        name="CH-SIMS style",
+        unimodal_rounds=True,
+        votes_per_item=2,
+        queue_order=Project.QueueOrder.UNCERTAIN,
+    )
+    both = make_items(project, 3, image=True)
+    text_only = make_items(project, 2, start=10)
+    make_suggestions(project, {both[0]: 0.1, both[2]: 2.0, text_only[1]: 0.5})
+
+    # The text round (items with both modalities), then the multimodal round
+    # of the items with one.
+    walked = _walk(make_member(project, username="walker"), project)
+    assert walked == [both[2].pk, both[0].pk, both[1].pk, text_only[1].pk, text_only[0].pk]
+
+
 def test_control_items_are_not_in_the_uncertain_order(annotator, other_annotator, project, settings):
     project = _uncertain_project(project)
     items = make_items(project, 3)
