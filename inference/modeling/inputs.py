@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .data import Record, Schema, label_matrix
+from .data import Record, Schema, label_matrix, with_model_text
 from .encoders import (
     ImageEncoderSpec,
     ImageFeaturizer,
@@ -146,7 +146,9 @@ def build_table(
 
     An image that is missing or unreadable is dropped (the item counts as
     text-only) with a warning naming the item; nothing else is guessed.
+    Texts are what the config's text_fields make of each record.
     """
+    records = with_model_text(records, encoders.config.text_fields)
     n = len(records)
     texts = [record.text for record in records]
     paths = [record.image_path for record in records]
