@@ -175,6 +175,8 @@ def measure(*, folder: Path, options: Mapping[str, Any], slug: str = "msed-bench
     from annotator.services.imports import import_path
     from annotator.services.projects import create_project
     from inference.models import RunStatus
+    from inference.reports import PHASES
+    from inference.selectors import get_project_schema
     from inference.services.execution import execute_training_run
     from inference.services.runs import start_training_run
 
@@ -192,17 +194,24 @@ def measure(*, folder: Path, options: Mapping[str, Any], slug: str = "msed-bench
     if run.status != RunStatus.SUCCEEDED:
         raise RuntimeError(f"training run {run.pk} {run.status}: {run.error}")
     dev_branches = (run.branch_metrics or {}).get("dev") or {}
+    # The run's JSON columns come back in PostgreSQL's key order: put tasks and phases in theirs.
+    dev_metrics = run.dev_metrics or {}
+    timings = run.timings or {}
     return {
         "config": run.config,
         "items": {split: Item.objects.filter(project=project, split=split).count() for split in SPLITS},
         "dev": {
             task: {key: metrics.get(key) for key in ("macro_f1", "weighted_f1", "accuracy")}
-            for task, metrics in (run.dev_metrics or {}).items()
+            for task in get_project_schema(project).keys
+            if (metrics := dev_metrics.get(task))
         },
         "dev_branches": dev_branches,
         "best_epoch": run.best_epoch,
         "epochs_run": run.epoch,
-        "seconds": {"import": round(import_seconds, 3), **(run.timings or {})},
+        "seconds": {
+            "import": round(import_seconds, 3),
+            **{phase: timings[phase] for phase, _ in PHASES if phase in timings},
+        },
     }
 
 
