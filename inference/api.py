@@ -191,6 +191,8 @@ class RunOut(RunSummaryOut):
             "data_counts",
             "warnings",
             "calibration",
+            "branch_metrics",
+            "timings",
         ]
 
 

@@ -66,6 +66,14 @@ class TrainingRun(models.Model):
     # and the test split's ECE and reliability bins before and after scaling.
     # {} for runs trained before calibration was measured.
     calibration = models.JSONField(default=dict, blank=True)
+    # Wall seconds per phase of a succeeded run (issue 13): {"reading",
+    # "encoding", "training", "evaluation", "saving", "map"}; {} for older runs.
+    timings = models.JSONField(default=dict, blank=True)
+    # Fused versus unimodal heads on the items with text and image, per split:
+    # {"dev" | "test": {"items": n, "macro_f1": {"fused" | "text" | "image":
+    # {task_key: macro-F1}}}} (inference.modeling.training.score_branches);
+    # {} for a model without both a fused and a unimodal head, or older runs.
+    branch_metrics = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

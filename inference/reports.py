@@ -79,6 +79,91 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
+# The phases a run's timings record, in the order they happen, as the page names them.
+PHASES = (
+    ("reading", "reading the labelled items"),
+    ("encoding", "encoding (frozen encoders, or the feature cache)"),
+    ("training", "training (epochs with their dev pass)"),
+    ("evaluation", "evaluation (best epoch on dev and test, calibration)"),
+    ("saving", "saving the model"),
+    ("map", "embedding map"),
+)
+UNIMODAL_BRANCHES = ("text", "image")
+
+
+def run_scores(run: TrainingRun, schema: selectors.ProjectSchema) -> dict[str, Any]:
+    """What a run bought (issue 13), for its page: per task the dev and test
+    macro-F1, the fused head's margin over the best unimodal head on the
+    items with text and image (dev and test, in points), and the wall time
+    per phase.
+
+    {"tasks": [{"key", "name", "dev", "test", "margin_dev", "margin_test"}]
+    (display strings), "margin_items": {"dev": n, "test": n} or {} when the
+    model has no fused and unimodal heads to compare, "phases": [{"key",
+    "name", "seconds", "display"}], "total": display or ""}. No query."""
+    branches = run.branch_metrics or {}
+    tasks = []
+    for task in schema.tasks:
+        tasks.append(
+            {
+                "key": task.key,
+                "name": task.name,
+                "dev": _percent(((run.dev_metrics or {}).get(task.key) or {}).get("macro_f1")),
+                "test": _percent(((run.test_metrics or {}).get(task.key) or {}).get("macro_f1")),
+                "margin_dev": _margin_text(fused_margin(branches.get("dev"), task.key)),
+                "margin_test": _margin_text(fused_margin(branches.get("test"), task.key)),
+            }
+        )
+    timings = run.timings or {}
+    phases = [
+        {"key": key, "name": name, "seconds": timings[key], "display": duration_text(timings[key])}
+        for key, name in PHASES
+        if isinstance(timings.get(key), (int, float))
+    ]
+    total = sum(phase["seconds"] for phase in phases)
+    return {
+        "tasks": tasks,
+        "margin_items": {split: entry.get("items", 0) for split, entry in branches.items() if isinstance(entry, dict)},
+        "phases": phases,
+        "total": duration_text(total) if phases else "",
+    }
+
+
+def fused_margin(entry: dict[str, Any] | None, task_key: str) -> tuple[float, str, float] | None:
+    """(fused macro-F1 minus the best unimodal head's, that head's name, its
+    macro-F1) of one task in one split's score_branches entry; None when
+    the fused head or every unimodal head lacks the task."""
+    scores = (entry or {}).get("macro_f1") or {}
+    fused = (scores.get("fused") or {}).get(task_key)
+    unimodal = [
+        (value, branch)
+        for branch in UNIMODAL_BRANCHES
+        if isinstance(value := (scores.get(branch) or {}).get(task_key), (int, float))
+    ]
+    if not isinstance(fused, (int, float)) or not unimodal:
+        return None
+    best, branch = max(unimodal)
+    return fused - best, branch, best
+
+
+def _margin_text(margin: tuple[float, str, float] | None) -> str:
+    if margin is None:
+        return "—"
+    difference, branch, best = margin
+    return f"{100 * difference:+.1f} (vs {branch} {100 * best:.1f})"
+
+
+def duration_text(seconds: float) -> str:
+    """12.3 s, 4 min 05 s, 1 h 02 min."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 def phase_text(run: TrainingRun) -> str:
     """What the run is doing, as pages say it (no server paths)."""
     return WAITING_FOR_BROKER if run.waiting_for_broker else hide_server_paths(run.phase)

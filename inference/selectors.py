@@ -1,7 +1,7 @@
 """Reads for training and prediction: database rows -> plain records.
 
 A record is the dict inference.modeling.Record reads:
-    {"id": item id, "text": "...", "image_path": "/abs/path.jpg" | None,
+    {"id": item id, "text": "...", "title": "...", "image_path": "/abs/path.jpg" | None,
      "image_sha256": "..." | None, "labels": {task_key: label index}, "split": "train"}
 Label indices follow the task's label order (position, id), the order of
 Suggestion.probabilities. Each selector runs a fixed handful of queries
@@ -41,16 +41,19 @@ def _records(rows: Iterable[tuple], labels: dict[int, dict[str, int]] | None = N
         {
             "id": item_id,
             "text": text or "",
+            # Metadata is the importer's JSON: a title that is not a string is no title.
+            "title": title if isinstance(title, str) else "",
             "image_path": _image_path(file),
             "image_sha256": sha256 or None,
             "labels": (labels or {}).get(item_id, {}),
             "split": split,
         }
-        for item_id, text, split, file, sha256 in rows
+        for item_id, text, split, file, sha256, title in rows
     ]
 
 
-_RECORD_COLUMNS = ("id", "text", "split", "image__file", "image__sha256")
+# The title is MSED's Title column, which imports keep in Item.metadata.
+_RECORD_COLUMNS = ("id", "text", "split", "image__file", "image__sha256", "metadata__title")
 
 
 def list_training_records(project: Project, schema: ProjectSchema | None = None) -> list[dict[str, Any]]:

@@ -240,6 +240,7 @@ def run_detail(request, project, run_id: int):
             "schema": schema,
             "curve": curve,
             "comparison": reports.comparison_rows([run], schema.keys),
+            "scores": reports.run_scores(run, schema),
             "confusions": confusions,
             "calibration": _calibration(run, schema),
             "embedding": embedding,

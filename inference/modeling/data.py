@@ -6,7 +6,9 @@ A record is what the Django side hands over for one item:
      "image_sha256": "abcd...", "labels": {"desire": 3, "sentiment": 0, "emotion": -1},
      "split": "train"}
 
-`text` may be "" and `image_path` None (a missing modality); a label of -1 (or
+`text` is the caption; an optional `title` (MSED's Title) is read when a
+model's text_fields say so (model_text). `text` may be "" and `image_path`
+None (a missing modality); a label of -1 (or
 a task left out of `labels`) means "no gold label for this task". Optional
 `text_labels` / `image_labels` hold CH-SIMS style unimodal labels; when given
 for a task they train the text-only / image-only heads instead of `labels`.
@@ -14,6 +16,7 @@ for a task they train the text-only / image-only heads instead of `labels`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +40,7 @@ class Record:
     split: str = ""
     text_labels: Mapping[str, int] = field(default_factory=dict)
     image_labels: Mapping[str, int] = field(default_factory=dict)
+    title: str = ""
 
     @classmethod
     def from_value(cls, value: Record | Mapping[str, Any]) -> Record:
@@ -57,6 +61,7 @@ class Record:
             split=_SPLIT_ALIASES.get(split, split),
             text_labels=dict(value.get("text_labels") or {}),
             image_labels=dict(value.get("image_labels") or {}),
+            title=str(value.get("title") or ""),
         )
 
     @property
@@ -74,6 +79,35 @@ class Record:
 
 def as_records(values: Iterable[Record | Mapping[str, Any]]) -> list[Record]:
     return [Record.from_value(value) for value in values]
+
+
+# Between title and caption: titles are noun phrases without a full stop
+# ("Overweight man and woman jogging in the city"), so a sentence break
+# keeps the two apart for any tokenizer, special tokens or not.
+TITLE_SEPARATOR = ". "
+
+
+def model_text(record: Record, text_fields: str) -> str:
+    """The text a model reads: the caption, or "title. caption" for
+    "title+caption" (whichever is empty is left out; a title already
+    ending in . ! ? : or ; is followed by a space only)."""
+    if text_fields == "caption":
+        return record.text
+    if text_fields != "title+caption":
+        raise ValueError(f"unknown text_fields {text_fields!r}")
+    title, caption = record.title.strip(), record.text.strip()
+    if not title or not caption:
+        return title or caption
+    separator = " " if title[-1] in ".!?:;" else TITLE_SEPARATOR
+    return f"{title}{separator}{caption}"
+
+
+def with_model_text(records: Sequence[Record], text_fields: str) -> list[Record]:
+    """The records with `text` replaced by model_text, so masks and the
+    feature cache's content hash follow what the encoder actually reads."""
+    if text_fields == "caption":
+        return list(records)
+    return [dataclasses.replace(record, text=model_text(record, text_fields)) for record in records]
 
 
 def normalise_schema(schema: Sequence[Sequence[Any]]) -> Schema:

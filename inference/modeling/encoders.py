@@ -170,6 +170,7 @@ class TextEncoderSpec:
     source: str
     pooling: str
     max_length: int
+    text_fields: str = "caption"
 
     @classmethod
     def from_config(cls, config: TrainConfig) -> TextEncoderSpec:
@@ -180,17 +181,35 @@ class TextEncoderSpec:
             # at prediction time still split into known pieces.
             tokenizer = config.tokenizer or "minilm"
             return cls(
-                config.text_encoder, tokenizer, resolve_text_source(tokenizer), config.pooling, config.max_length
+                config.text_encoder,
+                tokenizer,
+                resolve_text_source(tokenizer),
+                config.pooling,
+                config.max_length,
+                config.text_fields,
             )
         return cls(
-            "hf", config.text_encoder, resolve_text_source(config.text_encoder), config.pooling, config.max_length
+            "hf",
+            config.text_encoder,
+            resolve_text_source(config.text_encoder),
+            config.pooling,
+            config.max_length,
+            config.text_fields,
         )
 
     @functools.cached_property
     def identity(self) -> str:
-        """Cache key of this encoder's outputs; changes whenever they could."""
+        """Cache key of this encoder's outputs; changes whenever they could.
+
+        The text fields are part of it (besides the text's own hash), so
+        features of "title. caption" never share a folder with captions';
+        captions keep the key they had before titles could be read."""
         name = "sentence-transformers/all-MiniLM-L6-v2" if self.name in MINILM_ALIASES else self.name
-        return f"text:{self.kind}:{name}|pool={self.pooling}|len={self.max_length}|{_folder_fingerprint(self.source)}"
+        fields = "" if self.text_fields == "caption" else f"|text={self.text_fields}"
+        return (
+            f"text:{self.kind}:{name}|pool={self.pooling}|len={self.max_length}{fields}|"
+            f"{_folder_fingerprint(self.source)}"
+        )
 
     @functools.cached_property
     def dim(self) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .data import Record, Schema, label_matrix
+from .data import Record, Schema, label_matrix, with_model_text
 from .encoders import (
     ImageEncoderSpec,
     ImageFeaturizer,
@@ -146,7 +146,9 @@ def build_table(
 
     An image that is missing or unreadable is dropped (the item counts as
     text-only) with a warning naming the item; nothing else is guessed.
+    Texts are what the config's text_fields make of each record.
     """
+    records = with_model_text(records, encoders.config.text_fields)
     n = len(records)
     texts = [record.text for record in records]
     paths = [record.image_path for record in records]
@@ -260,7 +262,9 @@ def make_batch(table: InputTable, index: torch.Tensor, encoders: Encoders) -> Ba
 class Outputs:
     """Batched forward pass over a table: per task probabilities (N, n_labels)
     from each item's routed head, routes (N,), the modality masks actually
-    used (N,) and the projected text, image and fused vectors (N, H) or None."""
+    used (N,) and the projected text, image and fused vectors (N, H) or None.
+    branch_probabilities[branch][task] (N, n_labels): every head's own
+    answer for every item ("fused", "text", "image"), when asked for."""
 
     probabilities: dict[str, np.ndarray]
     route: np.ndarray
@@ -269,6 +273,7 @@ class Outputs:
     text: np.ndarray | None
     image: np.ndarray | None
     fused: np.ndarray | None
+    branch_probabilities: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def run_network(
@@ -278,10 +283,14 @@ def run_network(
     *,
     batch_size: int,
     should_stop: Callable[[], bool] | None = None,
+    branches: bool = False,
 ) -> Outputs:
+    """The network over the table in batches; branches=True also keeps each
+    head's own probabilities (to score unimodal heads against the fused one)."""
     net.eval()
     device = encoders.device
     probabilities: dict[str, list[np.ndarray]] = {}
+    per_branch: dict[str, dict[str, list[np.ndarray]]] = {}
     routes, text, image, fused = [], [], [], []
     with torch.inference_mode():
         for start in range(0, len(table), batch_size):
@@ -291,6 +300,12 @@ def run_network(
             output = net(make_batch(table, index, encoders).to(device))
             for task, logits in output.routed_logits().items():
                 probabilities.setdefault(task, []).append(torch.softmax(logits.float(), -1).cpu().numpy())
+            if branches:
+                for branch, branch_logits in output.logits.items():
+                    for task, logits in branch_logits.items():
+                        per_branch.setdefault(branch, {}).setdefault(task, []).append(
+                            torch.softmax(logits.float(), -1).cpu().numpy()
+                        )
             routes.append(output.route.cpu().numpy())
             for store, value in ((text, output.text), (image, output.image), (fused, output.fused)):
                 if value is not None:
@@ -304,4 +319,8 @@ def run_network(
         text=join(text),
         image=join(image),
         fused=join(fused),
+        branch_probabilities={
+            branch: {task: np.concatenate(parts) for task, parts in tasks.items()}
+            for branch, tasks in per_branch.items()
+        },
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import LossConfig, TrainConfig
+from .config import DEFAULT_MAX_LENGTHS, LossConfig, TrainConfig
 
 # Where a person can set an option. The form keeps to the options a lead
 # usually changes; the API adds the finer ones; the operator's command takes
@@ -73,7 +73,12 @@ class OptionSpec:
     @property
     def help_text(self) -> str:
         """The help every surface shows: the text, the choices, then the default."""
-        text = self.help.format(minimum=_number(self.minimum), maximum=_number(self.maximum))
+        text = self.help.format(
+            minimum=_number(self.minimum),
+            maximum=_number(self.maximum),
+            caption_length=DEFAULT_MAX_LENGTHS["caption"],
+            title_length=DEFAULT_MAX_LENGTHS["title+caption"],
+        )
         if self.choices:
             text += f" One of {', '.join(self.choice_values)}."
         default = self.default
@@ -111,6 +116,15 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         "bilstm / cnn only: a text encoder whose tokenizer to use; empty for MiniLM's.",
         nullable=True,
         where=API_AND_COMMAND,
+    ),
+    OptionSpec(
+        "text_fields",
+        str,
+        "Which text the model reads: the caption, or the title (MSED's Title column, kept when importing) "
+        "followed by the caption. Title and caption are longer, so max_length then defaults to {title_length} "
+        "tokens instead of {caption_length}.",
+        label="Text",
+        choices=(("caption", "caption"), ("title+caption", "title, then caption")),
     ),
     OptionSpec(
         "image_encoder",
@@ -304,7 +318,8 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "max_length",
         int,
-        "Tokens per text (MSED pads or truncates to 50), {minimum} to {maximum}.",
+        "Tokens per text (MSED pads or truncates to 50), {minimum} to {maximum}; "
+        "left out, {title_length} when the model reads title and caption.",
         minimum=4,
         maximum=512,
         where=API_AND_COMMAND,

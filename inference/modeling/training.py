@@ -32,7 +32,7 @@ from .data import Record, Schema, as_records, data_counts, normalise_schema, spl
 from .features import Cancelled, FeatureCache
 from .inputs import Encoders, InputTable, Outputs, build_table, make_batch, pick_device, run_network
 from .losses import balanced_class_weights, total_loss
-from .network import ROUTE_NONE, AffectNet
+from .network import ROUTE_FUSED, ROUTE_NONE, AffectNet
 
 ARTEFACT_FORMAT = 1
 ARTEFACT_META = "artefact.json"
@@ -54,6 +54,14 @@ class TrainResult:
     calibration: {task_key: calibration.calibrate_task(...)} of the best
         epoch: the temperature fitted on the dev split and the test split's
         ECE and reliability bins before and after scaling, for every task.
+    branch_metrics: score_branches() of the dev and test splits,
+        {"dev": {...}, "test": {...}}; {} for a model without both a fused
+        and a unimodal head.
+    timings: wall seconds per phase: "encoding" (frozen encoders filling
+        or reading the cache, loading them included), "training" (the
+        epochs, each with its dev pass for early stopping), "evaluation"
+        (the best epoch on dev and test, calibration, branch scores) and
+        "saving" (the artefact).
     """
 
     test_metrics: dict[str, dict]
@@ -70,6 +78,8 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     calibration: dict[str, dict] = field(default_factory=dict)
+    branch_metrics: dict[str, dict] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +121,7 @@ def train(
     (should_stop said so; no artefact is left behind).
     """
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     schema = normalise_schema(schema)
     task_keys = [key for key, _ in schema]
     config.validate(task_keys)
@@ -128,6 +139,7 @@ def train(
     encoders = Encoders(config, device)
     warnings: list[str] = []
 
+    phase_started = time.perf_counter()
     tables = {
         split: build_table(
             split_records_, schema, encoders, cache, warnings=warnings, should_stop=should_stop, on_encode=on_encode
@@ -135,6 +147,7 @@ def train(
         for split, split_records_ in splits.items()
     }
     encoded = {modality: sum(table.encoded[modality] for table in tables.values()) for modality in ("text", "image")}
+    timings["encoding"] = time.perf_counter() - phase_started
     tables["train"] = _trainable_rows(tables["train"])
     counts["used_for_training"] = len(tables["train"])
     if len(tables["train"]) == 0:
@@ -166,6 +179,7 @@ def train(
     stale_epochs = 0
     stopped_early = False
     n_train = len(tables["train"])
+    phase_started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         net.train()
         order = torch.randperm(n_train, generator=generator)
@@ -198,10 +212,18 @@ def train(
                 stopped_early = True
                 break
 
+    timings["training"] = time.perf_counter() - phase_started
+    phase_started = time.perf_counter()
     net.load_state_dict(best_state)
     batch_size = max(config.batch_size, 64)
-    dev_outputs = run_network(net, tables["dev"], encoders, batch_size=batch_size) if len(tables["dev"]) else None
-    test_outputs = run_network(net, tables["test"], encoders, batch_size=batch_size) if len(tables["test"]) else None
+    dev_outputs = (
+        run_network(net, tables["dev"], encoders, batch_size=batch_size, branches=True) if len(tables["dev"]) else None
+    )
+    test_outputs = (
+        run_network(net, tables["test"], encoders, batch_size=batch_size, branches=True)
+        if len(tables["test"])
+        else None
+    )
     dev_metrics, _ = score(dev_outputs, tables["dev"], schema)
     test_metrics, _ = score(test_outputs, tables["test"], schema)
     calibrations = {
@@ -211,6 +233,14 @@ def train(
         )
         for column, (task, _) in enumerate(schema)
     }
+    branch_metrics = {}
+    if "fused" in net.heads and len(net.heads) > 1:
+        branch_metrics = {
+            split: score_branches(outputs, tables[split], schema)
+            for split, outputs in (("dev", dev_outputs), ("test", test_outputs))
+            if outputs is not None
+        }
+    timings["evaluation"] = time.perf_counter() - phase_started
 
     result = TrainResult(
         test_metrics=test_metrics,
@@ -226,6 +256,8 @@ def train(
         encoded=encoded,
         warnings=warnings,
         calibration=calibrations,
+        branch_metrics=branch_metrics,
+        timings=timings,
     )
     meta = {
         "format": ARTEFACT_FORMAT,
@@ -241,12 +273,15 @@ def train(
         "dev_metrics": dev_metrics,
         "test_metrics": test_metrics,
         "calibration": calibrations,
+        "branch_metrics": branch_metrics,
         "data_counts": counts,
         "warnings": warnings,
         "versions": _versions(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    phase_started = time.perf_counter()
     write_artefact(artefact_dir, net, meta, encoders)
+    timings["saving"] = time.perf_counter() - phase_started
     result.seconds = time.perf_counter() - started
     return result
 
@@ -271,6 +306,25 @@ def score(outputs: Outputs | None, table: InputTable, schema: Schema) -> tuple[d
     if not metrics:
         return metrics, None
     return metrics, float(np.mean([task_metrics["macro_f1"] for task_metrics in metrics.values()]))
+
+
+def score_branches(outputs: Outputs, table: InputTable, schema: Schema) -> dict[str, Any]:
+    """Each head's own macro-F1 on the items the fused head predicts (both
+    modalities present), so fused and unimodal heads answer the same items:
+    {"items": n, "macro_f1": {branch: {task_key: macro-F1}}}. A task with
+    no labelled such item is left out."""
+    both = outputs.route == ROUTE_FUSED
+    out: dict[str, Any] = {"items": int(both.sum()), "macro_f1": {}}
+    for branch, tasks in outputs.branch_probabilities.items():
+        scores = {}
+        for column, (task, n_labels) in enumerate(schema):
+            truth = table.labels[:, column].numpy()
+            rows = both & (truth >= 0)
+            if task in tasks and rows.any():
+                predicted = tasks[task][rows].argmax(axis=1)
+                scores[task] = classification_metrics(truth[rows], predicted, n_categories=n_labels)["macro_f1"]
+        out["macro_f1"][branch] = scores
+    return out
 
 
 def labelled_probabilities(

@@ -214,7 +214,9 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         schema = retry_db(selectors.get_project_schema, run.project, what="reading the project's schema")
         model_files.ensure_local_weights(run.config)
         config = TrainConfig.from_dict(run.config)
+        reading_started = time.perf_counter()
         records = retry_db(selectors.list_training_records, run.project, schema, what="reading the labelled items")
+        timings = {"reading": time.perf_counter() - reading_started}
         progress._update(phase=f"reading {len(records)} labelled items")
         result = train(
             config,
@@ -230,11 +232,14 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         fresh_connection()  # training may have outlived the connection
         progress._update(phase="projecting representations for the map")
         embedding = None
+        timings.update(result.timings)
+        map_started = time.perf_counter()
         try:
             embedding = _compute_embedding_map(run.project, result.artefact_path)
         except Exception as exc:  # the map is a bonus: keep the model
             log.exception("embedding map of run %s", run.pk)
             warnings.append(f"No embedding map: {_error_message(exc)}")
+        timings["map"] = time.perf_counter() - map_started
         model_files.publish_run_folder(run.pk, artefact_dir)
 
         def succeed() -> bool:
@@ -245,6 +250,8 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
                     RunStatus.SUCCEEDED,
                     test_metrics=_clean_json(result.test_metrics),
                     calibration=_clean_json(result.calibration),
+                    branch_metrics=_clean_json(result.branch_metrics),
+                    timings={phase: round(seconds, 3) for phase, seconds in timings.items()},
                     dev_metrics=_clean_json(result.dev_metrics),
                     history=_clean_json(result.history),
                     data_counts=_clean_json(result.data_counts),

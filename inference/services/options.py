@@ -201,12 +201,12 @@ def build_train_config(
 
     options: any of OPTION_KEYS (losses as a dict or as flat LOSS_KEYS); a
     missing option keeps its default (MiniLM, EfficientNet-Lite0, concat,
-    cached). Raises DomainError naming the field: unknown options or
+    cached; max_length follows text_fields). Raises DomainError naming the field: unknown options or
     choices, a chain that is not a permutation of the project's tasks,
     numbers outside their bounds (inference.modeling.options), encoders or weights the server does not offer
     (path_access: see path_access_for). Imports no torch.
     """
-    from inference.modeling.config import ConfigError, TrainConfig
+    from inference.modeling.config import DEFAULT_MAX_LENGTHS, ConfigError, TrainConfig
 
     schema = schema or selectors.get_project_schema(project)
     if not schema.tasks:
@@ -222,6 +222,9 @@ def build_train_config(
 
     values = TrainConfig().to_dict()
     values.update({key: value for key, value in options.items() if key != "losses"})
+    if "max_length" not in options:
+        # Titles make texts longer: their own default (modeling.config.DEFAULT_MAX_LENGTHS).
+        values["max_length"] = DEFAULT_MAX_LENGTHS.get(str(values["text_fields"]), values["max_length"])
     values["losses"] = {**values["losses"], **losses}
     values["text_encoder"] = _check_text_encoder(values["text_encoder"], path_access)
     values["image_weights"] = _check_weights_file(values.get("image_weights"), path_access)
@@ -259,6 +262,8 @@ def describe_config(config: Mapping[str, Any]) -> str:
         "both": f"{text} + {config.get('image_encoder')}",
     }[modalities]
     parts = [encoders]
+    if modalities != "image" and config.get("text_fields", "caption") != "caption":
+        parts.append(f"reads {config['text_fields'].replace('+', ' + ')}")
     if modalities == "both":
         parts.append(str(config.get("fusion")))
     if config.get("chain"):

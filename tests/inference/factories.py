@@ -71,7 +71,12 @@ def make_demo_items(
         asset = save_image_asset(data=s.image_bytes, name=f"{s.external_id}.jpg") if s.image_bytes else None
         items.append(
             Item(
-                project=project, external_id=f"{prefix}-{s.external_id}", text=s.text or "", image=asset, split=s.split
+                project=project,
+                external_id=f"{prefix}-{s.external_id}",
+                text=s.text or "",
+                image=asset,
+                split=s.split,
+                metadata={"title": s.title},
             )
         )
     items = Item.objects.bulk_create(items)
