@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inference", "0005_move_prelabelpolicy_to_annotator"),
+        ("inference", "0006_uncertain_backfill_item_uncertainty"),
     ]
 
     operations = [
