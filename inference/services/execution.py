@@ -213,7 +213,13 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         schema = retry_db(selectors.get_project_schema, run.project, what="reading the project's schema")
         model_files.ensure_local_weights(run.config)
         config = TrainConfig.from_dict(run.config)
-        records = retry_db(selectors.list_training_records, run.project, schema, what="reading the labelled items")
+        records = retry_db(
+            selectors.list_training_records,
+            run.project,
+            schema,
+            targets=config.targets,
+            what="reading the labelled items",
+        )
         progress._update(phase=f"reading {len(records)} labelled items")
         result = train(
             config,

@@ -15,7 +15,16 @@ from rest_framework.fields import empty
 from annotator.errors import DomainError
 from inference.api import TrainIn
 from inference.forms import TrainForm
-from inference.modeling.config import FUSIONS, IMAGE_ENCODERS, MODALITIES, POOLINGS, RECIPES, LossConfig, TrainConfig
+from inference.modeling.config import (
+    FUSIONS,
+    IMAGE_ENCODERS,
+    MODALITIES,
+    POOLINGS,
+    RECIPES,
+    TARGETS,
+    LossConfig,
+    TrainConfig,
+)
 from inference.modeling.options import (
     API,
     COMMAND,
@@ -61,6 +70,7 @@ def test_choices_and_bounds_are_ones_train_config_accepts():
         "fusion": FUSIONS,
         "recipe": RECIPES,
         "pooling": POOLINGS,
+        "targets": TARGETS,
     }
     for spec in TRAIN_OPTIONS:
         for value in spec.choice_values:
