@@ -216,3 +216,18 @@ def test_the_command_help_mentions_soft_targets():
     out = io.StringIO()
     load_command_class("inference", "train").create_parser("manage.py", "train").print_help(out)
     assert "--targets" in out.getvalue() and "soft" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_training_page_offers_soft_targets_and_the_api_starts_a_soft_run(
+    project, demo_items, lead_client, api, lead
+):
+    page = lead_client.get(reverse("inference:run-create", args=[project.slug])).content.decode()
+    assert "Training targets" in page and '<option value="soft">' in page
+    api.force_authenticate(lead)
+    url = reverse("api:run-list", args=[project.slug])
+    refused = api.post(url, {"targets": "fuzzy"}, format="json")
+    started = api.post(url, {"targets": "soft", "epochs": 1}, format="json")  # queued; no worker runs it here
+
+    assert refused.status_code == 400 and "targets" in str(refused.data)
+    assert started.status_code == 201 and started.data["config"]["targets"] == "soft"
