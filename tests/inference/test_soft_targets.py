@@ -201,6 +201,19 @@ def test_the_run_page_says_which_targets_and_compares_with_the_run_of_the_other_
 
 
 @pytest.mark.django_db
+def test_the_run_api_answers_the_comparison_with_the_other_targets(project, api, lead):
+    hard = finished_run(project, "hard", "hard", f1=0.50, ece=0.20)
+    soft = finished_run(project, "soft", "soft", f1=0.55, ece=0.10)
+    api.force_authenticate(lead)
+
+    data = api.get(reverse("api:run-detail", args=[project.slug, hard.pk])).data["targets_comparison"]
+
+    assert data["other_run"] == soft.pk
+    assert data["tasks"]["sentiment"]["diff"]["macro_f1"] == pytest.approx(0.05)
+    assert data["tasks"]["sentiment"]["soft"]["ece_after"] == pytest.approx(0.05)
+
+
+@pytest.mark.django_db
 def test_no_comparison_without_a_run_of_the_other_targets_and_the_same_options(project, lead_client):
     soft = finished_run(project, "soft", "soft", f1=0.5, ece=0.1)
     finished_run(project, "other seed", "hard", f1=0.5, ece=0.1, seed=8)
