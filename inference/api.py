@@ -199,7 +199,7 @@ class RunOut(RunSummaryOut):
             "targets_comparison",
         ]
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(serializers.DictField(allow_null=True))
     def get_targets_comparison(self, run) -> dict | None:
         comparison = reports.targets_comparison(run, selectors.get_project_schema(run.project))
         if comparison is None:

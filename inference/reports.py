@@ -120,8 +120,9 @@ def targets_comparison(run: TrainingRun, schema: selectors.ProjectSchema) -> dic
     scaling, and soft minus hard. None without such a run.
 
     {"this": run, "other": run, "soft": run, "hard": run, "rows": [{"key",
-    "name", "hard", "soft", "diff"}]} where hard / soft / diff are
-    {"macro_f1", "ece_before", "ece_after"} (None where unmeasured)."""
+    "name", "hard", "soft", "diff"}], "mean": mean diff over tasks} where
+    hard / soft / diff / mean are {"macro_f1", "ece_before", "ece_after"}
+    (None where unmeasured)."""
     other = selectors.get_other_targets_run(run) if run.status == "succeeded" else None
     if other is None:
         return None
@@ -145,7 +146,11 @@ def targets_comparison(run: TrainingRun, schema: selectors.ProjectSchema) -> dic
             for name in hard_values
         }
         rows.append({"key": task.key, "name": task.name, "hard": hard_values, "soft": soft_values, "diff": diff})
-    return {"this": run, "other": other, "soft": soft, "hard": hard, "rows": rows}
+    mean = {}
+    for name in ("macro_f1", "ece_before", "ece_after"):
+        measured = [row["diff"][name] for row in rows if row["diff"][name] is not None]
+        mean[name] = float(np.mean(measured)) if measured else None
+    return {"this": run, "other": other, "soft": soft, "hard": hard, "rows": rows, "mean": mean}
 
 
 MAP_COLOURS = ("gold", "disagreement", "confidence")

@@ -196,6 +196,8 @@ def test_the_run_page_says_which_targets_and_compares_with_the_run_of_the_other_
     row = section[section.index('data-task="sentiment"') :]
     assert "0.500" in row and "0.550" in row and "+0.050" in row  # macro-F1 hard, soft, soft - hard
     assert "-0.100" in row and "-0.050" in row  # ECE before and after scaling
+    summary = section[section.index('id="targets-summary"') :]
+    assert "macro-F1 +0.050" in " ".join(summary.split())
     assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
     assert reverse("inference:run-detail", args=[project.slug, hard.pk]) in section
 
