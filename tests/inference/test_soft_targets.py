@@ -5,11 +5,12 @@ run end to end, and the run page comparing soft with hard targets."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
 import torch
-from django.core.management import load_command_class
+from django.core.management import call_command, load_command_class
 from django.urls import reverse
 
 from annotator.errors import DomainError
@@ -225,6 +226,19 @@ def test_no_comparison_without_a_run_of_the_other_targets_and_the_same_options(p
 
     assert selectors.get_other_targets_run(soft) is None
     assert 'id="targets-comparison"' not in page and "soft targets" in page
+
+
+@pytest.mark.django_db
+def test_evaluate_prints_the_runs_targets(project):
+    soft = finished_run(project, "soft", "soft", f1=0.5, ece=0.1)
+    old = finished_run(project, "old", None, f1=0.5, ece=0.1)
+    printed = {}
+    for run in (soft, old):
+        out = io.StringIO()
+        call_command("evaluate", str(run.pk), stdout=out)
+        printed[run.name] = json.loads(out.getvalue().strip().splitlines()[-1])["targets"]
+
+    assert printed == {"soft": "soft", "old": "hard"}
 
 
 def test_the_command_help_mentions_soft_targets():
