@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -181,6 +181,11 @@ class RunSummaryOut(serializers.ModelSerializer):
 class RunOut(RunSummaryOut):
     config = PublicConfig(read_only=True)
     warnings = serializers.ListField(child=PublicText(), read_only=True)
+    targets_comparison = serializers.SerializerMethodField(
+        help_text="Soft against hard targets (issue 14.4): null, or the project's run with the same options and "
+        "the other targets ('other_run') and per task the test macro-F1 and ECE before / after temperature "
+        "scaling of the hard and the soft run and soft minus hard."
+    )
 
     class Meta(RunSummaryOut.Meta):
         fields = RunSummaryOut.Meta.fields + [
@@ -193,7 +198,18 @@ class RunOut(RunSummaryOut):
             "calibration",
             "branch_metrics",
             "timings",
+            "targets_comparison",
         ]
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_targets_comparison(self, run) -> dict | None:
+        comparison = reports.targets_comparison(run, selectors.get_project_schema(run.project))
+        if comparison is None:
+            return None
+        return {
+            "other_run": comparison["other"].pk,
+            "tasks": {row["key"]: {side: row[side] for side in ("hard", "soft", "diff")} for row in comparison["rows"]},
+        }
 
 
 class PredictionOut(serializers.ModelSerializer):

@@ -198,6 +198,46 @@ def confusion_data(run: TrainingRun, schema: selectors.ProjectSchema) -> list[di
     return out
 
 
+def targets_comparison(run: TrainingRun, schema: selectors.ProjectSchema) -> dict[str, Any] | None:
+    """Soft against hard targets (issue 14.4): when the project has a
+    succeeded run with the same options as `run` except its targets, per
+    task both runs' test macro-F1 and ECE before and after temperature
+    scaling, and soft minus hard. None without such a run.
+
+    {"this": run, "other": run, "soft": run, "hard": run, "rows": [{"key",
+    "name", "hard", "soft", "diff"}], "mean": mean diff over tasks} where
+    hard / soft / diff / mean are {"macro_f1", "ece_before", "ece_after"}
+    (None where unmeasured)."""
+    other = selectors.get_other_targets_run(run) if run.status == "succeeded" else None
+    if other is None:
+        return None
+    soft, hard = (run, other) if selectors.targets_of(run.config) == "soft" else (other, run)
+
+    def measures(of: TrainingRun, key: str) -> dict[str, float | None]:
+        calibration = (of.calibration or {}).get(key) or {}
+        return {
+            "macro_f1": ((of.test_metrics or {}).get(key) or {}).get("macro_f1"),
+            "ece_before": calibration.get("ece_before"),
+            "ece_after": calibration.get("ece_after"),
+        }
+
+    rows = []
+    for task in schema.tasks:
+        hard_values, soft_values = measures(hard, task.key), measures(soft, task.key)
+        diff = {
+            name: None
+            if hard_values[name] is None or soft_values[name] is None
+            else soft_values[name] - hard_values[name]
+            for name in hard_values
+        }
+        rows.append({"key": task.key, "name": task.name, "hard": hard_values, "soft": soft_values, "diff": diff})
+    mean = {}
+    for name in ("macro_f1", "ece_before", "ece_after"):
+        measured = [row["diff"][name] for row in rows if row["diff"][name] is not None]
+        mean[name] = float(np.mean(measured)) if measured else None
+    return {"this": run, "other": other, "soft": soft, "hard": hard, "rows": rows, "mean": mean}
+
+
 MAP_COLOURS = ("gold", "disagreement", "confidence")
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
-from annotator.models import Gold, Item, PrelabelPolicy, Project, Task
+from annotator.io.soft_labels import soft_label
+from annotator.models import Annotation, Gold, Item, PrelabelPolicy, Project, Task, Vote
 from annotator.schemas import ProjectSchema
 from annotator.selectors import get_project_schema
 from annotator.storage import local_image_path
@@ -36,8 +37,12 @@ def _image_path(file: str | None) -> str | None:
     return local_image_path(file)
 
 
-def _records(rows: Iterable[tuple], labels: dict[int, dict[str, int]] | None = None) -> list[dict[str, Any]]:
-    return [
+def _records(
+    rows: Iterable[tuple],
+    labels: dict[int, dict[str, int]] | None = None,
+    soft_labels: dict[int, dict[str, list[float]]] | None = None,
+) -> list[dict[str, Any]]:
+    records = [
         {
             "id": item_id,
             "text": text or "",
@@ -50,16 +55,24 @@ def _records(rows: Iterable[tuple], labels: dict[int, dict[str, int]] | None = N
         }
         for item_id, text, split, file, sha256, title in rows
     ]
+    if soft_labels:
+        for record in records:
+            if record["id"] in soft_labels:
+                record["soft_labels"] = soft_labels[record["id"]]
+    return records
 
 
 # The title is MSED's Title column, which imports keep in Item.metadata.
 _RECORD_COLUMNS = ("id", "text", "split", "image__file", "image__sha256", "metadata__title")
 
 
-def list_training_records(project: Project, schema: ProjectSchema | None = None) -> list[dict[str, Any]]:
+def list_training_records(
+    project: Project, schema: ProjectSchema | None = None, *, targets: str = "hard"
+) -> list[dict[str, Any]]:
     """Records of the items in the train, dev and test splits that have at
     least one gold label, with their gold labels as indices (ties and
-    missing gold are left out of `labels`). Two queries."""
+    missing gold are left out of `labels`). Two queries; targets="soft"
+    adds `soft_labels` to train-split records (list_soft_labels, two more)."""
     schema = schema or get_project_schema(project)
     label_index = schema.label_index
     gold = Gold.objects.filter(item__project=project, item__split__in=TRAINING_SPLITS, label__isnull=False).values_list(
@@ -76,7 +89,53 @@ def list_training_records(project: Project, schema: ProjectSchema | None = None)
         .order_by("id")
         .values_list(*_RECORD_COLUMNS)
     )
-    return _records(rows.iterator(chunk_size=5000), labels)
+    soft = list_soft_labels(project, schema) if targets == "soft" else None
+    return _records(rows.iterator(chunk_size=5000), labels, soft)
+
+
+def list_soft_labels(project: Project, schema: ProjectSchema | None = None) -> dict[int, dict[str, list[float]]]:
+    """{item id: {task key: probabilities in label order}} of the train
+    split's items, the targets of soft-label training (issue 14.4):
+    annotator.io.soft_labels.soft_label of each item's gold (its posterior,
+    or one-hot when adjudicated or imported) and its vote counts. Votes
+    count in the multimodal round only, never control votes or control
+    items' votes (an item without counted votes or gold has no entry).
+    Two queries: gold rows, and votes counted per (item, task, label)."""
+    schema = schema or get_project_schema(project)
+    tasks_by_id = {task.id: task for task in schema.tasks}
+    label_keys = {label.id: label.key for task in schema.tasks for label in task.labels}
+    train = Q(item__project=project, item__split=Item.Split.TRAIN)
+    gold: dict[tuple[int, int], tuple[str, str | None, Any]] = {}
+    for item_id, task_id, label_id, source, posterior in (
+        Gold.objects.filter(train).values_list("item_id", "task_id", "label_id", "source", "posterior").iterator(5000)
+    ):
+        gold[item_id, task_id] = (source, label_keys.get(label_id), posterior)
+    votes: dict[tuple[int, int], dict[str, int]] = {}
+    counted = (
+        Vote.objects.filter(train, round=Annotation.Round.MULTIMODAL, is_control=False, item__is_control=False)
+        .values_list("item_id", "task_id", "label_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for item_id, task_id, label_id, n in counted.iterator(5000):
+        if label_id in label_keys:
+            votes.setdefault((item_id, task_id), {})[label_keys[label_id]] = n
+    out: dict[int, dict[str, list[float]]] = {}
+    for item_id, task_id in gold.keys() | votes.keys():
+        task = tasks_by_id.get(task_id)
+        if task is None:
+            continue
+        source, gold_key, posterior = gold.get((item_id, task_id), (None, None, None))
+        distribution = soft_label(
+            task.label_keys,
+            votes=votes.get((item_id, task_id), {}),
+            source=source,
+            gold_label=gold_key,
+            posterior=posterior,
+        )
+        if distribution is not None:
+            out.setdefault(item_id, {})[task.key] = list(distribution.values())
+    return out
 
 
 def count_train_gold(project: Project) -> int:
@@ -144,6 +203,30 @@ def list_map_records(project: Project, limit: int) -> list[dict[str, Any]]:
 
 def list_training_runs(project: Project) -> QuerySet[TrainingRun]:
     return TrainingRun.objects.filter(project=project).select_related("created_by").order_by("-created_at", "-id")
+
+
+def targets_of(config: dict | None) -> str:
+    """A run's training targets; runs from before the option trained on hard labels."""
+    return (config or {}).get("targets") or "hard"
+
+
+def get_other_targets_run(run: TrainingRun) -> TrainingRun | None:
+    """The project's latest succeeded run trained with the same options as
+    `run` except its targets (hard <-> soft), or None (issue 14.4). One
+    query over the project's succeeded runs with the other targets."""
+    other = "soft" if targets_of(run.config) == "hard" else "hard"
+    with_other = Q(config__targets=other) | (Q(config__targets__isnull=True) if other == "hard" else Q(pk__in=[]))
+    same = {key: value for key, value in (run.config or {}).items() if key != "targets"}
+    candidates = (
+        TrainingRun.objects.filter(project=run.project, status=RunStatus.SUCCEEDED)
+        .filter(with_other)
+        .exclude(pk=run.pk)
+        .order_by(F("finished_at").desc(nulls_last=True), "-id")
+    )
+    for candidate in candidates:
+        if {key: value for key, value in (candidate.config or {}).items() if key != "targets"} == same:
+            return candidate
+    return None
 
 
 def get_prelabeller(project: Project) -> TrainingRun | None:

@@ -218,6 +218,8 @@ def run_detail(request, project, run_id: int):
         for c in reports.confusion_data(run, schema)
     ]
     embedding = map_figure = None
+    # Before _hide_paths: comparable runs are found by their stored configuration.
+    targets_comparison = reports.targets_comparison(run, schema)
     _hide_paths([run])
     if run.status == RunStatus.SUCCEEDED:
         embedding = reports.embedding_points(run, space=space, colour=colour, task_key=task_key)
@@ -243,6 +245,7 @@ def run_detail(request, project, run_id: int):
             "scores": reports.run_scores(run, schema),
             "confusions": confusions,
             "calibration": _calibration(run, schema),
+            "targets_comparison": targets_comparison,
             "embedding": embedding,
             "map_figure": map_figure,
             "map_space": space,

@@ -6,6 +6,7 @@ images   decide whether bytes are an image we accept, and hash them
 zipsafe  refuse ZIP archives with unsafe names or sizes
 writers  stream CSV, JSONL, ZIP and MSED-layout output (CSV cells formula-escaped)
 jsonsafe parse JSON with limits on depth and numbers (no NaN)
+soft_labels  vote distributions and gold posteriors per item and task (soft labels)
 
 Services in ``annotator.services`` wire these to the database.
 """

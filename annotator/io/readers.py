@@ -32,7 +32,7 @@ with jsonsafe.loads: no NaN, no deep nesting, no 5,000-digit numbers.
 
 Generic column names are lower-case: id, text, image, split, metadata,
 inference_order, votes, a task key (gold label), gold_<task>,
-gold_<task>_source, gold_<task>_support.
+gold_<task>_source, gold_<task>_support, <task>_votes, <task>_posterior.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Gold columns: a task key (`desire`) or `gold_desire` holds a gold label;
 by the file is stored as imported (or adjudicated when the source column
 says so), except that gold marked `majority` which the row's own
 multimodal votes reproduce is left to the majority computation, so an
-export re-imports unchanged. `gold_<task>_support` is derived and ignored.
+export re-imports unchanged. `gold_<task>_support` and the soft-label
+columns `<task>_votes` / `<task>_posterior` are derived and ignored.
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ def expected_columns(schema: ProjectSchema) -> list[str]:
         if key not in RESERVED_COLUMNS:
             columns.append(key)
         columns += [f"gold_{key}", f"gold_{key}_source", f"gold_{key}_support"]
+        columns += [f"{key}_votes", f"{key}_posterior"]  # an export's soft labels: derived, ignored
     return columns
 
 

@@ -8,10 +8,19 @@ command. Both re-import with `annotator.services.imports`.
 
 Formats
 * csv / jsonl: columns id, text, image, split, inference_order, metadata,
-  gold_<task>, gold_<task>_source, gold_<task>_support, votes. `image` is
+  gold_<task>, gold_<task>_source, gold_<task>_support, <task>_votes,
+  <task>_posterior, votes. `image` is
   the stored name (images/ab/<sha256>.<ext>), which is also the path inside
   a ZIP export and beside a file written with images.
   votes: [{"annotator", "round", "inference_order", "duration_ms", "labels": {task: label}}].
+  Soft labels (issue 14.4; annotator.io.soft_labels has the rules):
+  <task>_votes: {label key: count} over every label of the task, counting
+  the multimodal round's votes only, without control votes (a control
+  item's are all 0). <task>_posterior: {label key: probability, 4 decimals}
+  under the project's gold strategy: one-hot for adjudicated or imported
+  gold, else the stored Dawid-Skene / MACE posterior, else the normalised
+  votes; empty (null) when the item has neither gold nor votes. In CSV
+  both are JSON text; the import ignores them (they are derived).
 * msed: the MSED release layout (train/train.csv + train/images/<row>.jpg,
   dev/, test/) with gold label names in Sentiment / Emotion / Desire, plus
   Id, Image and Votes columns. Image bytes are copied as stored, so a PNG
@@ -31,7 +40,7 @@ it runs may or may not be included.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +49,7 @@ from django.utils import timezone
 
 from .. import storage
 from ..errors import DomainError
-from ..io import writers
+from ..io import soft_labels, writers
 from ..models import Annotation, Gold, ImageAsset, Item, Membership, Project, Vote
 from ..schemas import TaskSpec
 from ..selectors import get_project_schema
@@ -120,6 +129,7 @@ def export_columns(project: Project) -> list[str]:
     columns = ["id", "text", "image", "split", "inference_order", "metadata"]
     for task in get_project_schema(project).tasks:
         columns += [f"gold_{task.key}", f"gold_{task.key}_source", f"gold_{task.key}_support"]
+        columns += [f"{task.key}_votes", f"{task.key}_posterior"]
     return columns + ["votes"]
 
 
@@ -140,10 +150,10 @@ def _chunk_details(items: list[Item], ctx: _Context) -> tuple[dict, dict]:
     """Gold and votes of a chunk of items: one query each."""
     ids = [item.pk for item in items]
     gold: dict[int, dict[int, tuple]] = defaultdict(dict)
-    for item_id, task_id, label_id, source, votes_for, votes_total in Gold.objects.filter(item_id__in=ids).values_list(
-        "item_id", "task_id", "label_id", "source", "votes_for", "votes_total"
-    ):
-        gold[item_id][task_id] = (label_id, source, votes_for, votes_total)
+    for item_id, task_id, label_id, source, votes_for, votes_total, posterior in Gold.objects.filter(
+        item_id__in=ids
+    ).values_list("item_id", "task_id", "label_id", "source", "votes_for", "votes_total", "posterior"):
+        gold[item_id][task_id] = (label_id, source, votes_for, votes_total, posterior)
     annotations: dict[int, dict[int, dict]] = defaultdict(dict)
     rows = (
         Vote.objects.filter(item_id__in=ids)
@@ -157,10 +167,11 @@ def _chunk_details(items: list[Item], ctx: _Context) -> tuple[dict, dict]:
             "label_id",
             "annotation__inference_order",
             "annotation__duration_ms",
+            "is_control",
         )
     )
     user_ids: set[int] = set()
-    for item_id, annotation_id, annotator_id, round_, task_id, label_id, order, duration in rows:
+    for item_id, annotation_id, annotator_id, round_, task_id, label_id, order, duration, is_control in rows:
         entry = annotations[item_id].get(annotation_id)
         if entry is None:
             entry = annotations[item_id][annotation_id] = {
@@ -169,6 +180,7 @@ def _chunk_details(items: list[Item], ctx: _Context) -> tuple[dict, dict]:
                 "inference_order": list(order or []),
                 "duration_ms": duration,
                 "labels": {},
+                "is_control": is_control,
             }
             user_ids.add(annotator_id)
         entry["labels"][task_id] = label_id
@@ -213,14 +225,28 @@ def _row(item: Item, gold: dict, annotations: dict, ctx: _Context) -> dict:
         "inference_order": order or None,
         "metadata": metadata or None,
     }
+    counted = [] if item.is_control else [e for e in annotations.values() if _counts_toward_gold(e)]
     for task in ctx.tasks:
         key = task.key
-        label_id, source, votes_for, votes_total = gold.get(task.id, (None, "", 0, 0))
-        row[f"gold_{key}"] = ctx.label_keys.get(label_id, "") if label_id else ""
+        label_id, source, votes_for, votes_total, posterior = gold.get(task.id, (None, "", 0, 0, None))
+        gold_key = ctx.label_keys.get(label_id, "") if label_id else ""
+        row[f"gold_{key}"] = gold_key
         row[f"gold_{key}_source"] = source
         row[f"gold_{key}_support"] = round(votes_for / votes_total, 4) if votes_total else None
+        votes = Counter(ctx.label_keys[e["labels"][task.id]] for e in counted if task.id in e["labels"])
+        row[f"{key}_votes"] = soft_labels.vote_distribution(task.label_keys, votes)
+        row[f"{key}_posterior"] = soft_labels.rounded(
+            soft_labels.soft_label(
+                task.label_keys, votes=votes, source=source or None, gold_label=gold_key or None, posterior=posterior
+            )
+        )
     row["votes"] = _votes(annotations, ctx)
     return row
+
+
+def _counts_toward_gold(entry: dict) -> bool:
+    """Soft-label columns count multimodal votes that are not control votes."""
+    return entry["round"] == Annotation.Round.MULTIMODAL and not entry["is_control"]
 
 
 # ----------------------------------------------------------------- MSED layout

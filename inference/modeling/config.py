@@ -39,6 +39,10 @@ TEXT_FIELDS = ("caption", "title+caption")
 # MiniLM's tokenizer: captions 15.5 tokens on average, 1.4% over 50;
 # title + caption 24.5, p99 70, 3.8% over 50 and 0.3% over 96.
 DEFAULT_MAX_LENGTHS = {"caption": 50, "title+caption": 96}
+# hard: cross-entropy against each item's gold label. soft: against its
+# label distribution (the gold strategy's posterior or the vote shares,
+# built by the Django side; issue 14.4). Both are scored on hard gold.
+TARGETS = ("hard", "soft")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -96,6 +100,8 @@ class TrainConfig:
     lr: learning rate of everything but pretrained encoders; encoder_lr: of
         fine-tuned pretrained encoders. weight_decay: L2 (MSED eq. 1).
     patience: epochs without a better dev macro-F1 before stopping.
+    targets: "hard" trains on gold labels, "soft" on the records'
+        soft_labels (items without one train on their gold label, one-hot).
     device: "auto" picks CUDA when present.
     """
 
@@ -122,6 +128,7 @@ class TrainConfig:
     batch_size: int = 32
     seed: int = 13
     patience: int = 5
+    targets: str = "hard"
     device: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,6 +179,7 @@ class TrainConfig:
         _one_of("modalities", self.modalities, MODALITIES)
         _one_of("text_fields", self.text_fields, TEXT_FIELDS)
         _one_of("device", self.device, DEVICES)
+        _one_of("targets", self.targets, TARGETS)
         if not isinstance(self.text_encoder, str) or not self.text_encoder.strip():
             raise ConfigError("text_encoder must name a transformers model, a local folder, 'bilstm' or 'cnn'")
         for name in ("max_length", "hidden_size", "attention_heads", "epochs", "batch_size"):

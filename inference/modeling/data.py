@@ -12,6 +12,8 @@ None (a missing modality); a label of -1 (or
 a task left out of `labels`) means "no gold label for this task". Optional
 `text_labels` / `image_labels` hold CH-SIMS style unimodal labels; when given
 for a task they train the text-only / image-only heads instead of `labels`.
+Optional `soft_labels` ({"sentiment": [0.67, 0.0, 0.33], ...}, probabilities
+in label order) are the targets of a run with targets="soft" (issue 14.4).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Record:
     text_labels: Mapping[str, int] = field(default_factory=dict)
     image_labels: Mapping[str, int] = field(default_factory=dict)
     title: str = ""
+    soft_labels: Mapping[str, Sequence[float]] = field(default_factory=dict)
 
     @classmethod
     def from_value(cls, value: Record | Mapping[str, Any]) -> Record:
@@ -62,6 +65,7 @@ class Record:
             text_labels=dict(value.get("text_labels") or {}),
             image_labels=dict(value.get("image_labels") or {}),
             title=str(value.get("title") or ""),
+            soft_labels=dict(value.get("soft_labels") or {}),
         )
 
     @property
@@ -148,6 +152,41 @@ def label_matrix(records: Sequence[Record], schema: Schema, attribute: str = "la
                 raise ValueError(f"item {record.id!r}: label {label} of task {key!r} is outside 0..{n_labels - 1}")
             matrix[row, task_index[key]] = label
     return matrix
+
+
+def one_hot(labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """(n,) int labels -> (n, n_labels) float32 one-hot rows; -1 gives a zero row."""
+    out = np.zeros((len(labels), n_labels), dtype=np.float32)
+    known = np.flatnonzero(labels >= 0)
+    out[known, labels[known]] = 1.0
+    return out
+
+
+def soft_target_matrices(records: Sequence[Record], schema: Schema, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per task the training targets of soft-label training: (n_items, n_labels)
+    float32, each row a probability distribution, or zeros (no target).
+
+    A record's soft_labels[task] (normalised to sum 1) where given, else
+    one-hot on its hard label (labels: label_matrix of the same records),
+    else zeros. Raises ValueError naming the item when a distribution has
+    the wrong length, a negative or non-finite entry, or no mass.
+    """
+    out: dict[str, np.ndarray] = {}
+    for column, (key, n_labels) in enumerate(schema):
+        targets = one_hot(labels[:, column], n_labels)
+        for row, record in enumerate(records):
+            given = record.soft_labels.get(key)
+            if given is None:
+                continue
+            vector = np.asarray(given, dtype=np.float64)
+            if vector.shape != (n_labels,) or not np.isfinite(vector).all() or (vector < 0).any() or vector.sum() <= 0:
+                raise ValueError(
+                    f"item {record.id!r}: soft label of task {key!r} must be {n_labels} non-negative numbers "
+                    f"with a positive sum, got {list(given)!r}"
+                )
+            targets[row] = (vector / vector.sum()).astype(np.float32)
+        out[key] = targets
+    return out
 
 
 def split_records(records: Sequence[Record]) -> dict[str, list[Record]]:

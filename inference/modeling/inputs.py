@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .data import Record, Schema, label_matrix, with_model_text
+from .data import Record, Schema, label_matrix, one_hot, soft_target_matrices, with_model_text
 from .encoders import (
     ImageEncoderSpec,
     ImageFeaturizer,
@@ -119,6 +119,11 @@ class InputTable:
     text_features: torch.Tensor | None = None
     image_features: torch.Tensor | None = None
     encoded: dict[str, int] = field(default_factory=lambda: {"text": 0, "image": 0})
+    # Soft-label training only: {task: (N, n_labels)} target distributions
+    # (zero rows: no target) of the fused head and of the unimodal heads.
+    soft_labels: dict[str, torch.Tensor] | None = None
+    text_soft_labels: dict[str, torch.Tensor] | None = None
+    image_soft_labels: dict[str, torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -141,8 +146,11 @@ def build_table(
     warnings: list[str],
     should_stop: Callable[[], bool] | None = None,
     on_encode: Callable[[str, int, int], None] | None = None,
+    soft: bool = False,
 ) -> InputTable:
-    """Labels, modality masks and, for frozen encoders, cached features.
+    """Labels, modality masks and, for frozen encoders, cached features;
+    with soft=True also the soft targets (data.soft_target_matrices; a
+    unimodal head's own CH-SIMS label, where given, stays one-hot).
 
     An image that is missing or unreadable is dropped (the item counts as
     text-only) with a warning naming the item; nothing else is guessed.
@@ -179,6 +187,20 @@ def build_table(
         text_labels=torch.from_numpy(text_labels),
         image_labels=torch.from_numpy(image_labels),
     )
+    if soft:
+        fused = soft_target_matrices(records, schema, labels)
+        table.soft_labels = {key: torch.from_numpy(value) for key, value in fused.items()}
+        for attribute, own in (("text_soft_labels", own_text), ("image_soft_labels", own_image)):
+            setattr(
+                table,
+                attribute,
+                {
+                    key: torch.from_numpy(
+                        np.where((own[:, column] >= 0)[:, None], one_hot(own[:, column], n), fused[key])
+                    )
+                    for column, (key, n) in enumerate(schema)
+                },
+            )
 
     if encoders.text_featurizer is not None:
         rows = np.flatnonzero(has_text)
@@ -245,6 +267,10 @@ def make_batch(table: InputTable, index: torch.Tensor, encoders: Encoders) -> Ba
         text_labels=table.text_labels[index],
         image_labels=table.image_labels[index],
     )
+    if table.soft_labels is not None:
+        batch.soft_labels = {key: value[index] for key, value in table.soft_labels.items()}
+        batch.text_soft_labels = {key: value[index] for key, value in table.text_soft_labels.items()}
+        batch.image_soft_labels = {key: value[index] for key, value in table.image_soft_labels.items()}
     if table.text_features is not None:
         batch.text_features = table.text_features[index]
     elif encoders.trains_text and bool(has_text.any()):

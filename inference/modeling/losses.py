@@ -1,6 +1,8 @@
-"""Losses: masked, class-weighted cross-entropy and two auxiliary losses.
+"""Losses: masked, class-weighted cross-entropy (against gold labels or
+against label distributions) and two auxiliary losses.
 
 Labels are int64 with -1 for "no gold label"; such entries add nothing.
+Soft targets are (B, n_labels) distributions; a zero row adds nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +37,28 @@ def masked_cross_entropy(
     if weight is None:
         return losses.mean()
     row_weights = weight[selected]
+    return (losses * row_weights).sum() / row_weights.sum()
+
+
+def soft_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy against target distributions (issue 14.4):
+
+        l_i = -sum_c t_ic log softmax(z_i)_c,   r_i = sum_c w_c t_ic (1 without weights)
+        L = sum_i r_i l_i / sum_i r_i   over rows where mask is True and t_i has mass
+
+    For one-hot targets this is masked_cross_entropy exactly (r_i = w of
+    the label). logits and targets (B, n_labels); 0 (still part of the
+    graph) when no row counts."""
+    keep = mask & (targets.sum(dim=1) > 0)
+    if not bool(keep.any()):
+        return logits.sum() * 0.0
+    selected = targets[keep].to(logits.dtype)
+    losses = -(selected * F.log_softmax(logits[keep], dim=-1)).sum(dim=1)
+    if weight is None:
+        return losses.mean()
+    row_weights = selected @ weight.to(logits.dtype)
     return (losses * row_weights).sum() / row_weights.sum()
 
 
@@ -107,6 +131,8 @@ def total_loss(
     image heads next to it (004 eq. 5-7): a pair trains all three heads, an
     item with only text (only an image) trains its own head only. Unimodal
     heads learn from text_labels / image_labels, which fall back to labels.
+    A batch with soft_labels (targets="soft") uses soft_cross_entropy
+    against them instead; the auxiliary losses keep the hard labels.
     Plus, when weighted > 0, MACL over text, image and fused vectors and the
     common-space loss, each averaged over the tasks where it is defined.
     """
@@ -123,18 +149,21 @@ def total_loss(
 
     for branch, branch_logits in output.logits.items():
         if branch == "fused":
-            rows, labels, alpha = route == ROUTE_FUSED, batch.labels, 1.0
+            rows, labels, soft, alpha = route == ROUTE_FUSED, batch.labels, batch.soft_labels, 1.0
         elif branch == "text":
-            rows, labels = has_text, batch.text_labels
+            rows, labels, soft = has_text, batch.text_labels, batch.text_soft_labels
             alpha = 1.0 if single_modality else loss_config.unimodal_weight
         else:
-            rows, labels = has_image, batch.image_labels
+            rows, labels, soft = has_image, batch.image_labels, batch.image_soft_labels
             alpha = 1.0 if single_modality else loss_config.unimodal_weight
         if alpha == 0:
             continue
         for column, task in enumerate(task_keys):
             weight = class_weights.get(task) if class_weights else None
-            add(masked_cross_entropy(branch_logits[task], labels[:, column], rows, weight), alpha)
+            if soft is not None:
+                add(soft_cross_entropy(branch_logits[task], soft[task], rows, weight), alpha)
+            else:
+                add(masked_cross_entropy(branch_logits[task], labels[:, column], rows, weight), alpha)
 
     if loss_config.contrastive_weight > 0:
         terms = []

@@ -38,6 +38,8 @@ class Batch:
     text only) or pixels (n_with_image, 3, S, S).
     labels, text_labels, image_labels: (B, n_tasks) int64, -1 for unknown;
     text_labels / image_labels already fall back to labels.
+    soft_labels, text_soft_labels, image_soft_labels: soft-label training
+    only, {task: (B, n_labels)} target distributions (zero rows: none).
     """
 
     has_text: torch.Tensor
@@ -49,6 +51,9 @@ class Batch:
     labels: torch.Tensor | None = None
     text_labels: torch.Tensor | None = None
     image_labels: torch.Tensor | None = None
+    soft_labels: dict[str, torch.Tensor] | None = None
+    text_soft_labels: dict[str, torch.Tensor] | None = None
+    image_soft_labels: dict[str, torch.Tensor] | None = None
 
     def to(self, device: torch.device) -> Batch:
         moved = {}

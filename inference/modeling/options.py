@@ -191,6 +191,15 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         bool,
         "Text-only and image-only heads beside the fused one (items missing a modality).",
     ),
+    OptionSpec(
+        "targets",
+        str,
+        "What the loss compares predictions with: each item's gold label, or its label distribution "
+        "(the gold strategy's posterior, else the share of annotators' votes per label; adjudicated or "
+        "imported gold counts as certain). Test scores and calibration are measured on gold labels either way.",
+        label="Training targets",
+        choices=(("hard", "gold labels (hard)"), ("soft", "label distributions (soft)")),
+    ),
     OptionSpec("class_weights", bool, "Weight rare classes up in the loss.", group="losses"),
     OptionSpec(
         "contrastive_weight",

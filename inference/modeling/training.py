@@ -142,12 +142,22 @@ def train(
     phase_started = time.perf_counter()
     tables = {
         split: build_table(
-            split_records_, schema, encoders, cache, warnings=warnings, should_stop=should_stop, on_encode=on_encode
+            split_records_,
+            schema,
+            encoders,
+            cache,
+            warnings=warnings,
+            should_stop=should_stop,
+            on_encode=on_encode,
+            # Only training learns from distributions; dev and test are scored on gold labels.
+            soft=config.targets == "soft" and split == "train",
         )
         for split, split_records_ in splits.items()
     }
     encoded = {modality: sum(table.encoded[modality] for table in tables.values()) for modality in ("text", "image")}
     timings["encoding"] = time.perf_counter() - phase_started
+    if config.targets == "soft" and not any(record.soft_labels for record in splits["train"]):
+        warnings.append("soft targets: no training item has a label distribution, so every item trained one-hot")
     tables["train"] = _trainable_rows(tables["train"])
     counts["used_for_training"] = len(tables["train"])
     if len(tables["train"]) == 0:
@@ -405,13 +415,21 @@ def _optimizer(net: AffectNet, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 def _trainable_rows(table: InputTable) -> InputTable:
-    """Rows with a usable modality and at least one known label."""
+    """Rows with a usable modality and at least one known label (or, for
+    soft targets, a target distribution)."""
     usable = table.has_text | table.has_image
     labelled = (table.labels >= 0).any(1) | (table.text_labels >= 0).any(1) | (table.image_labels >= 0).any(1)
+    if table.soft_labels is not None:
+        for targets in table.soft_labels.values():
+            labelled |= targets.sum(1) > 0
     rows = torch.nonzero(usable & labelled, as_tuple=True)[0]
     if len(rows) == len(table):
         return table
     pick = rows.tolist()
+
+    def soft(targets: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
+        return None if targets is None else {key: value[rows] for key, value in targets.items()}
+
     return InputTable(
         ids=[table.ids[row] for row in pick],
         texts=[table.texts[row] for row in pick],
@@ -424,6 +442,9 @@ def _trainable_rows(table: InputTable) -> InputTable:
         text_features=table.text_features[rows] if table.text_features is not None else None,
         image_features=table.image_features[rows] if table.image_features is not None else None,
         encoded=table.encoded,
+        soft_labels=soft(table.soft_labels),
+        text_soft_labels=soft(table.text_soft_labels),
+        image_soft_labels=soft(table.image_soft_labels),
     )
 
 

@@ -215,7 +215,13 @@ def execute_training_run(*, run: TrainingRun, report: Callable[[str], None] | No
         model_files.ensure_local_weights(run.config)
         config = TrainConfig.from_dict(run.config)
         reading_started = time.perf_counter()
-        records = retry_db(selectors.list_training_records, run.project, schema, what="reading the labelled items")
+        records = retry_db(
+            selectors.list_training_records,
+            run.project,
+            schema,
+            targets=config.targets,
+            what="reading the labelled items",
+        )
         timings = {"reading": time.perf_counter() - reading_started}
         progress._update(phase=f"reading {len(records)} labelled items")
         result = train(

@@ -21,6 +21,7 @@ from inference.modeling.config import (
     MODALITIES,
     POOLINGS,
     RECIPES,
+    TARGETS,
     TEXT_FIELDS,
     LossConfig,
     TrainConfig,
@@ -71,6 +72,7 @@ def test_choices_and_bounds_are_ones_train_config_accepts():
         "recipe": RECIPES,
         "pooling": POOLINGS,
         "text_fields": TEXT_FIELDS,
+        "targets": TARGETS,
     }
     for spec in TRAIN_OPTIONS:
         for value in spec.choice_values:

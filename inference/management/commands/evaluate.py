@@ -1,6 +1,7 @@
 """manage.py evaluate RUN_ID
 
-Prints a training run's status, configuration summary and test metrics per
+Prints a training run's status, configuration summary, training targets
+(hard or soft) and test metrics per
 task (precision, recall, macro-F1, weighted-F1, accuracy, confusion) as JSON,
 with each task's calibration: the temperature fitted on the dev split and
 the test split's expected calibration error (15 bins) before and after
@@ -14,6 +15,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.models import RunStatus, TrainingRun
+from inference.selectors import targets_of
 from inference.services.options import describe_config
 
 CALIBRATION_KEYS = ("temperature", "fitted", "dev_items", "test_items", "n_bins", "ece_before", "ece_after", "note")
@@ -39,6 +41,7 @@ class Command(BaseCommand):
             "project": run.project.slug,
             "name": run.name,
             "summary": describe_config(run.config),
+            "targets": targets_of(run.config),
             "best_epoch": run.best_epoch,
             "test_metrics": {task: {k: m.get(k) for k in keys} for task, m in run.test_metrics.items()},
             "dev_metrics": {
