@@ -18,7 +18,8 @@ Every metric that is undefined for the data (analysis.metrics.UndefinedMetric)
 becomes a reason shown in place of the number, never an exception.
 
 One module per group of pages: agreement.py (agreement, confusion),
-labels.py (distribution, keywords), annotators.py, modalities.py; the
+labels.py (distribution, keywords), annotators.py, modalities.py,
+anchoring.py (the suggestions' anchoring experiment); the
 helpers they share are in common.py.
 """
 
@@ -35,6 +36,7 @@ from annotator.models import Annotation, Item, Project
 from .. import selectors as sel
 from ..selectors import DashboardFilters
 from .agreement import build_agreement, build_confusion
+from .anchoring import build_anchoring
 from .annotators import build_annotators
 from .labels import build_distribution, build_keywords
 from .modalities import build_modalities
@@ -52,6 +54,7 @@ PAGES: dict[str, str] = {
     "keywords": "Keywords",
     "annotators": "Annotators",
     "modalities": "Modalities",
+    "anchoring": "Anchoring",
 }
 
 
@@ -97,4 +100,5 @@ BUILDERS: dict[str, Callable[[Project, DashboardFilters], dict[str, Any]]] = {
     "keywords": build_keywords,
     "annotators": build_annotators,
     "modalities": build_modalities,
+    "anchoring": build_anchoring,
 }
