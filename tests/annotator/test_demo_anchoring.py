@@ -94,3 +94,28 @@ def test_seed_demo_without_a_suggestion_provider_runs_no_experiment(logins_file)
     project = Project.objects.get(slug=demo_service.DEMO_SLUG)
     assert not project.show_suggestions and project.suggestion_share == 1.0
     assert not Annotation.objects.exclude(suggestion_arm="").exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_models_pages_show_the_simulated_run(logins_file, client):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from inference.models import PredictionRun
+
+    call_command("seed_demo", items=12, stdout=io.StringIO())
+    client.force_login(get_user_model().objects.get(username=demo_service.LEAD))
+    run = PredictionRun.objects.get()
+    slug = demo_service.DEMO_SLUG
+    pages = [
+        reverse("inference:run-list", args=[slug]),
+        reverse("inference:run-detail", args=[slug, run.training_run_id]),
+        reverse("inference:model-vs-annotators", args=[slug]),
+        reverse("inference:prediction-detail", args=[slug, run.pk]),
+        reverse("analysis:anchoring", args=[slug]),
+        reverse("annotator:item-annotate", args=[slug]),
+    ]
+    for page in pages:
+        response = client.get(page, follow=True)  # a finished prediction run's page is its training run's
+        assert response.status_code == 200, page
+    assert "no model was trained" in client.get(pages[0]).content.decode()
