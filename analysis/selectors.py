@@ -394,10 +394,13 @@ def get_suggestion_counts(project: Project, filters: DashboardFilters) -> dict[i
 
     Grouped in the database by (annotator, suggestion_accepted): the number of
     distinct dicts is tiny, so this returns a handful of rows at any size.
+    The anchoring experiment's hidden arm is left out: it was shown nothing
+    (its suggestion_accepted says whether the label matched unseen).
     """
     rows = (
         _annotation_queryset(project, filters)
         .exclude(suggestion_accepted={})
+        .exclude(suggestion_arm=Annotation.SuggestionArm.HIDDEN)
         .order_by()
         .values_list("annotator_id", "suggestion_accepted")
         .annotate(n=Count("id"))

@@ -170,3 +170,15 @@ def test_the_api_answers_the_comparison(api, lead, outsider, project):
     assert api.get(path + "?date_from=").status_code == 400
     api.force_authenticate(outsider)
     assert api.get(path).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_annotators_page_counts_only_suggestions_that_were_shown(project):
+    from analysis.dashboards.annotators import build_annotators
+
+    rows = make_anchoring_project(project, pull=0.5)
+    people = build_annotators(project, DashboardFilters())["data"]["annotators"]
+    for person in people:
+        mine = [r for r in rows if r["annotator_id"] == person["id"] and r["suggestion_arm"] == "shown"]
+        assert person["suggestions_shown"] == 3 * len(mine)
+        assert person["suggestions_kept"] == sum(v for r in mine for v in r["suggestion_accepted"].values())

@@ -138,6 +138,20 @@ def test_the_server_records_the_hidden_arm_and_the_run_it_would_have_shown(api, 
     assert annotation.suggestion_accepted == {"desire": True, "sentiment": False, "emotion": True}
 
 
+def test_the_lead_sees_which_annotations_had_the_suggestions_withheld(api, client, lead, annotator, project):
+    (item,) = make_items(project, 1)
+    make_suggestions(project, {item: 1.0})
+    project = _experiment(project, ALL_HIDDEN)
+    api.force_authenticate(annotator)
+    assert _submit(api, project, _next(api, project)["item"]["id"]).status_code == 201
+    api.force_authenticate(lead)
+    record = api.get(reverse("api:item-detail", args=[project.slug, item.pk])).json()
+    assert [v["suggestion_arm"] for v in record["annotations"]] == ["hidden"]
+    client.force_login(lead)
+    html = client.get(reverse("annotator:item-detail", args=[project.slug, item.pk])).content.decode()
+    assert ">withheld</span>" in html
+
+
 def test_the_shown_arm_is_recorded_with_the_run_the_page_showed(api, annotator, project):
     (item,) = make_items(project, 1)
     run = make_suggestions(project, {item: 1.0})
