@@ -80,10 +80,24 @@ def _points(value: float | None) -> str:
     return "undefined" if value is None else f"{value * 100:+.1f}"
 
 
-def headline(pooled: ArmComparison | None, reason: str | None) -> str:
+def headline(pooled: ArmComparison | None, reason: str | None, time: ArmComparison | None = None) -> str:
     """The page's answer in one or two plain sentences (plain text; the template escapes it)."""
     if pooled is None:
         return f"Not measurable yet: {reason}."
+    return _pull(pooled) + _speed(time)
+
+
+def _speed(time: ArmComparison | None) -> str:
+    if time is None or not (time.high < 0 or time.low > 0):
+        return ""
+    faster = "faster" if time.difference < 0 else "slower"
+    return (
+        f" With suggestions they were {faster}: a median of {time.shown:.1f} s per item against "
+        f"{time.hidden:.1f} s ({time.difference:+.1f} s, 95% interval {time.low:+.1f} to {time.high:+.1f})."
+    )
+
+
+def _pull(pooled: ArmComparison) -> str:
     a, b = pooled.shown, pooled.hidden
     effect = (
         f"with the suggestion shown, annotators chose the model's label in {a:.0%} of votes, against {b:.0%} "
@@ -241,7 +255,7 @@ def build_anchoring(project: Project, filters: DashboardFilters) -> dict[str, An
     return payload(
         PAGE,
         data={
-            "headline": headline(*pooled),
+            "headline": headline(*pooled, time[0]),
             "share": project.suggestion_share,
             "running": bool(project.show_suggestions and project.suggestion_share < 1),
             "n_shown": int(shown.sum()),

@@ -112,6 +112,7 @@ def test_a_known_pull_towards_the_model_shows_as_a_positive_effect(project):
     # Shown pairs were built 1.5 s faster.
     seconds = payload["data"]["seconds_per_item"]
     assert seconds["difference"] < 0 and seconds["ci_low"] <= seconds["difference"] <= seconds["ci_high"]
+    assert "With suggestions they were faster" in payload["data"]["headline"]
 
 
 @pytest.mark.django_db
