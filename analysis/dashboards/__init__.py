@@ -76,10 +76,13 @@ def get_dashboard(*, project: Project, page: str, filters: DashboardFilters) -> 
 
 
 def dashboard_cache_key(*, project: Project, page: str, filters: DashboardFilters) -> str:
-    """Cache key: project, page, votes version (gold version too where stored gold is read) and filters."""
+    """Cache key: project, page, votes version (gold version too where stored gold is read; the
+    experiment's settings on the anchoring page) and filters."""
     version = sel.get_votes_version(project)
     if page in ("distribution", "keywords"):
         version += "|" + sel.get_gold_version(project)
+    if page == "anchoring":  # its notes say whether the experiment runs now
+        version += f"|{project.show_suggestions}:{project.suggestion_share}"
     digest = hashlib.sha1(f"{version}|{filters.as_query()}".encode()).hexdigest()
     return f"analysis:{PAYLOAD_VERSION}:{project.pk}:{page}:{digest}"
 

@@ -183,3 +183,16 @@ def test_the_annotators_page_counts_only_suggestions_that_were_shown(project):
         mine = [r for r in rows if r["annotator_id"] == person["id"] and r["suggestion_arm"] == "shown"]
         assert person["suggestions_shown"] == 3 * len(mine)
         assert person["suggestions_kept"] == sum(v for r in mine for v in r["suggestion_accepted"].values())
+
+
+@pytest.mark.django_db
+def test_changing_the_share_refreshes_the_cached_page(project):
+    from analysis import dashboards
+
+    make_anchoring_project(project, pull=0.5, n_items=12)
+    first = dashboards.get_dashboard(project=project, page="anchoring", filters=DashboardFilters())
+    assert first["data"]["running"] and first["data"]["share"] == 0.5
+    project.suggestion_share = 1.0
+    project.save()
+    again = dashboards.get_dashboard(project=project, page="anchoring", filters=DashboardFilters())
+    assert not again["data"]["running"] and "not running now" in again["notes"][0]
