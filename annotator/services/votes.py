@@ -139,10 +139,12 @@ def _suggestion_outcome(
     suggested = suggestions.get_provider().label_ids_for_item(project=project, run_id=run_id, item_id=item.pk)
     if suggested is None:
         raise DomainError("That suggestion run does not belong to this project.", field="suggestion_run")
-    accepted = {
-        key: label.id == suggested[label.task_id] for key, label in chosen.items() if label.task_id in suggested
-    }
-    return run_id, accepted
+    return run_id, _accepted(chosen, suggested)
+
+
+def _accepted(chosen: dict[str, LabelSpec], suggested: dict[int, int]) -> dict[str, bool]:
+    """{task key: the chosen label is the suggested one}, for the tasks the run suggested."""
+    return {key: label.id == suggested[label.task_id] for key, label in chosen.items() if label.task_id in suggested}
 
 
 # --------------------------------------------------------------------------
@@ -403,7 +405,14 @@ def edit_annotation(
     Vote.objects.bulk_update(changed, ["label"])
     Vote.objects.filter(pk__in=[v.pk for v in votes.values()]).delete()  # optional tasks cleared
     annotation.inference_order = order
-    annotation.save(update_fields=["inference_order", "updated_at"])
+    if annotation.suggestion_run_id is not None:
+        # Kept means the label is the suggestion's now: the dashboards count the labels as edited.
+        suggested = suggestions.get_provider().label_ids_for_item(
+            project=project, run_id=annotation.suggestion_run_id, item_id=item.pk
+        )
+        if suggested is not None:
+            annotation.suggestion_accepted = _accepted(chosen, suggested)
+    annotation.save(update_fields=["inference_order", "suggestion_accepted", "updated_at"])
     AnnotationEdit.objects.create(annotation=annotation, editor=editor, old=old, new=new)
     if annotation.round == Round.MULTIMODAL:
         recompute_gold(item_ids=[item.pk], project=project)

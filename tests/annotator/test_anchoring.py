@@ -165,6 +165,22 @@ def test_the_shown_arm_is_recorded_with_the_run_the_page_showed(api, annotator, 
     assert annotation.suggestion_accepted == {"desire": True, "sentiment": True, "emotion": True}
 
 
+def test_an_edit_updates_whether_the_label_matches_the_suggestion(api, annotator, project):
+    from annotator.services.votes import edit_annotation
+
+    (item,) = make_items(project, 1)
+    make_suggestions(project, {item: 1.0})
+    project = _experiment(project, ALL_HIDDEN)
+    api.force_authenticate(annotator)
+    assert _submit(api, project, _next(api, project)["item"]["id"]).status_code == 201
+    annotation = Annotation.objects.get()
+    assert annotation.suggestion_accepted == {"desire": True, "sentiment": True, "emotion": True}
+    edit_annotation(annotation=annotation, editor=annotator, labels={**MSED_LABELS, "sentiment": "negative"})
+    annotation.refresh_from_db()
+    assert annotation.suggestion_accepted == {"desire": True, "sentiment": False, "emotion": True}
+    assert annotation.suggestion_arm == "hidden"
+
+
 def test_without_the_experiment_the_arm_stays_blank(api, annotator, project):
     (item,) = make_items(project, 1)
     run = make_suggestions(project, {item: 1.0})
