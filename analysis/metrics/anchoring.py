@@ -26,6 +26,14 @@ import numpy as np
 
 from analysis.label_matrix import UndefinedMetric
 
+from .agreement import (
+    fleiss_kappa_from_counts,
+    gwet_ac1_from_counts,
+    krippendorff_alpha_from_counts,
+    percent_agreement_from_counts,
+)
+from .bootstrap import bootstrap_replicates_from_counts
+
 # Bootstrap replicates are drawn in blocks of about this many indices, so
 # memory stays bounded on large arms.
 _BLOCK = 4_000_000
@@ -53,27 +61,58 @@ class ChiSquare(NamedTuple):
     low_expected: int  # cells with an expected count below 5 (the approximation is then rough)
 
 
-def _reduce(values: np.ndarray, statistic: str) -> Callable[[np.ndarray], np.ndarray]:
-    """A function of (replicates, n) index blocks giving the statistic per replicate."""
+_AGREEMENT = {
+    "percent": percent_agreement_from_counts,
+    "fleiss": fleiss_kappa_from_counts,
+    "alpha": krippendorff_alpha_from_counts,
+    "ac1": gwet_ac1_from_counts,
+}
+_ON_VALUES = ("mean", "median")
+
+
+def _weighted(distinct: np.ndarray, weights: np.ndarray, statistic: str, n: int) -> np.ndarray:
+    """Mean or median per row of `weights` (draws of each distinct value, rows summing to n)."""
     if statistic == "mean":
-        return lambda index: values[index].mean(axis=1)
-    if statistic == "median":
-        return lambda index: np.median(values[index], axis=1)
-    raise ValueError(f"unknown statistic {statistic!r}; use 'mean', 'median' or a function")
+        return weights @ distinct / n
+    cumulative = weights.cumsum(axis=1)
+    # np.median's middle ranks (1-based): (n+1)//2 and n//2 + 1, the same rank when n is odd.
+    low = (cumulative >= (n + 1) // 2).argmax(axis=1)
+    high = (cumulative >= n // 2 + 1).argmax(axis=1)
+    return (distinct[low] + distinct[high]) / 2
 
 
 def _replicates(units: np.ndarray, statistic: str | Callable[[np.ndarray], float], n_boot: int, rng) -> np.ndarray:
-    """The statistic on n_boot resamples (with replacement) of `units`' first axis; NaN where undefined."""
+    """The statistic on n_boot resamples (with replacement) of `units`' first axis; NaN where undefined.
+
+    Agreement statistics resample count rows through the agreement bootstrap
+    (analysis.metrics.bootstrap). A mean or median of values with few
+    distinct values (shares are 0/1; times can be rounded) draws how often
+    each distinct value is picked, Multinomial(n, frequency / n), which has
+    the distribution of resampling indices; otherwise indices are drawn, in
+    blocks that bound the memory.
+    """
     n = units.shape[0]
+    if isinstance(statistic, str) and statistic in _AGREEMENT:
+        return bootstrap_replicates_from_counts(units, statistic, n_boot=n_boot, rng=rng)
+    out = np.full(n_boot, np.nan)
     if isinstance(statistic, str):
-        reduce = _reduce(units, statistic)
-        out = np.empty(n_boot)
-        block = max(1, _BLOCK // max(n, 1))
+        if statistic not in _ON_VALUES:
+            raise ValueError(f"unknown statistic {statistic!r}; use {', '.join([*_ON_VALUES, *_AGREEMENT])}")
+        values = units.astype(np.float64)
+        distinct, frequency = np.unique(values, return_counts=True)
+        if distinct.size * 8 <= n:
+            block = max(1, _BLOCK // distinct.size)
+            for start in range(0, n_boot, block):
+                size = min(block, n_boot - start)
+                weights = rng.multinomial(n, frequency / n, size=size)
+                out[start : start + size] = _weighted(distinct, weights, statistic, n)
+            return out
+        reduce = np.mean if statistic == "mean" else np.median
+        block = max(1, _BLOCK // n)
         for start in range(0, n_boot, block):
             size = min(block, n_boot - start)
-            out[start : start + size] = reduce(rng.integers(0, n, size=(size, n)))
+            out[start : start + size] = reduce(values[rng.integers(0, n, size=(size, n))], axis=1)
         return out
-    out = np.full(n_boot, np.nan)
     for b in range(n_boot):
         try:
             out[b] = statistic(units[rng.integers(0, n, size=n)])
@@ -90,7 +129,9 @@ def _point(units: np.ndarray, statistic: str | Callable[[np.ndarray], float], ar
     if statistic == "median":
         return float(np.median(units))
     if isinstance(statistic, str):
-        _reduce(units, statistic)  # raises for an unknown name
+        if statistic not in _AGREEMENT:
+            raise ValueError(f"unknown statistic {statistic!r}; use {', '.join([*_ON_VALUES, *_AGREEMENT])}")
+        return float(_AGREEMENT[statistic](units))
     return float(statistic(units))
 
 
@@ -105,11 +146,12 @@ def compare_arms(
 ) -> ArmComparison:
     """The statistic in each arm and the bootstrap interval of shown - hidden.
 
-    shown, hidden: arrays whose first axis is the unit resampled (e.g. (n,)
-    0/1 values for a share, (n,) durations, (n_items, k) vote counts).
-    statistic: "mean", "median", or a function of such an array returning a
-    float (it may raise UndefinedMetric: that replicate is left out and
-    counted in n_undefined). Raises UndefinedMetric when either arm is empty
+    shown, hidden: arrays whose first axis is the unit resampled: (n,) values
+    for "mean" and "median" (0/1 for a share, durations), (n_items, k) vote
+    counts for the agreement statistics "percent", "fleiss", "alpha" and
+    "ac1"; or a function of such an array returning a float (it may raise
+    UndefinedMetric). Replicates where the statistic is undefined in an arm
+    are left out and counted in n_undefined. Raises UndefinedMetric when either arm is empty
     or the statistic is undefined on the full data. A fixed `seed` gives
     identical results.
     """

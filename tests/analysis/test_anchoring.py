@@ -71,6 +71,28 @@ def test_compare_arms_takes_a_statistic_over_items_and_says_when_an_arm_is_empty
         compare_arms(np.ones(3), np.ones(0))
 
 
+def test_the_fast_resampling_paths_match_resampling_indices():
+    """Shares, medians of few distinct values and kappas draw how often each
+    distinct value (or count row) is picked; resampling indices through a
+    function gives the same intervals up to Monte Carlo noise."""
+    rng = np.random.default_rng(5)
+    shares = (rng.random(4000) < 0.6, rng.random(3000) < 0.5)
+    times = (rng.integers(30, 90, 3001) / 10, rng.integers(35, 95, 2500) / 10)  # odd and even n
+    rows = np.zeros((600, 3), dtype=np.int64)
+    np.add.at(rows, (np.repeat(np.arange(600), 3), rng.integers(0, 3, 1800)), 1)
+    cases = [
+        (shares, "mean", lambda u: float(u.mean())),
+        (times, "median", lambda u: float(np.median(u))),
+        ((rows[:300], rows[300:]), "fleiss", fleiss_kappa_from_counts),
+    ]
+    for (a, b), name, function in cases:
+        fast = compare_arms(a, b, name, n_boot=1000, seed=2)
+        slow = compare_arms(a, b, function, n_boot=1000, seed=3)
+        assert fast.difference == pytest.approx(slow.difference)
+        width = slow.high - slow.low
+        assert abs(fast.low - slow.low) < 0.15 * width and abs(fast.high - slow.high) < 0.15 * width, name
+
+
 def test_cohens_h_of_equal_shares_is_zero_and_grows_with_the_gap():
     assert cohens_h(0.4, 0.4) == 0
     assert 0 < cohens_h(0.5, 0.4) < cohens_h(0.8, 0.4)
