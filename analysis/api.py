@@ -250,6 +250,65 @@ class ModalitiesOut(DashboardOut):
     tasks = ModalityTaskOut(many=True, required=False)
 
 
+class ArmComparisonOut(serializers.Serializer):
+    shown = serializers.FloatField(allow_null=True, help_text="The measure in the arm shown suggestions.")
+    hidden = serializers.FloatField(allow_null=True, help_text="The measure in the arm not shown them.")
+    difference = serializers.FloatField(allow_null=True, help_text="shown - hidden.")
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    n_shown = serializers.IntegerField(required=False, help_text="Units (annotations, or items for kappa) in the arm.")
+    n_hidden = serializers.IntegerField(required=False)
+    reason = serializers.CharField(allow_null=True, help_text="Why the comparison is undefined (values null).")
+
+
+class ChiSquareOut(serializers.Serializer):
+    statistic = serializers.FloatField()
+    dof = serializers.IntegerField()
+    p_value = serializers.FloatField()
+    cramers_v = serializers.FloatField()
+    n = serializers.IntegerField()
+    low_expected = serializers.IntegerField(help_text="Cells expecting fewer than 5 votes (p is then rough).")
+
+
+class ArmCountsOut(serializers.Serializer):
+    shown = serializers.ListField(child=serializers.IntegerField())
+    hidden = serializers.ListField(child=serializers.IntegerField())
+
+
+class AnchoringTaskOut(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    labels = serializers.ListField(child=serializers.CharField())
+    model_agreement = ArmComparisonOut(help_text="Share of votes equal to the model's suggestion.")
+    fleiss = ArmComparisonOut(help_text="Fleiss' kappa among the annotators of each arm.")
+    counts = ArmCountsOut(help_text="Votes per label in each arm.")
+    chi_square = ChiSquareOut(allow_null=True, help_text="Test of independence arm x label.")
+    chi_square_reason = serializers.CharField(allow_null=True)
+
+
+class AnchoringAnnotatorOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    model_agreement = ArmComparisonOut()
+
+
+class AnchoringOut(DashboardOut):
+    headline = serializers.CharField(required=False, help_text="The answer in plain words, with the effect size.")
+    share = serializers.FloatField(required=False, help_text="The project's share of pairs shown suggestions now.")
+    running = serializers.BooleanField(required=False)
+    n_shown = serializers.IntegerField(required=False, help_text="Annotations in the shown arm.")
+    n_hidden = serializers.IntegerField(required=False)
+    n_boot = serializers.IntegerField(required=False)
+    level = serializers.FloatField(required=False)
+    seed = serializers.IntegerField(required=False)
+    model_agreement = ArmComparisonOut(required=False, help_text="All tasks' votes pooled.")
+    cohens_h = serializers.FloatField(required=False, allow_null=True)
+    seconds_per_item = ArmComparisonOut(required=False, help_text="Median seconds per annotation.")
+    kept_all = ArmComparisonOut(required=False, help_text="Share of annotations that kept every suggestion.")
+    tasks = AnchoringTaskOut(many=True, required=False)
+    annotators = AnchoringAnnotatorOut(many=True, required=False)
+
+
 # ---------------------------------------------------------------------------
 # Views
 
@@ -343,3 +402,15 @@ class AnnotatorsAPI(DashboardAPI):
 )
 class ModalitiesAPI(DashboardAPI):
     page, output = "modalities", ModalitiesOut
+
+
+@_documented(
+    "anchoring",
+    AnchoringOut,
+    "The anchoring experiment: suggestions shown vs hidden (leads)",
+    "Per task: agreement with the model's suggestion, Fleiss' kappa among annotators and the label distribution "
+    f"(chi-square test) in the arm shown suggestions and the arm not shown them; median time per item and the "
+    f"share of annotations keeping every suggestion; each difference with a {N_BOOT}-resample bootstrap 95% interval.",
+)
+class AnchoringAPI(DashboardAPI):
+    page, output = "anchoring", AnchoringOut

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from annotator.models import Annotation, AnnotationEdit, Gold, Item, Membership, Project, Vote
@@ -393,10 +394,13 @@ def get_suggestion_counts(project: Project, filters: DashboardFilters) -> dict[i
 
     Grouped in the database by (annotator, suggestion_accepted): the number of
     distinct dicts is tiny, so this returns a handful of rows at any size.
+    The anchoring experiment's hidden arm is left out: it was shown nothing
+    (its suggestion_accepted says whether the label matched unseen).
     """
     rows = (
         _annotation_queryset(project, filters)
         .exclude(suggestion_accepted={})
+        .exclude(suggestion_arm=Annotation.SuggestionArm.HIDDEN)
         .order_by()
         .values_list("annotator_id", "suggestion_accepted")
         .annotate(n=Count("id"))
@@ -411,6 +415,78 @@ def get_suggestion_counts(project: Project, filters: DashboardFilters) -> dict[i
             cell = result.setdefault(annotator_id, {}).setdefault(task_key, [0, 0])
             cell[0] += n if kept else 0
             cell[1] += n
+    return result
+
+
+@dataclass
+class ArmAnnotations:
+    """The anchoring experiment's annotations (multimodal round, arm recorded;
+    annotator.anchoring), one entry per annotation, sorted by id: whether
+    its arm was shown suggestions, its item, annotator and duration in ms (-1
+    when not recorded), and per task the label position (-1 = no vote) and
+    whether it equals the suggestion of the recorded run (1 yes, 0 no, -1
+    no suggestion known, from Annotation.suggestion_accepted)."""
+
+    shown: np.ndarray
+    item_ids: np.ndarray
+    annotator_ids: np.ndarray
+    duration_ms: np.ndarray
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+    agrees: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.shown.size)
+
+
+def get_arm_annotations(project: Project, filters: DashboardFilters, *, tasks: Sequence[TaskSpec]) -> ArmAnnotations:
+    """Annotations of both arms of the anchoring experiment that the filters
+    keep (the round filter does not apply: the experiment runs in the
+    multimodal round). Two queries: the annotations, with the arm and each
+    task's agreement decoded in the database, then their votes."""
+    qs = _annotation_queryset(project, filters, round=Annotation.Round.MULTIMODAL).exclude(suggestion_arm="")
+    codes = {"shown": Case(When(suggestion_arm="shown", then=Value(1)), default=Value(0), output_field=IntegerField())}
+    for t, task in enumerate(tasks):
+        # KeyTransform takes the key as data: a task key with "__" is no lookup path.
+        qs = qs.alias(**{f"accepted_{t}": KeyTransform(task.key, "suggestion_accepted")})
+        codes[f"agrees_{t}"] = Case(
+            When(**{f"accepted_{t}": True}, then=Value(1)),
+            When(**{f"accepted_{t}": False}, then=Value(0)),
+            default=Value(-1),
+            output_field=IntegerField(),
+        )
+    item_max, user_max = max_ids()
+    columns = fetch_columns(
+        qs.annotate(**codes),
+        [
+            Column("id"),
+            Column("item_id", 0, item_max),
+            Column("annotator_id", 0, user_max),
+            Column("duration_ms", -1, 86_400_000),
+            Column("shown", 0, 1),
+            *(Column(f"agrees_{t}", -1, 1) for t in range(len(tasks))),
+        ],
+    )
+    order = np.argsort(columns[0], kind="stable")
+    ids, item, annotator, duration, shown, *agrees = (c[order] for c in columns)
+    result = ArmAnnotations(
+        shown.astype(bool),
+        item,
+        annotator,
+        duration,
+        labels={task.key: np.full(ids.size, -1, dtype=np.int16) for task in tasks},
+        agrees={task.key: a.astype(np.int8) for task, a in zip(tasks, agrees)},
+    )
+    if ids.size == 0:
+        return result
+    votes = Vote.objects.filter(annotation_id__in=qs.values("id"), task_id__in=[t.id for t in tasks])
+    annotation_id, label_id = fetch_columns(votes, [Column("annotation_id"), Column("label_id")])
+    row = np.searchsorted(ids, annotation_id)
+    for task in tasks:
+        # label id -> its position in the task's label list, through the ids sorted.
+        ids_of_task = np.asarray(task.label_ids, dtype=np.int64)
+        by_id = np.argsort(ids_of_task)
+        of_task = np.isin(label_id, ids_of_task)
+        result.labels[task.key][row[of_task]] = by_id[np.searchsorted(ids_of_task[by_id], label_id[of_task])]
     return result
 
 

@@ -87,3 +87,8 @@ def annotators(request, project):
 @project_view(role=Membership.Role.LEAD)
 def modalities(request, project):
     return _dashboard(request, project, "modalities")
+
+
+@project_view(role=Membership.Role.LEAD)
+def anchoring(request, project):
+    return _dashboard(request, project, "anchoring")

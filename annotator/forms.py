@@ -20,7 +20,22 @@ class ProjectCreateForm(forms.Form):
     queue_order = forms.ChoiceField(choices=Project.QueueOrder.choices, initial=Project.QueueOrder.FINISH_FIRST)
 
 
+SUGGESTION_SHARE_HELP = (
+    "Share of (annotator, item) pairs that see the model's suggestions, from 0 to 1. Below 1 the project runs "
+    "the anchoring experiment: the other pairs label without suggestions, each pair's arm is recorded with its "
+    "annotation, and the Anchoring dashboard compares the two. 1 shows suggestions to everyone (no experiment)."
+)
+
+
 class ProjectSettingsForm(forms.ModelForm):
+    suggestion_share = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        label="Share of pairs shown suggestions",
+        help_text=SUGGESTION_SHARE_HELP,
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+
     class Meta:
         model = Project
         fields = list(SETTINGS_FIELDS)

@@ -5,7 +5,7 @@ The labelling page shows the current suggestions, a submit records which
 of them were kept, the item record lists them, and new items and changed
 gold are news for whoever keeps a pre-labeller current. (The queue's
 "most uncertain first" order reads Item.uncertainty, which the inference
-app stores with its suggestions: no call crosses the boundary per claim.) The inference app implements this interface
+app stores with its suggestions: no call crosses the boundary per claim.) The demo stores a simulated run through it. The inference app implements this interface
 (inference/suggestions.py) and registers it in InferenceConfig.ready();
 without it the default provider has no suggestions and ignores the news.
 
@@ -17,7 +17,7 @@ tests/annotator/test_loop_queries.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,6 +72,20 @@ class SuggestionProvider:
     def filter_items(self, items: QuerySet[Item], *, suggested: bool) -> QuerySet[Item]:
         """`items` that have (suggested=True) or lack a suggestion of any run."""
         return items.none() if suggested else items
+
+    def store_simulated_run(
+        self, *, project: Project, probabilities: Mapping[int, Mapping[str, Sequence[float]]], name: str
+    ) -> int | None:
+        """Store a simulated pre-labeller's suggestions as the project's
+        current run and return its id (None: this provider stores none).
+
+        For the demo (annotator.services.demo), whose anchoring experiment
+        needs suggestions before any model is trained: `probabilities` is
+        {item id: {task key: probability per label, in schema order}}, and
+        the run is named `name` so nobody takes it for a trained model. Call
+        it only for a project without a pre-labeller. A few queries and one
+        bulk insert."""
+        return None
 
     def on_gold_changed(self, *, project: Project) -> None:
         """Gold labels of `project` changed; called inside the transaction

@@ -27,9 +27,12 @@ def moved_to_api(request, old_prefix: str, **route):
 
 
 def redirects(old_prefix: str, module: str) -> list[URLPattern]:
-    """One redirect per route of `module` (mounted at /api/projects/<slug>/),
-    from the same route under `old_prefix` + projects/<slug>/."""
+    """One redirect per route of `module` (mounted at /api/projects/<slug>/)
+    that moved, from the same route under `old_prefix` + projects/<slug>/.
+    A module whose routes grew since lists the moved ones in
+    `moved_urlpatterns`; endpoints added after the move never had an old path."""
+    routes = import_module(module)
     return [
         path(f"{old_prefix}projects/<slug:slug>/{entry.pattern}", moved_to_api, {"old_prefix": old_prefix})
-        for entry in import_module(module).urlpatterns
+        for entry in getattr(routes, "moved_urlpatterns", routes.urlpatterns)
     ]

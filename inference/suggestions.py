@@ -5,7 +5,7 @@ gold go to the pre-labeller's hooks. Registered in InferenceConfig.ready()."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -14,7 +14,7 @@ from annotator.suggestions import ItemSuggestion, SuggestedLabel, SuggestionProv
 
 from . import selectors
 from .models import PredictionRun, Suggestion
-from .services import prelabelling
+from .services import prelabelling, simulated
 
 
 class PrelabellerSuggestions(SuggestionProvider):
@@ -44,6 +44,11 @@ class PrelabellerSuggestions(SuggestionProvider):
     def filter_items(self, items: QuerySet[Item], *, suggested: bool) -> QuerySet[Item]:
         any_run = Exists(Suggestion.objects.filter(item=OuterRef("pk")))
         return items.filter(any_run if suggested else ~any_run)
+
+    def store_simulated_run(
+        self, *, project: Project, probabilities: Mapping[int, Mapping[str, Sequence[float]]], name: str
+    ) -> int | None:
+        return simulated.store_simulated_run(project=project, probabilities=probabilities, name=name).pk
 
     def on_gold_changed(self, *, project: Project) -> None:
         prelabelling.on_gold_changed(project=project)

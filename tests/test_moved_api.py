@@ -23,7 +23,7 @@ IDS = {"slug": "msed", "run_id": "3", "prediction_id": "4"}
 
 def old_and_new_paths():
     for old_prefix, module in (("analysis/api/", analysis_api_urls), ("inference/api/", inference_api_urls)):
-        for entry in module.urlpatterns:
+        for entry in getattr(module, "moved_urlpatterns", module.urlpatterns):
             route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: IDS[m[1]], str(entry.pattern))
             yield f"/{old_prefix}projects/msed/{route}", f"/api/projects/msed/{route}", entry.name
 
@@ -33,6 +33,10 @@ OLD_AND_NEW = list(old_and_new_paths())
 
 def test_all_nineteen_old_endpoints_have_a_new_home():
     assert len(OLD_AND_NEW) == 19
+
+
+def test_an_endpoint_added_after_the_move_has_no_old_path(client):
+    assert client.get("/analysis/api/projects/msed/anchoring/").status_code == 404
 
 
 @pytest.mark.parametrize("old, new, name", OLD_AND_NEW, ids=[old for old, _, _ in OLD_AND_NEW])

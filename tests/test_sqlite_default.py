@@ -62,3 +62,14 @@ def test_two_processes_writing_at_once_never_see_database_is_locked(tmp_path):
     for code, out, err in results:
         assert "database is locked" not in err
         assert code == 0 and out.strip() == "OK", err[-3000:]
+
+
+def test_the_demo_anchoring_experiment_runs_on_the_sqlite_default(tmp_path):
+    env = {**_sqlite_env(tmp_path), "DEMO_LOGINS_FILE": str(tmp_path / "logins.json")}
+    script = ROOT / "tests" / "sqlite" / "anchoring_demo.py"
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("OK"), (
+        result.stderr[-3000:] + result.stdout[-1000:]
+    )

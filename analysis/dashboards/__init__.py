@@ -18,7 +18,8 @@ Every metric that is undefined for the data (analysis.metrics.UndefinedMetric)
 becomes a reason shown in place of the number, never an exception.
 
 One module per group of pages: agreement.py (agreement, confusion),
-labels.py (distribution, keywords), annotators.py, modalities.py; the
+labels.py (distribution, keywords), annotators.py, modalities.py,
+anchoring.py (the suggestions' anchoring experiment); the
 helpers they share are in common.py.
 """
 
@@ -35,6 +36,7 @@ from annotator.models import Annotation, Item, Project
 from .. import selectors as sel
 from ..selectors import DashboardFilters
 from .agreement import build_agreement, build_confusion
+from .anchoring import build_anchoring
 from .annotators import build_annotators
 from .labels import build_distribution, build_keywords
 from .modalities import build_modalities
@@ -52,6 +54,7 @@ PAGES: dict[str, str] = {
     "keywords": "Keywords",
     "annotators": "Annotators",
     "modalities": "Modalities",
+    "anchoring": "Anchoring",
 }
 
 
@@ -73,10 +76,13 @@ def get_dashboard(*, project: Project, page: str, filters: DashboardFilters) -> 
 
 
 def dashboard_cache_key(*, project: Project, page: str, filters: DashboardFilters) -> str:
-    """Cache key: project, page, votes version (gold version too where stored gold is read) and filters."""
+    """Cache key: project, page, votes version (gold version too where stored gold is read; the
+    experiment's settings on the anchoring page) and filters."""
     version = sel.get_votes_version(project)
     if page in ("distribution", "keywords"):
         version += "|" + sel.get_gold_version(project)
+    if page == "anchoring":  # its notes say whether the experiment runs now
+        version += f"|{project.show_suggestions}:{project.suggestion_share}"
     digest = hashlib.sha1(f"{version}|{filters.as_query()}".encode()).hexdigest()
     return f"analysis:{PAYLOAD_VERSION}:{project.pk}:{page}:{digest}"
 
@@ -97,4 +103,5 @@ BUILDERS: dict[str, Callable[[Project, DashboardFilters], dict[str, Any]]] = {
     "keywords": build_keywords,
     "annotators": build_annotators,
     "modalities": build_modalities,
+    "anchoring": build_anchoring,
 }

@@ -25,7 +25,7 @@ figure's JSON small (Plotly's default template adds ~8 KB per figure).
 
 The charts are grouped by dashboard page: style (colours, the template,
 ``plain`` and the helpers every chart uses), agreement, labels, annotators,
-modalities. Import them from here: ``from analysis import figures``.
+modalities, anchoring. Import them from here: ``from analysis import figures``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from .agreement import (
     pairwise_heatmap,
     per_category_figure,
 )
+from .anchoring import arm_difference_figure
 from .annotators import (
     annotator_agreement_figure,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "agreement_over_time_figure",
     "agreement_summary_figure",
     "annotator_agreement_figure",
+    "arm_difference_figure",
     "category_bars",
     "confusion_heatmap",
     "keywords_figure",

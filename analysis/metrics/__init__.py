@@ -12,6 +12,8 @@ names below are the public surface; the modules hold them by concern:
 * ``confusion``: label confusion and the difference between rounds;
 * ``classification``: precision, recall, F1 of a model;
 * ``keywords``: weighted log-odds keywords;
+* ``anchoring``: the anchoring experiment's arms compared (bootstrap
+  difference, chi-square test of independence, Cohen's h);
 * annotator reliability models (Dawid-Skene, MACE) live in
   ``analysis.reliability`` and are re-exported here; both sides share
   ``analysis.label_matrix`` (input checks, ``UndefinedMetric``).
@@ -68,6 +70,7 @@ from .agreement import (
     percent_agreement,
     percent_agreement_from_counts,
 )
+from .anchoring import ArmComparison, ChiSquare, chi_square_independence, chi_square_sf, cohens_h, compare_arms
 from .bootstrap import (
     ConfidenceInterval,
     agreement_summary,
@@ -111,6 +114,12 @@ __all__ = [
     "modality_difference",
     "classification_metrics",
     "keywords",
+    "ArmComparison",
+    "ChiSquare",
+    "compare_arms",
+    "chi_square_independence",
+    "chi_square_sf",
+    "cohens_h",
     "agreement_summary",
     "agreement_summary_from_counts",
     # annotator reliability models, defined in analysis.reliability

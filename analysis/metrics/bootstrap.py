@@ -132,6 +132,22 @@ def bootstrap_ci_from_counts(
     return _interval(estimate, from_sums(sums, statistic), level, statistic)
 
 
+def bootstrap_replicates_from_counts(
+    counts: Any, statistic: str, *, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The statistic ("percent", "fleiss", "alpha" or "ac1") on each of n_boot
+    item resamples of a (n_items, k) count matrix, shape (n_boot,), NaN where
+    0/0; items without votes are dropped first. The same resampling as
+    bootstrap_ci_from_counts, for callers that combine replicates (e.g. a
+    difference between two independent samples)."""
+    _check_bootstrap_args([statistic], n_boot, 0.95)
+    array = as_counts(counts)
+    rated = array[array.sum(axis=1) >= 1]
+    if rated.shape[0] == 0:
+        return np.full(n_boot, np.nan)
+    return from_sums(_bootstrap_sums(rated, n_boot, rng), statistic)
+
+
 def bootstrap_ci(
     labels: Any,
     statistic: str = "fleiss",

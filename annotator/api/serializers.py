@@ -21,6 +21,7 @@ class ProjectOut(serializers.ModelSerializer):
             "unimodal_rounds",
             "show_suggestions",
             "suggestions_after_first_choice",
+            "suggestion_share",
             "queue_order",
             "claim_minutes",
             "dispute_threshold",
@@ -50,6 +51,12 @@ class ProjectSettingsIn(StrictInput):
     unimodal_rounds = serializers.BooleanField(required=False)
     show_suggestions = serializers.BooleanField(required=False)
     suggestions_after_first_choice = serializers.BooleanField(required=False)
+    suggestion_share = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        help_text="Share of (annotator, item) pairs shown suggestions; below 1 runs the anchoring experiment.",
+    )
     queue_order = serializers.ChoiceField(choices=Project.QueueOrder.choices, required=False)
     claim_minutes = serializers.IntegerField(min_value=1, max_value=1440, required=False)
     dispute_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)

@@ -160,7 +160,14 @@ class ItemVoteOut(serializers.Serializer):
     inference_order = serializers.ListField(child=serializers.CharField())
     duration_ms = serializers.IntegerField(allow_null=True)
     suggestion_run = serializers.IntegerField(allow_null=True)
-    suggestion_accepted = serializers.DictField(child=serializers.BooleanField())
+    suggestion_accepted = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text="task -> the label equals the run's suggestion (kept it; in the hidden arm, matched it unseen).",
+    )
+    suggestion_arm = serializers.ChoiceField(
+        choices=Annotation.SuggestionArm.choices,
+        help_text="Anchoring experiment: 'shown', 'hidden' (suggestions withheld), or '' (no experiment).",
+    )
     edits = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

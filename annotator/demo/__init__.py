@@ -2,7 +2,8 @@
 
 Pure package (NumPy + Pillow, no Django). ``manage.py seed_demo``, tests and benchmarks all use it
 through the names imported below. `items` builds labels, texts and splits, `images` draws the
-pictures, `simulate` makes votes, inference orders and durations. Task and label keys come from
+pictures, `simulate` makes votes, inference orders and durations, a pre-labeller's suggestions and
+annotators anchored on them. Task and label keys come from
 the MSED template in annotator.schemas, so the demo and a new MSED project share one schema.
 
 How the labels are built, and why fusing the two modalities beats either one alone
@@ -64,19 +65,23 @@ from .items import (
 )
 from .simulate import (
     DEFAULT_ERROR_RATES,
+    DEFAULT_MODEL_ACCURACY,
     DEFAULT_TASK_DIFFICULTY,
     DEFAULT_TASK_SECONDS,
     INFERENCE_ORDER_WEIGHTS,
     INFERENCE_ORDERS,
     MSED_CONFUSIONS,
     inference_order_keys,
+    simulate_anchoring,
     simulate_durations,
     simulate_inference_orders,
+    simulate_suggestions,
     simulate_votes,
 )
 
 __all__ = [
     "DEFAULT_ERROR_RATES",
+    "DEFAULT_MODEL_ACCURACY",
     "DEFAULT_TASK_DIFFICULTY",
     "DEFAULT_TASK_SECONDS",
     "FACES",
@@ -96,5 +101,7 @@ __all__ = [
     "label_index_matrix",
     "simulate_durations",
     "simulate_inference_orders",
+    "simulate_anchoring",
+    "simulate_suggestions",
     "simulate_votes",
 ]

@@ -179,3 +179,60 @@ def simulate_durations(
         first = np.asarray(inference_orders)[:, :, 0]
         seconds = seconds * np.where(np.arange(n_tasks)[None, None, :] == first[:, :, None], 1.6, 1.0)
     return np.round(seconds * 1000).astype(np.int32)
+
+
+# --------------------------------------------------------------------------- suggestions and anchoring
+
+# The simulated pre-labeller's accuracy per task (MSED's baselines reach about these).
+DEFAULT_MODEL_ACCURACY: tuple[float, ...] = (0.65, 0.8, 0.7)
+
+
+def simulate_suggestions(
+    true_labels: np.ndarray,
+    *,
+    accuracy: Sequence[float] = DEFAULT_MODEL_ACCURACY,
+    seed: int = 0,
+    n_categories: Sequence[int] = N_CATEGORIES,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A pre-labeller's suggestions: (labels (n_items, n_tasks), [probabilities (n_items, k) per task]).
+
+    The suggested label is the true one with probability ``accuracy[t]``, else a wrong label with
+    MSED's confusions (as `simulate_votes` draws them). Its probability is uniform in [0.4, 0.95],
+    somewhat higher when right; the rest is spread evenly over the other labels.
+    """
+    true = np.asarray(true_labels).astype(np.int64)
+    n = true.shape[0]
+    rng = np.random.default_rng(seed)
+    msed = tuple(n_categories) == N_CATEGORIES
+    labels = np.empty(true.shape, dtype=np.int8)
+    vectors = []
+    for t, k in enumerate(n_categories):
+        confusion = MSED_CONFUSIONS[t] if msed else _confusion(k, {})
+        cumulative = np.cumsum(confusion[true[:, t]], axis=1)
+        wrong = np.minimum((rng.random(n)[:, None] > cumulative).sum(axis=1), k - 1)
+        # Float rounding can land on the true label's zero-width slot; move it to a neighbour.
+        wrong = np.where(wrong == true[:, t], (wrong + 1) % k, wrong)
+        right = rng.random(n) < accuracy[t]
+        labels[:, t] = np.where(right, true[:, t], wrong)
+        top = rng.uniform(0.4, 0.85, n) + np.where(right, 0.1, 0.0)
+        p = np.repeat(((1 - top) / (k - 1))[:, None], k, axis=1)
+        p[np.arange(n), labels[:, t]] = top
+        vectors.append(p)
+    return labels, vectors
+
+
+def simulate_anchoring(
+    votes: np.ndarray, suggested: np.ndarray, shown: np.ndarray, follow_rates: Sequence[float], *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Votes of annotators who sometimes copy a suggestion they were shown.
+
+    votes: (n_items, n_annotators, n_tasks) own votes; suggested: (n_items, n_tasks);
+    shown: (n_items, n_annotators) bool, the pairs in the experiment's shown arm. Where shown,
+    annotator a replaces their vote of a task by the suggestion with probability
+    ``follow_rates[a]``. Returns (votes, followed), followed (same shape as votes, bool) marking
+    the copies that changed nothing as well as those that did.
+    """
+    rng = np.random.default_rng(seed)
+    follow = rng.random(votes.shape) < np.asarray(follow_rates, dtype=np.float64)[None, :, None]
+    followed = follow & np.asarray(shown, dtype=bool)[:, :, None]
+    return np.where(followed, np.asarray(suggested)[:, None, :], votes).astype(votes.dtype), followed

@@ -10,7 +10,7 @@ import math
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from .. import suggestions
+from .. import anchoring, suggestions
 from ..models import Annotation, Claim, Item, Membership, Project, Skip
 from . import is_lead
 
@@ -43,11 +43,15 @@ def get_item_view(item: Item, round_: str, *, project: Project) -> dict:
     }
 
 
-def get_suggestions(item: Item, round_: str, *, project: Project) -> dict | None:
+def get_suggestions(item: Item, round_: str, *, project: Project, annotator_id: int) -> dict | None:
     """The current run's suggested label per task with its probability, when
-    the project shows suggestions. Never in unimodal rounds: the model saw
-    both modalities."""
+    the project shows suggestions to this annotator for this item. Never in
+    unimodal rounds (the model saw both modalities), nor in the hidden arm of
+    the anchoring experiment (annotator.anchoring), where not even the run
+    is named: the page looks as if the item had no suggestions."""
     if not project.show_suggestions or round_ != Round.MULTIMODAL:
+        return None
+    if anchoring.suggestion_arm(project, annotator_id=annotator_id, item_id=item.pk) == anchoring.HIDDEN:
         return None
     provider = suggestions.get_provider()
     run_id = provider.current_run_id(project)
@@ -69,7 +73,7 @@ def get_claim_view(claim: Claim, *, project: Project) -> dict:
         "item": get_item_view(item, claim.round, project=project),
         "round": claim.round,
         "expires_at": claim.expires_at,
-        "suggestions": get_suggestions(item, claim.round, project=project),
+        "suggestions": get_suggestions(item, claim.round, project=project, annotator_id=claim.annotator_id),
         "previously_skipped": claim.previously_skipped
         if hasattr(claim, "previously_skipped")
         else Skip.objects.filter(item=item, annotator_id=claim.annotator_id, round=claim.round).exists(),

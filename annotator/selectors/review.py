@@ -149,6 +149,9 @@ def get_item_record(item: Item, *, project: Project) -> dict:
                 "duration_ms": a.duration_ms,
                 "suggestion_run": a.suggestion_run_id,
                 "suggestion_accepted": a.suggestion_accepted,
+                # In the anchoring experiment's hidden arm the suggestions were
+                # withheld: suggestion_accepted then says whether the label matched them.
+                "suggestion_arm": a.suggestion_arm,
                 "edits": edit_counts.get(a.pk, 0),
                 "created_at": a.created_at,
                 "updated_at": a.updated_at,

@@ -43,6 +43,11 @@ class AnnotationRow(NamedTuple):
     round: str = Annotation.Round.MULTIMODAL
     inference_order: Sequence[str] = ()
     duration_ms: int | None = None
+    # The suggestions' record (Annotation's fields of the same names), for
+    # simulated annotators of the anchoring experiment (seed_demo).
+    suggestion_run_id: int | None = None
+    suggestion_accepted: Mapping[str, bool] | None = None
+    suggestion_arm: str = ""
 
 
 @dataclass
@@ -53,6 +58,9 @@ class _Prepared:
     inference_order: list[str]
     duration_ms: int | None
     votes: list[tuple[int, int]]  # (task id, label id)
+    suggestion_run_id: int | None = None
+    suggestion_accepted: dict[str, bool] | None = None
+    suggestion_arm: str = ""
 
 
 def _resolve(schema: ProjectSchema, labels: Mapping[Any, Any]) -> list[tuple[int, int]]:
@@ -96,6 +104,9 @@ def _prepare(row: Any, schema: ProjectSchema) -> _Prepared:
     votes = _resolve(schema, _get(row, "labels") or {})
     if not votes:
         raise DomainError(f"The annotation of item {_get(row, 'item_id')} has no labels.")
+    arm = str(_get(row, "suggestion_arm") or "")
+    if arm not in Annotation.SuggestionArm.values:
+        raise DomainError(f"Unknown suggestion arm {arm!r}; arms are shown, hidden or blank.")
     return _Prepared(
         item_id=int(_get(row, "item_id")),
         annotator_id=int(_get(row, "annotator_id")),
@@ -103,6 +114,9 @@ def _prepare(row: Any, schema: ProjectSchema) -> _Prepared:
         inference_order=order,
         duration_ms=None if duration is None else int(duration),
         votes=votes,
+        suggestion_run_id=_get(row, "suggestion_run_id"),
+        suggestion_accepted=dict(_get(row, "suggestion_accepted") or {}),
+        suggestion_arm=arm,
     )
 
 
@@ -208,6 +222,9 @@ def _insert(prepared: list[_Prepared]) -> int:
                     "round": p.round,
                     "inference_order": p.inference_order,
                     "duration_ms": p.duration_ms,
+                    "suggestion_run_id": p.suggestion_run_id,
+                    "suggestion_accepted": p.suggestion_accepted,
+                    "suggestion_arm": p.suggestion_arm,
                 }
                 for pk, p in zip(ids, prepared)
             ],
@@ -235,6 +252,9 @@ def _insert(prepared: list[_Prepared]) -> int:
                 round=p.round,
                 inference_order=p.inference_order,
                 duration_ms=p.duration_ms,
+                suggestion_run_id=p.suggestion_run_id,
+                suggestion_accepted=p.suggestion_accepted,
+                suggestion_arm=p.suggestion_arm,
             )
             for p in prepared
         ]

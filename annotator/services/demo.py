@@ -1,6 +1,12 @@
 """The demo project: MSED schema, a lead, five annotators with different
 error rates, and synthetic text-image pairs (annotator/demo.py) with
-simulated votes, so every page has something real to show."""
+simulated votes, so every page has something real to show.
+
+It also runs the anchoring experiment (annotator.anchoring): a simulated
+pre-labeller's suggestions (stored through annotator.suggestions, so the
+inference app keeps them as a run marked simulated) are shown to half of
+the (annotator, item) pairs, and one simulated annotator follows them too
+often, so the Anchoring dashboard has an effect to show."""
 
 from __future__ import annotations
 
@@ -11,11 +17,11 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from .. import demo, selectors
+from .. import anchoring, demo, selectors, suggestions
 from ..models import Item, Membership, Project
 from .bulk import AnnotationRow, write_annotations
 from .image_assets import save_image_asset
-from .projects import add_member, create_project
+from .projects import add_member, create_project, update_project_settings
 from .security import clear_password_change
 
 User = get_user_model()
@@ -117,6 +123,23 @@ def seed_demo_project(
         votes = demo.simulate_votes(truth, n_annotators=len(annotator_users), seed=seed)
         orders = demo.simulate_inference_orders(n_labelled, len(annotator_users), seed=seed)
         durations = demo.simulate_durations(n_labelled, len(annotator_users), seed=seed, inference_orders=orders)
+        experiment = _start_anchoring_experiment(project, synthetic, item_ids, seed=seed)
+        run_id, suggested = None, np.full((n_labelled, len(demo.TASKS)), -1)
+        arms = np.full((n_labelled, len(annotator_users)), anchoring.NONE, dtype=object)
+        if experiment is not None:
+            run_id, suggested = experiment[0], experiment[1][:n_labelled]
+            arms = np.array(
+                [
+                    [anchoring.suggestion_arm(project, annotator_id=u.pk, item_id=item_ids[i]) for u in annotator_users]
+                    for i in range(n_labelled)
+                ],
+                dtype=object,
+            )
+            votes, followed = demo.simulate_anchoring(
+                votes, suggested, arms == anchoring.SHOWN, FOLLOW_RATES[: len(annotator_users)], seed=seed + 7
+            )
+            # Taking the suggestion is quicker than working the label out.
+            durations = np.where(followed, durations * FOLLOWED_TIME, durations).astype(np.int64)
         rows = (
             AnnotationRow(
                 item_id=item_ids[i],
@@ -124,6 +147,11 @@ def seed_demo_project(
                 labels={task: demo.LABEL_KEYS[task][int(votes[i, a, t])] for t, task in enumerate(demo.TASKS)},
                 inference_order=demo.inference_order_keys(orders[i, a]),
                 duration_ms=int(np.sum(durations[i, a])),
+                suggestion_run_id=run_id if arms[i, a] else None,
+                suggestion_accepted={task: bool(votes[i, a, t] == suggested[i, t]) for t, task in enumerate(demo.TASKS)}
+                if arms[i, a]
+                else None,
+                suggestion_arm=arms[i, a],
             )
             for i in range(n_labelled)
             for a, user in enumerate(annotator_users)
@@ -133,6 +161,34 @@ def seed_demo_project(
             project=project, rows=_unimodal_rows(synthetic[:n_labelled], item_ids, truth, annotator_users, seed=seed)
         )
     return DemoResult(project, True, logins, len(item_ids), counts["annotations"] + unimodal["annotations"])
+
+
+# The anchoring experiment: suggestions shown to this share of pairs; how
+# often each simulated annotator copies a suggestion they were shown instead
+# of their own label (annotator4 follows them too often: the dashboard's
+# effect), and how much of a task's time a copied label takes.
+SUGGESTION_SHARE = 0.5
+FOLLOW_RATES = (0.05, 0.05, 0.05, 0.6, 0.05)
+FOLLOWED_TIME = 0.4
+SIMULATED_RUN_NAME = "Simulated pre-labeller (demo: no model was trained)"
+
+
+def _start_anchoring_experiment(project: Project, synthetic, item_ids: list[int], *, seed: int):
+    """Store a simulated pre-labeller's suggestions for every item and turn
+    the experiment on: (run id, suggested label indices (n_items, n_tasks)),
+    or None when no suggestion provider is installed (annotator alone)."""
+    labels, vectors = demo.simulate_suggestions(demo.label_index_matrix(synthetic), seed=seed + 5)
+    probabilities = {
+        item_id: {task: vectors[t][i].tolist() for t, task in enumerate(demo.TASKS)}
+        for i, item_id in enumerate(item_ids)
+    }
+    run_id = suggestions.get_provider().store_simulated_run(
+        project=project, probabilities=probabilities, name=SIMULATED_RUN_NAME
+    )
+    if run_id is None:
+        return None
+    update_project_settings(project=project, show_suggestions=True, suggestion_share=SUGGESTION_SHARE)
+    return run_id, labels
 
 
 # The share of labelled items that also get CH-SIMS unimodal rounds (votes

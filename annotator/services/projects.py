@@ -372,6 +372,7 @@ SETTINGS_FIELDS = (
     "unimodal_rounds",
     "show_suggestions",
     "suggestions_after_first_choice",
+    "suggestion_share",
     "queue_order",
     "claim_minutes",
     "dispute_threshold",
@@ -391,6 +392,10 @@ def update_project_settings(*, project: Project, **changes) -> Project:
         raise DomainError(f"Unknown queue order {changes['queue_order']!r}.", field="queue_order")
     if "dispute_threshold" in changes and not 0 <= float(changes["dispute_threshold"]) <= 1:
         raise DomainError("The dispute threshold is a share between 0 and 1.", field="dispute_threshold")
+    if "suggestion_share" in changes and not 0 <= float(changes["suggestion_share"]) <= 1:
+        raise DomainError(
+            "The share of pairs shown suggestions is between 0 and 1 (e.g. 0.5 for half).", field="suggestion_share"
+        )
     if "name" in changes and not str(changes["name"]).strip():
         raise DomainError("A project needs a name.", field="name")
     for field, value in changes.items():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .. import loop_orm, selectors, sql, suggestions
+from .. import anchoring, loop_orm, selectors, sql, suggestions
 from ..errors import DomainError, NotAllowed
 from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Claim, Item, Project, Skip, Vote
 from ..schemas import LabelSpec, ProjectSchema
@@ -118,12 +118,18 @@ def _clean_key(client_key) -> uuid.UUID | None:
 
 
 def _suggestion_outcome(
-    project: Project, item: Item, round_: str, run_id, chosen: dict[str, LabelSpec]
+    project: Project, item: Item, round_: str, run_id, chosen: dict[str, LabelSpec], *, arm: str
 ) -> tuple[int | None, dict[str, bool]]:
     """(run id, {task key: accepted}) for the suggestions the page showed.
 
     Accepted means the submitted label equals the suggested one, computed
-    here rather than trusted from the page."""
+    here rather than trusted from the page. In the hidden arm of the
+    anchoring experiment the page showed none: whatever run the client names
+    is ignored, and the run the page would have shown (the current one, read
+    here: one query more than the shown arm's submit) is recorded with the
+    labels' agreement with it, so the dashboard can compare the arms."""
+    if arm == anchoring.HIDDEN:
+        run_id = suggestions.get_provider().current_run_id(project)
     if run_id in (None, ""):
         return None, {}
     if round_ != Round.MULTIMODAL:
@@ -133,10 +139,12 @@ def _suggestion_outcome(
     suggested = suggestions.get_provider().label_ids_for_item(project=project, run_id=run_id, item_id=item.pk)
     if suggested is None:
         raise DomainError("That suggestion run does not belong to this project.", field="suggestion_run")
-    accepted = {
-        key: label.id == suggested[label.task_id] for key, label in chosen.items() if label.task_id in suggested
-    }
-    return run_id, accepted
+    return run_id, _accepted(chosen, suggested)
+
+
+def _accepted(chosen: dict[str, LabelSpec], suggested: dict[int, int]) -> dict[str, bool]:
+    """{task key: the chosen label is the suggested one}, for the tasks the run suggested."""
+    return {key: label.id == suggested[label.task_id] for key, label in chosen.items() if label.task_id in suggested}
 
 
 # --------------------------------------------------------------------------
@@ -177,7 +185,9 @@ def submit_annotation(
     chosen = validate_labels(schema, labels)
     order = validate_inference_order(schema, chosen, inference_order, required=project.ask_inference_order)
     duration = _clean_duration(duration_ms)
-    run_id, accepted = _suggestion_outcome(project, item, round_, suggestion_run_id, chosen)
+    # The server decides the arm (annotator.anchoring); the client cannot send one.
+    arm = anchoring.suggestion_arm(project, annotator_id=annotator.pk, item_id=item.pk, round_=round_)
+    run_id, accepted = _suggestion_outcome(project, item, round_, suggestion_run_id, chosen, arm=arm)
     try:
         with transaction.atomic():
             return _save_claimed(
@@ -191,6 +201,7 @@ def submit_annotation(
                 key=key,
                 run_id=run_id,
                 accepted=accepted,
+                arm=arm,
             )
     except (_NoClaim, IntegrityError) as refusal:
         return _explain_refusal(
@@ -202,7 +213,9 @@ class _NoClaim(Exception):
     """The annotator holds no claim on the item in this round."""
 
 
-def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, key, run_id, accepted) -> SubmitResult:
+def _save_claimed(
+    *, annotator, item, project, round_, chosen, order, duration, key, run_id, accepted, arm
+) -> SubmitResult:
     vote_field, claim_field = ROUND_COUNTERS[round_]
     now = timezone.now()
     # Locks this annotator's claims first (queue: Locks).
@@ -226,6 +239,7 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
         duration_ms=duration,
         suggestion_run_id=run_id,
         suggestion_accepted=accepted,
+        suggestion_arm=arm,
         client_key=key,
         created_at=now,
         updated_at=now,
@@ -284,6 +298,7 @@ _ANNOTATION_COLUMNS = [
     "duration_ms",
     "suggestion_run_id",
     "suggestion_accepted",
+    "suggestion_arm",
     "client_key",
     "created_at",
     "updated_at",
@@ -390,7 +405,14 @@ def edit_annotation(
     Vote.objects.bulk_update(changed, ["label"])
     Vote.objects.filter(pk__in=[v.pk for v in votes.values()]).delete()  # optional tasks cleared
     annotation.inference_order = order
-    annotation.save(update_fields=["inference_order", "updated_at"])
+    if annotation.suggestion_run_id is not None:
+        # Kept means the label is the suggestion's now: the dashboards count the labels as edited.
+        suggested = suggestions.get_provider().label_ids_for_item(
+            project=project, run_id=annotation.suggestion_run_id, item_id=item.pk
+        )
+        if suggested is not None:
+            annotation.suggestion_accepted = _accepted(chosen, suggested)
+    annotation.save(update_fields=["inference_order", "suggestion_accepted", "updated_at"])
     AnnotationEdit.objects.create(annotation=annotation, editor=editor, old=old, new=new)
     if annotation.round == Round.MULTIMODAL:
         recompute_gold(item_ids=[item.pk], project=project)

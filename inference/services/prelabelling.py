@@ -85,8 +85,8 @@ def on_items_added(*, project: Project, item_ids: Iterable[int]) -> PredictionRu
     if not policy.suggest_new_items:
         return None
     prelabeller = selectors.get_prelabeller(project)
-    if prelabeller is None or prelabeller.status != RunStatus.SUCCEEDED:
-        return None
+    if prelabeller is None or prelabeller.status != RunStatus.SUCCEEDED or prelabeller.config.get("simulated"):
+        return None  # (a simulated pre-labeller, the demo's, has no model to predict with)
     return start_prediction_run(project=project, training_run=prelabeller, reason="new items", limit=False)
 
 
@@ -104,7 +104,7 @@ def on_gold_changed(*, project: Project) -> TrainingRun | None:
     if gold - policy.gold_at_last_training < policy.retrain_every_n_gold:
         return None
     prelabeller = selectors.get_prelabeller(project)
-    if prelabeller is None:
+    if prelabeller is None or prelabeller.config.get("simulated"):
         return None
     if TrainingRun.objects.filter(
         project=project, auto_promote=True, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)

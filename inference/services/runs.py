@@ -259,6 +259,11 @@ def start_prediction_run(
         )
     if training_run.project_id != project.pk:
         raise DomainError("That training run belongs to another project.")
+    if training_run.config.get("simulated"):
+        raise DomainError(
+            "This pre-labeller is simulated (the demo's stored suggestions) and has no model to predict with:"
+            " train a model and mark it as the pre-labeller first."
+        )
     if training_run.status != RunStatus.SUCCEEDED or not training_run.artefact_path:
         raise DomainError(
             f"Only a succeeded training run can predict; this one is {training_run.get_status_display().lower()}."

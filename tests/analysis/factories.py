@@ -65,3 +65,50 @@ def make_voted_project(
                 )
     write_annotations(project=project, rows=rows)
     return items, annotators
+
+
+SENTIMENTS = ["positive", "neutral", "negative"]
+EMOTIONS = ["happiness", "sad", "neutral", "disgust", "anger", "fear"]
+
+
+def make_anchoring_project(project, *, pull: float, n_items: int = 60, n_annotators: int = 4, seed: int = 0):
+    """An anchoring experiment with a known pull: each (annotator, item) pair
+    is in the shown arm with probability 0.5; the model's suggestion is the
+    truth 70% of the time; an annotator votes the truth 80% of the time
+    (else a random label), but in the shown arm first copies the suggestion
+    with probability `pull`. Shown pairs take 1.5 s less. Returns the rows
+    written (dicts with labels, arm, suggestion and duration)."""
+    rng = np.random.default_rng(seed)
+    project.show_suggestions, project.suggestion_share = True, 0.5
+    project.save()
+    annotators = [make_member(project, username=f"anchored-{seed}-{i}") for i in range(n_annotators)]
+    items = [ItemFactory(project=project, text=f"post {i}") for i in range(n_items)]
+    options = {"desire": DESIRE, "sentiment": SENTIMENTS, "emotion": EMOTIONS}
+    rows = []
+    for i, item in enumerate(items):
+        truth = {"desire": DESIRE[i % 7], "sentiment": SENTIMENTS[i % 3], "emotion": EMOTIONS[i % 6]}
+        suggestion = {
+            task: truth[task] if rng.random() < 0.7 else labels[(labels.index(truth[task]) + 1) % len(labels)]
+            for task, labels in options.items()
+        }
+        for user in annotators:
+            shown = bool(rng.random() < 0.5)
+            labels = {}
+            for task, choices in options.items():
+                if shown and rng.random() < pull:
+                    labels[task] = suggestion[task]
+                else:
+                    labels[task] = truth[task] if rng.random() < 0.8 else choices[rng.integers(len(choices))]
+            rows.append(
+                {
+                    "item_id": item.pk,
+                    "annotator_id": user.pk,
+                    "labels": labels,
+                    "duration_ms": int(6000 + rng.integers(0, 2000) - (1500 if shown else 0)),
+                    "suggestion_run_id": 1,
+                    "suggestion_arm": "shown" if shown else "hidden",
+                    "suggestion_accepted": {task: labels[task] == suggestion[task] for task in options},
+                }
+            )
+    write_annotations(project=project, rows=rows)
+    return rows

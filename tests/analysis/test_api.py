@@ -9,7 +9,7 @@ from django.urls import reverse
 from analysis import dashboards
 from analysis.dashboards.common import N_BOOT
 from analysis.selectors import DashboardFilters
-from tests.analysis.factories import make_voted_project
+from tests.analysis.factories import make_anchoring_project, make_voted_project
 
 PAGES = list(dashboards.PAGES)
 
@@ -47,7 +47,10 @@ def test_anonymous_request_is_refused(api, project):
 @pytest.mark.django_db
 @pytest.mark.parametrize("page", PAGES)
 def test_lead_gets_json_from_every_endpoint(page, api, project, lead):
-    make_voted_project(project, n_items=12, n_annotators=3, with_unimodal=True)
+    if page == "anchoring":  # needs the experiment's arms
+        make_anchoring_project(project, pull=0.3, n_items=12, n_annotators=3)
+    else:
+        make_voted_project(project, n_items=12, n_annotators=3, with_unimodal=True)
     api.force_authenticate(lead)
     response = api.get(endpoint(page, project))
     assert response.status_code == 200

@@ -120,3 +120,38 @@ def test_a_claim_in_uncertain_order_costs_one_seek_more_than_finish_first(lead):
         make_suggestions(project, {item: 0.1 * i for i, item in enumerate(items)}, label_keys=LABELS)
 
     assert _loop(project, suggest) == {"next": 11, "next_ahead": 11, "submit": 11}
+
+
+@pytest.mark.parametrize(
+    "share, arm, expected",
+    [
+        # Without a retrain policy (compare the test above). The hidden arm's
+        # claim reads no suggestions (as without them); its submit reads the
+        # run the page would have shown and its suggestions (one more than the
+        # shown arm, whose page names the run).
+        (1e-12, "hidden", {"next": 10, "next_ahead": 10, "submit": 14}),
+        (1 - 1e-12, "shown", {"next": 12, "next_ahead": 12, "submit": 13}),
+    ],
+)
+def test_the_anchoring_experiment_costs_a_fixed_number_of_statements(lead, share, arm, expected):
+    from inference.models import PredictionRun, RunStatus, Suggestion, TrainingRun
+
+    project = make_project(lead=lead, name=f"Loop in the {arm} arm", show_suggestions=True)
+    Project.objects.filter(pk=project.pk).update(suggestion_share=share)
+    training = TrainingRun.objects.create(project=project, is_prelabeller=True, status=RunStatus.SUCCEEDED)
+    run = PredictionRun.objects.create(
+        project=project, training_run=training, status=RunStatus.SUCCEEDED, finished_at=timezone.now()
+    )
+
+    def suggest(items):
+        Suggestion.objects.bulk_create(
+            Suggestion(run=run, item=item, task=task, label=label, probability=0.8, probabilities=[], entropy=0.1)
+            for item in items
+            for task in project.tasks.all()
+            for label in task.labels.filter(key=LABELS[task.key])
+        )
+
+    counts = _loop(project, suggest)
+    assert set(Annotation.objects.values_list("suggestion_arm", flat=True)) == {arm}
+    assert Annotation.objects.filter(suggestion_run_id=run.pk).exists()
+    assert counts == expected

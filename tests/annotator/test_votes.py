@@ -213,18 +213,18 @@ def test_the_suggestion_run_and_acceptance_are_recorded(annotator, project, clai
     run = make_suggestions(
         project, {item: 1.0}, label_keys={"desire": "family", "sentiment": "neutral", "emotion": "happiness"}
     )
-    shown = labelling.get_suggestions(item, Round.MULTIMODAL, project=project)
+    shown = labelling.get_suggestions(item, Round.MULTIMODAL, project=project, annotator_id=annotator.pk)
     assert shown["by_task"]["sentiment"] == {"label": "neutral", "probability": 0.8}
     annotation = submit(annotator, claim, suggestion_run_id=run.pk).annotation
     assert annotation.suggestion_run_id == run.pk
     assert annotation.suggestion_accepted == {"desire": True, "sentiment": False, "emotion": True}
 
 
-def test_suggestions_are_never_shown_in_unimodal_rounds(project, item):
+def test_suggestions_are_never_shown_in_unimodal_rounds(annotator, project, item):
     project.show_suggestions = True
     project.save()
     make_suggestions(project, {item: 1.0})
-    assert labelling.get_suggestions(item, Round.TEXT, project=project) is None
+    assert labelling.get_suggestions(item, Round.TEXT, project=project, annotator_id=annotator.pk) is None
 
 
 # ---- gold and adjudication

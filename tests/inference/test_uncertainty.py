@@ -161,3 +161,24 @@ def test_the_backfill_stores_the_current_runs_totals():
         }
     finally:
         _migrate(_latest())
+
+
+def test_a_simulated_pre_labeller_stores_uncertainty_and_refuses_to_predict(
+    project, django_capture_on_commit_callbacks
+):
+    """The demo's simulated run (no model file): the queue's uncertain order
+    sees its totals, new items queue no prediction, and Predict says why."""
+    from annotator.errors import DomainError
+    from annotator.selectors import get_project_schema
+    from inference.services import runs, simulated
+
+    items = make_items(project, 3)
+    tasks = get_project_schema(project).tasks
+    probabilities = {item.pk: {t.key: [1.0 / t.n_categories] * t.n_categories for t in tasks} for item in items}
+    with django_capture_on_commit_callbacks(execute=True):
+        simulated.store_simulated_run(project=project, probabilities=probabilities, name="simulated")
+    stored = set(_stored(project).values())
+    assert len(stored) == 1 and next(iter(stored)) > 0
+    assert prelabelling.on_items_added(project=project, item_ids=[items[0].pk]) is None
+    with pytest.raises(DomainError, match="simulated"):
+        runs.start_prediction_run(project=project)
