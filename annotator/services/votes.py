@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .. import loop_orm, selectors, sql, suggestions
 from ..errors import DomainError, NotAllowed
-from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Claim, Item, Project, Skip, Vote
+from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Claim, ControlAnswer, Item, Project, Skip, Vote
 from ..schemas import LabelSpec, ProjectSchema
 from ..selectors import get_project_schema, labelling
 from . import queue
@@ -34,6 +34,10 @@ class SubmitResult:
     annotation: Annotation
     created: bool  # False when a retry returned the first annotation
     item_complete: bool  # the item has its votes_per_item votes in this round
+    # On a control item of a project with control_feedback: {task key:
+    # {"matched": bool, "answer": label name}} per task with a known answer;
+    # None otherwise (nothing tells the annotator it was a control item).
+    control_feedback: dict | None = None
 
 
 def _and(names: list[str]) -> str:
@@ -227,12 +231,20 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
         suggestion_run_id=run_id,
         suggestion_accepted=accepted,
         client_key=key,
+        is_control=item.is_control,
         created_at=now,
         updated_at=now,
     )
     if not sql.hand_written():
         votes = [
-            Vote(item=item, annotator=annotator, round=round_, task_id=label.task_id, label_id=label.id)
+            Vote(
+                item=item,
+                annotator=annotator,
+                round=round_,
+                task_id=label.task_id,
+                label_id=label.id,
+                is_control=item.is_control,
+            )
             for label in chosen.values()
         ]
         loop_orm.insert_annotation(annotation, votes)
@@ -245,6 +257,12 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
     # everyone labelling an item at once (finish-first) queues on it. The
     # claim converted above was counted in claim_count, which therefore
     # cannot go below zero (a check constraint says so).
+    if item.is_control:
+        # A control item's votes count toward nothing (not votes_per_item, not
+        # gold, so no retrain either): its claim goes, its counters stay.
+        queue.count_control_vote(item.pk, claim_field)
+        feedback = get_control_feedback(annotation) if project.control_feedback else None
+        return SubmitResult(annotation=annotation, created=True, item_complete=False, control_feedback=feedback)
     if not sql.hand_written():
         votes_now = loop_orm.count_vote(item.pk, (vote_field, claim_field))
     else:
@@ -268,10 +286,13 @@ def _insert_annotation(annotation: Annotation, chosen: dict[str, LabelSpec]) -> 
     )[0]
     annotation._state.adding, annotation._state.db = False, connection.alias
     item_id, annotator_id, round_ = annotation.item_id, annotation.annotator_id, annotation.round
-    votes = [(annotation.pk, item_id, annotator_id, round_, label.task_id, label.id) for label in chosen.values()]
+    control = annotation.is_control
+    votes = [
+        (annotation.pk, item_id, annotator_id, round_, label.task_id, label.id, control) for label in chosen.values()
+    ]
     sql.execute(
-        f"INSERT INTO {Vote._meta.db_table} (annotation_id, item_id, annotator_id, round, task_id, label_id) VALUES "
-        + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(votes)),
+        f"INSERT INTO {Vote._meta.db_table} (annotation_id, item_id, annotator_id, round, task_id, label_id, is_control)"
+        " VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(votes)),
         [value for vote in votes for value in vote],
     )
 
@@ -285,9 +306,21 @@ _ANNOTATION_COLUMNS = [
     "suggestion_run_id",
     "suggestion_accepted",
     "client_key",
+    "is_control",
     "created_at",
     "updated_at",
 ]
+
+
+def get_control_feedback(annotation: Annotation) -> dict[str, dict]:
+    """{task key: {"matched": bool, "answer": label name}} of a control
+    annotation against the item's known answers (tasks without one left out)."""
+    given = {vote.task_id: vote.label_id for vote in annotation.votes.all()}
+    answers = ControlAnswer.objects.filter(item_id=annotation.item_id).select_related("task", "label")
+    return {
+        answer.task.key: {"matched": given.get(answer.task_id) == answer.label_id, "answer": answer.label.name}
+        for answer in answers.order_by("task__position", "task_id")
+    }
 
 
 def _explain_refusal(*, annotator, item, project, round_, key, refusal) -> SubmitResult:
@@ -305,6 +338,9 @@ def _explain_refusal(*, annotator, item, project, round_, key, refusal) -> Submi
                 )
             first_vote_field = ROUND_COUNTERS[first.round][0]
             votes_now = Item.objects.filter(pk=item.pk).values_list(first_vote_field, flat=True).first() or 0
+            if first.is_control:
+                feedback = get_control_feedback(first) if project.control_feedback else None
+                return SubmitResult(annotation=first, created=False, item_complete=False, control_feedback=feedback)
             return SubmitResult(annotation=first, created=False, item_complete=votes_now >= n)
     if Annotation.objects.filter(item=item, annotator=annotator, round=round_).exists():
         raise DomainError(
@@ -383,6 +419,7 @@ def edit_annotation(
                 round=annotation.round,
                 task_id=label.task_id,
                 label_id=label.id,
+                is_control=annotation.is_control,
             )
         elif vote.label_id != label.id:
             vote.label_id = label.id
@@ -392,6 +429,6 @@ def edit_annotation(
     annotation.inference_order = order
     annotation.save(update_fields=["inference_order", "updated_at"])
     AnnotationEdit.objects.create(annotation=annotation, editor=editor, old=old, new=new)
-    if annotation.round == Round.MULTIMODAL:
+    if annotation.round == Round.MULTIMODAL and not annotation.is_control:
         recompute_gold(item_ids=[item.pk], project=project)
     return annotation
