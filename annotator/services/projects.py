@@ -375,6 +375,8 @@ SETTINGS_FIELDS = (
     "queue_order",
     "claim_minutes",
     "dispute_threshold",
+    "control_every",
+    "control_feedback",
 )
 
 
@@ -391,6 +393,8 @@ def update_project_settings(*, project: Project, **changes) -> Project:
         raise DomainError(f"Unknown queue order {changes['queue_order']!r}.", field="queue_order")
     if "dispute_threshold" in changes and not 0 <= float(changes["dispute_threshold"]) <= 1:
         raise DomainError("The dispute threshold is a share between 0 and 1.", field="dispute_threshold")
+    if "control_every" in changes and not 0 <= int(changes["control_every"]) <= 1000:
+        raise DomainError("Mix a control item into every 1 to 1000 items, or 0 for none.", field="control_every")
     if "name" in changes and not str(changes["name"]).strip():
         raise DomainError("A project needs a name.", field="name")
     for field, value in changes.items():
