@@ -10,4 +10,5 @@ urlpatterns = [
     path("projects/<slug:slug>/keywords/", views.keywords, name="keywords"),
     path("projects/<slug:slug>/annotators/", views.annotators, name="annotators"),
     path("projects/<slug:slug>/modalities/", views.modalities, name="modalities"),
+    path("projects/<slug:slug>/controls/", views.controls, name="controls"),
 ]

@@ -12,6 +12,7 @@ names below are the public surface; the modules hold them by concern:
 * ``confusion``: label confusion and the difference between rounds;
 * ``classification``: precision, recall, F1 of a model;
 * ``keywords``: weighted log-odds keywords;
+* ``proportions``: the Wilson interval of a proportion (control accuracy);
 * annotator reliability models (Dawid-Skene, MACE) live in
   ``analysis.reliability`` and are re-exported here; both sides share
   ``analysis.label_matrix`` (input checks, ``UndefinedMetric``).
@@ -79,6 +80,7 @@ from .classification import classification_metrics
 from .confusion import ModalityDifference, label_confusion, label_confusion_from_counts, modality_difference
 from .gold import LeaveOneOut, MajorityGold, leave_one_out_agreement, majority_gold, majority_gold_from_counts
 from .keywords import keywords
+from .proportions import wilson_interval
 
 __all__ = [
     "UndefinedMetric",
@@ -111,6 +113,7 @@ __all__ = [
     "modality_difference",
     "classification_metrics",
     "keywords",
+    "wilson_interval",
     "agreement_summary",
     "agreement_summary_from_counts",
     # annotator reliability models, defined in analysis.reliability
