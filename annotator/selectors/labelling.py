@@ -94,10 +94,13 @@ def get_progress(user, project: Project) -> dict:
 
     Without fixed assignments "my share" is the project's annotations
     (items x votes x rounds) divided among its annotators, capped at what one
-    person can do (each item once per round)."""
+    person can do (each item once per round). Control items are no part of
+    the project's progress (they never fill up), but are of the annotator's
+    own count, which must not tell them which items were controls."""
     rounds = len(project.rounds)
-    total = Item.objects.filter(project=project).count()
-    done = Item.objects.filter(project=project).complete(project).count()
+    items = Item.objects.filter(project=project, is_control=False)
+    total = items.count()
+    done = items.complete(project).count()
     mine = Annotation.objects.filter(item__project=project, annotator=user).count()
     annotators = project.memberships.filter(role=Membership.Role.ANNOTATOR).exclude(user=user).count() + 1
     share = min(total * rounds, math.ceil(total * project.votes_per_item * rounds / annotators))
