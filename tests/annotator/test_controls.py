@@ -386,3 +386,19 @@ def test_a_claim_held_on_a_control_item_is_given_back_when_it_expires(lead, seed
     Claim.objects.filter(pk=claim.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     assert queue.release_expired_claims(project=project) == 1
     assert Item.objects.get(pk=control_item.pk).claim_count == 0
+
+
+def test_control_items_are_not_trained_on(lead, project):
+    from inference import selectors as inference_selectors
+
+    trained, checked = make_items(project, 2)
+    Item.objects.filter(pk__in=[trained.pk, checked.pk]).update(split=Item.Split.TRAIN)
+    for item in (trained, checked):
+        _adjudicated(project, item, lead, {"sentiment": "positive"})
+    controls.mark_from_gold(project=project, item_ids=[checked.pk], lead=lead)
+
+    records = inference_selectors.list_training_records(project)
+
+    assert [record["id"] for record in records] == [trained.pk]
+    assert inference_selectors.count_train_gold(project) == 1
+    assert inference_selectors.count_train_items_with_gold(project) == 1
