@@ -1,5 +1,8 @@
 """The annotation queue: which item an annotator labels next, held as a lease.
 
+(Just over 600 lines: the orders, the control items and the SQL they share
+read best in one place, and the docstring below is their map.)
+
 Claims
     `claim_next_item` hands an annotator an item they have not annotated in
     the round and whose votes plus claims are below `votes_per_item`, and
@@ -311,15 +314,6 @@ def _renew_sql(for_update: bool) -> str:
         f"UPDATE {claim} SET expires_at = %s WHERE id IN (SELECT id FROM {claim} WHERE project_id = %s AND annotator_id = %s"
         f" ORDER BY id{' FOR UPDATE' if for_update else ''}) RETURNING id, item_id, round"
     )
-
-
-def count_control_vote(item_id: int, claim_field: str) -> None:
-    """A submit on a control item: its claim ends (the slot given back, as
-    release_claim does) and no vote is counted. Locks the item row."""
-    if not sql.hand_written():
-        loop_orm.uncount_claim(item_id, claim_field)
-    else:
-        sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} - 1 WHERE id = %s", [item_id])
 
 
 def release_claim(*, item_id: int, annotator, round_: str) -> bool:

@@ -260,7 +260,10 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
     if item.is_control:
         # A control item's votes count toward nothing (not votes_per_item, not
         # gold, so no retrain either): its claim goes, its counters stay.
-        queue.count_control_vote(item.pk, claim_field)
+        if not sql.hand_written():
+            loop_orm.uncount_claim(item.pk, claim_field)
+        else:
+            sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} - 1 WHERE id = %s", [item.pk])
         feedback = get_control_feedback(annotation) if project.control_feedback else None
         return SubmitResult(annotation=annotation, created=True, item_complete=False, control_feedback=feedback)
     if not sql.hand_written():
