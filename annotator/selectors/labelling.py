@@ -132,6 +132,13 @@ def is_frozen(annotation: Annotation) -> bool:
     )
 
 
+def is_answer_known(annotation: Annotation, *, project: Project) -> bool:
+    """Whether its annotator was told the known answers (a control item of a
+    project with control feedback): then it may no longer change, or they
+    could correct their control accuracy after the fact."""
+    return annotation.is_control and project.control_feedback
+
+
 def list_own_annotations(user, project: Project) -> QuerySet[Annotation]:
     """`user`'s own annotations in `project` (never anyone else's)."""
     return Annotation.objects.filter(item__project=project, annotator=user)
@@ -168,7 +175,7 @@ def get_annotation_view(annotation: Annotation, *, project: Project) -> dict:
             "duration_ms": annotation.duration_ms,
             "created_at": annotation.created_at,
             "updated_at": annotation.updated_at,
-            "editable": not is_frozen(annotation),
+            "editable": not is_frozen(annotation) and not is_answer_known(annotation, project=project),
             "edits": annotation.edits.count(),
             # Whether Back and Forward have somewhere to go (the page asks only then).
             "has_earlier": own.filter(pk__lt=annotation.pk).exists(),

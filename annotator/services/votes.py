@@ -399,6 +399,8 @@ def edit_annotation(
             f"You have since labelled this item in a later round, so its {annotation.get_round_display().lower()} "
             "labels can no longer change: they must reflect that modality alone."
         )
+    if labelling.is_answer_known(annotation, project=project):
+        raise DomainError("You were told the known answers of this check item, so your labels can no longer change.")
     schema = get_project_schema(project)
     chosen = validate_labels(schema, labels)
     old = labelling.get_annotation_snapshot(annotation)

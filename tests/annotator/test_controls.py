@@ -402,3 +402,33 @@ def test_control_items_are_not_trained_on(lead, project):
     assert [record["id"] for record in records] == [trained.pk]
     assert inference_selectors.count_train_gold(project) == 1
     assert inference_selectors.count_train_items_with_gold(project) == 1
+
+
+def test_feedback_comes_again_on_a_retry_and_a_told_answer_can_no_longer_change(lead, seeded):
+    from annotator.selectors import labelling
+
+    project = _project(lead, every=1, feedback=True)
+    control_item = make_control(make_items(project, 1)[0], {"sentiment": "negative"})
+    (person,) = members(project, 1)
+    claim = queue.claim_next_item(annotator=person, project=project)
+    key = uuid.uuid4()
+    first = submit(person, claim, MSED_LABELS, client_key=key)
+    retry = submit(person, claim, MSED_LABELS, client_key=key)
+    assert not retry.created and retry.annotation.pk == first.annotation.pk
+    assert first.control_feedback == retry.control_feedback == {"sentiment": {"matched": False, "answer": "Negative"}}
+
+    assert labelling.get_annotation_view(first.annotation, project=project)["annotation"]["editable"] is False
+    with pytest.raises(DomainError, match="known answers"):
+        votes.edit_annotation(
+            annotation=first.annotation, editor=person, labels={**MSED_LABELS, "sentiment": "negative"}
+        )
+    assert Vote.objects.get(item=control_item, task__key="sentiment").label.key == "positive"
+
+    # Without feedback nothing was told, and the annotation may change like any other.
+    Project.objects.filter(pk=project.pk).update(control_feedback=False)
+    project.refresh_from_db()
+    annotation = Annotation.objects.get(pk=first.annotation.pk)
+    votes.edit_annotation(annotation=annotation, editor=person, labels={**MSED_LABELS, "sentiment": "negative"})
+    changed = Vote.objects.get(item=control_item, task__key="sentiment")
+    assert changed.label.key == "negative" and changed.is_control
+    assert not Gold.objects.filter(item=control_item).exists()
