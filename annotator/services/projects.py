@@ -397,6 +397,13 @@ def update_project_settings(*, project: Project, **changes) -> Project:
         raise DomainError("Mix a control item into every 1 to 1000 items, or 0 for none.", field="control_every")
     if "name" in changes and not str(changes["name"]).strip():
         raise DomainError("A project needs a name.", field="name")
+    unimodal = changes.get("unimodal_rounds", project.unimodal_rounds)
+    if unimodal and int(changes.get("control_every", project.control_every)) > 0:
+        raise DomainError(
+            "Control items are mixed in only in projects without unimodal rounds; set control every to 0 "
+            "or turn unimodal rounds off.",
+            field="control_every",
+        )
     for field, value in changes.items():
         setattr(project, field, value)
     project.save()

@@ -432,3 +432,12 @@ def test_feedback_comes_again_on_a_retry_and_a_told_answer_can_no_longer_change(
     changed = Vote.objects.get(item=control_item, task__key="sentiment")
     assert changed.label.key == "negative" and changed.is_control
     assert not Gold.objects.filter(item=control_item).exists()
+
+
+def test_control_items_and_unimodal_rounds_do_not_go_together(lead):
+    project = make_project(lead=lead, name="Rounds", unimodal_rounds=True)
+    with pytest.raises(DomainError, match="unimodal rounds"):
+        update_project_settings(project=project, control_every=10)
+    update_project_settings(project=project, unimodal_rounds=False, control_every=10)
+    with pytest.raises(DomainError, match="unimodal rounds"):
+        update_project_settings(project=project, unimodal_rounds=True)
