@@ -16,10 +16,11 @@ from ..models import Annotation, Gold, Item, Label, PrelabelPolicy, Project, Tas
 CHUNK = 500  # items per statement (SQLite allows at most 32766 parameters)
 
 # Majority gold of a set of items in one statement: count the multimodal
-# votes (control votes never count: issue 14) per (item, task, label), take the top count per (item, task), and
-# call it a tie when more than one label has it. Label order breaks no tie:
-# a tie is reported, not resolved silently. Adjudicated and imported gold
-# keep their label (and tie flag) and only refresh their support.
+# votes per (item, task, label) (control votes never count: issue 14), take
+# the top count per (item, task), and call it a tie when more than one label
+# has it. Label order breaks no tie: a tie is reported, not resolved
+# silently. Adjudicated and imported gold keep their label (and tie flag)
+# and only refresh their support.
 _UPSERT = """
 WITH counted AS (
     SELECT item_id, task_id, label_id, COUNT(*) AS n FROM {vote}

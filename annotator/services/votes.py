@@ -264,7 +264,8 @@ def _save_claimed(*, annotator, item, project, round_, chosen, order, duration, 
             loop_orm.uncount_claim(item.pk, claim_field)
         else:
             sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} - 1 WHERE id = %s", [item.pk])
-        feedback = get_control_feedback(annotation) if project.control_feedback else None
+        given = {label.task_id: label.id for label in chosen.values()}
+        feedback = get_control_feedback(item.pk, given) if project.control_feedback else None
         return SubmitResult(annotation=annotation, created=True, item_complete=False, control_feedback=feedback)
     if not sql.hand_written():
         votes_now = loop_orm.count_vote(item.pk, (vote_field, claim_field))
@@ -315,11 +316,11 @@ _ANNOTATION_COLUMNS = [
 ]
 
 
-def get_control_feedback(annotation: Annotation) -> dict[str, dict]:
-    """{task key: {"matched": bool, "answer": label name}} of a control
-    annotation against the item's known answers (tasks without one left out)."""
-    given = {vote.task_id: vote.label_id for vote in annotation.votes.all()}
-    answers = ControlAnswer.objects.filter(item_id=annotation.item_id).select_related("task", "label")
+def get_control_feedback(item_id: int, given: dict[int, int]) -> dict[str, dict]:
+    """{task key: {"matched": bool, "answer": label name}} of the labels
+    given on a control item ({task id: label id}) against its known answers
+    (tasks without one left out). One query."""
+    answers = ControlAnswer.objects.filter(item_id=item_id).select_related("task", "label")
     return {
         answer.task.key: {"matched": given.get(answer.task_id) == answer.label_id, "answer": answer.label.name}
         for answer in answers.order_by("task__position", "task_id")
@@ -342,7 +343,8 @@ def _explain_refusal(*, annotator, item, project, round_, key, refusal) -> Submi
             first_vote_field = ROUND_COUNTERS[first.round][0]
             votes_now = Item.objects.filter(pk=item.pk).values_list(first_vote_field, flat=True).first() or 0
             if first.is_control:
-                feedback = get_control_feedback(first) if project.control_feedback else None
+                given = dict(first.votes.values_list("task_id", "label_id"))
+                feedback = get_control_feedback(item.pk, given) if project.control_feedback else None
                 return SubmitResult(annotation=first, created=False, item_complete=False, control_feedback=feedback)
             return SubmitResult(annotation=first, created=False, item_complete=votes_now >= n)
     if Annotation.objects.filter(item=item, annotator=annotator, round=round_).exists():
