@@ -441,3 +441,22 @@ def test_control_items_and_unimodal_rounds_do_not_go_together(lead):
     update_project_settings(project=project, unimodal_rounds=False, control_every=10)
     with pytest.raises(DomainError, match="unimodal rounds"):
         update_project_settings(project=project, unimodal_rounds=True)
+
+
+def test_the_controls_page_lists_candidates_and_marks_several_at_once(lead_client, lead, project):
+    first, second, plain = make_items(project, 3)
+    for item in (first, second):
+        _adjudicated(project, item, lead, {"emotion": "sad"})
+    page = lead_client.get(reverse("analysis:controls", args=[project.slug]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert first.external_id in content and second.external_id in content and plain.external_id not in content
+
+    response = lead_client.post(
+        reverse("annotator:controls-mark", args=[project.slug]), {"item": [first.pk, second.pk, plain.pk]}
+    )
+
+    assert response.status_code == 302 and response.url == reverse("analysis:controls", args=[project.slug])
+    assert set(Item.objects.filter(is_control=True).values_list("pk", flat=True)) == {first.pk, second.pk}
+    after = lead_client.get(response.url).content.decode()
+    assert "Control items (2)" in after and f"Left alone (no adjudicated gold): {plain.external_id}" in after
