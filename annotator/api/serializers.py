@@ -84,7 +84,17 @@ class ItemOut(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        fields = ["id", "external_id", "text", "has_image", "metadata", "split", "vote_count", "created_at"]
+        fields = [
+            "id",
+            "external_id",
+            "text",
+            "has_image",
+            "metadata",
+            "split",
+            "vote_count",
+            "is_control",
+            "created_at",
+        ]
 
 
 class VoteOut(serializers.Serializer):

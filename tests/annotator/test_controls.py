@@ -460,3 +460,15 @@ def test_the_controls_page_lists_candidates_and_marks_several_at_once(lead_clien
     assert set(Item.objects.filter(is_control=True).values_list("pk", flat=True)) == {first.pk, second.pk}
     after = lead_client.get(response.url).content.decode()
     assert "Control items (2)" in after and f"Left alone (no adjudicated gold): {plain.external_id}" in after
+
+
+def test_the_item_api_shows_leads_which_items_are_control_items(api, lead, project):
+    plain, checked = make_items(project, 2)
+    make_control(checked, {"sentiment": "positive"})
+    api.force_authenticate(lead)
+    everything = api.get(reverse("api:item-list", args=[project.slug])).json()["results"]
+    assert {row["id"]: row["is_control"] for row in everything} == {plain.pk: False, checked.pk: True}
+    only = api.get(reverse("api:item-list", args=[project.slug]), {"status": "control"}).json()["results"]
+    assert [row["id"] for row in only] == [checked.pk]
+    unlabelled = api.get(reverse("api:item-list", args=[project.slug]), {"status": "unlabelled"}).json()["results"]
+    assert [row["id"] for row in unlabelled] == [plain.pk]
