@@ -19,6 +19,7 @@ from annotator.models import Annotation, Item
 
 from . import dashboards
 from .dashboards.common import N_BOOT
+from .dashboards.controls import build_controls
 from .selectors import DashboardFilters
 
 # ---------------------------------------------------------------------------
@@ -414,3 +415,66 @@ class ModalitiesAPI(DashboardAPI):
 )
 class AnchoringAPI(DashboardAPI):
     page, output = "anchoring", AnchoringOut
+
+
+# ---------------------------------------------------------------------------
+# Control items (issue 14 section 3): not a filtered dashboard, a lead's report
+
+
+class ControlAnswerOut(serializers.Serializer):
+    task = serializers.CharField(help_text="The task's name.")
+    label = serializers.CharField(help_text="The known answer's label name.")
+    source = serializers.CharField(help_text="Where the answer came from (imported, adjudicated gold, a lead).")
+
+
+class ControlItemOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    text = serializers.CharField(allow_blank=True)
+    answers = ControlAnswerOut(many=True)
+    seen = serializers.IntegerField(help_text="Annotators who labelled it as a control item.")
+    correct = serializers.IntegerField(help_text="Their answers (per task with a known answer) that matched.")
+    total = serializers.IntegerField()
+    accuracy = serializers.FloatField(allow_null=True)
+
+
+class ControlWeekOut(serializers.Serializer):
+    week = serializers.CharField(help_text='ISO week, e.g. "2026-W49".')
+    correct = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class ControlAnnotatorOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    correct = serializers.IntegerField()
+    total = serializers.IntegerField()
+    accuracy = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="Wilson 95% interval, lower end.")
+    high = serializers.FloatField(allow_null=True, help_text="Wilson 95% interval, upper end.")
+    below_threshold = serializers.BooleanField(
+        help_text="The whole interval lies below the project's reliability threshold."
+    )
+    weeks = ControlWeekOut(many=True)
+
+
+class ControlsOut(serializers.Serializer):
+    control_every = serializers.IntegerField(help_text="One control item in every N items handed out; 0 = off.")
+    control_feedback = serializers.BooleanField()
+    threshold = serializers.FloatField(help_text="The project's reliability threshold.")
+    items = ControlItemOut(many=True)
+    annotators = ControlAnnotatorOut(many=True)
+
+
+class ControlsAPI(ProjectMixin, APIView):
+    permission_classes = [IsAuthenticated, IsProjectLead]
+
+    @extend_schema(
+        responses=ControlsOut,
+        summary="Control items and each annotator's accuracy on them (leads)",
+        description="Known answers, how many annotators labelled each control item and how often they matched; "
+        "per annotator the share matched with a Wilson 95% interval and per ISO week.",
+        tags=["analysis"],
+    )
+    def get(self, request, slug):
+        return Response(ControlsOut(build_controls(self.get_project())["data"]).data)

@@ -185,7 +185,12 @@ class VoteMatrix:
 
 
 def _vote_queryset(project: Project, filters: DashboardFilters, *, round: str, tasks: Sequence[TaskSpec]) -> QuerySet:
-    qs = Vote.objects.filter(task_id__in=[t.id for t in tasks], round=round)
+    # Control items (issue 14) count toward no agreement: their control votes
+    # (no join), and votes given before a lead made the item a control item
+    # (a probe of the item_control index).
+    controls = Item.objects.filter(project=project, is_control=True).values("id")
+    qs = Vote.objects.filter(task_id__in=[t.id for t in tasks], round=round, is_control=False)
+    qs = qs.exclude(item_id__in=controls)
     if filters.split:
         qs = qs.filter(item__split=filters.split)
     if filters.annotators:
@@ -278,7 +283,7 @@ class AnnotationArrays:
 
 
 def _annotation_queryset(project: Project, filters: DashboardFilters, *, round: str | None = None) -> QuerySet:
-    items = Item.objects.filter(project=project)
+    items = Item.objects.filter(project=project, is_control=False)
     if filters.split:
         items = items.filter(split=filters.split)
     qs = Annotation.objects.filter(item_id__in=items.values("id"), round=round or filters.round)
@@ -505,8 +510,9 @@ class GoldMatrix:
 
 
 def get_item_splits(project: Project, filters: DashboardFilters) -> tuple[np.ndarray, np.ndarray]:
-    """(item ids sorted, split code per item) of the project's items in the filtered split."""
-    qs = Item.objects.filter(project=project)
+    """(item ids sorted, split code per item) of the project's items (not
+    control items) in the filtered split."""
+    qs = Item.objects.filter(project=project, is_control=False)
     if filters.split:
         qs = qs.filter(split=filters.split)
     split_code = Case(
@@ -537,7 +543,7 @@ def get_gold_matrix(
     if tasks and item_ids.size:
         label_ids = np.array([i for t in tasks for i in t.label_ids], dtype=np.int64)
         label_lo, label_hi = int(label_ids.min()), int(label_ids.max())
-        qs = Gold.objects.filter(task_id__in=[t.id for t in tasks], label__isnull=False)
+        qs = Gold.objects.filter(task_id__in=[t.id for t in tasks], label__isnull=False, item__is_control=False)
         qs = qs.filter(item__split=filters.split) if filters.split else qs.filter(item__project=project)
         item_max, _ = max_ids()
         item, label = fetch_columns(qs, [Column("item_id", 0, item_max), Column("label_id", label_lo, label_hi)])
@@ -557,7 +563,7 @@ def get_item_texts(project: Project, filters: DashboardFilters) -> tuple[np.ndar
     Texts are strings, so this is one plain values_list query; keyword
     analysis tokenises them in Python anyway.
     """
-    qs = Item.objects.filter(project=project)
+    qs = Item.objects.filter(project=project, is_control=False)
     if filters.split:
         qs = qs.filter(split=filters.split)
     rows = list(qs.order_by("id").values_list("id", "text"))
@@ -588,6 +594,7 @@ def get_votes_version(project: Project) -> str:
     swapping splits). The cache entries also expire (see analysis.dashboards).
     """
     split_counts = {f"n_{s}": Count("id", filter=Q(split=s)) for s in SPLITS}
+    split_counts["n_control"] = Count("id", filter=Q(is_control=True))  # marking changes no vote
     items = Item.objects.filter(project=project).aggregate(n=Count("id"), votes=Sum("vote_count"), **split_counts)
     newest = (
         Annotation.objects.filter(annotator_id=OuterRef("user_id")).order_by("-updated_at").values("updated_at")[:1]
@@ -599,7 +606,8 @@ def get_votes_version(project: Project) -> str:
     )
     edit = AnnotationEdit.objects.aggregate(m=Max("id"))["m"]
     newest_at = members["newest"].isoformat() if members["newest"] else "-"
-    parts = [items["n"], items["votes"] or 0, *(items[f"n_{s}"] for s in SPLITS), members["n"], newest_at, edit or 0]
+    parts = [items["n"], items["votes"] or 0, *(items[f"n_{s}"] for s in SPLITS), items["n_control"]]
+    parts += [members["n"], newest_at, edit or 0]
     return ":".join(str(p) for p in parts)
 
 

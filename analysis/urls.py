@@ -11,4 +11,5 @@ urlpatterns = [
     path("projects/<slug:slug>/annotators/", views.annotators, name="annotators"),
     path("projects/<slug:slug>/modalities/", views.modalities, name="modalities"),
     path("projects/<slug:slug>/anchoring/", views.anchoring, name="anchoring"),
+    path("projects/<slug:slug>/controls/", views.controls, name="controls"),
 ]

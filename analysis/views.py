@@ -14,9 +14,11 @@ from django.urls import reverse
 from annotator.access import project_view
 from annotator.io.writers import csv_rows
 from annotator.models import Membership
+from annotator.selectors import controls as control_selectors
 
 from . import dashboards
 from .dashboards.common import N_BOOT
+from .dashboards.controls import build_controls
 from .selectors import DashboardFilters
 
 
@@ -92,3 +94,22 @@ def modalities(request, project):
 @project_view(role=Membership.Role.LEAD)
 def anchoring(request, project):
     return _dashboard(request, project, "anchoring")
+
+
+def controls(request, project):
+    """Control items: the list, candidates from adjudicated gold, and accuracy per annotator."""
+    report = build_controls(project)
+    if request.GET.get("format") == "csv":
+        return _csv_response(project, "controls", report, request.GET.get("chart", ""))
+    return render(
+        request,
+        "analysis/controls.html",
+        {
+            "project": project,
+            "report": report["data"],
+            "charts": report["charts"],
+            "candidates": control_selectors.list_control_candidates(project),
+            "page": "controls",
+            "csv_prefix": "?",
+        },
+    )

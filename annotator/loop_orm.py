@@ -107,7 +107,7 @@ def lock_head(project: Project, annotator, *, counters: tuple[str, str], chunk: 
     vote_field, claim_field = counters
     n = project.votes_per_item
     head = (
-        Item.objects.filter(project=project, **{f"{vote_field}__lt": n})
+        Item.objects.filter(project=project, is_control=False, **{f"{vote_field}__lt": n})
         .alias(taken=F(vote_field) + F(claim_field))
         .filter(taken__lt=n)
         .order_by(f"-{vote_field}", "id")
@@ -147,6 +147,19 @@ def lock_first_eligible(
     return candidates.order_by(position).select_for_update(skip_locked=_skip_locked()).first()
 
 
+def lock_control(project: Project, annotator, *, round_: str) -> Item | None:
+    """Lock a random control item of the project that the annotator has never
+    annotated, claimed or skipped in the round (no room test: control votes
+    are not counted)."""
+    mine = {"item": OuterRef("pk"), "annotator": annotator, "round": round_}
+    candidates = Item.objects.filter(project=project, is_control=True).filter(
+        ~Exists(Annotation.objects.filter(**mine)),
+        ~Exists(Claim.objects.filter(**mine)),
+        ~Exists(Skip.objects.filter(**mine)),
+    )
+    return candidates.order_by("?").select_for_update(skip_locked=_skip_locked()).first()
+
+
 def _skip_locked() -> bool:
     return connection.features.has_select_for_update_skip_locked
 
@@ -164,7 +177,7 @@ def level_seek(
     """Up to `batch` (id, votes) per vote level, ids above `after` (and at most `upto`), in id order."""
     parts = []
     for level in levels:
-        rows = Item.objects.filter(modality, project=project, id__gt=after, **{vote_field: level})
+        rows = Item.objects.filter(modality, project=project, is_control=False, id__gt=after, **{vote_field: level})
         if upto is not None:
             rows = rows.filter(id__lte=upto)
         parts.append(rows.order_by("id").values_list("id", vote_field)[:batch])
@@ -194,9 +207,8 @@ def uncertain_seek(
 
 def open_bounds(project: Project, vote_field: str, modality: Q) -> dict:
     """Lowest and highest id of an item with a vote level below votes_per_item."""
-    return Item.objects.filter(modality, project=project, **{f"{vote_field}__lt": project.votes_per_item}).aggregate(
-        lo=Min("id"), hi=Max("id")
-    )
+    open_items = Item.objects.filter(modality, project=project, is_control=False)
+    return open_items.filter(**{f"{vote_field}__lt": project.votes_per_item}).aggregate(lo=Min("id"), hi=Max("id"))
 
 
 # ---------------------------------------------------------------- submit
@@ -215,6 +227,11 @@ def insert_annotation(annotation: Annotation, votes: list[Vote]) -> None:
     Vote.objects.bulk_create(votes)
 
 
+def uncount_claim(item_id: int, claim_field: str) -> None:
+    """One claim fewer on the item, no vote counted (a control item's submit; locks the item row)."""
+    Item.objects.filter(pk=item_id).update(**{claim_field: F(claim_field) - 1})
+
+
 def count_vote(item_id: int, counters: tuple[str, str]) -> int:
     """Turn the item's claim into a vote (locks the item row); returns its votes now."""
     vote_field, claim_field = counters
@@ -230,7 +247,7 @@ def recompute_gold(item_ids: list[int], *, votes_removed: bool) -> int:
     rows of a task without votes go. Returns the rows written or deleted."""
     counts: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
     rows = (
-        Vote.objects.filter(item_id__in=item_ids, round=Annotation.Round.MULTIMODAL)
+        Vote.objects.filter(item_id__in=item_ids, round=Annotation.Round.MULTIMODAL, is_control=False)
         .values_list("item_id", "task_id", "label_id")
         .annotate(n=Count("id"))
         .order_by()

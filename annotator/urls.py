@@ -38,4 +38,6 @@ urlpatterns += [
     path("projects/<slug:slug>/items/<int:item_id>/", items.item_detail, name="item-detail"),
     path("projects/<slug:slug>/items/<int:item_id>/adjudicate/", items.item_adjudicate, name="item-adjudicate"),
     path("projects/<slug:slug>/adjudication/", items.adjudication, name="adjudication"),
+    path("projects/<slug:slug>/controls/mark/", items.controls_mark, name="controls-mark"),
+    path("projects/<slug:slug>/controls/unmark/", items.controls_unmark, name="controls-unmark"),
 ]

@@ -72,19 +72,22 @@ def list_training_records(
     """Records of the items in the train, dev and test splits that have at
     least one gold label, with their gold labels as indices (ties and
     missing gold are left out of `labels`). Two queries; targets="soft"
-    adds `soft_labels` to train-split records (list_soft_labels, two more)."""
+    adds `soft_labels` to train-split records (list_soft_labels, two more).
+    Control items are left out: their answers measure annotators, and a
+    model trained on them would suggest those answers on the control items
+    themselves."""
     schema = schema or get_project_schema(project)
     label_index = schema.label_index
-    gold = Gold.objects.filter(item__project=project, item__split__in=TRAINING_SPLITS, label__isnull=False).values_list(
-        "item_id", "label_id"
-    )
+    gold = Gold.objects.filter(
+        item__project=project, item__split__in=TRAINING_SPLITS, item__is_control=False, label__isnull=False
+    ).values_list("item_id", "label_id")
     labels: dict[int, dict[str, int]] = {}
     for item_id, label_id in gold.iterator(chunk_size=5000):
         if label_id in label_index:
             key, position = label_index[label_id]
             labels.setdefault(item_id, {})[key] = position
     rows = (
-        Item.objects.filter(project=project, split__in=TRAINING_SPLITS)
+        Item.objects.filter(project=project, split__in=TRAINING_SPLITS, is_control=False)
         .filter(Exists(Gold.objects.filter(item=OuterRef("pk"), label__isnull=False)))
         .order_by("id")
         .values_list(*_RECORD_COLUMNS)
@@ -140,12 +143,15 @@ def list_soft_labels(project: Project, schema: ProjectSchema | None = None) -> d
 
 def count_train_gold(project: Project) -> int:
     """Gold labels (not ties) on items of the train split."""
-    return Gold.objects.filter(item__project=project, item__split=Item.Split.TRAIN, label__isnull=False).count()
+    return Gold.objects.filter(
+        item__project=project, item__split=Item.Split.TRAIN, item__is_control=False, label__isnull=False
+    ).count()
 
 
 def count_train_items_with_gold(project: Project) -> int:
     """Items of the train split with a gold label (not a tie) for at least one task."""
-    return Item.objects.filter(project=project, split=Item.Split.TRAIN, gold__label__isnull=False).distinct().count()
+    items = Item.objects.filter(project=project, split=Item.Split.TRAIN, is_control=False)
+    return items.filter(gold__label__isnull=False).distinct().count()
 
 
 def count_gold_labels(project: Project) -> int:

@@ -70,6 +70,8 @@ DOMAIN_CHECKED = [
     "POST /api/projects/{slug}/runs/{run_id}/cancel/",  # the run's state
     "POST /api/projects/{slug}/predictions/{prediction_id}/cancel/",  # idem
     "POST /api/projects/{slug}/runs/{run_id}/prelabeller/",  # a succeeded run with model files
+    "POST /api/projects/{slug}/controls/mark/",  # this project's items, with adjudicated gold
+    "POST /api/projects/{slug}/controls/unmark/",  # this project's items
 ] + [
     f"GET /api/projects/{{slug}}/{page}/"  # date_to before date_from: a rule across two parameters
     for page in ("agreement", "annotators", "confusion", "distribution", "keywords", "modalities")

@@ -25,7 +25,7 @@ figure's JSON small (Plotly's default template adds ~8 KB per figure).
 
 The charts are grouped by dashboard page: style (colours, the template,
 ``plain`` and the helpers every chart uses), agreement, labels, annotators,
-modalities, anchoring. Import them from here: ``from analysis import figures``.
+modalities, anchoring, controls. Import them from here: ``from analysis import figures``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from .anchoring import arm_difference_figure
 from .annotators import (
     annotator_agreement_figure,
 )
+from .controls import control_accuracy_figure
 from .labels import (
     category_bars,
     keywords_figure,
@@ -67,6 +68,7 @@ from .style import (
 )
 
 __all__ = [
+    "control_accuracy_figure",
     "DIVERGING",
     "LANDIS_KOCH_BANDS",
     "METRIC_NAMES",

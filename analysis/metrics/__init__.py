@@ -14,6 +14,7 @@ names below are the public surface; the modules hold them by concern:
 * ``keywords``: weighted log-odds keywords;
 * ``anchoring``: the anchoring experiment's arms compared (bootstrap
   difference, chi-square test of independence, Cohen's h);
+* ``proportions``: the Wilson interval of a proportion (control accuracy);
 * annotator reliability models (Dawid-Skene, MACE) live in
   ``analysis.reliability`` and are re-exported here; both sides share
   ``analysis.label_matrix`` (input checks, ``UndefinedMetric``).
@@ -82,6 +83,7 @@ from .classification import classification_metrics
 from .confusion import ModalityDifference, label_confusion, label_confusion_from_counts, modality_difference
 from .gold import LeaveOneOut, MajorityGold, leave_one_out_agreement, majority_gold, majority_gold_from_counts
 from .keywords import keywords
+from .proportions import wilson_interval
 
 __all__ = [
     "UndefinedMetric",
@@ -120,6 +122,7 @@ __all__ = [
     "chi_square_independence",
     "chi_square_sf",
     "cohens_h",
+    "wilson_interval",
     "agreement_summary",
     "agreement_summary_from_counts",
     # annotator reliability models, defined in analysis.reliability

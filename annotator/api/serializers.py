@@ -25,6 +25,8 @@ class ProjectOut(serializers.ModelSerializer):
             "queue_order",
             "claim_minutes",
             "dispute_threshold",
+            "control_every",
+            "control_feedback",
             "created_at",
         ]
 
@@ -60,6 +62,10 @@ class ProjectSettingsIn(StrictInput):
     queue_order = serializers.ChoiceField(choices=Project.QueueOrder.choices, required=False)
     claim_minutes = serializers.IntegerField(min_value=1, max_value=1440, required=False)
     dispute_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
+    control_every = serializers.IntegerField(
+        min_value=0, max_value=1000, required=False, help_text="Mix one control item into every N items; 0 = off."
+    )
+    control_feedback = serializers.BooleanField(required=False)
 
 
 class LabelSchema(StrictInput):
@@ -85,7 +91,17 @@ class ItemOut(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        fields = ["id", "external_id", "text", "has_image", "metadata", "split", "vote_count", "created_at"]
+        fields = [
+            "id",
+            "external_id",
+            "text",
+            "has_image",
+            "metadata",
+            "split",
+            "vote_count",
+            "is_control",
+            "created_at",
+        ]
 
 
 class VoteOut(serializers.Serializer):

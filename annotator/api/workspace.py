@@ -147,6 +147,8 @@ class ItemSubmit(ItemMixin, APIView):
             "created": result.created,
             "item_complete": result.item_complete,
         }
+        if result.control_feedback is not None:  # only with Project.control_feedback, on a control item
+            body["control_feedback"] = result.control_feedback
         return Response(
             body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         )  # as SubmitOut documents it

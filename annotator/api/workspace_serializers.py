@@ -101,12 +101,25 @@ class NextOut(serializers.Serializer):
     progress = ProgressOut(required=False)
 
 
+class ControlMatch(serializers.Serializer):
+    matched = serializers.BooleanField()
+    answer = serializers.CharField(help_text="The known answer's label name.")
+
+
 class SubmitOut(serializers.Serializer):
     annotation = serializers.IntegerField()
     item = serializers.IntegerField()
     round = serializers.CharField()
     created = serializers.BooleanField(help_text="False when this was a retry of an earlier submit.")
     item_complete = serializers.BooleanField()
+    control_feedback = serializers.DictField(
+        child=ControlMatch(),
+        required=False,
+        help_text=(
+            "Present only after submitting a control item in a project that gives feedback: per task with a known "
+            "answer, whether your label matched it and the known answer's name."
+        ),
+    )
 
 
 class SkipOut(serializers.Serializer):

@@ -14,6 +14,12 @@ says so), except that gold marked `majority` which the row's own
 multimodal votes reproduce is left to the majority computation, so an
 export re-imports unchanged. `gold_<task>_support` and the soft-label
 columns `<task>_votes` / `<task>_posterior` are derived and ignored.
+
+Control items (issue 14): `control` holds the known answers as a JSON object
+of task key to label (JSONL: an object; CSV: its JSON text), or CSV columns
+`control_<task>` hold one task's answer each. A row with any known answer
+becomes a control item; it may not carry votes (they would count toward
+nothing).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from .jsonsafe import UNSTORABLE, JSONProblem, find_unstorable
 from .jsonsafe import loads as json_loads
 from .readers import RawRow
 
-RESERVED_COLUMNS = ("id", "text", "image", "split", "metadata", "inference_order", "votes")
+RESERVED_COLUMNS = ("id", "text", "image", "split", "metadata", "inference_order", "votes", "control")
 ROUNDS = ("multimodal", "text", "image")
 SPLITS = ("train", "dev", "test", "unassigned")
 _SPLIT_ALIASES = {"val": "dev", "valid": "dev", "validation": "dev", "none": "unassigned"}
@@ -94,6 +100,7 @@ class CleanRow:
     inference_order: tuple[str, ...] | None
     gold: dict[str, GoldValue] = field(default_factory=dict)
     votes: list[CleanVote] = field(default_factory=list)
+    control: dict[str, str] = field(default_factory=dict)  # task key -> label key; empty: not a control item
 
 
 def _label(schema: ProjectSchema, task: str, value: Any) -> str:
@@ -154,13 +161,13 @@ def parse_inference_order(schema: ProjectSchema, value: Any) -> tuple[str, ...]:
 
 
 def expected_columns(schema: ProjectSchema) -> list[str]:
-    columns = list(RESERVED_COLUMNS)
+    columns = [c for c in RESERVED_COLUMNS if c != "control"]
     for key in schema.keys:
         if key not in RESERVED_COLUMNS:
             columns.append(key)
         columns += [f"gold_{key}", f"gold_{key}_source", f"gold_{key}_support"]
         columns += [f"{key}_votes", f"{key}_posterior"]  # an export's soft labels: derived, ignored
-    return columns
+    return columns + ["control"] + [f"control_{key}" for key in schema.keys]
 
 
 def check_columns(
@@ -366,6 +373,9 @@ class RowValidator:
 
         votes = self._votes(values.get("votes"), fail)
         gold = self._gold(values, votes, fail)
+        control = self._control(values, fail)
+        if control and votes:
+            fail("votes", "a control item cannot come with votes (they would count toward nothing); remove one.")
 
         if errors:
             return None, errors
@@ -382,9 +392,43 @@ class RowValidator:
                 inference_order=inference_order,
                 gold=gold,
                 votes=votes,
+                control=control,
             ),
             errors,
         )
+
+    def _control(self, values: dict, fail) -> dict[str, str]:
+        """Known answers of a control item: {task key: label key}."""
+        answers: dict[str, str] = {}
+        try:
+            given = _json_value(values.get("control"), "control")
+        except ValueError as exc:
+            fail("control", str(exc))
+            given = None
+        if given is not None:
+            if not isinstance(given, dict):
+                fail("control", 'control must be a JSON object of task to label, e.g. {"sentiment": "positive"}.')
+            else:
+                for task_value, label_value in given.items():
+                    try:
+                        task = _task(self.schema, task_value)
+                        answers[task] = _label(self.schema, task, _as_text(label_value, "the control label"))
+                    except ValueError as exc:
+                        fail("control", str(exc))
+        for task in self.schema.keys:
+            column = f"control_{task}"
+            try:
+                value = _as_text(values.get(column), column)
+                if not value:
+                    continue
+                label = _label(self.schema, task, value)
+            except ValueError as exc:
+                fail(column, str(exc))
+                continue
+            if answers.get(task, label) != label:
+                fail(column, f"the columns control and {column} give different answers for {task}; keep one.")
+            answers[task] = label
+        return answers
 
     def _gold(self, values: dict, votes: list[CleanVote], fail) -> dict[str, GoldValue]:
         gold: dict[str, GoldValue] = {}

@@ -240,11 +240,13 @@ def get_project_stats(project: Project, *, user: AbstractBaseUser) -> dict:
     """Counts for the project overview, in a handful of aggregate queries.
 
     Leads get project-wide progress; annotators get their own counts too
-    (never other people's votes).
+    (never other people's votes). Progress leaves control items out (they
+    never fill up); `control` counts them, and an annotator's own count
+    includes them (it must not tell them which items were controls).
     """
     from django.db.models import Count, Q
 
-    items = Item.objects.filter(project=project)
+    items = Item.objects.filter(project=project, is_control=False)
     agg = items.aggregate(
         total=Count("id"),
         complete=Count("id", filter=Q(vote_count__gte=project.votes_per_item)),
@@ -263,11 +265,12 @@ def get_project_stats(project: Project, *, user: AbstractBaseUser) -> dict:
     }
     if is_lead(user, project):
         stats["annotations"] = Annotation.objects.filter(
-            item__project=project, round=Annotation.Round.MULTIMODAL
+            item__project=project, round=Annotation.Round.MULTIMODAL, item__is_control=False
         ).count()
+        stats["control"] = Item.objects.filter(project=project, is_control=True).count()
         stats["members"] = project.memberships.count()
         stats["disputed"] = (
-            Gold.objects.filter(item__project=project)
+            Gold.objects.filter(item__project=project, item__is_control=False)
             .disputed(project.dispute_threshold)
             .values("item_id")
             .distinct()
@@ -284,6 +287,7 @@ class ItemFilters:
         ("in_progress", "In progress"),
         ("complete", "Complete"),
         ("disputed", "Disputed"),
+        ("control", "Control items"),
     ]
 
     SUGGESTIONS = [("yes", "Has a suggestion"), ("no", "No suggestion")]
@@ -331,6 +335,10 @@ class ItemFilters:
 
         if self.split:
             qs = qs.filter(split=self.split)
+        if self.status == "control":
+            qs = qs.filter(is_control=True)
+        elif self.status:  # progress of the labelling: control items never fill up
+            qs = qs.filter(is_control=False)
         if self.status == "unlabelled":
             qs = qs.unlabelled()
         elif self.status == "in_progress":

@@ -98,10 +98,13 @@ def get_progress(user, project: Project) -> dict:
 
     Without fixed assignments "my share" is the project's annotations
     (items x votes x rounds) divided among its annotators, capped at what one
-    person can do (each item once per round)."""
+    person can do (each item once per round). Control items are no part of
+    the project's progress (they never fill up), but are of the annotator's
+    own count, which must not tell them which items were controls."""
     rounds = len(project.rounds)
-    total = Item.objects.filter(project=project).count()
-    done = Item.objects.filter(project=project).complete(project).count()
+    items = Item.objects.filter(project=project, is_control=False)
+    total = items.count()
+    done = items.complete(project).count()
     mine = Annotation.objects.filter(item__project=project, annotator=user).count()
     annotators = project.memberships.filter(role=Membership.Role.ANNOTATOR).exclude(user=user).count() + 1
     share = min(total * rounds, math.ceil(total * project.votes_per_item * rounds / annotators))
@@ -131,6 +134,13 @@ def is_frozen(annotation: Annotation) -> bool:
             item_id=annotation.item_id, annotator_id=annotation.annotator_id, round__in=later
         ).exists()
     )
+
+
+def is_answer_known(annotation: Annotation, *, project: Project) -> bool:
+    """Whether its annotator was told the known answers (a control item of a
+    project with control feedback): then it may no longer change, or they
+    could correct their control accuracy after the fact."""
+    return annotation.is_control and project.control_feedback
 
 
 def list_own_annotations(user, project: Project) -> QuerySet[Annotation]:
@@ -169,7 +179,7 @@ def get_annotation_view(annotation: Annotation, *, project: Project) -> dict:
             "duration_ms": annotation.duration_ms,
             "created_at": annotation.created_at,
             "updated_at": annotation.updated_at,
-            "editable": not is_frozen(annotation),
+            "editable": not is_frozen(annotation) and not is_answer_known(annotation, project=project),
             "edits": annotation.edits.count(),
             # Whether Back and Forward have somewhere to go (the page asks only then).
             "has_earlier": own.filter(pk__lt=annotation.pk).exists(),

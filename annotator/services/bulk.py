@@ -143,14 +143,14 @@ def _counter_fields() -> dict[str, str]:
 def refresh_vote_counts(item_ids: Iterable[int]) -> None:
     """Set the items' vote counters (Item.vote_count: multimodal-round
     annotations; text_vote_count / image_vote_count: unimodal rounds) from
-    their annotations, in one UPDATE."""
+    their annotations, in one UPDATE. Control annotations count toward nothing."""
     item_ids = list(item_ids)
     if not item_ids:
         return
     values = {}
     for round_, field in _counter_fields().items():
         counts = (
-            Annotation.objects.filter(item=OuterRef("pk"), round=round_)
+            Annotation.objects.filter(item=OuterRef("pk"), round=round_, is_control=False)
             .order_by()
             .values("item")
             .annotate(n=Count("id"))

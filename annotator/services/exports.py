@@ -33,6 +33,11 @@ carriage return gets a leading ' (writers.escape_formula has the exact,
 reversible rule, and the import removes it again). raw=True writes the
 exact values, for scripts. JSONL is never escaped.
 
+Control items (issue 14) are left out of every format: their votes count
+toward nothing and their known answers are read from the controls API
+(/api/projects/<slug>/controls/), so a dataset built from an export holds
+the project's ordinary items only.
+
 An export reads in several queries without a snapshot; votes written while
 it runs may or may not be included.
 """
@@ -136,7 +141,7 @@ def export_columns(project: Project) -> list[str]:
 def _item_chunks(project: Project, *, split: str | None = None, chunk: int = CHUNK_ITEMS) -> Iterator[list[Item]]:
     last = 0
     while True:
-        qs = Item.objects.filter(project=project, id__gt=last)
+        qs = Item.objects.filter(project=project, is_control=False, id__gt=last)
         if split:
             qs = qs.filter(split=split)
         items = list(qs.select_related("image").order_by("id")[:chunk])
@@ -296,7 +301,7 @@ def _copy_stored(asset_file: str, dest: Path) -> None:
 
 def _msed_members(project: Project, ctx: _Context, *, raw: bool = False) -> Iterator[writers.ZipMember]:
     for split in MSED_SPLITS:
-        if not Item.objects.filter(project=project, split=split).exists():
+        if not Item.objects.filter(project=project, is_control=False, split=split).exists():
             continue
         header = _msed_header(ctx)
         rows = (row for _, _, row in _msed_rows(project, split, ctx))
@@ -309,7 +314,7 @@ def _msed_members(project: Project, ctx: _Context, *, raw: bool = False) -> Iter
         number, last = 0, 0
         while True:
             chunk = list(
-                Item.objects.filter(project=project, split=split, id__gt=last)
+                Item.objects.filter(project=project, is_control=False, split=split, id__gt=last)
                 .order_by("id")
                 .values_list("id", "image__file")[:CHUNK_ITEMS]
             )
@@ -417,16 +422,18 @@ def write_export(
             counts["images"] = _copy_images(project, path.parent)
         return counts
     ctx = _Context.build(project, pseudonymise=pseudonymise)
-    counts["left_out"] = Item.objects.filter(project=project).exclude(split__in=MSED_SPLITS).count()
+    counts["left_out"] = Item.objects.filter(project=project, is_control=False).exclude(split__in=MSED_SPLITS).count()
     if path.suffix.lower() == ".zip":
         writers.write_zip(path, _msed_members(project, ctx, raw=raw))
         _count(project, counts, splits=MSED_SPLITS)
-        counts["images"] = Item.objects.filter(project=project, split__in=MSED_SPLITS, image__isnull=False).count()
+        counts["images"] = Item.objects.filter(
+            project=project, is_control=False, split__in=MSED_SPLITS, image__isnull=False
+        ).count()
         return counts
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise DomainError(f"{path} exists and is not an empty folder; choose a new folder for the MSED layout.")
     for split in MSED_SPLITS:
-        if not Item.objects.filter(project=project, split=split).exists():
+        if not Item.objects.filter(project=project, is_control=False, split=split).exists():
             continue
         folder = path / split
         (folder / "images").mkdir(parents=True, exist_ok=True)
@@ -448,7 +455,7 @@ def write_export(
 
 
 def _count(project: Project, counts: dict[str, int], *, splits=None) -> None:
-    items = Item.objects.filter(project=project)
+    items = Item.objects.filter(project=project, is_control=False)
     if splits:
         items = items.filter(split__in=splits)
     counts["items"] = items.count()

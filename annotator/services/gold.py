@@ -16,14 +16,15 @@ from ..models import Annotation, Gold, Item, Label, PrelabelPolicy, Project, Tas
 CHUNK = 500  # items per statement (SQLite allows at most 32766 parameters)
 
 # Majority gold of a set of items in one statement: count the multimodal
-# votes per (item, task, label), take the top count per (item, task), and
-# call it a tie when more than one label has it. Label order breaks no tie:
-# a tie is reported, not resolved silently. Adjudicated and imported gold
-# keep their label (and tie flag) and only refresh their support.
+# votes per (item, task, label) (control votes never count: issue 14), take
+# the top count per (item, task), and call it a tie when more than one label
+# has it. Label order breaks no tie: a tie is reported, not resolved
+# silently. Adjudicated and imported gold keep their label (and tie flag)
+# and only refresh their support.
 _UPSERT = """
 WITH counted AS (
     SELECT item_id, task_id, label_id, COUNT(*) AS n FROM {vote}
-    WHERE item_id IN ({ids}) AND round = %s GROUP BY item_id, task_id, label_id
+    WHERE item_id IN ({ids}) AND round = %s AND NOT is_control GROUP BY item_id, task_id, label_id
 ), tops AS (
     SELECT item_id, task_id, MAX(n) AS top, SUM(n) AS total FROM counted GROUP BY item_id, task_id
 ), majority AS (
@@ -39,7 +40,7 @@ ON CONFLICT (item_id, task_id) DO UPDATE SET
     is_tie = CASE WHEN {gold}.source = %s THEN excluded.is_tie ELSE {gold}.is_tie END,
     votes_for = CASE WHEN {gold}.source = %s THEN excluded.votes_for ELSE (
         SELECT COUNT(*) FROM {vote} v WHERE v.item_id = {gold}.item_id AND v.task_id = {gold}.task_id
-        AND v.round = %s AND v.label_id = {gold}.label_id) END,
+        AND v.round = %s AND NOT v.is_control AND v.label_id = {gold}.label_id) END,
     votes_total = excluded.votes_total,
     updated_at = excluded.updated_at
 """
@@ -47,7 +48,8 @@ ON CONFLICT (item_id, task_id) DO UPDATE SET
 # cleared by an edit) goes too; adjudicated and imported gold stay.
 _DELETE_EMPTY = """
 DELETE FROM {gold} WHERE item_id IN ({ids}) AND source = %s AND NOT EXISTS (
-    SELECT 1 FROM {vote} v WHERE v.item_id = {gold}.item_id AND v.task_id = {gold}.task_id AND v.round = %s)
+    SELECT 1 FROM {vote} v WHERE v.item_id = {gold}.item_id AND v.task_id = {gold}.task_id AND v.round = %s
+    AND NOT v.is_control)
 """
 
 
@@ -111,7 +113,7 @@ def adjudicate(*, item: Item, task: Task, label: Label, lead) -> Gold:
         raise DomainError(f"{label.key!r} is not a label of the task {task.key!r}.")
     Item.objects.select_for_update().get(pk=item.pk)
     gold, _ = Gold.objects.get_or_create(item=item, task=task)
-    votes = Vote.objects.filter(item=item, task=task, round=Annotation.Round.MULTIMODAL)
+    votes = Vote.objects.filter(item=item, task=task, round=Annotation.Round.MULTIMODAL, is_control=False)
     gold.label = label
     gold.source = Gold.Source.ADJUDICATED
     gold.is_tie = False

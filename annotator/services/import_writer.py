@@ -19,7 +19,7 @@ from ..errors import DomainError
 from ..io import images as image_io
 from ..io.readers import Dataset
 from ..io.validate import CleanRow
-from ..models import Annotation, Gold, ImageAsset, ImportJob, Item, Membership, Project
+from ..models import Annotation, ControlAnswer, Gold, ImageAsset, ImportJob, Item, Membership, Project
 from ..schemas import ProjectSchema
 from .bulk import AnnotationRow, refresh_vote_counts, write_annotations
 from .gold import recompute_gold
@@ -128,6 +128,24 @@ class BatchWriter:
         self.counts["annotators"] += 1
         return user.pk
 
+    def _control_answers(self, written: list[tuple[int, CleanRow]]) -> None:
+        """The known answers of control items the file gives (replacing the item's earlier ones)."""
+        answers = [
+            ControlAnswer(
+                item_id=item_id,
+                task_id=self.task_ids[task_key],
+                label_id=self.label_ids[(task_key, label_key)],
+                source=ControlAnswer.Source.IMPORTED,
+            )
+            for item_id, row in written
+            for task_key, label_key in row.control.items()
+        ]
+        if not answers:
+            return
+        ControlAnswer.objects.filter(item_id__in={a.item_id for a in answers}).delete()
+        ControlAnswer.objects.bulk_create(answers, batch_size=BATCH_SIZE)
+        self.counts["control"] += len({a.item_id for a in answers})
+
     def write(self, rows: list[CleanRow]) -> None:
         if not rows:
             return
@@ -167,6 +185,7 @@ class BatchWriter:
                     image_id=image_id(row),
                     metadata=metadata(row, None),
                     split=row.split or Item.Split.UNASSIGNED,
+                    is_control=bool(row.control),
                 )
                 for row in creates
             ],
@@ -176,8 +195,9 @@ class BatchWriter:
             item.text, item.image_id = row.text, image_id(row)
             item.split = row.split or item.split
             item.metadata = metadata(row, item.metadata)
+            item.is_control = item.is_control or bool(row.control)  # a file without answers does not unmark
         Item.objects.bulk_update(
-            [item for item, _ in updates], ["text", "image", "split", "metadata"], batch_size=BATCH_SIZE
+            [item for item, _ in updates], ["text", "image", "split", "metadata", "is_control"], batch_size=BATCH_SIZE
         )
         self.counts["created"] += len(new_items)
         self.counts["updated"] += len(updates)
@@ -213,6 +233,7 @@ class BatchWriter:
             update_fields=["label", "source", "is_tie", "adjudicated_by"],
         )
         self.counts["gold"] += len(gold)
+        self._control_answers(written)
 
         # Votes: on update, the file's vote replaces that annotator's vote in that round.
         annotations = [

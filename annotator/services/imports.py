@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 MAX_STORED_ERRORS = 1000
 PROGRESS_EVERY_ROWS = 500
 MB = 1024 * 1024
-COUNT_KEYS = ("created", "updated", "skipped", "invalid", "votes", "gold", "images", "annotators")
+COUNT_KEYS = ("created", "updated", "skipped", "invalid", "votes", "gold", "images", "annotators", "control")
 
 ProgressCallback = Callable[[str, int, int, float, dict], None]
 
@@ -142,6 +142,7 @@ def _tally(project: Project, rows: list[CleanRow], on_duplicate: str, members: M
         if row.image_info and row.image_info.sha256 not in known and row.image_info.sha256 not in result.new_shas:
             result.new_shas.add(row.image_info.sha256)
         result.counts["gold"] += sum(1 for g in row.gold.values() if g.source != Gold.Source.MAJORITY)
+        result.counts["control"] += bool(row.control)
         for vote in row.votes:
             result.counts["votes"] += len(vote.labels)
             if members.find(vote.annotator) is None:

@@ -376,6 +376,8 @@ SETTINGS_FIELDS = (
     "queue_order",
     "claim_minutes",
     "dispute_threshold",
+    "control_every",
+    "control_feedback",
 )
 
 
@@ -396,8 +398,17 @@ def update_project_settings(*, project: Project, **changes) -> Project:
         raise DomainError(
             "The share of pairs shown suggestions is between 0 and 1 (e.g. 0.5 for half).", field="suggestion_share"
         )
+    if "control_every" in changes and not 0 <= int(changes["control_every"]) <= 1000:
+        raise DomainError("Mix a control item into every 1 to 1000 items, or 0 for none.", field="control_every")
     if "name" in changes and not str(changes["name"]).strip():
         raise DomainError("A project needs a name.", field="name")
+    unimodal = changes.get("unimodal_rounds", project.unimodal_rounds)
+    if unimodal and int(changes.get("control_every", project.control_every)) > 0:
+        raise DomainError(
+            "Control items are mixed in only in projects without unimodal rounds; set control every to 0 "
+            "or turn unimodal rounds off.",
+            field="control_every",
+        )
     for field, value in changes.items():
         setattr(project, field, value)
     project.save()

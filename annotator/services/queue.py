@@ -1,5 +1,8 @@
 """The annotation queue: which item an annotator labels next, held as a lease.
 
+(Just over 600 lines: the orders, the control items and the SQL they share
+read best in one place, and the docstring below is their map.)
+
 Claims
     `claim_next_item` hands an annotator an item they have not annotated in
     the round and whose votes plus claims are below `votes_per_item`, and
@@ -38,6 +41,22 @@ Order strategies (Project.queue_order), within a round
                   (latest succeeded prediction run of the pre-labeller; stored
                   as Item.uncertainty) first, then finish_first for the items
                   the model has not scored. Control items are never in it.
+
+Control items (Item.is_control, issue 14 section 3)
+    The orders above never hand out a control item: every seek, the head
+    of the finish-first order and the uncertain order skip them (NOT
+    is_control), and so do an annotator's skips. When Project.control_every
+    is N > 0, each new claim is, with probability 1/N (an independent draw,
+    `control_rng`, so the rate is "about one in N" and nobody can count their
+    way to the next one), a control item of the project that this annotator
+    has never annotated, claimed or skipped, chosen at random among those
+    (_lock_control); when none is left for them, the claim goes on as usual.
+    The unique (item, annotator, round) annotation keeps it to once per
+    person. A control item has no "room" test: its claims are counted like
+    any claim (and given back alike), but its votes are not (votes.py), so
+    it never fills up. Only the multimodal round of projects without
+    unimodal rounds mixes them in. The claim looks like any other: the page
+    and its JSON are the same (annotator.selectors.labelling).
 
 Cost
     Candidate ids are read in small batches by index seeks on (project,
@@ -89,6 +108,9 @@ BATCH = 40  # candidate ids read per index seek
 CHUNK = 10  # candidates the first locking query checks
 WINDOW = 160  # partly voted items finish_first looks at before unstarted ones
 SWEEP_LIMIT = 50  # expired claims released per request
+
+# Draws whether a claim is a control item (see "Control items" above); tests seed it.
+control_rng = random.Random()
 
 
 # --------------------------------------------------------------------------
@@ -147,6 +169,10 @@ def claim_next_item(*, annotator, project: Project, current_item_id: int | None 
 
 def _find_eligible(project: Project, annotator) -> tuple[Item, str, bool] | None:
     """Lock the annotator's next item: (item, round, taken from their skips)."""
+    if _draw_control(project):
+        item = _lock_control(project, annotator)
+        if item is not None:
+            return item, Round.MULTIMODAL, False
     if not project.unimodal_rounds and project.queue_order == Project.QueueOrder.FINISH_FIRST:
         # The usual case, in one statement: the head of the finish-first order.
         item = _lock_head(project, annotator)
@@ -159,6 +185,33 @@ def _find_eligible(project: Project, annotator) -> tuple[Item, str, bool] | None
         if item is not None:
             return item, round_, include_skipped
     return None
+
+
+def _draw_control(project: Project) -> bool:
+    """Whether this claim is to be a control item: with probability 1/control_every."""
+    every = project.control_every
+    return every > 0 and not project.unimodal_rounds and control_rng.random() * every < 1
+
+
+@lru_cache(maxsize=4)
+def _lock_control_sql(skip_locked: bool) -> str:
+    """Lock one random control item of the project that the annotator has
+    never annotated, claimed or skipped (a scan of the item_control index;
+    control items are few, and this runs on about 1 in control_every claims)."""
+    eligible = _eligible_sql(Round.MULTIMODAL, False, room=False)  # control votes are not counted
+    return (
+        f"SELECT {sql.columns(Item, 'i')} FROM {Item._meta.db_table} i WHERE i.project_id = %s AND i.is_control"
+        f" AND {eligible} ORDER BY random() LIMIT 1" + _for_update(skip_locked)
+    )
+
+
+def _lock_control(project: Project, annotator) -> Item | None:
+    if not sql.hand_written():
+        return loop_orm.lock_control(project, annotator, round_=Round.MULTIMODAL)
+    mine = [annotator.pk, Round.MULTIMODAL]
+    query = _lock_control_sql(connection.features.has_select_for_update_skip_locked)
+    row = sql.fetchone(query, [project.pk, *mine, *mine, *mine])
+    return sql.from_row(Item, row) if row else None
 
 
 def _load_claim(claim_id: int) -> Claim:
@@ -310,10 +363,11 @@ MODALITY_SQL = {
 # seeks, an ordering by position) cost more than running them.
 
 
-def _eligible_sql(round_: str, include_skipped: bool) -> str:
-    """The conditions on a candidate `i`: room left, and no annotation, claim
-    (or, unless include_skipped, skip) of this annotator in the round.
-    Parameters: votes_per_item, then (annotator, round) per NOT EXISTS."""
+def _eligible_sql(round_: str, include_skipped: bool, *, room: bool = True) -> str:
+    """The conditions on a candidate `i`: room left (unless not `room`), and
+    no annotation, claim (or, unless include_skipped, skip) of this annotator
+    in the round. Parameters: votes_per_item (with `room`), then (annotator,
+    round) per NOT EXISTS."""
     vote_field, claim_field = ROUND_COUNTERS[round_]
     annotation, claim, skip = (m._meta.db_table for m in (Annotation, Claim, Skip))
     # OFFSET keeps PostgreSQL from turning these NOT EXISTS into anti-joins,
@@ -323,10 +377,8 @@ def _eligible_sql(round_: str, include_skipped: bool) -> str:
     mine = "WHERE t.item_id = i.id AND t.annotator_id = %s AND t.round = %s LIMIT 1 OFFSET 0"
     skipped = f" AND NOT EXISTS (SELECT 1 FROM {skip} t {mine})" if include_skipped is False else ""
     return (
-        f"i.{vote_field} + i.{claim_field} < %s"
-        f" AND NOT EXISTS (SELECT 1 FROM {annotation} t {mine})"
-        f" AND NOT EXISTS (SELECT 1 FROM {claim} t {mine}){skipped}"
-    )
+        f"i.{vote_field} + i.{claim_field} < %s AND " if room else ""
+    ) + f"NOT EXISTS (SELECT 1 FROM {annotation} t {mine}) AND NOT EXISTS (SELECT 1 FROM {claim} t {mine}){skipped}"
 
 
 def _eligible_params(project: Project, annotator, round_: str, include_skipped: bool) -> list:
@@ -362,7 +414,7 @@ def _lock_head_sql(skip_locked: bool) -> str:
     return (
         f"SELECT {sql.columns(Item, 'i')} FROM {Item._meta.db_table} i WHERE i.id IN"
         f" (SELECT id FROM {Item._meta.db_table} WHERE project_id = %s AND {vote_field} < %s"
-        f" AND {vote_field} + {claim_field} < %s ORDER BY {vote_field} DESC, id LIMIT {CHUNK})"
+        f" AND {vote_field} + {claim_field} < %s AND NOT is_control ORDER BY {vote_field} DESC, id LIMIT {CHUNK})"
         f" AND {_eligible_sql(Round.MULTIMODAL, False)}"
         f" ORDER BY i.{vote_field} DESC, i.id LIMIT 1" + _for_update(skip_locked)
     )
@@ -453,7 +505,7 @@ def _seek_sql(vote_field: str, modality: str | None, n_levels: int, *, bounded: 
     branch = (
         f"SELECT * FROM (SELECT id, {vote_field} FROM {Item._meta.db_table}"
         f" WHERE (project_id, {vote_field}, id) > (%s, %s, %s) AND (project_id, {vote_field}) <= (%s, %s)"
-        f"{' AND id <= %s' if bounded else ''}{MODALITY_SQL[modality]}"
+        f"{' AND id <= %s' if bounded else ''}{MODALITY_SQL[modality]} AND NOT is_control"
         f" ORDER BY project_id, {vote_field}, id LIMIT {BATCH}) AS level_{{n}}"
     )
     return " UNION ALL ".join(branch.format(n=n) for n in range(n_levels))
@@ -525,7 +577,7 @@ def _open_bounds(project: Project, round_: str, modality: str | None) -> dict:
     branch = (
         f"SELECT * FROM (SELECT id FROM {Item._meta.db_table}"
         f" WHERE (project_id, {vote_field}, id) > (%s, %s, 0) AND (project_id, {vote_field}) <= (%s, %s)"
-        f"{MODALITY_SQL[modality]} ORDER BY project_id {{direction}}, {vote_field} {{direction}}, id {{direction}} LIMIT 1)"
+        f"{MODALITY_SQL[modality]} AND NOT is_control ORDER BY project_id {{direction}}, {vote_field} {{direction}}, id {{direction}} LIMIT 1)"
         " AS bound_{n}"
     )
     parts, params = [], []
@@ -598,7 +650,8 @@ def _own_round_batches(project: Project, annotator, *, previous: str) -> Iterato
 
 
 def _skipped_batches(project: Project, annotator, round_: str) -> Iterator[list[int]]:
-    skipped = Skip.objects.filter(project=project, annotator=annotator, round=round_).order_by("at", "id")
+    skipped = Skip.objects.filter(project=project, annotator=annotator, round=round_, item__is_control=False)
+    skipped = skipped.order_by("at", "id")
     ids = list(skipped.values_list("item_id", flat=True)[: BATCH * 5])
     for start in range(0, len(ids), BATCH):
         yield ids[start : start + BATCH]

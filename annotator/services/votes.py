@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .. import anchoring, loop_orm, selectors, sql, suggestions
 from ..errors import DomainError, NotAllowed
-from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Claim, Item, Project, Skip, Vote
+from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Claim, ControlAnswer, Item, Project, Skip, Vote
 from ..schemas import LabelSpec, ProjectSchema
 from ..selectors import get_project_schema, labelling
 from . import queue
@@ -34,6 +34,10 @@ class SubmitResult:
     annotation: Annotation
     created: bool  # False when a retry returned the first annotation
     item_complete: bool  # the item has its votes_per_item votes in this round
+    # On a control item of a project with control_feedback: {task key:
+    # {"matched": bool, "answer": label name}} per task with a known answer;
+    # None otherwise (nothing tells the annotator it was a control item).
+    control_feedback: dict | None = None
 
 
 def _and(names: list[str]) -> str:
@@ -241,12 +245,20 @@ def _save_claimed(
         suggestion_accepted=accepted,
         suggestion_arm=arm,
         client_key=key,
+        is_control=item.is_control,
         created_at=now,
         updated_at=now,
     )
     if not sql.hand_written():
         votes = [
-            Vote(item=item, annotator=annotator, round=round_, task_id=label.task_id, label_id=label.id)
+            Vote(
+                item=item,
+                annotator=annotator,
+                round=round_,
+                task_id=label.task_id,
+                label_id=label.id,
+                is_control=item.is_control,
+            )
             for label in chosen.values()
         ]
         loop_orm.insert_annotation(annotation, votes)
@@ -259,6 +271,16 @@ def _save_claimed(
     # everyone labelling an item at once (finish-first) queues on it. The
     # claim converted above was counted in claim_count, which therefore
     # cannot go below zero (a check constraint says so).
+    if item.is_control:
+        # A control item's votes count toward nothing (not votes_per_item, not
+        # gold, so no retrain either): its claim goes, its counters stay.
+        if not sql.hand_written():
+            loop_orm.uncount_claim(item.pk, claim_field)
+        else:
+            sql.execute(f"UPDATE {Item._meta.db_table} SET {claim_field} = {claim_field} - 1 WHERE id = %s", [item.pk])
+        given = {label.task_id: label.id for label in chosen.values()}
+        feedback = get_control_feedback(item.pk, given) if project.control_feedback else None
+        return SubmitResult(annotation=annotation, created=True, item_complete=False, control_feedback=feedback)
     if not sql.hand_written():
         votes_now = loop_orm.count_vote(item.pk, (vote_field, claim_field))
     else:
@@ -282,10 +304,13 @@ def _insert_annotation(annotation: Annotation, chosen: dict[str, LabelSpec]) -> 
     )[0]
     annotation._state.adding, annotation._state.db = False, connection.alias
     item_id, annotator_id, round_ = annotation.item_id, annotation.annotator_id, annotation.round
-    votes = [(annotation.pk, item_id, annotator_id, round_, label.task_id, label.id) for label in chosen.values()]
+    control = annotation.is_control
+    votes = [
+        (annotation.pk, item_id, annotator_id, round_, label.task_id, label.id, control) for label in chosen.values()
+    ]
     sql.execute(
-        f"INSERT INTO {Vote._meta.db_table} (annotation_id, item_id, annotator_id, round, task_id, label_id) VALUES "
-        + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(votes)),
+        f"INSERT INTO {Vote._meta.db_table} (annotation_id, item_id, annotator_id, round, task_id, label_id, is_control)"
+        " VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(votes)),
         [value for vote in votes for value in vote],
     )
 
@@ -300,9 +325,21 @@ _ANNOTATION_COLUMNS = [
     "suggestion_accepted",
     "suggestion_arm",
     "client_key",
+    "is_control",
     "created_at",
     "updated_at",
 ]
+
+
+def get_control_feedback(item_id: int, given: dict[int, int]) -> dict[str, dict]:
+    """{task key: {"matched": bool, "answer": label name}} of the labels
+    given on a control item ({task id: label id}) against its known answers
+    (tasks without one left out). One query."""
+    answers = ControlAnswer.objects.filter(item_id=item_id).select_related("task", "label")
+    return {
+        answer.task.key: {"matched": given.get(answer.task_id) == answer.label_id, "answer": answer.label.name}
+        for answer in answers.order_by("task__position", "task_id")
+    }
 
 
 def _explain_refusal(*, annotator, item, project, round_, key, refusal) -> SubmitResult:
@@ -320,6 +357,10 @@ def _explain_refusal(*, annotator, item, project, round_, key, refusal) -> Submi
                 )
             first_vote_field = ROUND_COUNTERS[first.round][0]
             votes_now = Item.objects.filter(pk=item.pk).values_list(first_vote_field, flat=True).first() or 0
+            if first.is_control:
+                given = dict(first.votes.values_list("task_id", "label_id"))
+                feedback = get_control_feedback(item.pk, given) if project.control_feedback else None
+                return SubmitResult(annotation=first, created=False, item_complete=False, control_feedback=feedback)
             return SubmitResult(annotation=first, created=False, item_complete=votes_now >= n)
     if Annotation.objects.filter(item=item, annotator=annotator, round=round_).exists():
         raise DomainError(
@@ -375,6 +416,8 @@ def edit_annotation(
             f"You have since labelled this item in a later round, so its {annotation.get_round_display().lower()} "
             "labels can no longer change: they must reflect that modality alone."
         )
+    if labelling.is_answer_known(annotation, project=project):
+        raise DomainError("You were told the known answers of this check item, so your labels can no longer change.")
     schema = get_project_schema(project)
     chosen = validate_labels(schema, labels)
     old = labelling.get_annotation_snapshot(annotation)
@@ -398,6 +441,7 @@ def edit_annotation(
                 round=annotation.round,
                 task_id=label.task_id,
                 label_id=label.id,
+                is_control=annotation.is_control,
             )
         elif vote.label_id != label.id:
             vote.label_id = label.id
@@ -414,6 +458,6 @@ def edit_annotation(
             annotation.suggestion_accepted = _accepted(chosen, suggested)
     annotation.save(update_fields=["inference_order", "suggestion_accepted", "updated_at"])
     AnnotationEdit.objects.create(annotation=annotation, editor=editor, old=old, new=new)
-    if annotation.round == Round.MULTIMODAL:
+    if annotation.round == Round.MULTIMODAL and not annotation.is_control:
         recompute_gold(item_ids=[item.pk], project=project)
     return annotation

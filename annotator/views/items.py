@@ -8,13 +8,16 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ..access import project_view
 from ..errors import DomainError
 from ..models import Annotation, Item, Label, Membership, Task
+from ..selectors import controls as control_selectors
 from ..selectors import review
+from ..services import controls as control_services
 from ..services import gold as gold_services
 
 
@@ -36,6 +39,8 @@ def item_detail(request, project, item_id: int):
             "gold_rows": rows,
             # Round names ("Text only"), not keys.
             "round_counts": [(Annotation.Round(r).label, c) for r, c in record["counts"].items()],
+            "control_answers": control_selectors.list_control_answers(item) if item.is_control else [],
+            "has_adjudicated_gold": any(g.source == "adjudicated" and g.label_id for g in record["gold"]),
         },
     )
 
@@ -91,3 +96,41 @@ def adjudication(request, project):
         "annotator/adjudication.html",
         {"project": project, "page": page, "tasks": tasks, "complete_only": complete_only},
     )
+
+
+def _after_control_change(request, project):
+    """Back to the item's page when the form was on it, else to the control-items page."""
+    items = request.POST.getlist("item")
+    if request.POST.get("next") == "item" and len(items) == 1 and items[0].isdigit():
+        return redirect("annotator:item-detail", slug=project.slug, item_id=int(items[0]))
+    return redirect("analysis:controls", slug=project.slug)
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_POST
+def controls_mark(request, project):
+    """Use the chosen items as control items, their adjudicated gold as the known answers."""
+    try:
+        result = control_services.mark_from_gold(
+            project=project, item_ids=request.POST.getlist("item"), lead=request.user
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{result.marked} item{pluralize(result.marked)} now used as control items.")
+        if result.without_gold:
+            messages.info(request, f"Left alone (no adjudicated gold): {', '.join(result.without_gold[:20])}.")
+    return _after_control_change(request, project)
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_POST
+def controls_unmark(request, project):
+    """Stop using the chosen items as control items."""
+    try:
+        n = control_services.unmark(project=project, item_ids=request.POST.getlist("item"), lead=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{n} item{pluralize(n)} no longer used as control items.")
+    return _after_control_change(request, project)

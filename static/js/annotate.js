@@ -77,10 +77,23 @@
   // scroll. Errors stay until the next message; the rest fade after a while.
   function say(text, kind) {
     clearTimeout(state.messageTimer);
+    delete el.message.dataset.feedback;
     el.message.textContent = text;
     el.message.className = "annotate-toast " + (kind || "");
     el.message.hidden = !text;
     if (text && kind !== "error") state.messageTimer = setTimeout(() => { el.message.hidden = true; }, 6000);
+  }
+  // Only in projects that give feedback, and only after submitting a control
+  // item: whether the labels matched its known answers (names via textContent).
+  function sayControlFeedback(item, feedback) {
+    const parts = Object.entries(feedback).map(([key, result]) => {
+      const name = taskByKey[key] ? taskByKey[key].name : key;
+      return result.matched ? `${name}: matched` : `${name}: the known answer is ${result.answer}`;
+    });
+    if (!parts.length) return;
+    const all = Object.values(feedback).every((result) => result.matched);
+    say(`${item.external_id} was a check item. ${parts.join("; ")}.`, all ? "ok" : "");
+    el.message.dataset.feedback = all ? "matched" : "missed";
   }
   function drawProgress() {
     const pct = (a, b) => (b ? Math.min(100, (100 * a) / b) : 0) + "%";
@@ -344,6 +357,7 @@
         if (data.item_complete && data.round === "multimodal") state.progress.project_done += 1;
         drawProgress();
       }
+      if (data.control_feedback) sayControlFeedback(item, data.control_feedback);
     }).catch((e) => {
       say(`Your labels for ${item.external_id} were not saved: ${e.message}`, "error");
     });

@@ -140,3 +140,8 @@ def test_embedding_map_escapes_category_names_and_keeps_the_callers_escaped_hove
         must_show=(BOLD,),
     )
     assert numeric["data"][0]["marker"]["colorbar"]["title"]["text"] == figures.plain(f"disagreement on {BOLD}")
+
+
+def test_the_control_accuracy_figure_escapes_annotator_names():
+    data = assert_escaped(figures.control_accuracy_figure({EVIL: [("2026-W49", 3, 4), ("2026-W50", 0, 0)]}))
+    assert data["data"][0]["y"] == [0.75, None]

@@ -94,3 +94,15 @@ def make_suggestions(
     if store_uncertainty:
         refresh_item_uncertainty(project=project)
     return run
+
+
+def make_control(item: Item, answers: dict[str, str]) -> Item:
+    """Make `item` a control item with known answers {task key: label key} (source lead)."""
+    from annotator.models import ControlAnswer, Label
+
+    for task_key, label_key in answers.items():
+        label = Label.objects.select_related("task").get(task__project=item.project, task__key=task_key, key=label_key)
+        ControlAnswer.objects.create(item=item, task=label.task, label=label)
+    Item.objects.filter(pk=item.pk).update(is_control=True)
+    item.is_control = True
+    return item

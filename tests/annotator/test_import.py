@@ -99,6 +99,7 @@ def test_a_clean_csv_imports_items_images_gold_and_votes(project, data):
         "gold": 2,
         "images": 2,
         "annotators": 3,
+        "control": 0,
     }
     items = {i.external_id: i for i in Item.objects.filter(project=project).select_related("image")}
     assert items["p1"].text == "Walking with my son by the river"

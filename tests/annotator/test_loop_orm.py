@@ -256,3 +256,39 @@ def test_the_orm_loop_keeps_every_vote_with_annotators_at_once(lead, settings):
     assert Vote.objects.filter(item__project=project).count() == 40 * 3 * 3
     tallies = Gold.objects.filter(item__project=project).values("votes_total").annotate(n=Count("id"))
     assert list(tallies) == [{"votes_total": 3, "n": 40 * 3}]
+
+
+@pytest.mark.django_db
+def test_the_orm_loop_mixes_in_control_items_as_the_sql_loop_does(lead, settings, monkeypatch):
+    """One control item (so the random choice among them is no choice), drawn
+    by the same seeded draw both ways: the same people get it, once each, and
+    its votes count toward nothing."""
+    from annotator.models import ControlAnswer
+
+    def with_control(name, people, start):
+        project, people, labelling = build(
+            lead, name, people, order=Project.QueueOrder.FINISH_FIRST, unimodal=False, start=start
+        )
+        Project.objects.filter(pk=project.pk).update(control_every=3)
+        project.refresh_from_db()
+        item = Item.objects.filter(project=project).order_by("pk")[2]
+        label = Label.objects.get(task__project=project, task__key="sentiment", key="positive")
+        ControlAnswer.objects.create(item=item, task=label.task, label=label)
+        Item.objects.filter(pk=item.pk).update(is_control=True)
+        return project, people, labelling
+
+    monkeypatch.setattr(queue, "control_rng", random.Random(5))
+    project, people, labelling = with_control("Controls by SQL", None, 0)
+    by_sql = run_scenario(project, labelling, lead)
+
+    settings.LABELLING_LOOP_SQL = False
+    monkeypatch.setattr(queue, "control_rng", random.Random(5))
+    project, _, labelling = with_control("Controls by the ORM", people, 100)
+    by_orm = run_scenario(project, labelling, lead)
+
+    # Labelled (not skipped, not lost to an expired claim) by each person at most once.
+    given = [step for step in by_sql["transcript"] if len(step) > 4 and step[2] == 2 and step[4] is True]
+    assert len(given) >= 2 and len({step[1] for step in given}) == len(given)
+    assert all(c[1] == 0 for c in by_sql["counters"] if c[0] == 2)  # no votes counted on it
+    for part in by_sql:
+        assert by_orm[part] == by_sql[part], part

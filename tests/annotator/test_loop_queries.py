@@ -155,3 +155,29 @@ def test_the_anchoring_experiment_costs_a_fixed_number_of_statements(lead, share
     assert set(Annotation.objects.values_list("suggestion_arm", flat=True)) == {arm}
     assert Annotation.objects.filter(suggestion_run_id=run.pk).exists()
     assert counts == expected
+
+
+def test_a_control_item_in_the_loop_costs_a_fixed_number_of_statements(lead, monkeypatch):
+    """With control_every = 1 every claim draws a control item: the claim
+    locks one in place of the queue's head (the same count), and its submit
+    counts no vote and recomputes no gold (one statement fewer) while the
+    feedback reads the item's known answers (one more)."""
+    import random
+
+    from annotator.models import ControlAnswer, Label
+    from annotator.services import queue
+
+    monkeypatch.setattr(queue, "control_rng", random.Random(0))
+    project = make_project(lead=lead, name="Loop with controls")
+    Project.objects.filter(pk=project.pk).update(control_every=1, control_feedback=True)
+    project.refresh_from_db()
+    label = Label.objects.get(task__project=project, task__key="sentiment", key="positive")
+
+    def controls(items):
+        for item in items[:4]:
+            ControlAnswer.objects.create(item=item, task=label.task, label=label)
+        Item.objects.filter(pk__in=[item.pk for item in items[:4]]).update(is_control=True)
+
+    counts = _loop(project, controls)
+    assert Annotation.objects.filter(is_control=True).count() == 2
+    assert counts == {"next": 10, "next_ahead": 10, "submit": 11}

@@ -13,7 +13,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from annotator import selectors  # noqa: E402
-from annotator.models import Annotation, Claim, Gold, Item  # noqa: E402
+from annotator.models import Annotation, Claim, ControlAnswer, Gold, Item  # noqa: E402
 from annotator.services import projects, queue, votes  # noqa: E402
 
 call_command("migrate", verbosity=0)
@@ -56,4 +56,21 @@ done = client.post(
     content_type="application/json",
 )
 assert done.status_code == 201, done.content
+
+# A control item mixed in (every claim draws one): handed out once per person, its votes counted nowhere.
+control = Item.objects.create(project=project, external_id="check", text="A quiet street", is_control=True)
+sentiment = project.tasks.get(key="sentiment")
+ControlAnswer.objects.create(item=control, task=sentiment, label=sentiment.labels.get(key="positive"))
+projects.update_project_settings(project=project, control_every=1, control_feedback=True)
+for person in people[:3]:
+    mine = selectors.get_project_for(person, project.slug)
+    claim = queue.claim_next_item(annotator=person, project=mine)
+    assert claim.item_id == control.pk, claim.item_id
+    result = votes.submit_annotation(
+        annotator=person, item=claim.item, labels=labels, inference_order=order, client_key=uuid.uuid4()
+    )
+    assert result.control_feedback == {"sentiment": {"matched": True, "answer": "Positive"}}
+    assert queue.claim_next_item(annotator=person, project=mine).item_id != control.pk
+control.refresh_from_db()
+assert control.vote_count == 0 and not Gold.objects.filter(item=control).exists()
 print("OK")
