@@ -14,9 +14,9 @@ moved_urlpatterns = [
     path("keywords/", api.KeywordsAPI.as_view(), name="keywords"),
     path("annotators/", api.AnnotatorsAPI.as_view(), name="annotators"),
     path("modalities/", api.ModalitiesAPI.as_view(), name="modalities"),
-    path("controls/", api.ControlsAPI.as_view(), name="controls"),
 ]
 urlpatterns = [
     *moved_urlpatterns,
     path("anchoring/", api.AnchoringAPI.as_view(), name="anchoring"),
+    path("controls/", api.ControlsAPI.as_view(), name="controls"),
 ]

@@ -96,6 +96,7 @@ def anchoring(request, project):
     return _dashboard(request, project, "anchoring")
 
 
+@project_view(role=Membership.Role.LEAD)
 def controls(request, project):
     """Control items: the list, candidates from adjudicated gold, and accuracy per annotator."""
     report = build_controls(project)

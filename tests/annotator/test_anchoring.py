@@ -238,6 +238,7 @@ def test_the_settings_page_explains_and_checks_the_share(lead_client, project):
         "dispute_threshold": project.dispute_threshold,
         "show_suggestions": "on",
         "suggestion_share": "2",
+        "control_every": 0,
     }
     response = lead_client.post(url, form)
     assert response.status_code == 200 and "less than or equal to 1" in response.content.decode()

@@ -136,9 +136,8 @@ def test_training_records_carry_the_vote_distribution_posterior_or_one_hot_of_tr
     expected = {"positive": 0.1, "neutral": 0.1, "negative": 0.8}
     assert soft[modelled.pk]["soft_labels"]["sentiment"] == pytest.approx([expected[k] for k in keys])
     assert soft[imported.pk]["soft_labels"]["sentiment"] == [1.0 if k == "neutral" else 0.0 for k in keys]
-    # A control item's votes never count: it trains one-hot on its gold label.
-    control_gold = Gold.objects.get(item=control, task=sentiment).label.key
-    assert soft[control.pk]["soft_labels"]["sentiment"] == [1.0 if k == control_gold else 0.0 for k in keys]
+    # Control items measure annotators: never trained on, hard or soft.
+    assert control.pk not in soft and control.pk not in hard
     held_out = [item.pk for item in items if item.split != "train"]
     assert held_out and all("soft_labels" not in soft[pk] for pk in held_out if pk in soft)
 
