@@ -14,12 +14,19 @@ from ..errors import DomainError
 from ..models import Annotation, Gold, Item, Label, PrelabelPolicy, Project, Task, Vote
 
 CHUNK = 500  # items per statement (SQLite allows at most 32766 parameters)
+# Gold computed from the votes (the loop's majority, the job's models), as
+# opposed to gold a person settled (adjudicated, imported), which always wins.
+MODEL_SOURCES = (Gold.Source.DAWID_SKENE, Gold.Source.MACE)
+MAINTAINED_SOURCES = (Gold.Source.MAJORITY, *MODEL_SOURCES)
 
 # Majority gold of a set of items in one statement: count the multimodal
 # votes per (item, task, label), take the top count per (item, task), and
 # call it a tie when more than one label has it. Label order breaks no tie:
-# a tie is reported, not resolved silently. Adjudicated and imported gold
-# keep their label (and tie flag) and only refresh their support.
+# a tie is reported, not resolved silently. Every row gets the majority's
+# label (majority_label); a majority row also its confidence, votes_for /
+# votes_total (null while tied). Adjudicated, imported and model-based
+# (Dawid-Skene, MACE: written by the reliability job) gold keep their label,
+# tie flag, confidence and posterior and only refresh their support.
 _UPSERT = """
 WITH counted AS (
     SELECT item_id, task_id, label_id, COUNT(*) AS n FROM {vote}
@@ -31,22 +38,27 @@ WITH counted AS (
     FROM counted c JOIN tops t ON t.item_id = c.item_id AND t.task_id = c.task_id AND c.n = t.top
     GROUP BY c.item_id, c.task_id, t.top, t.total
 )
-INSERT INTO {gold} (item_id, task_id, label_id, source, votes_for, votes_total, is_tie, updated_at)
-SELECT item_id, task_id, CASE WHEN winners = 1 THEN label_id END, %s, top, total, winners > 1, %s
+INSERT INTO {gold} (
+    item_id, task_id, label_id, majority_label_id, source, votes_for, votes_total, is_tie, confidence, updated_at
+)
+SELECT item_id, task_id, CASE WHEN winners = 1 THEN label_id END, CASE WHEN winners = 1 THEN label_id END,
+    %s, top, total, winners > 1, CASE WHEN winners = 1 THEN top * 1.0 / total END, %s
 FROM majority WHERE true
 ON CONFLICT (item_id, task_id) DO UPDATE SET
     label_id = CASE WHEN {gold}.source = %s THEN excluded.label_id ELSE {gold}.label_id END,
     is_tie = CASE WHEN {gold}.source = %s THEN excluded.is_tie ELSE {gold}.is_tie END,
+    confidence = CASE WHEN {gold}.source = %s THEN excluded.confidence ELSE {gold}.confidence END,
+    majority_label_id = excluded.majority_label_id,
     votes_for = CASE WHEN {gold}.source = %s THEN excluded.votes_for ELSE (
         SELECT COUNT(*) FROM {vote} v WHERE v.item_id = {gold}.item_id AND v.task_id = {gold}.task_id
         AND v.round = %s AND v.label_id = {gold}.label_id) END,
     votes_total = excluded.votes_total,
     updated_at = excluded.updated_at
 """
-# Majority gold of a task whose votes are all gone (an optional task
-# cleared by an edit) goes too; adjudicated and imported gold stay.
+# Majority and model-based gold of a task whose votes are all gone (an
+# optional task cleared by an edit) goes too; adjudicated and imported gold stay.
 _DELETE_EMPTY = """
-DELETE FROM {gold} WHERE item_id IN ({ids}) AND source = %s AND NOT EXISTS (
+DELETE FROM {gold} WHERE item_id IN ({ids}) AND source IN (%s, %s, %s) AND NOT EXISTS (
     SELECT 1 FROM {vote} v WHERE v.item_id = {gold}.item_id AND v.task_id = {gold}.task_id AND v.round = %s)
 """
 
@@ -79,10 +91,11 @@ def recompute_gold(*, item_ids: Iterable[int], project: Project | None = None, v
     for start in range(0, len(item_ids), CHUNK):
         chunk = item_ids[start : start + CHUNK]
         ids = ", ".join(["%s"] * len(chunk))
-        params = [*chunk, multimodal, majority, now, majority, majority, majority, multimodal]
+        params = [*chunk, multimodal, majority, now, majority, majority, majority, majority, multimodal]
         changed += max(sql.execute(_UPSERT.format(ids=ids, **tables), params), 0)
         if votes_removed:
-            changed += max(sql.execute(_DELETE_EMPTY.format(ids=ids, **tables), [*chunk, majority, multimodal]), 0)
+            params = [*chunk, *MAINTAINED_SOURCES, multimodal]
+            changed += max(sql.execute(_DELETE_EMPTY.format(ids=ids, **tables), params), 0)
     if changed:
         _gold_changed(project or Project.objects.get(items=item_ids[0]))
 
