@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from .. import loop_orm, sql, suggestions
+from .. import gold_jobs, loop_orm, sql, suggestions
 from ..errors import DomainError
 from ..models import Annotation, Gold, Item, Label, PrelabelPolicy, Project, Task, Vote
+from ..selectors import get_project_schema
 
 CHUNK = 500  # items per statement (SQLite allows at most 32766 parameters)
 # Gold computed from the votes (the loop's majority, the job's models), as
@@ -63,26 +64,34 @@ DELETE FROM {gold} WHERE item_id IN ({ids}) AND source IN (%s, %s, %s) AND NOT E
 """
 
 
-def recompute_gold(*, item_ids: Iterable[int], project: Project | None = None, votes_removed: bool = True) -> None:
+def recompute_gold(
+    *, item_ids: Iterable[int], project: Project | None = None, votes_removed: bool = True, votes_changed: bool = True
+) -> None:
     """Recompute gold of the given items from their multimodal-round votes.
 
     Majority gold takes the most voted label; a shared top count is a tie
-    (label None, is_tie True). Adjudicated and imported gold keep their
-    label and only refresh their support. Call inside the transaction that
-    changed the votes; the caller holds the item rows' locks. `project` (the
-    items' project) saves a query when given. Pass votes_removed=False when votes were only added (a submit): the sweep of
-    emptied majority gold is then skipped.
+    (label None, is_tie True). Adjudicated, imported and model-based gold
+    keep their label and only refresh their support. Call inside the
+    transaction that changed the votes; the caller holds the item rows'
+    locks. `project` (the items' project) saves a query when given. Pass
+    votes_removed=False when votes were only added (a submit): the sweep of
+    emptied majority gold is then skipped. With `votes_changed` (the votes
+    moved, not just the source of gold) a project with model-based gold gets
+    its recompute job sent after the commit (annotator/gold_jobs.py).
     """
     item_ids = list(item_ids)
     if not item_ids:
         return
+    project = project or Project.objects.get(items=item_ids[0])
+    if votes_changed:
+        gold_jobs.votes_changed(project, get_project_schema(project))
     if not sql.hand_written():
         changed = sum(
             loop_orm.recompute_gold(item_ids[start : start + CHUNK], votes_removed=votes_removed)
             for start in range(0, len(item_ids), CHUNK)
         )
         if changed:
-            _gold_changed(project or Project.objects.get(items=item_ids[0]))
+            _gold_changed(project)
         return
     majority, multimodal = Gold.Source.MAJORITY, Annotation.Round.MULTIMODAL
     tables = {"gold": Gold._meta.db_table, "vote": Vote._meta.db_table}
@@ -97,7 +106,7 @@ def recompute_gold(*, item_ids: Iterable[int], project: Project | None = None, v
             params = [*chunk, *MAINTAINED_SOURCES, multimodal]
             changed += max(sql.execute(_DELETE_EMPTY.format(ids=ids, **tables), params), 0)
     if changed:
-        _gold_changed(project or Project.objects.get(items=item_ids[0]))
+        _gold_changed(project)
 
 
 def _gold_changed(project: Project) -> None:
@@ -128,6 +137,7 @@ def adjudicate(*, item: Item, task: Task, label: Label, lead) -> Gold:
     gold.label = label
     gold.source = Gold.Source.ADJUDICATED
     gold.is_tie = False
+    gold.confidence = None  # a person's choice, not a model's probability
     gold.adjudicated_by = lead
     gold.adjudicated_at = timezone.now()
     gold.votes_total = votes.count()
@@ -135,3 +145,23 @@ def adjudicate(*, item: Item, task: Task, label: Label, lead) -> Gold:
     gold.save()
     _gold_changed(item.project)
     return gold
+
+
+def restore_majority_gold(*, project: Project, task_ids: Iterable[int]) -> int:
+    """Turn the model-based gold of these tasks back into majority gold (their
+    strategy is majority again): the reliability job calls this. Adjudicated
+    and imported gold are untouched. Returns the rows restored.
+
+    Locks the items (in id order, as one statement) like the labelling loop
+    does, so a concurrent submit waits instead of interleaving; one
+    transaction per CHUNK items keeps the locks short."""
+    rows = Gold.objects.filter(task__project=project, task_id__in=list(task_ids), source__in=MODEL_SOURCES)
+    item_ids = sorted(set(rows.values_list("item_id", flat=True)))
+    restored = 0
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = item_ids[start : start + CHUNK]
+        with transaction.atomic():
+            list(Item.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
+            restored += rows.filter(item_id__in=chunk).update(source=Gold.Source.MAJORITY, posterior=None)
+            recompute_gold(item_ids=chunk, project=project, votes_changed=False)
+    return restored
