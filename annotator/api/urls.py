@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import tokens, views, workspace
+from . import gold, tokens, views, workspace
 
 # Mounted at /api/ in the "api" namespace by config/urls.py, beside the
 # analysis and inference routes (annotator imports nothing from them).
@@ -52,4 +52,6 @@ urlpatterns += [
         name="my-annotation",
     ),
     path("projects/<slug:slug>/disputed/", workspace.DisputedList.as_view(), name="disputed-list"),
+    path("projects/<slug:slug>/gold/recompute/", gold.GoldRecompute.as_view(), name="gold-recompute"),
+    path("projects/<slug:slug>/gold/doubts/", gold.GoldDoubts.as_view(), name="gold-doubts"),
 ]
