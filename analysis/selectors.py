@@ -184,7 +184,8 @@ class VoteMatrix:
 
 
 def _vote_queryset(project: Project, filters: DashboardFilters, *, round: str, tasks: Sequence[TaskSpec]) -> QuerySet:
-    qs = Vote.objects.filter(task_id__in=[t.id for t in tasks], round=round)
+    # Control votes count toward control accuracy only (issue 14), never agreement.
+    qs = Vote.objects.filter(task_id__in=[t.id for t in tasks], round=round, is_control=False)
     if filters.split:
         qs = qs.filter(item__split=filters.split)
     if filters.annotators:

@@ -39,6 +39,8 @@ from .agreement import (
 )
 from .annotators import (
     annotator_agreement_figure,
+    confusion_by_annotator,
+    interval_bars,
 )
 from .labels import (
     category_bars,
@@ -75,6 +77,8 @@ __all__ = [
     "agreement_over_time_figure",
     "agreement_summary_figure",
     "annotator_agreement_figure",
+    "confusion_by_annotator",
+    "interval_bars",
     "category_bars",
     "confusion_heatmap",
     "keywords_figure",
