@@ -38,6 +38,9 @@ MODEL_STRATEGIES = (Project.GoldStrategy.DAWID_SKENE, Project.GoldStrategy.MACE)
 # Beyond the countdown, how long a sent job keeps later votes from sending another.
 PENDING_GRACE_S = 300
 STATUS_TTL_S = 3600
+# A job that dies while running (its worker killed) stops saying "running"
+# after this; Celery (acks late) hands the task to another worker meanwhile.
+RUNNING_TTL_S = 900
 
 
 class GoldJobSender:
@@ -132,7 +135,7 @@ def job_finished(project_id: int, *, error: str = "") -> None:
 
 def _set_status(project_id: int, state: str, *, error: str = "") -> None:
     status = {"state": state, "at": timezone.now().isoformat(), "error": error}
-    cache.set(_status_key(project_id), status, timeout=STATUS_TTL_S)
+    cache.set(_status_key(project_id), status, timeout=RUNNING_TTL_S if state == "running" else STATUS_TTL_S)
 
 
 def get_status(project: Project) -> dict:
