@@ -221,3 +221,17 @@ def test_a_failing_fit_is_recorded_as_failed(project, monkeypatch):
     assert gold_models.run_recompute(project.pk) == "failed"
     status = gold_jobs.get_status(project)
     assert status["state"] == "failed" and "boom" in status["error"]
+
+
+def test_gold_adjudicated_between_the_fit_and_the_write_is_kept(project, lead):
+    """The write is conditional on the row's source: a lead's decision taken
+    while the job was fitting wins."""
+    items, _, _, _ = make_crowd(project, n_items=10, seed=9)
+    task = project.tasks.get(key="sentiment")
+    spec = next(t for t in gold_models.get_project_schema(project).tasks if t.key == "sentiment")
+    fit = gold_models.fit_task(gold_models.get_task_votes(project, spec), DS)
+    neutral = task.labels.get(key="neutral")
+    adjudicate(item=items[3], task=task, label=neutral, lead=lead)
+    assert gold_models.write_task_gold(fit) == 9
+    kept = Gold.objects.get(item=items[3], task=task)
+    assert (kept.source, kept.label_id, kept.adjudicated_by) == (Gold.Source.ADJUDICATED, neutral.pk, lead)
