@@ -75,8 +75,10 @@ def get_dashboard(*, project: Project, page: str, filters: DashboardFilters) -> 
 def dashboard_cache_key(*, project: Project, page: str, filters: DashboardFilters) -> str:
     """Cache key: project, page, votes version (gold version too where stored gold is read) and filters."""
     version = sel.get_votes_version(project)
-    if page in ("distribution", "keywords"):
+    if page in ("distribution", "keywords", "annotators"):
         version += "|" + sel.get_gold_version(project)
+    if page == "annotators":  # its flags follow the lead's threshold; control answers move control accuracy
+        version += f"|{project.reliability_threshold}|{sel.get_control_version(project)}"
     digest = hashlib.sha1(f"{version}|{filters.as_query()}".encode()).hexdigest()
     return f"analysis:{PAYLOAD_VERSION}:{project.pk}:{page}:{digest}"
 

@@ -133,20 +133,20 @@ def build_reliability(
                     per_annotator[annotator_id]["flags"].append(f"{task.name}: {measure.replace('_', ' ')}")
     if not competence:
         return [], per_annotator
-    flagged = [names[j] for j, i in enumerate(ids.tolist()) if per_annotator[i]["flags"]]
+    flagged = [
+        f"{names[j]} ({', '.join(per_annotator[i]['flags'])})"
+        for j, i in enumerate(ids.tolist())
+        if per_annotator[i]["flags"]
+    ]
     caption = f"Dashed line: the reliability threshold ({threshold:.0%}), set in the project settings."
     charts = [
         chart(
             "flags",
             "Annotators below the reliability threshold",
-            message=(
-                "Flagged: "
-                + "; ".join(
-                    f"{n} ({', '.join(per_annotator[i]['flags'])})" for n, i in _flagged(ids, names, per_annotator)
-                )
-                if flagged
-                else f"No annotator falls below the threshold ({threshold:.0%}) on any measure."
-            ),
+            message="Flagged: " + "; ".join(flagged)
+            if flagged
+            else f"No annotator falls below the threshold ({threshold:.0%}) on any measure.",
+            caption="An annotator is flagged when a measure's estimate (not its interval) is below the threshold.",
             columns=["annotator", "flags"],
             rows=[[names[j], "; ".join(per_annotator[i]["flags"])] for j, i in enumerate(ids.tolist())],
         ),
@@ -188,10 +188,6 @@ def build_reliability(
             chart("control-accuracy", "Accuracy on control items", message="No control item has been answered yet.")
         )
     return charts + confusion_charts, per_annotator
-
-
-def _flagged(ids, names, per_annotator):
-    return [(names[j], i) for j, i in enumerate(ids.tolist()) if per_annotator[i]["flags"]]
 
 
 def _pick(series: dict[str, list], j: int) -> dict[str, Any]:

@@ -117,3 +117,15 @@ def test_the_annotators_api_carries_reliability_for_leads_only(api, lead, annota
     rows = api.get(url).json()["annotators"]
     spammer = next(row for row in rows if row["id"] == crowd[3][0].pk)
     assert spammer["flags"] and spammer["reliability"]["sentiment"]["competence"]["value"] < 0.6
+
+
+def test_the_cached_page_follows_the_leads_threshold(project, crowd):
+    from analysis.dashboards import get_dashboard
+
+    careful = crowd[2][0]
+    first = get_dashboard(project=project, page="annotators", filters=DashboardFilters())
+    assert _by_name(first)[careful.pk]["flags"] == []
+    Project.objects.filter(pk=project.pk).update(reliability_threshold=0.99)
+    project.refresh_from_db()
+    again = get_dashboard(project=project, page="annotators", filters=DashboardFilters())
+    assert _by_name(again)[careful.pk]["flags"]
