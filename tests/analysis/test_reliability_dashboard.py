@@ -129,3 +129,10 @@ def test_the_cached_page_follows_the_leads_threshold(project, crowd):
     project.refresh_from_db()
     again = get_dashboard(project=project, page="annotators", filters=DashboardFilters())
     assert _by_name(again)[careful.pk]["flags"]
+
+
+def test_the_annotators_page_escapes_a_hostile_username_in_flags_and_charts(lead_client, project, crowd):
+    url = reverse("analysis:annotators", args=[project.slug])
+    page = lead_client.get(url).content.decode()
+    assert "Annotators below the reliability threshold" in page
+    assert HOSTILE not in page and "&lt;b onmouseover=alert(1)&gt;" in page
