@@ -157,3 +157,19 @@ def test_the_loop_leaves_model_gold_to_the_job_and_refreshes_its_counts(project,
     Vote.objects.filter(item=item, task=task).delete()
     recompute_gold(item_ids=[item.pk])
     assert not Gold.objects.filter(item=item, task=task).exists()
+
+
+def test_the_backfill_migration_gives_old_majority_gold_its_label_and_confidence(project):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("annotator.migrations.0016_gold_backfill_majority_confidence")
+    item, tied = ItemFactory(project=project), ItemFactory(project=project)
+    task = _votes(project, item, ["positive", "positive", "neutral", "negative"])
+    _votes(project, tied, ["positive", "neutral"])
+    Gold.objects.update(majority_label=None, confidence=None)  # as written before 0015
+    migration.backfill(apps, None)
+    gold = Gold.objects.get(item=item, task=task)
+    assert (gold.majority_label_id, gold.confidence) == (gold.label_id, 0.5)
+    assert Gold.objects.filter(item=tied, majority_label=None, confidence=None).exists()
