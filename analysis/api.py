@@ -215,6 +215,19 @@ class KeywordsOut(DashboardOut):
     tasks = KeywordGroupOut(many=True, required=False)
 
 
+class IntervalOut(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True)
+    lower = serializers.FloatField(allow_null=True, help_text="95% interval (Wilson; bootstrap for competence).")
+    upper = serializers.FloatField(allow_null=True)
+    n = serializers.IntegerField(help_text="Votes (competence), compared votes (agreement) or control answers.")
+
+
+class TaskReliabilityOut(serializers.Serializer):
+    competence = IntervalOut(help_text="MACE: probability the annotator is not spamming.")
+    gold_agreement = IntervalOut(help_text="Share of votes (control items left out) equal to the stored gold.")
+    control_accuracy = IntervalOut(help_text="Share of control answers matching the known answer.")
+
+
 class AnnotatorOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -228,10 +241,15 @@ class AnnotatorOut(serializers.Serializer):
     suggestions_kept = serializers.IntegerField()
     suggestions_shown = serializers.IntegerField()
     suggestion_rate = serializers.FloatField(allow_null=True)
+    reliability = serializers.DictField(child=TaskReliabilityOut(), help_text="task key -> reliability measures.")
+    flags = serializers.ListField(
+        child=serializers.CharField(), help_text="Measures below the project's reliability threshold."
+    )
 
 
 class AnnotatorsOut(DashboardOut):
     annotators = AnnotatorOut(many=True, required=False)
+    reliability_threshold = serializers.FloatField(required=False)
 
 
 class ModalityTaskOut(serializers.Serializer):
@@ -389,7 +407,8 @@ class KeywordsAPI(DashboardAPI):
     "annotators",
     AnnotatorsOut,
     "Annotator statistics (leads)",
-    "Votes, median time per item, leave-one-out agreement with the others' majority, suggestion acceptance.",
+    "Votes, median time per item, leave-one-out agreement with the others' majority, suggestion acceptance; "
+    "reliability: MACE competence, agreement with gold and control accuracy with intervals, flags below the threshold.",
 )
 class AnnotatorsAPI(DashboardAPI):
     page, output = "annotators", AnnotatorsOut

@@ -32,7 +32,7 @@ from django.db.models import Case, Count, IntegerField, Max, OuterRef, Q, QueryS
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
-from annotator.models import Annotation, AnnotationEdit, Gold, Item, Membership, Project, Vote
+from annotator.models import Annotation, AnnotationEdit, ControlAnswer, Gold, Item, Membership, Project, Vote
 from annotator.schemas import TaskSpec
 from annotator.selectors import get_project_schema
 
@@ -615,3 +615,10 @@ def get_gold_version(project: Project) -> str:
     """Newest gold change and gold count of the project (adjudication changes gold without a vote)."""
     agg = Gold.objects.filter(task__project=project).aggregate(m=Max("updated_at"), n=Count("id"))
     return f"{agg['n']}:{agg['m'].isoformat() if agg['m'] else '-'}"
+
+
+def get_control_version(project: Project) -> str:
+    """Count and newest id of the project's control votes and control answers (two queries)."""
+    agg = Vote.objects.filter(item__project=project, is_control=True).aggregate(n=Count("id"), m=Max("id"))
+    answers = ControlAnswer.objects.filter(item__project=project).aggregate(n=Count("id"), m=Max("id"))
+    return f"{agg['n']}:{agg['m'] or 0}:{answers['n']}:{answers['m'] or 0}"

@@ -28,6 +28,10 @@ SUGGESTION_SHARE_HELP = (
 
 
 class ProjectSettingsForm(forms.ModelForm):
+    """The project's settings, plus one gold strategy per task (blank: the project's)."""
+
+    TASK_PREFIX = "task_gold_strategy__"
+
     suggestion_share = forms.FloatField(
         min_value=0,
         max_value=1,
@@ -40,6 +44,22 @@ class ProjectSettingsForm(forms.ModelForm):
         model = Project
         fields = list(SETTINGS_FIELDS)
         widgets = {"description": forms.Textarea(attrs={"rows": 2}), "guidelines": forms.Textarea(attrs={"rows": 8})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "The project's gold strategy"), *Project.GoldStrategy.choices]
+        for task in self.instance.tasks.order_by("position", "id") if self.instance.pk else []:
+            self.fields[self.TASK_PREFIX + task.key] = forms.ChoiceField(
+                choices=choices, required=False, initial=task.gold_strategy, label=f"Gold strategy of {task.name}"
+            )
+
+    def task_gold_strategies(self) -> dict[str, str]:
+        """{task key: strategy} for the per-task fields the lead changed."""
+        return {
+            name.removeprefix(self.TASK_PREFIX): self.cleaned_data[name]
+            for name in self.changed_data
+            if name.startswith(self.TASK_PREFIX)
+        }
 
 
 class SchemaForm(forms.Form):

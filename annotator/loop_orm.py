@@ -243,7 +243,9 @@ def recompute_gold(item_ids: list[int], *, votes_removed: bool) -> int:
     """Majority gold of the items from their multimodal votes, as gold.py's
     upsert does it: a new or majority row takes the most voted label (None
     and is_tie on a shared top count); adjudicated and imported rows keep
-    their label and refresh their support; with `votes_removed`, majority
+    their label and refresh their support, as do model-based rows (written
+    by the reliability job); every row gets the majority's label and a
+    majority row its confidence; with `votes_removed`, majority and model
     rows of a task without votes go. Returns the rows written or deleted."""
     counts: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
     rows = (
@@ -256,28 +258,32 @@ def recompute_gold(item_ids: list[int], *, votes_removed: bool) -> int:
         counts[(item_id, task_id)][label_id] = n
     existing = {(g.item_id, g.task_id): g for g in Gold.objects.filter(item_id__in=item_ids)}
     to_save, to_delete = [], []
+    maintained = (Gold.Source.MAJORITY, Gold.Source.DAWID_SKENE, Gold.Source.MACE)
     for key, gold in existing.items():
-        if key not in counts and gold.source == Gold.Source.MAJORITY and votes_removed:
+        if key not in counts and gold.source in maintained and votes_removed:
             to_delete.append(gold.pk)
     for (item_id, task_id), by_label in counts.items():
         gold = existing.get((item_id, task_id)) or Gold(item_id=item_id, task_id=task_id)
         top = max(by_label.values())
+        total = sum(by_label.values())
+        # Label order breaks no tie: a tie is reported, not resolved silently.
+        winners = [label for label, n in by_label.items() if n == top]
+        gold.majority_label_id = winners[0] if len(winners) == 1 else None
         if gold.source == Gold.Source.MAJORITY:
-            # Label order breaks no tie: a tie is reported, not resolved silently.
-            winners = [label for label, n in by_label.items() if n == top]
             gold.is_tie = len(winners) > 1
-            gold.label_id = None if gold.is_tie else winners[0]
+            gold.label_id = gold.majority_label_id
             gold.votes_for = top
-        else:
+            gold.confidence = None if gold.is_tie else top / total
+        else:  # a person's or the reliability job's label is kept
             gold.votes_for = by_label.get(gold.label_id, 0)
-        gold.votes_total = sum(by_label.values())
+        gold.votes_total = total
         gold.pk = None  # matched on (item, task) below, not on the primary key
         to_save.append(gold)
     Gold.objects.bulk_create(
         to_save,
         update_conflicts=True,
         unique_fields=["item", "task"],
-        update_fields=["label", "votes_for", "votes_total", "is_tie", "updated_at"],
+        update_fields=["label", "majority_label", "votes_for", "votes_total", "is_tie", "confidence", "updated_at"],
     )
     deleted = Gold.objects.filter(pk__in=to_delete).delete()[0] if to_delete else 0
     return len(to_save) + deleted

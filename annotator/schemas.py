@@ -71,6 +71,8 @@ class TaskSpec:
     labels: tuple[LabelSpec, ...] = ()
     required: bool = True
     id: int | None = None
+    # The task's own gold strategy (Task.gold_strategy; blank: the project's).
+    gold_strategy: str = ""
 
     @cached_property
     def label_keys(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<slug:slug>/", projects.project_detail, name="project-detail"),
     path("projects/<slug:slug>/settings/", projects.project_settings, name="project-settings"),
+    path("projects/<slug:slug>/gold/recompute/", projects.project_gold_recompute, name="gold-recompute"),
     path("projects/<slug:slug>/schema/", projects.project_schema, name="project-schema"),
     path("projects/<slug:slug>/members/", projects.project_members, name="project-members"),
     path("projects/<slug:slug>/members/<int:user_id>/remove/", projects.member_remove, name="member-remove"),

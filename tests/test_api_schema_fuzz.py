@@ -58,6 +58,8 @@ DOMAIN_CHECKED = [
     "POST /api/projects/{slug}/items/{item_id}/skip/",  # the project's rounds
     "POST /api/projects/{slug}/items/{item_id}/adjudicate/",  # task and label keys
     "PUT /api/projects/{slug}/schema/",  # validate_schema: two labels a task, unique hotkeys...
+    "PATCH /api/projects/{slug}/",  # task_gold_strategies names this project's tasks
+    "GET /api/projects/{slug}/gold/doubts/",  # ?task= names one of them
     "POST /api/projects/{slug}/members/",  # the user must exist; the last lead stays
     "DELETE /api/projects/{slug}/members/{user_id}/",  # must be a member; the last lead stays
     "POST /api/projects/{slug}/imports/",  # the file's contents

@@ -79,10 +79,12 @@ def dashboard_cache_key(*, project: Project, page: str, filters: DashboardFilter
     """Cache key: project, page, votes version (gold version too where stored gold is read; the
     experiment's settings on the anchoring page) and filters."""
     version = sel.get_votes_version(project)
-    if page in ("distribution", "keywords"):
+    if page in ("distribution", "keywords", "annotators"):
         version += "|" + sel.get_gold_version(project)
     if page == "anchoring":  # its notes say whether the experiment runs now
         version += f"|{project.show_suggestions}:{project.suggestion_share}"
+    if page == "annotators":  # its flags follow the lead's threshold; control answers move control accuracy
+        version += f"|{project.reliability_threshold}|{sel.get_control_version(project)}"
     digest = hashlib.sha1(f"{version}|{filters.as_query()}".encode()).hexdigest()
     return f"analysis:{PAYLOAD_VERSION}:{project.pk}:{page}:{digest}"
 

@@ -1,5 +1,6 @@
 """The annotators page: annotations and votes, time per item, agreement
-with the others (leave one out) and model suggestions kept, per annotator."""
+with the others (leave one out) and model suggestions kept, per annotator;
+then their reliability (dashboards/reliability.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..metrics import (
 )
 from ..selectors import DashboardFilters
 from .common import chart, empty_page, group_medians, no_votes_message, payload, user_names
+from .reliability import build_reliability
 
 
 def build_annotators(project: Project, filters: DashboardFilters) -> dict[str, Any]:
@@ -109,11 +111,16 @@ def build_annotators(project: Project, filters: DashboardFilters) -> dict[str, A
                 message="No annotation records a model suggestion (suggestions are off, or none was shown yet).",
             )
         )
+    reliability_charts, reliability = build_reliability(project, tasks, ids, names)
+    charts.extend(reliability_charts)
     data = {
+        "reliability_threshold": project.reliability_threshold,
         "annotators": [
             {
                 "id": int(i),
                 "name": a,
+                "reliability": reliability[int(i)]["tasks"],
+                "flags": reliability[int(i)]["flags"],
                 "annotations": int(n_annotations[j]),
                 "votes": int(n_votes[j]),
                 "median_seconds": median_seconds[j],
@@ -124,6 +131,6 @@ def build_annotators(project: Project, filters: DashboardFilters) -> dict[str, A
                 "suggestion_rate": rate[j],
             }
             for j, (i, a) in enumerate(zip(ids, names))
-        ]
+        ],
     }
     return payload("annotators", data=data, charts=charts)

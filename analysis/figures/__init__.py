@@ -40,6 +40,8 @@ from .agreement import (
 from .anchoring import arm_difference_figure
 from .annotators import (
     annotator_agreement_figure,
+    confusion_by_annotator,
+    interval_bars,
 )
 from .controls import control_accuracy_figure
 from .labels import (
@@ -79,6 +81,8 @@ __all__ = [
     "agreement_summary_figure",
     "annotator_agreement_figure",
     "arm_difference_figure",
+    "confusion_by_annotator",
+    "interval_bars",
     "category_bars",
     "confusion_heatmap",
     "keywords_figure",

@@ -1,13 +1,17 @@
 """Input and output serializers. They validate shapes; services hold the rules."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Annotation, Gold, ImportJob, Item, Membership, Project
 from ..schemas import SCHEMA_TEMPLATES
+from ..selectors import get_project_schema
 from .strict import StrictInput
 
 
 class ProjectOut(serializers.ModelSerializer):
+    task_gold_strategies = serializers.SerializerMethodField()
+
     class Meta:
         model = Project
         fields = [
@@ -27,8 +31,17 @@ class ProjectOut(serializers.ModelSerializer):
             "dispute_threshold",
             "control_every",
             "control_feedback",
+            "gold_strategy",
+            "task_gold_strategies",
+            "gold_computed_at",
+            "reliability_threshold",
             "created_at",
         ]
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_task_gold_strategies(self, project: Project) -> dict[str, str]:
+        """task key -> its own gold strategy ("" = the project's)."""
+        return {task.key: task.gold_strategy for task in get_project_schema(project).tasks}
 
 
 class ProjectCreateIn(StrictInput):
@@ -66,6 +79,13 @@ class ProjectSettingsIn(StrictInput):
         min_value=0, max_value=1000, required=False, help_text="Mix one control item into every N items; 0 = off."
     )
     control_feedback = serializers.BooleanField(required=False)
+    gold_strategy = serializers.ChoiceField(choices=Project.GoldStrategy.choices, required=False)
+    task_gold_strategies = serializers.DictField(
+        child=serializers.ChoiceField(choices=["", *Project.GoldStrategy.values], allow_blank=True),
+        required=False,
+        help_text='task key -> gold strategy for that task ("" = the project\'s).',
+    )
+    reliability_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
 
 
 class LabelSchema(StrictInput):
@@ -135,6 +155,7 @@ class GoldOut(serializers.ModelSerializer):
     task = serializers.CharField(source="task.key")
     label = serializers.CharField(source="label.key", allow_null=True, default=None)
     support = serializers.FloatField(allow_null=True)
+    majority_label = serializers.CharField(source="majority_label.key", allow_null=True, default=None)
 
     class Meta:
         model = Gold
@@ -148,6 +169,8 @@ class GoldOut(serializers.ModelSerializer):
             "votes_total",
             "support",
             "is_tie",
+            "majority_label",
+            "confidence",
         ]
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import controls, tokens, views, workspace
+from . import controls, gold, tokens, views, workspace
 
 # Mounted at /api/ in the "api" namespace by config/urls.py, beside the
 # analysis and inference routes (annotator imports nothing from them).
@@ -54,4 +54,6 @@ urlpatterns += [
     path("projects/<slug:slug>/disputed/", workspace.DisputedList.as_view(), name="disputed-list"),
     path("projects/<slug:slug>/controls/mark/", controls.ControlsMark.as_view(), name="controls-mark"),
     path("projects/<slug:slug>/controls/unmark/", controls.ControlsUnmark.as_view(), name="controls-unmark"),
+    path("projects/<slug:slug>/gold/recompute/", gold.GoldRecompute.as_view(), name="gold-recompute"),
+    path("projects/<slug:slug>/gold/doubts/", gold.GoldDoubts.as_view(), name="gold-doubts"),
 ]

@@ -156,7 +156,7 @@ class GoldList(ProjectMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.list_gold_visible_to(self.request.user, self.get_project()).select_related(
-            "item", "task", "label"
+            "item", "task", "label", "majority_label"
         )
 
 

@@ -159,6 +159,15 @@ class GoldRowOut(serializers.Serializer):
     votes_total = serializers.IntegerField()
     support = serializers.FloatField(allow_null=True)
     is_tie = serializers.BooleanField()
+    majority_label = serializers.CharField(
+        source="majority_label.key", allow_null=True, default=None, help_text="The plain majority's label (None: tie)."
+    )
+    confidence = serializers.FloatField(
+        allow_null=True, help_text="The label's probability under its source's model (majority: its vote share)."
+    )
+    posterior = serializers.DictField(
+        child=serializers.FloatField(), allow_null=True, help_text="label key -> probability (Dawid-Skene, MACE)."
+    )
     disputed = serializers.BooleanField()
     adjudicated_by = serializers.CharField(source="adjudicated_by.username", allow_null=True, default=None)
     distribution = serializers.ListField(child=serializers.ListField(), help_text="[[label name, votes], ...]")

@@ -448,6 +448,7 @@ def _build_project_schema(project: Project) -> ProjectSchema:
             "key",
             "name",
             "required",
+            "gold_strategy",
             "labels__id",
             "labels__key",
             "labels__name",
@@ -456,9 +457,9 @@ def _build_project_schema(project: Project) -> ProjectSchema:
         )
     )
     tasks: dict[int, tuple[dict, list[LabelSpec]]] = {}
-    for task_id, key, name, required, label_id, label_key, label_name, description, hotkey in rows:
+    for task_id, key, name, required, strategy, label_id, label_key, label_name, description, hotkey in rows:
         fields, labels = tasks.setdefault(
-            task_id, ({"id": task_id, "key": key, "name": name, "required": required}, [])
+            task_id, ({"id": task_id, "key": key, "name": name, "required": required, "gold_strategy": strategy}, [])
         )
         if label_id is not None:
             labels.append(

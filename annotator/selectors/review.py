@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from django.db.models import Exists, F, OuterRef, Q
+
 from .. import suggestions
-from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Gold, Item, Label, Membership, Project, Vote
+from ..models import ROUND_COUNTERS, Annotation, AnnotationEdit, Gold, Item, Label, Membership, Project, Task, Vote
 
 Round = Annotation.Round
 
@@ -25,12 +27,22 @@ def list_disputed_items(
     qs = Item.objects.filter(project=project, pk__gt=after_id).disputed(project)
     if complete_only:
         qs = qs.complete(project)
+    return _page(project, qs, after_id, limit, lambda g: g.is_disputed(project.dispute_threshold))
+
+
+def _page(project: Project, qs, after_id: int, limit: int, flag) -> dict:
+    """A keyset page of items with their gold rows (g.disputed = flag(g)),
+    vote distributions, label choices and inference orders."""
     rows = list(qs.select_related("image").order_by("pk")[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
     gold: dict[int, list[Gold]] = defaultdict(list)
-    for g in Gold.objects.filter(item__in=rows).select_related("task", "label").order_by("task__position", "task_id"):
-        g.disputed = g.is_disputed(project.dispute_threshold)
+    for g in (
+        Gold.objects.filter(item__in=rows)
+        .select_related("task", "label", "majority_label", "adjudicated_by")
+        .order_by("task__position", "task_id")
+    ):
+        g.disputed = flag(g)
         gold[g.item_id].append(g)
     ids = [i.pk for i in rows]
     counts, by_label = get_vote_distribution(ids), _vote_counts_by_label(ids)
@@ -58,6 +70,66 @@ def get_next_disputed_item(project: Project, *, from_id: int, complete_only: boo
     qs = Item.objects.filter(project=project).disputed(project).order_by("pk")
     if complete_only:
         qs = qs.complete(project)
+    return qs.filter(pk__gte=from_id).first() or qs.first()
+
+
+# ---------------------------------------------------------------- model-based gold in doubt
+
+MODEL_SOURCES = (Gold.Source.DAWID_SKENE, Gold.Source.MACE)
+
+
+def parse_doubt_filters(project: Project, *, task: str | None, below) -> tuple[Task | None, float]:
+    """(the task named by its key, or None for all; the confidence threshold,
+    the project's dispute threshold unless `below` is a share in [0, 1])."""
+    chosen = Task.objects.filter(project=project, key=task).first() if task else None
+    try:
+        threshold = float(below)
+    except (TypeError, ValueError):
+        threshold = project.dispute_threshold
+    if not 0 <= threshold <= 1:
+        threshold = project.dispute_threshold
+    return chosen, threshold
+
+
+def _doubtful_gold(threshold: float, task: Task | None):
+    """Model-based gold (Dawid-Skene, MACE) that differs from the plain
+    majority (or the majority is tied), or whose confidence is below `threshold`."""
+    qs = Gold.objects.filter(source__in=MODEL_SOURCES).filter(
+        Q(majority_label__isnull=True) | ~Q(label=F("majority_label")) | Q(confidence__lt=threshold)
+    )
+    return qs.filter(task=task) if task is not None else qs
+
+
+def is_doubtful(g: Gold, threshold: float, task: Task | None = None) -> bool:
+    """_doubtful_gold for one row."""
+    if g.source not in MODEL_SOURCES or (task is not None and g.task_id != task.pk):
+        return False
+    return g.majority_label_id is None or g.label_id != g.majority_label_id or (g.confidence or 0) < threshold
+
+
+def list_model_doubts(
+    project: Project, *, task: Task | None = None, threshold: float, after: str | int | None = None, limit: int = 50
+) -> dict:
+    """Items whose model-based gold differs from the majority or has confidence
+    below `threshold` (for `task`, or any task), not yet adjudicated, in id
+    order after `after` (keyset); the shape of list_disputed_items."""
+    try:
+        after_id = int(after) if after else 0
+    except (TypeError, ValueError):
+        after_id = 0
+    qs = Item.objects.filter(project=project, pk__gt=after_id).filter(
+        Exists(_doubtful_gold(threshold, task).filter(item=OuterRef("pk")))
+    )
+    return _page(project, qs, after_id, limit, lambda g: is_doubtful(g, threshold, task))
+
+
+def get_next_model_doubt(project: Project, *, from_id: int, task: Task | None, threshold: float) -> Item | None:
+    """As get_next_disputed_item, over list_model_doubts' items."""
+    qs = (
+        Item.objects.filter(project=project)
+        .filter(Exists(_doubtful_gold(threshold, task).filter(item=OuterRef("pk"))))
+        .order_by("pk")
+    )
     return qs.filter(pk__gte=from_id).first() or qs.first()
 
 
@@ -114,7 +186,11 @@ def get_item_record(item: Item, *, project: Project) -> dict:
         .order_by("at", "id")
     )
     edit_counts = Counter(e.annotation_id for e in edits)
-    gold = list(item.gold.select_related("task", "label", "adjudicated_by").order_by("task__position", "task_id"))
+    gold = list(
+        item.gold.select_related("task", "label", "majority_label", "adjudicated_by").order_by(
+            "task__position", "task_id"
+        )
+    )
     counts, by_label = get_vote_distribution([item.pk]), _vote_counts_by_label([item.pk])
     labels = _labels_by_task(project)
     for g in gold:

@@ -326,7 +326,7 @@ def write_annotations(
                 touched.update(item_ids)
                 if update_items:
                     refresh_vote_counts(item_ids)
-                    recompute_gold(item_ids=item_ids)
+                    recompute_gold(item_ids=item_ids, project=project)
     except IntegrityError as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise DomainError(

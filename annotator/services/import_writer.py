@@ -263,7 +263,7 @@ class BatchWriter:
             self.counts["votes"] += result["votes"]
         item_ids = sorted(item_id for item_id, _ in written)
         refresh_vote_counts(item_ids)
-        recompute_gold(item_ids=item_ids)
+        recompute_gold(item_ids=item_ids, project=self.project)
         if new_items:
             # New items get suggestions from the project's pre-labeller (queued on commit).
             suggestions.get_provider().on_items_added(project=self.project, item_ids=[item.pk for item in new_items])

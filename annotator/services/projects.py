@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from .. import gold_jobs
 from ..errors import DomainError
 from ..models import Label, Membership, Project, SecurityEvent, Task, Vote
 from ..schemas import SCHEMA_TEMPLATES, template_tasks
@@ -378,16 +379,31 @@ SETTINGS_FIELDS = (
     "dispute_threshold",
     "control_every",
     "control_feedback",
+    "gold_strategy",
+    "reliability_threshold",
 )
 
 
 @transaction.atomic
-def update_project_settings(*, project: Project, **changes) -> Project:
-    """Change a project's settings (not its schema: see save_schema)."""
+def update_project_settings(*, project: Project, task_gold_strategies: dict | None = None, **changes) -> Project:
+    """Change a project's settings (not its schema: see save_schema).
+
+    task_gold_strategies: {task key: gold strategy, or "" for the project's}
+    for the tasks whose strategy changes. A change of any gold strategy
+    sends the reliability job (annotator/gold_jobs.py) after the commit."""
     allowed = set(SETTINGS_FIELDS)
     unknown = set(changes) - allowed
     if unknown:
         raise DomainError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
+    if "gold_strategy" in changes and changes["gold_strategy"] not in Project.GoldStrategy.values:
+        raise DomainError(f"Unknown gold strategy {changes['gold_strategy']!r}.", field="gold_strategy")
+    if "reliability_threshold" in changes and not 0 <= float(changes["reliability_threshold"]) <= 1:
+        raise DomainError("The reliability threshold is a share between 0 and 1.", field="reliability_threshold")
+    strategy_changed = "gold_strategy" in changes and changes["gold_strategy"] != project.gold_strategy
+    if task_gold_strategies:
+        strategy_changed |= _set_task_gold_strategies(project, task_gold_strategies)
+    if strategy_changed:
+        gold_jobs.request_recompute(project)
     if "votes_per_item" in changes and not 1 <= int(changes["votes_per_item"]) <= 50:
         raise DomainError("Votes per item must be between 1 and 50.", field="votes_per_item")
     if "queue_order" in changes and changes["queue_order"] not in Project.QueueOrder.values:
@@ -413,3 +429,27 @@ def update_project_settings(*, project: Project, **changes) -> Project:
         setattr(project, field, value)
     project.save()
     return project
+
+
+def _set_task_gold_strategies(project: Project, strategies: dict) -> bool:
+    """Per-task overrides of the gold strategy; returns whether any changed.
+    The schema (cached per process) carries them, so its token is replaced."""
+    tasks = {task.key: task for task in Task.objects.filter(project=project)}
+    allowed = ["", *Project.GoldStrategy.values]
+    for key, strategy in strategies.items():
+        if key not in tasks:
+            raise DomainError(f"There is no task {key!r} in this project.", field="task_gold_strategies")
+        if strategy not in allowed:
+            raise DomainError(
+                f"Unknown gold strategy {strategy!r} for {tasks[key].name}; choose one of "
+                f"{', '.join(Project.GoldStrategy.values)} or leave it blank for the project's.",
+                field="task_gold_strategies",
+            )
+    changed = [tasks[key] for key, strategy in strategies.items() if tasks[key].gold_strategy != strategy]
+    for task in changed:
+        task.gold_strategy = strategies[task.key]
+    if changed:
+        Task.objects.bulk_update(changed, ["gold_strategy"])
+        project.schema_token = uuid.uuid4()
+        Project.objects.filter(pk=project.pk).update(schema_token=project.schema_token)
+    return bool(changed)

@@ -20,6 +20,9 @@ from ..selectors import review
 from ..services import controls as control_services
 from ..services import gold as gold_services
 
+# The adjudication queue of model-based gold in doubt (?queue=model).
+MODEL_QUEUE = "model"
+
 
 @project_view(role=Membership.Role.LEAD)
 def item_detail(request, project, item_id: int):
@@ -65,7 +68,13 @@ def item_adjudicate(request, project, item_id: int):
         return _back(project, item, from_queue, request.POST)
     messages.success(request, f"Gold {task.name} of {item.external_id} is now “{label.name}” (adjudicated).")
     complete_only = from_queue and request.POST.get("complete") == "1"
-    following = review.get_next_disputed_item(project, from_id=item.pk, complete_only=complete_only)
+    if from_queue and request.POST.get("queue") == MODEL_QUEUE:
+        doubt_task, below = review.parse_doubt_filters(
+            project, task=request.POST.get("doubt_task"), below=request.POST.get("below")
+        )
+        following = review.get_next_model_doubt(project, from_id=item.pk, task=doubt_task, threshold=below)
+    else:
+        following = review.get_next_disputed_item(project, from_id=item.pk, complete_only=complete_only)
     if following is None:
         messages.info(request, "No disputed items are left.")
         if from_queue:
@@ -80,6 +89,8 @@ def _back(project, item: Item, from_queue: bool, post) -> HttpResponseRedirect:
         return redirect(reverse("annotator:item-detail", args=[project.slug, item.pk]) + "#gold")
     # The page starts at the item (keyset: ids after pk - 1), so it is on it.
     query = {"complete": "1"} if post.get("complete") == "1" else {}
+    if post.get("queue") == MODEL_QUEUE:
+        query = {"queue": MODEL_QUEUE, "task": post.get("doubt_task", ""), "below": post.get("below", "")}
     query["after"] = str(item.pk - 1)
     url = reverse("annotator:adjudication", args=[project.slug])
     return redirect(f"{url}?{urlencode(query)}#item-{item.pk}")
@@ -87,15 +98,21 @@ def _back(project, item: Item, from_queue: bool, post) -> HttpResponseRedirect:
 
 @project_view(role=Membership.Role.LEAD)
 def adjudication(request, project):
-    """Disputed items (a tie, or support below the project's threshold), keyset-paginated."""
+    """Disputed items (a tie, or support below the project's threshold), keyset-paginated;
+    with ?queue=model, items whose model-based gold differs from the majority or
+    has low confidence (?task=<key>, ?below=<share>)."""
     complete_only = request.GET.get("complete") == "1"
-    page = review.list_disputed_items(project, after=request.GET.get("after"), complete_only=complete_only)
     tasks = list(project.tasks.order_by("position", "id"))
-    return render(
-        request,
-        "annotator/adjudication.html",
-        {"project": project, "page": page, "tasks": tasks, "complete_only": complete_only},
-    )
+    context = {"project": project, "tasks": tasks, "complete_only": complete_only, "queue": ""}
+    if request.GET.get("queue") == MODEL_QUEUE:
+        task, below = review.parse_doubt_filters(project, task=request.GET.get("task"), below=request.GET.get("below"))
+        page = review.list_model_doubts(project, task=task, threshold=below, after=request.GET.get("after"))
+        query = {"queue": MODEL_QUEUE, "task": task.key if task else "", "below": below}
+        context.update(queue=MODEL_QUEUE, doubt_task=task, below=below, complete_only=False, query=urlencode(query))
+    else:
+        context["query"] = "complete=1" if complete_only else ""
+        page = review.list_disputed_items(project, after=request.GET.get("after"), complete_only=complete_only)
+    return render(request, "annotator/adjudication.html", {**context, "page": page})
 
 
 def _after_control_change(request, project):

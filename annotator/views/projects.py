@@ -9,15 +9,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import selectors
+from .. import gold_jobs, selectors
 from ..access import project_view
 from ..errors import DomainError
 from ..forms import AddMemberForm, ProjectCreateForm, ProjectSettingsForm, SchemaForm
 from ..models import Membership
 from ..selectors import get_project_stats
 from ..services import projects as project_services
+from ..services.projects import SETTINGS_FIELDS
 
 User = get_user_model()
 
@@ -71,15 +73,33 @@ def project_detail(request, project):
 def project_settings(request, project):
     form = ProjectSettingsForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
-        changes = {f: form.cleaned_data[f] for f in form.changed_data}
+        changes = {f: form.cleaned_data[f] for f in form.changed_data if f in SETTINGS_FIELDS}
         try:
-            project_services.update_project_settings(project=project, **changes)
+            project_services.update_project_settings(
+                project=project, task_gold_strategies=form.task_gold_strategies(), **changes
+            )
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, "Settings saved.")
             return redirect("annotator:project-detail", slug=project.slug)
-    return render(request, "annotator/project_settings.html", {"project": project, "form": form})
+    schema = selectors.get_project_schema(project)
+    context = {
+        "project": project,
+        "form": form,
+        "gold_uses_model": gold_jobs.uses_model(project, schema),
+        "gold_status": gold_jobs.get_status(project),
+    }
+    return render(request, "annotator/project_settings.html", context)
+
+
+@project_view(role=Membership.Role.LEAD)
+@require_POST
+def project_gold_recompute(request, project):
+    """The lead's "Recompute now": refit model-based gold without waiting for votes."""
+    gold_jobs.request_recompute(project)
+    messages.success(request, "Gold will be recomputed in a moment; this page shows the job's state.")
+    return redirect(reverse("annotator:project-settings", args=[project.slug]) + "#gold")
 
 
 @project_view(role=Membership.Role.LEAD)

@@ -288,6 +288,9 @@ CELERY_BEAT_SCHEDULE = {
 # Uploads of failed, unconfirmed or invalid imports are kept this long (a
 # failed import can be retried without uploading again), then removed.
 IMPORT_UPLOAD_RETENTION_DAYS = env_int("IMPORT_UPLOAD_RETENTION_DAYS", 7)
+# Model-based gold (Dawid-Skene, MACE) is refitted by a job this many seconds
+# after the first vote that changes it: votes arriving meanwhile join that job.
+GOLD_RECOMPUTE_DELAY_S = env_int("GOLD_RECOMPUTE_DELAY_S", 30)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

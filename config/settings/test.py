@@ -21,6 +21,14 @@ else:
     # so tasks it sends on must go there too, not to the per-kind queues.
     CELERY_TASK_ROUTES = {}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "affect-studio-tests"}}
+# A test whose worker must share the test's cache (tests/analysis/conftest.py: shared_cache) names a folder.
+if os.environ.get("TEST_CACHE_DIR"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ["TEST_CACHE_DIR"],
+        }
+    }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -112,3 +112,36 @@ def make_anchoring_project(project, *, pull: float, n_items: int = 60, n_annotat
             )
     write_annotations(project=project, rows=rows)
     return rows
+
+
+def make_crowd(
+    project, *, n_items: int = 40, careful: int = 3, spammers: int = 2, seed: int = 0, prefix: str = "crowd"
+):
+    """Items with a known truth, voted on by careful annotators (90% right)
+    and spammers (always the first label). Returns (items, truth, careful,
+    spammers), truth[item.pk] = {task: label}; annotators are members."""
+    rng = np.random.default_rng(seed)
+    good = [make_member(project, username=f"{prefix}-careful-{i}") for i in range(careful)]
+    bad = [make_member(project, username=f"{prefix}-spammer-{i}") for i in range(spammers)]
+    items = [ItemFactory(project=project, text=f"{prefix} item {i}") for i in range(n_items)]
+    truth = {
+        item.pk: {
+            "desire": DESIRE[int(rng.integers(7))],
+            "sentiment": SENTIMENTS[int(rng.integers(3))],
+            "emotion": EMOTIONS[int(rng.integers(6))],
+        }
+        for item in items
+    }
+    options = {"desire": DESIRE, "sentiment": SENTIMENTS, "emotion": EMOTIONS}
+    rows = []
+    for item in items:
+        for user in good:
+            labels = {
+                t: truth[item.pk][t] if rng.random() < 0.9 else options[t][int(rng.integers(len(options[t])))]
+                for t in options
+            }
+            rows.append({"item_id": item.pk, "annotator_id": user.pk, "labels": labels})
+        for user in bad:
+            rows.append({"item_id": item.pk, "annotator_id": user.pk, "labels": {t: options[t][0] for t in options}})
+    write_annotations(project=project, rows=rows)
+    return items, truth, good, bad

@@ -120,3 +120,56 @@ def test_gold_of_random_items_matches_a_recount_of_their_votes(project, lead):
             sum(c.values()),
         )
     assert ties > 0  # the example exercises ties
+
+
+def test_majority_gold_records_its_label_as_the_majority_and_its_share_as_confidence(project):
+    item = ItemFactory(project=project)
+    task = _votes(project, item, ["positive", "positive", "positive", "neutral", "negative"])
+    gold = Gold.objects.get(item=item, task=task)
+    assert gold.majority_label_id == gold.label_id
+    assert gold.confidence == pytest.approx(0.6)
+    tied = ItemFactory(project=project)
+    _votes(project, tied, ["positive", "neutral"])
+    gold = Gold.objects.get(item=tied, task=task)
+    assert (gold.majority_label, gold.confidence) == (None, None)
+
+
+@pytest.mark.parametrize("hand_written", [True, False])
+def test_the_loop_leaves_model_gold_to_the_job_and_refreshes_its_counts(project, settings, hand_written):
+    """A Dawid-Skene row keeps its label, confidence and posterior when votes
+    arrive; its support and majority label follow the votes (SQL and ORM alike)."""
+    settings.LABELLING_LOOP_SQL = hand_written
+    item = ItemFactory(project=project)
+    task = _votes(project, item, ["positive", "neutral"])
+    neutral = task.labels.get(key="neutral")
+    Gold.objects.filter(item=item, task=task).update(
+        source=Gold.Source.DAWID_SKENE, label=neutral, is_tie=False, confidence=0.9, posterior={"neutral": 0.9}
+    )
+    _votes(project, item, ["positive", "positive"])
+    gold = Gold.objects.get(item=item, task=task)
+    assert (gold.source, gold.label_id, gold.confidence, gold.posterior) == (
+        Gold.Source.DAWID_SKENE,
+        neutral.pk,
+        0.9,
+        {"neutral": 0.9},
+    )
+    assert (gold.votes_for, gold.votes_total, gold.majority_label.key) == (1, 4, "positive")
+    Vote.objects.filter(item=item, task=task).delete()
+    recompute_gold(item_ids=[item.pk])
+    assert not Gold.objects.filter(item=item, task=task).exists()
+
+
+def test_the_backfill_migration_gives_old_majority_gold_its_label_and_confidence(project):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("annotator.migrations.0016_gold_backfill_majority_confidence")
+    item, tied = ItemFactory(project=project), ItemFactory(project=project)
+    task = _votes(project, item, ["positive", "positive", "neutral", "negative"])
+    _votes(project, tied, ["positive", "neutral"])
+    Gold.objects.update(majority_label=None, confidence=None)  # as written before 0015
+    migration.backfill(apps, None)
+    gold = Gold.objects.get(item=item, task=task)
+    assert (gold.majority_label_id, gold.confidence) == (gold.label_id, 0.5)
+    assert Gold.objects.filter(item=tied, majority_label=None, confidence=None).exists()

@@ -104,7 +104,7 @@ def run_scenario(project: Project, people: list, lead) -> dict:
         ),
         "gold": sorted(
             (position[g.item_id], g.task.key, g.label.key if g.label else None, g.source, g.votes_for)
-            + (g.votes_total, g.is_tie)
+            + (g.votes_total, g.is_tie, g.majority_label_id is not None, g.confidence)
             for g in Gold.objects.filter(item__project=project).select_related("task", "label")
         ),
         "counters": [
