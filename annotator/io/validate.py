@@ -8,10 +8,12 @@ person who made the file can fix it; a row with any problem yields no
 CleanRow.
 
 Gold columns: a task key (`desire`) or `gold_desire` holds a gold label;
-`gold_desire_source` may say majority, adjudicated or imported. Gold given
-by the file is stored as imported (or adjudicated when the source column
-says so), except that gold marked `majority` which the row's own
-multimodal votes reproduce is left to the majority computation, so an
+`gold_desire_source` may say majority, adjudicated, imported, dawid_skene or
+mace. Gold given by the file is stored as imported (or adjudicated when the
+source column says so), except that gold marked `majority` which the row's own
+multimodal votes reproduce is left to the majority computation, and gold a
+reliability model gave (dawid_skene, mace) on a row with votes is computed
+again from the votes under the project's gold strategy, so an
 export re-imports unchanged. `gold_<task>_support` and the soft-label
 columns `<task>_votes` / `<task>_posterior` are derived and ignored.
 
@@ -41,7 +43,10 @@ RESERVED_COLUMNS = ("id", "text", "image", "split", "metadata", "inference_order
 ROUNDS = ("multimodal", "text", "image")
 SPLITS = ("train", "dev", "test", "unassigned")
 _SPLIT_ALIASES = {"val": "dev", "valid": "dev", "validation": "dev", "none": "unassigned"}
-GOLD_SOURCES = ("majority", "adjudicated", "imported")
+GOLD_SOURCES = ("majority", "adjudicated", "imported", "dawid-skene", "mace")  # as normalised (dawid_skene too)
+# Gold an export took from the votes by a reliability model (issue 14): on
+# import it is computed again from the votes (the project's own strategy).
+MODEL_GOLD_SOURCES = ("dawid-skene", "mace")
 VOTE_KEYS = ("annotator", "round", "inference_order", "duration_ms", "labels")
 MAX_ID_LENGTH = 200
 MAX_DURATION_MS = 86_400_000
@@ -462,6 +467,9 @@ class RowValidator:
             if label is None:
                 if source == "majority":
                     gold[task] = GoldValue(None, "majority")
+                continue
+            if source in MODEL_GOLD_SOURCES and has_votes:
+                gold[task] = GoldValue(None, "majority")  # the votes give it again, under the project's strategy
                 continue
             if source == "adjudicated":
                 gold[task] = GoldValue(label, "adjudicated")
