@@ -239,6 +239,8 @@ def test_the_settings_page_explains_and_checks_the_share(lead_client, project):
         "show_suggestions": "on",
         "suggestion_share": "2",
         "control_every": 0,
+        "gold_strategy": "majority",
+        "reliability_threshold": 0.6,
     }
     response = lead_client.post(url, form)
     assert response.status_code == 200 and "less than or equal to 1" in response.content.decode()

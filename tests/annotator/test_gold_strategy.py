@@ -91,6 +91,8 @@ def test_the_settings_page_sets_a_tasks_strategy_and_escapes_its_name(lead_clien
         "gold_strategy": "majority",
         "reliability_threshold": 0.5,
         "task_gold_strategy__sentiment": "mace",
+        "suggestion_share": 1,
+        "control_every": 0,
     }
     response = lead_client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:2000]
