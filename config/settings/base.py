@@ -380,6 +380,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One name for the gold strategies wherever a field offers them (project, task, recompute status).
+    "ENUM_NAME_OVERRIDES": {"GoldStrategyEnum": "annotator.models.Project.GoldStrategy"},
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and Redoc from drf-spectacular-sidecar's static files, never a CDN.
