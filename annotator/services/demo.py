@@ -6,7 +6,14 @@ It also runs the anchoring experiment (annotator.anchoring): a simulated
 pre-labeller's suggestions (stored through annotator.suggestions, so the
 inference app keeps them as a run marked simulated) are shown to half of
 the (annotator, item) pairs, and one simulated annotator follows them too
-often, so the Anchoring dashboard has an effect to show."""
+often, so the Anchoring dashboard has an effect to show.
+
+And quality control (issue 14): a few of the waiting items are control
+items whose known answers are the simulated truth, each annotator has
+answered most of them blind, and annotator5 labels carelessly, so the
+Controls page, the Annotators page's reliability flags and the gold
+strategies (majority by default; Dawid-Skene or MACE in the settings) have
+something to tell apart."""
 
 from __future__ import annotations
 
@@ -18,8 +25,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from .. import anchoring, demo, selectors, suggestions
-from ..models import Item, Membership, Project
+from ..models import ControlAnswer, Item, Membership, Project
 from .bulk import AnnotationRow, write_annotations
+from .controls import mark_with_answers
 from .image_assets import save_image_asset
 from .projects import add_member, create_project, update_project_settings
 from .security import clear_password_change
@@ -29,6 +37,13 @@ User = get_user_model()
 DEMO_SLUG = "demo"
 LEAD = "demo-lead"
 ANNOTATORS = [f"annotator{i}" for i in range(1, 6)]
+# Per-annotator error rates (before simulate_votes' per-task multiplier):
+# two careful, two average (annotator4 also follows suggestions too often,
+# FOLLOW_RATES), and annotator5 careless, wrong about three times in four, so
+# the reliability models (Dawid-Skene, MACE) have someone to discount and the
+# Annotators page someone to flag. bench/gold.py's "careless" crowd.
+CARELESS_ERROR_RATE = 0.75
+ERROR_RATES = (*demo.DEFAULT_ERROR_RATES[:4], CARELESS_ERROR_RATE)
 GUIDELINES = """Label each post for the **desire** it expresses (or *none*), its **sentiment** and its **emotion**.
 
 1. Read the text and look at the image together: the label is about the post as a whole.
@@ -120,7 +135,9 @@ def seed_demo_project(
 
         n_labelled = int(round(labelled_share * len(synthetic)))
         truth = demo.label_index_matrix(synthetic[:n_labelled])
-        votes = demo.simulate_votes(truth, n_annotators=len(annotator_users), seed=seed)
+        votes = demo.simulate_votes(
+            truth, n_annotators=len(annotator_users), error_rates=ERROR_RATES[: len(annotator_users)], seed=seed
+        )
         orders = demo.simulate_inference_orders(n_labelled, len(annotator_users), seed=seed)
         durations = demo.simulate_durations(n_labelled, len(annotator_users), seed=seed, inference_orders=orders)
         experiment = _start_anchoring_experiment(project, synthetic, item_ids, seed=seed)
@@ -160,7 +177,9 @@ def seed_demo_project(
         unimodal = write_annotations(
             project=project, rows=_unimodal_rows(synthetic[:n_labelled], item_ids, truth, annotator_users, seed=seed)
         )
-    return DemoResult(project, True, logins, len(item_ids), counts["annotations"] + unimodal["annotations"])
+        controls = _seed_controls(project, lead, synthetic, item_ids, n_labelled, annotator_users, seed=seed)
+    total = counts["annotations"] + unimodal["annotations"] + controls
+    return DemoResult(project, True, logins, len(item_ids), total)
 
 
 # The anchoring experiment: suggestions shown to this share of pairs; how
@@ -205,7 +224,7 @@ def _unimodal_rows(synthetic, item_ids: list[int], truth: np.ndarray, annotators
     n = int(round(UNIMODAL_SHARE * len(synthetic)))
     rows = []
     for offset, (round_, factor) in enumerate(UNIMODAL_ERROR_FACTOR.items()):
-        rates = [min(0.9, rate * factor) for rate in demo.DEFAULT_ERROR_RATES[: len(annotators)]]
+        rates = [min(0.9, rate * factor) for rate in ERROR_RATES[: len(annotators)]]
         votes = demo.simulate_votes(
             truth[:n], n_annotators=len(annotators), error_rates=rates, seed=seed + 101 + offset
         )
@@ -224,6 +243,56 @@ def _unimodal_rows(synthetic, item_ids: list[int], truth: np.ndarray, annotators
                     )
                 )
     return rows
+
+
+# Control items: this many of the items still waiting in the queue (at most
+# half of them) become control items, their known answers the simulated
+# truth; each annotator has answered this share of them, blind, as the queue
+# would have mixed them in (one in every CONTROL_EVERY items). Answers on
+# control items follow the annotator's error rate and nothing else (no
+# suggestions shown). Feedback is on, so a person trying the demo sees it.
+N_CONTROLS = 24
+CONTROL_ANSWERED_SHARE = 0.8
+CONTROL_EVERY = 10
+
+
+def _seed_controls(project, lead, synthetic, item_ids, n_labelled, annotators, *, seed: int) -> int:
+    """Mark control items among the unlabelled items and write the annotators'
+    control answers; returns the number of control annotations."""
+    update_project_settings(project=project, control_every=CONTROL_EVERY, control_feedback=True)
+    waiting = len(item_ids) - n_labelled
+    n = min(N_CONTROLS, waiting // 2)
+    if n == 0:
+        return 0
+    rng = np.random.default_rng(seed + 211)
+    chosen = np.sort(rng.choice(np.arange(n_labelled, len(item_ids)), size=n, replace=False))
+    truth = demo.label_index_matrix([synthetic[i] for i in chosen])
+    mark_with_answers(
+        project=project,
+        answers={item_ids[i]: dict(synthetic[i].labels) for i in chosen},
+        lead=lead,
+        source=ControlAnswer.Source.IMPORTED,
+    )
+    votes = demo.simulate_votes(
+        truth, n_annotators=len(annotators), error_rates=ERROR_RATES[: len(annotators)], seed=seed + 212
+    )
+    orders = demo.simulate_inference_orders(n, len(annotators), seed=seed + 213)
+    durations = demo.simulate_durations(n, len(annotators), seed=seed + 214, inference_orders=orders)
+    answered = rng.random((n, len(annotators))) < CONTROL_ANSWERED_SHARE
+    rows = [
+        AnnotationRow(
+            item_id=item_ids[i],
+            annotator_id=user.pk,
+            labels={task: demo.LABEL_KEYS[task][int(votes[j, a, t])] for t, task in enumerate(demo.TASKS)},
+            inference_order=demo.inference_order_keys(orders[j, a]),
+            duration_ms=int(np.sum(durations[j, a])),
+            is_control=True,
+        )
+        for j, i in enumerate(chosen.tolist())
+        for a, user in enumerate(annotators)
+        if answered[j, a]
+    ]
+    return write_annotations(project=project, rows=rows)["annotations"] if rows else 0
 
 
 def login_box(logins: list[tuple[str, str, str]], url: str = "http://127.0.0.1:8000/") -> str:
