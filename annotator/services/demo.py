@@ -141,43 +141,22 @@ def seed_demo_project(
         orders = demo.simulate_inference_orders(n_labelled, len(annotator_users), seed=seed)
         durations = demo.simulate_durations(n_labelled, len(annotator_users), seed=seed, inference_orders=orders)
         experiment = _start_anchoring_experiment(project, synthetic, item_ids, seed=seed)
-        run_id, suggested = None, np.full((n_labelled, len(demo.TASKS)), -1)
-        arms = np.full((n_labelled, len(annotator_users)), anchoring.NONE, dtype=object)
-        if experiment is not None:
-            run_id, suggested = experiment[0], experiment[1][:n_labelled]
-            arms = np.array(
-                [
-                    [anchoring.suggestion_arm(project, annotator_id=u.pk, item_id=item_ids[i]) for u in annotator_users]
-                    for i in range(n_labelled)
-                ],
-                dtype=object,
-            )
-            votes, followed = demo.simulate_anchoring(
-                votes, suggested, arms == anchoring.SHOWN, FOLLOW_RATES[: len(annotator_users)], seed=seed + 7
-            )
-            # Taking the suggestion is quicker than working the label out.
-            durations = np.where(followed, durations * FOLLOWED_TIME, durations).astype(np.int64)
+        labelled = np.arange(n_labelled)
+        shown = _show_suggestions(
+            project, experiment, labelled, item_ids, annotator_users, votes, durations, seed=seed + 7
+        )
         rows = (
-            AnnotationRow(
-                item_id=item_ids[i],
-                annotator_id=user.pk,
-                labels={task: demo.LABEL_KEYS[task][int(votes[i, a, t])] for t, task in enumerate(demo.TASKS)},
-                inference_order=demo.inference_order_keys(orders[i, a]),
-                duration_ms=int(np.sum(durations[i, a])),
-                suggestion_run_id=run_id if arms[i, a] else None,
-                suggestion_accepted={task: bool(votes[i, a, t] == suggested[i, t]) for t, task in enumerate(demo.TASKS)}
-                if arms[i, a]
-                else None,
-                suggestion_arm=arms[i, a],
-            )
-            for i in range(n_labelled)
+            shown.row(i, a, item_id=item_ids[i], annotator_id=user.pk, order=orders[i, a])
+            for i in labelled.tolist()
             for a, user in enumerate(annotator_users)
         )
         counts = write_annotations(project=project, rows=rows)
         unimodal = write_annotations(
             project=project, rows=_unimodal_rows(synthetic[:n_labelled], item_ids, truth, annotator_users, seed=seed)
         )
-        controls = _seed_controls(project, lead, synthetic, item_ids, n_labelled, annotator_users, seed=seed)
+        controls = _seed_controls(
+            project, lead, synthetic, item_ids, n_labelled, annotator_users, experiment=experiment, seed=seed
+        )
     total = counts["annotations"] + unimodal["annotations"] + controls
     return DemoResult(project, True, logins, len(item_ids), total)
 
@@ -190,6 +169,58 @@ SUGGESTION_SHARE = 0.5
 FOLLOW_RATES = (0.05, 0.05, 0.05, 0.6, 0.05)
 FOLLOWED_TIME = 0.4
 SIMULATED_RUN_NAME = "Simulated pre-labeller (demo: no model was trained)"
+
+
+@dataclass
+class _Shown:
+    """Votes and durations of (item, annotator) pairs after the experiment
+    showed (or withheld) the suggestions: (n, annotators, tasks) arrays, the
+    arms (n, annotators) and the run's suggested labels (n, tasks)."""
+
+    votes: np.ndarray
+    durations: np.ndarray
+    arms: np.ndarray
+    run_id: int | None
+    suggested: np.ndarray
+
+    def row(self, i: int, a: int, *, item_id: int, annotator_id: int, order, is_control=False) -> AnnotationRow:
+        """The annotation of row i by annotator a (order: their inference order, task indices)."""
+        votes, arm, suggested = self.votes[i, a], self.arms[i, a], self.suggested[i]
+        return AnnotationRow(
+            item_id=item_id,
+            annotator_id=annotator_id,
+            labels={task: demo.LABEL_KEYS[task][int(votes[t])] for t, task in enumerate(demo.TASKS)},
+            inference_order=demo.inference_order_keys(order),
+            duration_ms=int(np.sum(self.durations[i, a])),
+            suggestion_run_id=self.run_id if arm else None,
+            suggestion_accepted={task: bool(votes[t] == suggested[t]) for t, task in enumerate(demo.TASKS)}
+            if arm
+            else None,
+            suggestion_arm=arm,
+            is_control=is_control,
+        )
+
+
+def _show_suggestions(project, experiment, rows: np.ndarray, item_ids, users, votes, durations, *, seed: int) -> _Shown:
+    """The experiment on the pairs of the items `rows` (indices into item_ids):
+    each pair's arm is the one the live assignment gives, so a person picking
+    up the demo continues the same experiment, and the simulated annotators
+    copy shown suggestions at their FOLLOW_RATES."""
+    n = len(rows)
+    if experiment is None:
+        arms = np.full((n, len(users)), anchoring.NONE, dtype=object)
+        return _Shown(votes, durations, arms, None, np.full((n, len(demo.TASKS)), -1))
+    run_id, suggested = experiment[0], experiment[1][rows]
+    arms = np.array(
+        [[anchoring.suggestion_arm(project, annotator_id=u.pk, item_id=item_ids[i]) for u in users] for i in rows],
+        dtype=object,
+    )
+    votes, followed = demo.simulate_anchoring(
+        votes, suggested, arms == anchoring.SHOWN, FOLLOW_RATES[: len(users)], seed=seed
+    )
+    # Taking the suggestion is quicker than working the label out.
+    durations = np.where(followed, durations * FOLLOWED_TIME, durations).astype(np.int64)
+    return _Shown(votes, durations, arms, run_id, suggested)
 
 
 def _start_anchoring_experiment(project: Project, synthetic, item_ids: list[int], *, seed: int):
@@ -248,15 +279,16 @@ def _unimodal_rows(synthetic, item_ids: list[int], truth: np.ndarray, annotators
 # Control items: this many of the items still waiting in the queue (at most
 # half of them) become control items, their known answers the simulated
 # truth; each annotator has answered this share of them, blind, as the queue
-# would have mixed them in (one in every CONTROL_EVERY items). Answers on
-# control items follow the annotator's error rate and nothing else (no
-# suggestions shown). Feedback is on, so a person trying the demo sees it.
+# would have mixed them in (one in every CONTROL_EVERY items). Control items
+# take part in the anchoring experiment as any item does in the live loop
+# (annotator4 copies shown suggestions there too); the anchoring dashboard
+# leaves them out. Feedback is on, so a person trying the demo sees it.
 N_CONTROLS = 24
 CONTROL_ANSWERED_SHARE = 0.8
 CONTROL_EVERY = 10
 
 
-def _seed_controls(project, lead, synthetic, item_ids, n_labelled, annotators, *, seed: int) -> int:
+def _seed_controls(project, lead, synthetic, item_ids, n_labelled, annotators, *, experiment, seed: int) -> int:
     """Mark control items among the unlabelled items and write the annotators'
     control answers; returns the number of control annotations."""
     update_project_settings(project=project, control_every=CONTROL_EVERY, control_feedback=True)
@@ -279,15 +311,9 @@ def _seed_controls(project, lead, synthetic, item_ids, n_labelled, annotators, *
     orders = demo.simulate_inference_orders(n, len(annotators), seed=seed + 213)
     durations = demo.simulate_durations(n, len(annotators), seed=seed + 214, inference_orders=orders)
     answered = rng.random((n, len(annotators))) < CONTROL_ANSWERED_SHARE
+    shown = _show_suggestions(project, experiment, chosen, item_ids, annotators, votes, durations, seed=seed + 215)
     rows = [
-        AnnotationRow(
-            item_id=item_ids[i],
-            annotator_id=user.pk,
-            labels={task: demo.LABEL_KEYS[task][int(votes[j, a, t])] for t, task in enumerate(demo.TASKS)},
-            inference_order=demo.inference_order_keys(orders[j, a]),
-            duration_ms=int(np.sum(durations[j, a])),
-            is_control=True,
-        )
+        shown.row(j, a, item_id=item_ids[i], annotator_id=user.pk, order=orders[j, a], is_control=True)
         for j, i in enumerate(chosen.tolist())
         for a, user in enumerate(annotators)
         if answered[j, a]
