@@ -39,11 +39,8 @@ LEAD = "demo-lead"
 ANNOTATORS = [f"annotator{i}" for i in range(1, 6)]
 # Per-annotator error rates (before simulate_votes' per-task multiplier):
 # two careful, two average (annotator4 also follows suggestions too often,
-# FOLLOW_RATES), and annotator5 careless, wrong about three times in four, so
-# the reliability models (Dawid-Skene, MACE) have someone to discount and the
-# Annotators page someone to flag. bench/gold.py's "careless" crowd.
-CARELESS_ERROR_RATE = 0.75
-ERROR_RATES = (*demo.DEFAULT_ERROR_RATES[:4], CARELESS_ERROR_RATE)
+# FOLLOW_RATES), and annotator5 careless (demo.CARELESS_ERROR_RATE).
+ERROR_RATES = demo.DEMO_ERROR_RATES
 GUIDELINES = """Label each post for the **desire** it expresses (or *none*), its **sentiment** and its **emotion**.
 
 1. Read the text and look at the image together: the label is about the post as a whole.

@@ -66,7 +66,7 @@ def test_control_answers_are_blind_and_counted_nowhere_else(demo_project):
 
 def test_the_careless_annotator_is_flagged_and_the_careful_ones_are_not(demo_project):
     project = demo_project
-    careless = demo_service.ANNOTATORS[demo_service.ERROR_RATES.index(demo_service.CARELESS_ERROR_RATE)]
+    careless = demo_service.ANNOTATORS[demo_service.ERROR_RATES.index(demo.CARELESS_ERROR_RATE)]
     careful = [name for name, rate in zip(demo_service.ANNOTATORS, demo_service.ERROR_RATES) if rate <= 0.1]
     assert careless == "annotator5" and careful == ["annotator1", "annotator2"]
     names = dict(Annotation.objects.values_list("annotator_id", "annotator__username").distinct())
