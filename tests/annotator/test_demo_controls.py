@@ -85,6 +85,21 @@ def test_the_careless_annotator_is_flagged_and_the_careful_ones_are_not(demo_pro
     assert not any(flags[name] for name in careful), flags
 
 
+def test_the_leads_quality_control_pages_show_the_demo(demo_project, client):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    client.force_login(get_user_model().objects.get(username=demo_service.LEAD))
+    slug = demo_project.slug
+    controls = client.get(reverse("analysis:controls", args=[slug]))
+    assert controls.status_code == 200
+    body = controls.content.decode()
+    assert "annotator5" in body and Item.objects.filter(is_control=True).first().external_id in body
+    annotators = client.get(reverse("analysis:annotators", args=[slug]))
+    assert annotators.status_code == 200 and "Flagged: annotator5" in annotators.content.decode()
+    assert client.get(reverse("annotator:project-settings", args=[slug])).status_code == 200
+
+
 def _counts() -> tuple[int, ...]:
     return (
         Item.objects.count(),
