@@ -1,12 +1,15 @@
 """Accuracy of gold against the demo's simulated truth: majority vs Dawid-Skene vs MACE.
 
-The demo's votes (annotator/demo/simulate.py, as `manage.py seed_demo` writes
-them: 80% of the items labelled by five annotators with error rates 0.06 to
-0.24 and MSED's confusions) are compared with the truth they were drawn from.
+Simulated votes (annotator/demo/simulate.py: 80% of the items labelled by
+five annotators with MSED's confusions) are compared with the truth they were
+drawn from. The "demo" crowd has error rates 0.06 to 0.24 (DEFAULT_ERROR_RATES,
+what `manage.py seed_demo` wrote before its annotator5 became careless).
 Majority gold stores no label on a tie, so "majority" counts a tie as wrong;
 "majority, ties broken" breaks them at random (what a lead adjudicating at
 random would get). The careless rows replace the fifth annotator's error rate
-by 0.75 (before the per-task multiplier): what the models are for.
+by 0.75 (before the per-task multiplier; DEMO_ERROR_RATES, the crowd
+`seed_demo` writes now, without its anchoring and control items): what the
+models are for.
 
     /work/main/.venv/bin/python bench/gold.py          # 600 and 6000 items, both crowds
 
@@ -24,10 +27,10 @@ import numpy as np
 
 from analysis.reliability import dawid_skene, mace
 from annotator import demo
-from annotator.demo.simulate import DEFAULT_ERROR_RATES
+from annotator.demo.simulate import DEFAULT_ERROR_RATES, DEMO_ERROR_RATES
 from bench.common import format_table, write_results
 
-CROWDS = {"demo": list(DEFAULT_ERROR_RATES), "careless": [*DEFAULT_ERROR_RATES[:4], 0.75]}
+CROWDS = {"demo": list(DEFAULT_ERROR_RATES), "careless": list(DEMO_ERROR_RATES)}
 
 
 def majority(labels: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

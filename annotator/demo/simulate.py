@@ -19,6 +19,12 @@ _D, _S, _E = LABEL_INDEX["desire"], LABEL_INDEX["sentiment"], LABEL_INDEX["emoti
 # Default per-annotator error rates (before the per-task multiplier): two careful annotators,
 # two average, one sloppy.
 DEFAULT_ERROR_RATES: tuple[float, ...] = (0.06, 0.10, 0.14, 0.18, 0.24)
+# The demo's crowd (`manage.py seed_demo`): the fifth annotator careless instead of sloppy,
+# wrong about three times in four (all but random on desire after the task multiplier), so
+# the reliability models (Dawid-Skene, MACE) have someone to discount and the Annotators
+# page someone to flag. bench/gold.py's "careless" crowd.
+CARELESS_ERROR_RATE = 0.75
+DEMO_ERROR_RATES: tuple[float, ...] = (*DEFAULT_ERROR_RATES[:4], CARELESS_ERROR_RATE)
 # Per-task multiplier on the error rate. MSED section 3.4: sentiment agrees best (kappa 0.67),
 # desire and emotion less (0.53 and 0.56).
 DEFAULT_TASK_DIFFICULTY: tuple[float, ...] = (1.3, 0.8, 1.15)

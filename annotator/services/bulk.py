@@ -48,6 +48,9 @@ class AnnotationRow(NamedTuple):
     suggestion_run_id: int | None = None
     suggestion_accepted: Mapping[str, bool] | None = None
     suggestion_arm: str = ""
+    # An answer on a control item (Annotation.is_control): counted toward
+    # nothing but control accuracy. Only on items marked as control items.
+    is_control: bool = False
 
 
 @dataclass
@@ -61,6 +64,7 @@ class _Prepared:
     suggestion_run_id: int | None = None
     suggestion_accepted: dict[str, bool] | None = None
     suggestion_arm: str = ""
+    is_control: bool = False
 
 
 def _resolve(schema: ProjectSchema, labels: Mapping[Any, Any]) -> list[tuple[int, int]]:
@@ -104,6 +108,9 @@ def _prepare(row: Any, schema: ProjectSchema) -> _Prepared:
     votes = _resolve(schema, _get(row, "labels") or {})
     if not votes:
         raise DomainError(f"The annotation of item {_get(row, 'item_id')} has no labels.")
+    is_control = bool(_get(row, "is_control", False))
+    if is_control and round_ != _MULTIMODAL:
+        raise DomainError("Control items are answered in the multimodal round only.")
     arm = str(_get(row, "suggestion_arm") or "")
     if arm not in Annotation.SuggestionArm.values:
         raise DomainError(f"Unknown suggestion arm {arm!r}; arms are shown, hidden or blank.")
@@ -117,6 +124,7 @@ def _prepare(row: Any, schema: ProjectSchema) -> _Prepared:
         suggestion_run_id=_get(row, "suggestion_run_id"),
         suggestion_accepted=dict(_get(row, "suggestion_accepted") or {}),
         suggestion_arm=arm,
+        is_control=is_control,
     )
 
 
@@ -225,6 +233,7 @@ def _insert(prepared: list[_Prepared]) -> int:
                     "suggestion_run_id": p.suggestion_run_id,
                     "suggestion_accepted": p.suggestion_accepted,
                     "suggestion_arm": p.suggestion_arm,
+                    "is_control": p.is_control,
                 }
                 for pk, p in zip(ids, prepared)
             ],
@@ -238,6 +247,7 @@ def _insert(prepared: list[_Prepared]) -> int:
                 "round": p.round,
                 "task_id": t,
                 "label_id": l,
+                "is_control": p.is_control,
             }
             for pk, p in zip(ids, prepared)
             for t, l in p.votes
@@ -255,12 +265,21 @@ def _insert(prepared: list[_Prepared]) -> int:
                 suggestion_run_id=p.suggestion_run_id,
                 suggestion_accepted=p.suggestion_accepted,
                 suggestion_arm=p.suggestion_arm,
+                is_control=p.is_control,
             )
             for p in prepared
         ]
     )
     vote_objects = [
-        Vote(annotation_id=a.pk, item_id=p.item_id, annotator_id=p.annotator_id, round=p.round, task_id=t, label_id=l)
+        Vote(
+            annotation_id=a.pk,
+            item_id=p.item_id,
+            annotator_id=p.annotator_id,
+            round=p.round,
+            task_id=t,
+            label_id=l,
+            is_control=p.is_control,
+        )
         for a, p in zip(annotations, prepared)
         for t, l in p.votes
     ]
@@ -275,7 +294,9 @@ def write_annotations(
 
     rows: AnnotationRow tuples or dicts with item_id, annotator_id, labels
     ({task_key: label_key} or {task_id: label_id}), and optionally round
-    (default multimodal), inference_order (task keys) and duration_ms.
+    (default multimodal), inference_order (task keys) and duration_ms;
+    is_control for answers on control items (multimodal round, items marked
+    as control items), which no vote counter or gold counts.
     Streams `rows` in batches of `batch_size`; per batch it locks the items,
     checks that they belong to the project and that the annotators exist,
     writes, then (unless update_items is False, for callers that do it
@@ -298,16 +319,21 @@ def write_annotations(
                 prepared = [_prepare(row, schema) for row in batch]
                 item_ids = sorted({p.item_id for p in prepared})
                 # Lock in id order, so two writers on the same items cannot deadlock.
-                found = list(
+                found = dict(
                     Item.objects.select_for_update()
                     .filter(project=project, id__in=item_ids)
                     .order_by("id")
-                    .values_list("id", flat=True)
+                    .values_list("id", "is_control")
                 )
                 if len(found) != len(item_ids):
                     missing = sorted(set(item_ids) - set(found))[:5]
                     raise DomainError(
                         f"These items are not in the project {project.slug!r}: {', '.join(map(str, missing))}."
+                    )
+                not_control = sorted({p.item_id for p in prepared if p.is_control and not found[p.item_id]})
+                if not_control:
+                    raise DomainError(
+                        f"These items are not control items, so they take no control answers: {', '.join(map(str, not_control[:5]))}."
                     )
                 annotator_ids = {p.annotator_id for p in prepared}
                 known = set(users.objects.filter(id__in=annotator_ids).values_list("id", flat=True))

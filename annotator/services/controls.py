@@ -4,7 +4,8 @@ answers are known, the queue mixes them into annotators' streams
 annotator's control accuracy (annotator.selectors.controls).
 
 Known answers come from an import (the `control` column, written by
-import_writer), or from the item's adjudicated gold (`mark_from_gold`).
+import_writer), from the item's adjudicated gold (`mark_from_gold`), or as
+given (`mark_with_answers`: the demo's simulated truth).
 Marking keeps the item's earlier votes as they are (the dashboards leave
 control items out); unmarking turns the blind answers given on it as a
 control item into ordinary votes, recounts the item and recomputes its gold.
@@ -12,7 +13,7 @@ control item into ordinary votes, recounts the item and recomputes its gold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -81,6 +82,45 @@ def mark_from_gold(*, project: Project, item_ids: Iterable[int], lead) -> MarkRe
     return MarkResult(
         marked=len(with_gold), without_gold=[item.external_id for item in items if item.pk not in with_gold]
     )
+
+
+@transaction.atomic
+def mark_with_answers(
+    *,
+    project: Project,
+    answers: Mapping[int, Mapping[str, str]],
+    lead,
+    source: str = ControlAnswer.Source.LEAD,
+) -> int:
+    """Use items as control items with the known answers given:
+    {item id: {task key: label key}} (replacing the items' earlier answers).
+    For answers a lead states, or that came with the data (source imported:
+    the demo's simulated truth). Returns how many items were marked."""
+    _require_lead(lead, project)
+    if source not in ControlAnswer.Source.values:
+        raise DomainError(f"Unknown source {source!r} of control answers.", field="source")
+    items = _items(project, answers)
+    schema = selectors.get_project_schema(project)
+    rows = []
+    for item in items:
+        given = answers[item.pk]
+        if not given:
+            raise DomainError(f"Item {item.external_id} needs a known answer for at least one task.", field="answers")
+        for task_key, label_key in given.items():
+            task = schema.get_task(str(task_key))
+            label = task.label(str(label_key)) if task is not None else None
+            if label is None:
+                raise DomainError(
+                    f"{label_key!r} is not a label of a task {task_key!r} in this project.", field="answers"
+                )
+            rows.append(
+                ControlAnswer(item_id=item.pk, task_id=task.id, label_id=label.id, source=source, created_by=lead)
+            )
+    ids = [item.pk for item in items]
+    ControlAnswer.objects.filter(item_id__in=ids).delete()
+    ControlAnswer.objects.bulk_create(rows)
+    Item.objects.filter(pk__in=ids).update(is_control=True)
+    return len(ids)
 
 
 @transaction.atomic

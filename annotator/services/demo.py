@@ -6,7 +6,17 @@ It also runs the anchoring experiment (annotator.anchoring): a simulated
 pre-labeller's suggestions (stored through annotator.suggestions, so the
 inference app keeps them as a run marked simulated) are shown to half of
 the (annotator, item) pairs, and one simulated annotator follows them too
-often, so the Anchoring dashboard has an effect to show."""
+often, so the Anchoring dashboard has an effect to show.
+
+And quality control (issue 14): a few of the waiting items are control
+items whose known answers are the simulated truth, each annotator has
+answered most of them blind, and annotator5 labels carelessly, so the
+Controls page, the Annotators page's reliability flags and the gold
+strategies (majority by default; Dawid-Skene or MACE in the settings) have
+something to tell apart. The careless annotator costs agreement: on the
+600-item demo Fleiss' kappa is 0.31/0.49/0.37 (desire/sentiment/emotion)
+with them and 0.58/0.71/0.65, MSED's range, with the Agreement page's
+annotator filter leaving them out."""
 
 from __future__ import annotations
 
@@ -18,8 +28,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from .. import anchoring, demo, selectors, suggestions
-from ..models import Item, Membership, Project
+from ..models import ControlAnswer, Item, Membership, Project
 from .bulk import AnnotationRow, write_annotations
+from .controls import mark_with_answers
 from .image_assets import save_image_asset
 from .projects import add_member, create_project, update_project_settings
 from .security import clear_password_change
@@ -29,6 +40,10 @@ User = get_user_model()
 DEMO_SLUG = "demo"
 LEAD = "demo-lead"
 ANNOTATORS = [f"annotator{i}" for i in range(1, 6)]
+# Per-annotator error rates (before simulate_votes' per-task multiplier):
+# two careful, two average (annotator4 also follows suggestions too often,
+# FOLLOW_RATES), and annotator5 careless (demo.CARELESS_ERROR_RATE).
+ERROR_RATES = demo.DEMO_ERROR_RATES
 GUIDELINES = """Label each post for the **desire** it expresses (or *none*), its **sentiment** and its **emotion**.
 
 1. Read the text and look at the image together: the label is about the post as a whole.
@@ -120,47 +135,30 @@ def seed_demo_project(
 
         n_labelled = int(round(labelled_share * len(synthetic)))
         truth = demo.label_index_matrix(synthetic[:n_labelled])
-        votes = demo.simulate_votes(truth, n_annotators=len(annotator_users), seed=seed)
+        votes = demo.simulate_votes(
+            truth, n_annotators=len(annotator_users), error_rates=ERROR_RATES[: len(annotator_users)], seed=seed
+        )
         orders = demo.simulate_inference_orders(n_labelled, len(annotator_users), seed=seed)
         durations = demo.simulate_durations(n_labelled, len(annotator_users), seed=seed, inference_orders=orders)
         experiment = _start_anchoring_experiment(project, synthetic, item_ids, seed=seed)
-        run_id, suggested = None, np.full((n_labelled, len(demo.TASKS)), -1)
-        arms = np.full((n_labelled, len(annotator_users)), anchoring.NONE, dtype=object)
-        if experiment is not None:
-            run_id, suggested = experiment[0], experiment[1][:n_labelled]
-            arms = np.array(
-                [
-                    [anchoring.suggestion_arm(project, annotator_id=u.pk, item_id=item_ids[i]) for u in annotator_users]
-                    for i in range(n_labelled)
-                ],
-                dtype=object,
-            )
-            votes, followed = demo.simulate_anchoring(
-                votes, suggested, arms == anchoring.SHOWN, FOLLOW_RATES[: len(annotator_users)], seed=seed + 7
-            )
-            # Taking the suggestion is quicker than working the label out.
-            durations = np.where(followed, durations * FOLLOWED_TIME, durations).astype(np.int64)
+        labelled = np.arange(n_labelled)
+        shown = _show_suggestions(
+            project, experiment, labelled, item_ids, annotator_users, votes, durations, seed=seed + 7
+        )
         rows = (
-            AnnotationRow(
-                item_id=item_ids[i],
-                annotator_id=user.pk,
-                labels={task: demo.LABEL_KEYS[task][int(votes[i, a, t])] for t, task in enumerate(demo.TASKS)},
-                inference_order=demo.inference_order_keys(orders[i, a]),
-                duration_ms=int(np.sum(durations[i, a])),
-                suggestion_run_id=run_id if arms[i, a] else None,
-                suggestion_accepted={task: bool(votes[i, a, t] == suggested[i, t]) for t, task in enumerate(demo.TASKS)}
-                if arms[i, a]
-                else None,
-                suggestion_arm=arms[i, a],
-            )
-            for i in range(n_labelled)
+            shown.row(i, a, item_id=item_ids[i], annotator_id=user.pk, order=orders[i, a])
+            for i in labelled.tolist()
             for a, user in enumerate(annotator_users)
         )
         counts = write_annotations(project=project, rows=rows)
         unimodal = write_annotations(
             project=project, rows=_unimodal_rows(synthetic[:n_labelled], item_ids, truth, annotator_users, seed=seed)
         )
-    return DemoResult(project, True, logins, len(item_ids), counts["annotations"] + unimodal["annotations"])
+        controls = _seed_controls(
+            project, lead, synthetic, item_ids, n_labelled, annotator_users, experiment=experiment, seed=seed
+        )
+    total = counts["annotations"] + unimodal["annotations"] + controls
+    return DemoResult(project, True, logins, len(item_ids), total)
 
 
 # The anchoring experiment: suggestions shown to this share of pairs; how
@@ -171,6 +169,58 @@ SUGGESTION_SHARE = 0.5
 FOLLOW_RATES = (0.05, 0.05, 0.05, 0.6, 0.05)
 FOLLOWED_TIME = 0.4
 SIMULATED_RUN_NAME = "Simulated pre-labeller (demo: no model was trained)"
+
+
+@dataclass
+class _Shown:
+    """Votes and durations of (item, annotator) pairs after the experiment
+    showed (or withheld) the suggestions: (n, annotators, tasks) arrays, the
+    arms (n, annotators) and the run's suggested labels (n, tasks)."""
+
+    votes: np.ndarray
+    durations: np.ndarray
+    arms: np.ndarray
+    run_id: int | None
+    suggested: np.ndarray
+
+    def row(self, i: int, a: int, *, item_id: int, annotator_id: int, order, is_control=False) -> AnnotationRow:
+        """The annotation of row i by annotator a (order: their inference order, task indices)."""
+        votes, arm, suggested = self.votes[i, a], self.arms[i, a], self.suggested[i]
+        return AnnotationRow(
+            item_id=item_id,
+            annotator_id=annotator_id,
+            labels={task: demo.LABEL_KEYS[task][int(votes[t])] for t, task in enumerate(demo.TASKS)},
+            inference_order=demo.inference_order_keys(order),
+            duration_ms=int(np.sum(self.durations[i, a])),
+            suggestion_run_id=self.run_id if arm else None,
+            suggestion_accepted={task: bool(votes[t] == suggested[t]) for t, task in enumerate(demo.TASKS)}
+            if arm
+            else None,
+            suggestion_arm=arm,
+            is_control=is_control,
+        )
+
+
+def _show_suggestions(project, experiment, rows: np.ndarray, item_ids, users, votes, durations, *, seed: int) -> _Shown:
+    """The experiment on the pairs of the items `rows` (indices into item_ids):
+    each pair's arm is the one the live assignment gives, so a person picking
+    up the demo continues the same experiment, and the simulated annotators
+    copy shown suggestions at their FOLLOW_RATES."""
+    n = len(rows)
+    if experiment is None:
+        arms = np.full((n, len(users)), anchoring.NONE, dtype=object)
+        return _Shown(votes, durations, arms, None, np.full((n, len(demo.TASKS)), -1))
+    run_id, suggested = experiment[0], experiment[1][rows]
+    arms = np.array(
+        [[anchoring.suggestion_arm(project, annotator_id=u.pk, item_id=item_ids[i]) for u in users] for i in rows],
+        dtype=object,
+    )
+    votes, followed = demo.simulate_anchoring(
+        votes, suggested, arms == anchoring.SHOWN, FOLLOW_RATES[: len(users)], seed=seed
+    )
+    # Taking the suggestion is quicker than working the label out.
+    durations = np.where(followed, durations * FOLLOWED_TIME, durations).astype(np.int64)
+    return _Shown(votes, durations, arms, run_id, suggested)
 
 
 def _start_anchoring_experiment(project: Project, synthetic, item_ids: list[int], *, seed: int):
@@ -205,7 +255,7 @@ def _unimodal_rows(synthetic, item_ids: list[int], truth: np.ndarray, annotators
     n = int(round(UNIMODAL_SHARE * len(synthetic)))
     rows = []
     for offset, (round_, factor) in enumerate(UNIMODAL_ERROR_FACTOR.items()):
-        rates = [min(0.9, rate * factor) for rate in demo.DEFAULT_ERROR_RATES[: len(annotators)]]
+        rates = [min(0.9, rate * factor) for rate in ERROR_RATES[: len(annotators)]]
         votes = demo.simulate_votes(
             truth[:n], n_annotators=len(annotators), error_rates=rates, seed=seed + 101 + offset
         )
@@ -224,6 +274,51 @@ def _unimodal_rows(synthetic, item_ids: list[int], truth: np.ndarray, annotators
                     )
                 )
     return rows
+
+
+# Control items: this many of the items still waiting in the queue (at most
+# half of them) become control items, their known answers the simulated
+# truth; each annotator has answered this share of them, blind, as the queue
+# would have mixed them in (one in every CONTROL_EVERY items). Control items
+# take part in the anchoring experiment as any item does in the live loop
+# (annotator4 copies shown suggestions there too); the anchoring dashboard
+# leaves them out. Feedback is on, so a person trying the demo sees it.
+N_CONTROLS = 24
+CONTROL_ANSWERED_SHARE = 0.8
+CONTROL_EVERY = 10
+
+
+def _seed_controls(project, lead, synthetic, item_ids, n_labelled, annotators, *, experiment, seed: int) -> int:
+    """Mark control items among the unlabelled items and write the annotators'
+    control answers; returns the number of control annotations."""
+    update_project_settings(project=project, control_every=CONTROL_EVERY, control_feedback=True)
+    waiting = len(item_ids) - n_labelled
+    n = min(N_CONTROLS, waiting // 2)
+    if n == 0:
+        return 0
+    rng = np.random.default_rng(seed + 211)
+    chosen = np.sort(rng.choice(np.arange(n_labelled, len(item_ids)), size=n, replace=False))
+    truth = demo.label_index_matrix([synthetic[i] for i in chosen])
+    mark_with_answers(
+        project=project,
+        answers={item_ids[i]: dict(synthetic[i].labels) for i in chosen},
+        lead=lead,
+        source=ControlAnswer.Source.IMPORTED,
+    )
+    votes = demo.simulate_votes(
+        truth, n_annotators=len(annotators), error_rates=ERROR_RATES[: len(annotators)], seed=seed + 212
+    )
+    orders = demo.simulate_inference_orders(n, len(annotators), seed=seed + 213)
+    durations = demo.simulate_durations(n, len(annotators), seed=seed + 214, inference_orders=orders)
+    answered = rng.random((n, len(annotators))) < CONTROL_ANSWERED_SHARE
+    shown = _show_suggestions(project, experiment, chosen, item_ids, annotators, votes, durations, seed=seed + 215)
+    rows = [
+        shown.row(j, a, item_id=item_ids[i], annotator_id=user.pk, order=orders[j, a], is_control=True)
+        for j, i in enumerate(chosen.tolist())
+        for a, user in enumerate(annotators)
+        if answered[j, a]
+    ]
+    return write_annotations(project=project, rows=rows)["annotations"] if rows else 0
 
 
 def login_box(logins: list[tuple[str, str, str]], url: str = "http://127.0.0.1:8000/") -> str:

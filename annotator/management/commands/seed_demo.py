@@ -6,7 +6,7 @@ from annotator.services.demo import login_box, save_logins, seed_demo_project
 
 
 class Command(BaseCommand):
-    help = "Create the demo project (MSED schema, a lead, five annotators, synthetic items and votes) and print the logins."
+    help = "Create the demo project (MSED schema, a lead, five annotators (one careless), synthetic items, votes and control items) and print the logins."
 
     def add_arguments(self, parser):
         parser.add_argument("--items", type=int, default=600, help="Number of synthetic items (default 600).")
