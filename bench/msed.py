@@ -28,7 +28,8 @@ What it does:
    `manage.py train` do.
 4. Prints dev macro-F1 per task, the fused head's margin over the best
    unimodal head on dev, and wall time per phase, and stores them in
-   bench/results/msed.json under the recipe's name (plus `_limit<N>`).
+   bench/results/msed.json under --name, or the recipe's name followed by
+   its --option overrides (plus `_limit<N>`).
 
 Features are cached in --model-dir (default: `msed-models` beside the data
 folder), so the first run on the full release pays the encoding once
@@ -87,6 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--limit", type=int, help="Import at most this many items (train and dev together).")
     parser.add_argument(
+        "--name",
+        help="The key the result is stored under (default: the recipe, its --option overrides and _limit<N>).",
+    )
+    parser.add_argument(
         "--model-dir", help="Where features and models are kept (default: msed-models beside the data folder)."
     )
     return parser.parse_args(argv)
@@ -118,6 +123,14 @@ def recipe_options(recipe: str, overrides: list[str]) -> dict[str, Any]:
             value = raw
         options[key.strip()] = value
     return options
+
+
+def result_key(recipe: str, overrides: list[str], limit: int | None = None) -> str:
+    """The key a run is stored under: the recipe, then each --option override
+    (so runs of one recipe with other options do not overwrite each other),
+    then `_limit<N>`. E.g. `title__fusion=attention_limit3000`."""
+    key = recipe + "".join(f"__{override.strip()}" for override in overrides)
+    return key + (f"_limit{limit}" if limit else "")
 
 
 # ---------------------------------------------------------------- data
@@ -287,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
 
         call_command("migrate", interactive=False, verbosity=0)
         result = measure(folder=scratch / "release", options=options)
-    part = args.recipe + (f"_limit{args.limit}" if args.limit else "")
+    part = args.name or result_key(args.recipe, args.option, args.limit)
     print(f"MSED dev split, recipe {part} ({result['items']['train']} train, {result['items']['dev']} dev items)")
     print(summary_table(result))
     path = write_results(RESULTS_FILE, part, {"recipe": args.recipe, "options": options, **result})

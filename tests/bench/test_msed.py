@@ -47,6 +47,14 @@ def test_recipes_and_options_combine_and_bad_ones_are_refused():
         msed.recipe_options("default", ["epochs"])
 
 
+def test_runs_with_other_options_are_stored_under_other_keys():
+    assert msed.result_key("default", []) == "default"
+    assert msed.result_key("title", [], 3000) == "title_limit3000"
+    with_options = msed.result_key("title", ["fusion=attention", "seed=7"], 3000)
+    assert with_options == "title__fusion=attention__seed=7_limit3000"
+    assert with_options != msed.result_key("title", ["fusion=attention"], 3000)
+
+
 def test_the_working_copy_has_train_and_dev_only_sampled_with_their_own_images(tmp_path):
     source = write_msed_folder(tmp_path / "release", {"train": 30, "dev": 10, "test": 8})
     counts = msed.copy_release(source, tmp_path / "copy", limit=20)
