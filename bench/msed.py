@@ -265,6 +265,14 @@ def recreate_database(server: str, name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def clear_stale_runs(model_dir: Path) -> None:
+    """Remove the artefacts earlier benchmark runs left in `model_dir`/runs.
+    The database was just recreated, so run ids start at 1 again and the old
+    folders (named by run id, their runs gone with the old database) would
+    stop the new run. The feature cache beside them is kept."""
+    shutil.rmtree(model_dir / "runs", ignore_errors=True)
+
+
 def setup_django(url: str, *, media: Path, model_dir: Path) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
@@ -295,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"working copy: {counts} (test split left out)")
         server, url = db_urls()
         recreate_database(server, url.rsplit("/", 1)[1])
+        clear_stale_runs(model_dir)
         setup_django(url, media=scratch / "media", model_dir=model_dir)
         from django.core.management import call_command
 

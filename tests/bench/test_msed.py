@@ -55,6 +55,17 @@ def test_runs_with_other_options_are_stored_under_other_keys():
     assert with_options != msed.result_key("title", ["fusion=attention"], 3000)
 
 
+def test_a_new_benchmark_database_clears_the_old_runs_artefacts_but_keeps_features(tmp_path):
+    (tmp_path / "runs" / "1").mkdir(parents=True)
+    (tmp_path / "runs" / "1" / "artefact.json").write_text("{}")
+    (tmp_path / "features" / "enc").mkdir(parents=True)
+    (tmp_path / "features" / "enc" / "ab.npy").write_bytes(b"x")
+    msed.clear_stale_runs(tmp_path)
+    assert not (tmp_path / "runs").exists()
+    assert (tmp_path / "features" / "enc" / "ab.npy").read_bytes() == b"x"
+    msed.clear_stale_runs(tmp_path)  # nothing left to clear: no error
+
+
 def test_the_working_copy_has_train_and_dev_only_sampled_with_their_own_images(tmp_path):
     source = write_msed_folder(tmp_path / "release", {"train": 30, "dev": 10, "test": 8})
     counts = msed.copy_release(source, tmp_path / "copy", limit=20)
