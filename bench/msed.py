@@ -25,7 +25,8 @@ What it does:
 3. Starts a training run with the recipe's options
    (inference.services.runs.start_training_run) and runs it with
    inference.services.execution.execute_training_run, as the worker and
-   `manage.py train` do.
+   `manage.py train` do, with a worker's torch threads (TORCH_THREADS,
+   default 1).
 4. Prints dev macro-F1 per task, the fused head's margin over the best
    unimodal head on dev, and wall time per phase, and stores them in
    bench/results/msed.json under --name, or the recipe's name followed by
@@ -283,6 +284,19 @@ def setup_django(url: str, *, media: Path, model_dir: Path) -> None:
     django.setup()
 
 
+def use_worker_threads() -> int:
+    """Give torch the threads a worker process has (inference.tasks:
+    TORCH_THREADS, default 1) and return the number. Torch's own default, a
+    thread per core, makes a training step tens of times slower on a loaded
+    2-core machine, so the phase times would not be what the app does."""
+    import torch
+
+    from inference.tasks import limit_torch_threads
+
+    limit_torch_threads()
+    return torch.get_num_threads()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     reason = skip_reason(args.data)
@@ -308,11 +322,14 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
 
         call_command("migrate", interactive=False, verbosity=0)
+        threads = use_worker_threads()
         result = measure(folder=scratch / "release", options=options)
     part = args.name or result_key(args.recipe, args.option, args.limit)
     print(f"MSED dev split, recipe {part} ({result['items']['train']} train, {result['items']['dev']} dev items)")
     print(summary_table(result))
-    path = write_results(RESULTS_FILE, part, {"recipe": args.recipe, "options": options, **result})
+    path = write_results(
+        RESULTS_FILE, part, {"recipe": args.recipe, "options": options, "torch_threads": threads, **result}
+    )
     print(f"stored in {path.relative_to(Path(__file__).resolve().parents[1])} under {part!r}")
     return 0
 

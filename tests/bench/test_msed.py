@@ -66,6 +66,19 @@ def test_a_new_benchmark_database_clears_the_old_runs_artefacts_but_keeps_featur
     msed.clear_stale_runs(tmp_path)  # nothing left to clear: no error
 
 
+def test_training_gets_the_workers_torch_threads(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("TORCH_THREADS", "1")
+    try:
+        assert msed.use_worker_threads() == 1 == torch.get_num_threads()
+        monkeypatch.setenv("TORCH_THREADS", "2")
+        assert msed.use_worker_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_the_working_copy_has_train_and_dev_only_sampled_with_their_own_images(tmp_path):
     source = write_msed_folder(tmp_path / "release", {"train": 30, "dev": 10, "test": 8})
     counts = msed.copy_release(source, tmp_path / "copy", limit=20)
