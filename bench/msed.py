@@ -25,10 +25,12 @@ What it does:
 3. Starts a training run with the recipe's options
    (inference.services.runs.start_training_run) and runs it with
    inference.services.execution.execute_training_run, as the worker and
-   `manage.py train` do.
+   `manage.py train` do, with a worker's torch threads (TORCH_THREADS,
+   default 1).
 4. Prints dev macro-F1 per task, the fused head's margin over the best
    unimodal head on dev, and wall time per phase, and stores them in
-   bench/results/msed.json under the recipe's name (plus `_limit<N>`).
+   bench/results/msed.json under --name, or the recipe's name followed by
+   its --option overrides (plus `_limit<N>`).
 
 Features are cached in --model-dir (default: `msed-models` beside the data
 folder), so the first run on the full release pays the encoding once
@@ -87,6 +89,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--limit", type=int, help="Import at most this many items (train and dev together).")
     parser.add_argument(
+        "--name",
+        help="The key the result is stored under (default: the recipe, its --option overrides and _limit<N>).",
+    )
+    parser.add_argument(
         "--model-dir", help="Where features and models are kept (default: msed-models beside the data folder)."
     )
     return parser.parse_args(argv)
@@ -118,6 +124,14 @@ def recipe_options(recipe: str, overrides: list[str]) -> dict[str, Any]:
             value = raw
         options[key.strip()] = value
     return options
+
+
+def result_key(recipe: str, overrides: list[str], limit: int | None = None) -> str:
+    """The key a run is stored under: the recipe, then each --option override
+    (so runs of one recipe with other options do not overwrite each other),
+    then `_limit<N>`. E.g. `title__fusion=attention_limit3000`."""
+    key = recipe + "".join(f"__{override.strip()}" for override in overrides)
+    return key + (f"_limit{limit}" if limit else "")
 
 
 # ---------------------------------------------------------------- data
@@ -252,6 +266,14 @@ def recreate_database(server: str, name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def clear_stale_runs(model_dir: Path) -> None:
+    """Remove the artefacts earlier benchmark runs left in `model_dir`/runs.
+    The database was just recreated, so run ids start at 1 again and the old
+    folders (named by run id, their runs gone with the old database) would
+    stop the new run. The feature cache beside them is kept."""
+    shutil.rmtree(model_dir / "runs", ignore_errors=True)
+
+
 def setup_django(url: str, *, media: Path, model_dir: Path) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
@@ -260,6 +282,19 @@ def setup_django(url: str, *, media: Path, model_dir: Path) -> None:
     import django
 
     django.setup()
+
+
+def use_worker_threads() -> int:
+    """Give torch the threads a worker process has (inference.tasks:
+    TORCH_THREADS, default 1) and return the number. Torch's own default, a
+    thread per core, makes a training step tens of times slower on a loaded
+    2-core machine, so the phase times would not be what the app does."""
+    import torch
+
+    from inference.tasks import limit_torch_threads
+
+    limit_torch_threads()
+    return torch.get_num_threads()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,15 +317,19 @@ def main(argv: list[str] | None = None) -> int:
         log(f"working copy: {counts} (test split left out)")
         server, url = db_urls()
         recreate_database(server, url.rsplit("/", 1)[1])
+        clear_stale_runs(model_dir)
         setup_django(url, media=scratch / "media", model_dir=model_dir)
         from django.core.management import call_command
 
         call_command("migrate", interactive=False, verbosity=0)
+        threads = use_worker_threads()
         result = measure(folder=scratch / "release", options=options)
-    part = args.recipe + (f"_limit{args.limit}" if args.limit else "")
+    part = args.name or result_key(args.recipe, args.option, args.limit)
     print(f"MSED dev split, recipe {part} ({result['items']['train']} train, {result['items']['dev']} dev items)")
     print(summary_table(result))
-    path = write_results(RESULTS_FILE, part, {"recipe": args.recipe, "options": options, **result})
+    path = write_results(
+        RESULTS_FILE, part, {"recipe": args.recipe, "options": options, "torch_threads": threads, **result}
+    )
     print(f"stored in {path.relative_to(Path(__file__).resolve().parents[1])} under {part!r}")
     return 0
 

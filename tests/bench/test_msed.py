@@ -47,6 +47,38 @@ def test_recipes_and_options_combine_and_bad_ones_are_refused():
         msed.recipe_options("default", ["epochs"])
 
 
+def test_runs_with_other_options_are_stored_under_other_keys():
+    assert msed.result_key("default", []) == "default"
+    assert msed.result_key("title", [], 3000) == "title_limit3000"
+    with_options = msed.result_key("title", ["fusion=attention", "seed=7"], 3000)
+    assert with_options == "title__fusion=attention__seed=7_limit3000"
+    assert with_options != msed.result_key("title", ["fusion=attention"], 3000)
+
+
+def test_a_new_benchmark_database_clears_the_old_runs_artefacts_but_keeps_features(tmp_path):
+    (tmp_path / "runs" / "1").mkdir(parents=True)
+    (tmp_path / "runs" / "1" / "artefact.json").write_text("{}")
+    (tmp_path / "features" / "enc").mkdir(parents=True)
+    (tmp_path / "features" / "enc" / "ab.npy").write_bytes(b"x")
+    msed.clear_stale_runs(tmp_path)
+    assert not (tmp_path / "runs").exists()
+    assert (tmp_path / "features" / "enc" / "ab.npy").read_bytes() == b"x"
+    msed.clear_stale_runs(tmp_path)  # nothing left to clear: no error
+
+
+def test_training_gets_the_workers_torch_threads(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("TORCH_THREADS", "1")
+    try:
+        assert msed.use_worker_threads() == 1 == torch.get_num_threads()
+        monkeypatch.setenv("TORCH_THREADS", "2")
+        assert msed.use_worker_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_the_working_copy_has_train_and_dev_only_sampled_with_their_own_images(tmp_path):
     source = write_msed_folder(tmp_path / "release", {"train": 30, "dev": 10, "test": 8})
     counts = msed.copy_release(source, tmp_path / "copy", limit=20)
