@@ -83,3 +83,20 @@ def write_results(filename: str, part: str, payload: dict[str, Any]) -> Path:
     existing[part] = {"machine": machine_info(), **payload}
     path.write_text(json.dumps(existing, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def db_urls(default_name: str) -> tuple[str, str]:
+    """(the server's maintenance database URL, the benchmark's database URL):
+    BENCH_DATABASE_URL, or a database named `default_name` on the local server."""
+    url = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{default_name}")
+    return url.rsplit("/", 1)[0] + "/postgres", url
+
+
+def recreate_database(server: str, name: str) -> None:
+    """Drop (closing its connections) and create the benchmark's scratch database."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bench.common import format_table, write_results
+from bench.common import db_urls, format_table, recreate_database, write_results
 
 RESULTS_FILE = "msed.json"
 DB_NAME = "affect_bench_msed"
@@ -101,7 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def skip_reason(data: str | None) -> str | None:
     """Why the benchmark cannot run on `data`, or None when it can."""
     if not data:
-        return "bench/msed.py: skipped, no --data folder given (the MSED release, see DEVELOPERS.md)."
+        return "bench/msed.py: skipped, no --data folder given (the MSED release: see bench/README.md)."
     folder = Path(data)
     missing = [f"{split}/{split}.csv" for split in SPLITS if not (folder / split / f"{split}.csv").is_file()]
     if not folder.is_dir() or missing:
@@ -252,20 +252,6 @@ def summary_table(result: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- main
 
 
-def db_urls() -> tuple[str, str]:
-    url = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
-    return url.rsplit("/", 1)[0] + "/postgres", url
-
-
-def recreate_database(server: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def clear_stale_runs(model_dir: Path) -> None:
     """Remove the artefacts earlier benchmark runs left in `model_dir`/runs.
     The database was just recreated, so run ids start at 1 again and the old
@@ -315,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch)
         counts = copy_release(data, scratch / "release", limit=args.limit)
         log(f"working copy: {counts} (test split left out)")
-        server, url = db_urls()
+        server, url = db_urls(DB_NAME)
         recreate_database(server, url.rsplit("/", 1)[1])
         clear_stale_runs(model_dir)
         setup_django(url, media=scratch / "media", model_dir=model_dir)

@@ -81,7 +81,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import RESULTS_DIR, format_table, machine_info, write_results  # noqa: E402
+from bench.common import RESULTS_DIR, db_urls, format_table, machine_info, recreate_database, write_results  # noqa: E402
 
 DB_NAME = "affect_bench_serve"
 SLUG = "bench-serve"
@@ -101,20 +101,6 @@ def log(message: str) -> None:
 
 
 # ---------------------------------------------------------------- database
-
-
-def db_urls() -> tuple[str, str]:
-    url = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
-    return url.rsplit("/", 1)[0] + "/postgres", url
-
-
-def recreate_database(server: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def setup_django(url: str) -> None:
@@ -657,7 +643,7 @@ def main() -> None:
     ceiling_n = counts[-1] if counts and "ceiling" in wanted else 0
     paced_n = args.paced_annotators if "paced" in wanted else 0
 
-    server, url = db_urls()
+    server, url = db_urls(DB_NAME)
     name = url.rsplit("/", 1)[1]
     t0 = time.perf_counter()
     log(f"creating database {name}")

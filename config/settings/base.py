@@ -207,7 +207,7 @@ STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", _PLOTLY_DATA)]
 # Every file goes through these storages (annotator/storage.py for media,
 # inference/storage.py for model files), so a deployment whose web and worker
 # processes run on different machines can swap in S3-compatible storage
-# (django-storages; see DEVELOPERS.md). "default": images (content-addressed)
+# (django-storages; see the README, "Files on S3-compatible storage"). "default": images (content-addressed)
 # and uploaded datasets waiting for their import, in MEDIA_ROOT. "models": run
 # artefacts and offered weights, in MODEL_DIR.
 STORAGES = {
