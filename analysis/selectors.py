@@ -1,5 +1,10 @@
 """Dashboard reads: database rows -> compact NumPy arrays.
 
+One module (just over 600 lines since the quality-control reads joined it):
+every dashboard filters votes the same way (_vote_queryset: round, split,
+annotators, weeks, control items left out), and splitting the pages' reads
+apart would scatter that one rule.
+
 Every selector here runs one query (or a fixed handful) and builds arrays
 from integer columns; none loops over ORM objects. The queries are ordinary
 QuerySets, so filters, joins and permissions read like the rest of the code
