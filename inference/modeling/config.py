@@ -44,6 +44,9 @@ DEFAULT_MAX_LENGTHS = {"caption": 50, "title+caption": 96}
 # built by the Django side; issue 14.4). Both are scored on hard gold.
 TARGETS = ("hard", "soft")
 DEVICES = ("auto", "cpu", "cuda")
+# Members of an ensemble: each costs one network's training time and memory.
+MAX_ENSEMBLE = 16
+MAX_LABEL_SMOOTHING = 0.5
 
 
 class ConfigError(ValueError):
@@ -64,6 +67,8 @@ class LossConfig:
         (desire = none is about half of MSED).
     unimodal_weight: weight of the text-only and image-only heads' losses
         relative to the fused head (alpha_t = alpha_v in 004 eq. 5).
+    label_smoothing: share of each target spread evenly over the labels
+        (Szegedy et al. 2016), in [0, 0.5]; 0 turns it off.
     """
 
     contrastive_weight: float = 0.0
@@ -72,6 +77,7 @@ class LossConfig:
     common_space_margin: float = 0.5
     class_weights: bool = False
     unimodal_weight: float = 1.0
+    label_smoothing: float = 0.0
 
 
 @dataclass
@@ -102,6 +108,10 @@ class TrainConfig:
     patience: epochs without a better dev macro-F1 before stopping.
     targets: "hard" trains on gold labels, "soft" on the records'
         soft_labels (items without one train on their gold label, one-hot).
+    ensemble: members trained side by side on the same frozen features,
+        each from its own initial weights and batch order, predicting with
+        their mean probabilities (network.AffectEnsemble); 1 = one network.
+        Frozen encoders only (recipe "cached", no BiLSTM / CNN baseline).
     device: "auto" picks CUDA when present.
     """
 
@@ -129,6 +139,7 @@ class TrainConfig:
     seed: int = 13
     patience: int = 5
     targets: str = "hard"
+    ensemble: int = 1
     device: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,7 +193,7 @@ class TrainConfig:
         _one_of("targets", self.targets, TARGETS)
         if not isinstance(self.text_encoder, str) or not self.text_encoder.strip():
             raise ConfigError("text_encoder must name a transformers model, a local folder, 'bilstm' or 'cnn'")
-        for name in ("max_length", "hidden_size", "attention_heads", "epochs", "batch_size"):
+        for name in ("max_length", "hidden_size", "attention_heads", "epochs", "batch_size", "ensemble"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -205,6 +216,17 @@ class TrainConfig:
         for name in ("contrastive_weight", "common_space_weight", "unimodal_weight", "common_space_margin"):
             if getattr(losses, name) < 0:
                 raise ConfigError(f"losses.{name} must be >= 0, got {getattr(losses, name)}")
+        if not 0.0 <= losses.label_smoothing <= MAX_LABEL_SMOOTHING:
+            raise ConfigError(
+                f"losses.label_smoothing must be in [0, {MAX_LABEL_SMOOTHING}], got {losses.label_smoothing}"
+            )
+        if self.ensemble > MAX_ENSEMBLE:
+            raise ConfigError(f"ensemble must be at most {MAX_ENSEMBLE} members, got {self.ensemble}")
+        if self.ensemble > 1 and (self.trains_text_encoder or self.trains_image_encoder):
+            raise ConfigError(
+                "ensemble trains several networks on cached features: it needs frozen encoders "
+                "(recipe cached, not a BiLSTM / CNN text encoder)"
+            )
         if not losses.contrastive_temperature > 0:
             raise ConfigError(f"losses.contrastive_temperature must be > 0, got {losses.contrastive_temperature}")
         if self.recipe == "finetune-all" and self.modalities == "text":

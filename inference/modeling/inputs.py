@@ -22,7 +22,7 @@ from .encoders import (
     load_image,
 )
 from .features import Cancelled, FeatureCache, cached_features
-from .network import AffectNet, Batch
+from .network import Batch, Network
 
 # Encoding batch sizes: frozen encoders in inference mode on a CPU.
 TEXT_ENCODE_BATCH = 64
@@ -303,7 +303,7 @@ class Outputs:
 
 
 def run_network(
-    net: AffectNet,
+    net: Network,
     table: InputTable,
     encoders: Encoders,
     *,

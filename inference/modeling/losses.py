@@ -24,16 +24,22 @@ def balanced_class_weights(labels: np.ndarray, n_labels: int) -> np.ndarray:
 
 
 def masked_cross_entropy(
-    logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    mask: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Weighted mean cross-entropy over rows where mask is True and label >= 0;
     0 (still part of the graph) when there are none, where plain
-    F.cross_entropy would return NaN."""
+    F.cross_entropy would return NaN. smoothing: the share of each target
+    spread evenly over the labels (label smoothing; a row keeps its label's
+    class weight)."""
     keep = mask & (labels >= 0)
     if not bool(keep.any()):
         return logits.sum() * 0.0
     selected = labels[keep]
-    losses = F.cross_entropy(logits[keep], selected, reduction="none")
+    losses = F.cross_entropy(logits[keep], selected, reduction="none", label_smoothing=smoothing)
     if weight is None:
         return losses.mean()
     row_weights = weight[selected]
@@ -41,7 +47,11 @@ def masked_cross_entropy(
 
 
 def soft_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    mask: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Cross-entropy against target distributions (issue 14.4):
 
@@ -49,13 +59,16 @@ def soft_cross_entropy(
         L = sum_i r_i l_i / sum_i r_i   over rows where mask is True and t_i has mass
 
     For one-hot targets this is masked_cross_entropy exactly (r_i = w of
-    the label). logits and targets (B, n_labels); 0 (still part of the
-    graph) when no row counts."""
+    the label). smoothing s mixes each target with the uniform distribution,
+    (1 - s) t_i + s / n_labels, for the loss (the row weights r_i keep t_i).
+    logits and targets (B, n_labels); 0 (still part of the graph) when no
+    row counts."""
     keep = mask & (targets.sum(dim=1) > 0)
     if not bool(keep.any()):
         return logits.sum() * 0.0
     selected = targets[keep].to(logits.dtype)
-    losses = -(selected * F.log_softmax(logits[keep], dim=-1)).sum(dim=1)
+    smoothed = selected if not smoothing else selected * (1.0 - smoothing) + smoothing / selected.shape[1]
+    losses = -(smoothed * F.log_softmax(logits[keep], dim=-1)).sum(dim=1)
     if weight is None:
         return losses.mean()
     row_weights = selected @ weight.to(logits.dtype)
@@ -139,6 +152,7 @@ def total_loss(
     from .network import ROUTE_FUSED
 
     has_text, has_image, route = batch.has_text, batch.has_image, output.route
+    smoothing = loss_config.label_smoothing
     # A text-only or image-only model has one head, the main one: alpha = 1.
     single_modality = "fused" not in output.logits
     total = None
@@ -161,9 +175,9 @@ def total_loss(
         for column, task in enumerate(task_keys):
             weight = class_weights.get(task) if class_weights else None
             if soft is not None:
-                add(soft_cross_entropy(branch_logits[task], soft[task], rows, weight), alpha)
+                add(soft_cross_entropy(branch_logits[task], soft[task], rows, weight, smoothing), alpha)
             else:
-                add(masked_cross_entropy(branch_logits[task], labels[:, column], rows, weight), alpha)
+                add(masked_cross_entropy(branch_logits[task], labels[:, column], rows, weight, smoothing), alpha)
 
     if loss_config.contrastive_weight > 0:
         terms = []

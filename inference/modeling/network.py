@@ -182,3 +182,51 @@ class AffectNet(nn.Module):
         if "image" in self.heads:
             logits["image"] = self.heads["image"](v)
         return NetOutput(logits=logits, text=t, image=v, fused=z, route=route)
+
+
+class AffectEnsemble(nn.Module):
+    """Several AffectNets on the same frozen features, each trained from its
+    own initial weights and batch order (TrainConfig.ensemble), answering as
+    one: every head's logits are the log of the members' mean probabilities,
+    so softmax gives the averaged distribution that calibration, scores and
+    suggestions read. The text, image and fused vectors (the embedding map)
+    are the first member's.
+    """
+
+    def __init__(self, members: Sequence[AffectNet]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def heads(self) -> nn.ModuleDict:
+        return self.members[0].heads
+
+    @property
+    def text_encoder(self) -> nn.Module | None:
+        return None
+
+    @property
+    def image_encoder(self) -> nn.Module | None:
+        return None
+
+    def forward(self, batch: Batch) -> NetOutput:
+        outputs = [member(batch) for member in self.members]
+        first = outputs[0]
+        log_k = torch.log(torch.tensor(float(len(outputs)), device=first.route.device))
+        logits = {
+            branch: {
+                task: torch.logsumexp(
+                    torch.stack([torch.log_softmax(out.logits[branch][task], -1) for out in outputs]), 0
+                )
+                - log_k
+                for task in tasks
+            }
+            for branch, tasks in first.logits.items()
+        }
+        return NetOutput(logits=logits, text=first.text, image=first.image, fused=first.fused, route=first.route)
+
+
+# What training builds and prediction loads: one network or an ensemble of them.
+Network = AffectNet | AffectEnsemble

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import DEFAULT_MAX_LENGTHS, LossConfig, TrainConfig
+from .config import DEFAULT_MAX_LENGTHS, MAX_ENSEMBLE, MAX_LABEL_SMOOTHING, LossConfig, TrainConfig
 
 # Where a person can set an option. The form keeps to the options a lead
 # usually changes; the API adds the finer ones; the operator's command takes
@@ -246,6 +246,26 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         maximum=100.0,
         group="losses",
         where=API_AND_COMMAND,
+    ),
+    OptionSpec(
+        "label_smoothing",
+        float,
+        "Share of each training target spread evenly over the labels (label smoothing), {minimum} to {maximum}; "
+        "0 = off.",
+        minimum=0.0,
+        maximum=MAX_LABEL_SMOOTHING,
+        group="losses",
+        where=API_AND_COMMAND,
+    ),
+    OptionSpec(
+        "ensemble",
+        int,
+        "Networks trained side by side on the cached features, each from its own initial weights and batch "
+        "order, predicting with their mean probabilities: steadier scores and better-calibrated suggestions, "
+        "for one network's training time per member. {minimum} to {maximum}; frozen encoders only.",
+        label="Ensemble members",
+        minimum=1,
+        maximum=MAX_ENSEMBLE,
     ),
     OptionSpec(
         "epochs",

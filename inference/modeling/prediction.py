@@ -22,7 +22,7 @@ from .config import TrainConfig
 from .data import Record, Schema, as_records, normalise_schema
 from .features import FeatureCache
 from .inputs import Encoders, Outputs, build_table, pick_device, run_network
-from .network import BRANCH_OF_ROUTE, ROUTE_FUSED, AffectNet
+from .network import BRANCH_OF_ROUTE, ROUTE_FUSED, Network
 from .training import ARTEFACT_META, ARTEFACT_WEIGHTS, _build_network
 
 # Records per chunk: bounds memory and sets how often progress is reported.
@@ -35,7 +35,7 @@ class TrainedModel:
 
     config: TrainConfig
     schema: Schema
-    net: AffectNet
+    net: Network
     encoders: Encoders
     meta: dict[str, Any]
     artefact_dir: Path

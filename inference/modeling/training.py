@@ -32,7 +32,7 @@ from .data import Record, Schema, as_records, data_counts, normalise_schema, spl
 from .features import Cancelled, FeatureCache
 from .inputs import Encoders, InputTable, Outputs, build_table, make_batch, pick_device, run_network
 from .losses import balanced_class_weights, total_loss
-from .network import ROUTE_FUSED, ROUTE_NONE, AffectNet
+from .network import ROUTE_FUSED, ROUTE_NONE, AffectEnsemble, AffectNet, Network
 
 ARTEFACT_FORMAT = 1
 ARTEFACT_META = "artefact.json"
@@ -190,23 +190,27 @@ def train(
     stopped_early = False
     n_train = len(tables["train"])
     phase_started = time.perf_counter()
+    # An ensemble's members train side by side, each on its own batch order;
+    # Adam's updates are per parameter, so one optimizer trains them independently.
+    members = list(net.members) if isinstance(net, AffectEnsemble) else [net]
     for epoch in range(1, config.epochs + 1):
         net.train()
-        order = torch.randperm(n_train, generator=generator)
+        orders = [torch.randperm(n_train, generator=generator) for _ in members]
         loss_sum = 0.0
         for start in range(0, n_train, config.batch_size):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"training cancelled in epoch {epoch}")
-            index = order[start : start + config.batch_size]
-            batch = make_batch(tables["train"], index, encoders).to(device)
-            loss = total_loss(
-                net(batch), batch, task_keys=task_keys, loss_config=config.losses, class_weights=class_weights
-            )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            for member, order in zip(members, orders, strict=True):
+                index = order[start : start + config.batch_size]
+                batch = make_batch(tables["train"], index, encoders).to(device)
+                loss = total_loss(
+                    member(batch), batch, task_keys=task_keys, loss_config=config.losses, class_weights=class_weights
+                )
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(member.parameters(), 5.0)
+                loss_sum += float(loss.detach()) * len(index) / len(members)
             optimizer.step()
-            loss_sum += float(loss.detach()) * len(index)
         train_loss = loss_sum / n_train
 
         dev_metrics, dev_score = evaluate(net, tables["dev"], encoders, schema, batch_size=max(config.batch_size, 64))
@@ -297,7 +301,7 @@ def train(
 
 
 def evaluate(
-    net: AffectNet, table: InputTable, encoders: Encoders, schema: Schema, *, batch_size: int
+    net: Network, table: InputTable, encoders: Encoders, schema: Schema, *, batch_size: int
 ) -> tuple[dict[str, dict], float | None]:
     """Per-task classification metrics of routed predictions on labelled
     items, and their mean macro-F1 (None when no task has labelled items)."""
@@ -349,7 +353,7 @@ def labelled_probabilities(
     return outputs.probabilities[task][rows], truth[rows]
 
 
-def write_artefact(artefact_dir: Path, net: AffectNet, meta: dict, encoders: Encoders) -> None:
+def write_artefact(artefact_dir: Path, net: Network, meta: dict, encoders: Encoders) -> None:
     """Write weights, tokenizer / encoder config when needed, and meta into a
     hidden temporary sibling, then rename it to artefact_dir in one step: a
     run killed at any point leaves no (half-written) artefact_dir."""
@@ -371,9 +375,11 @@ def write_artefact(artefact_dir: Path, net: AffectNet, meta: dict, encoders: Enc
 
 def _build_network(
     config: TrainConfig, schema: Schema, encoders: Encoders, *, pretrained: bool, artefact_dir: Path | None = None
-) -> AffectNet:
-    """The network with its trained encoders; pretrained=False (loading an
-    artefact) builds them without weights, from artefact_dir's saved config."""
+) -> Network:
+    """The network with its trained encoders (an AffectEnsemble of
+    config.ensemble members when above 1); pretrained=False (loading an
+    artefact) builds the encoders without weights, from artefact_dir's saved
+    config."""
     text_encoder = image_encoder = None
     if encoders.trains_text:
         text_encoder = encoders.text_spec.build(
@@ -383,17 +389,22 @@ def _build_network(
         )
     if encoders.trains_image:
         image_encoder = encoders.image_spec.build(pretrained=pretrained)
-    return AffectNet(
-        config,
-        schema,
-        text_dim=encoders.text_dim,
-        image_dim=encoders.image_dim,
-        text_encoder=text_encoder,
-        image_encoder=image_encoder,
-    )
+    members = [
+        AffectNet(
+            config,
+            schema,
+            text_dim=encoders.text_dim,
+            image_dim=encoders.image_dim,
+            text_encoder=text_encoder,
+            image_encoder=image_encoder,
+        )
+        # An ensemble needs frozen encoders (TrainConfig.validate), so members share none.
+        for _ in range(config.ensemble)
+    ]
+    return members[0] if config.ensemble == 1 else AffectEnsemble(members)
 
 
-def _optimizer(net: AffectNet, config: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(net: Network, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam with L2 (MSED eq. 1); pretrained encoders at encoder_lr, all the
     rest (including BiLSTM / CNN baselines trained from scratch) at lr."""
     pretrained_ids: set[int] = set()

@@ -269,6 +269,8 @@ def describe_config(config: Mapping[str, Any]) -> str:
     if config.get("chain"):
         parts.append(" → ".join(config["chain"]))
     parts += [str(config.get("recipe")), f"{config.get('epochs')} epochs", f"seed {config.get('seed')}"]
+    if int(config.get("ensemble") or 1) > 1:
+        parts.append(f"ensemble of {config['ensemble']}")
     if config.get("targets") == "soft":
         parts.append("soft targets")
     return " · ".join(parts)

@@ -43,9 +43,10 @@ from inference.modeling.losses import (
     common_space_loss,
     masked_cross_entropy,
     modality_agnostic_contrastive_loss,
+    soft_cross_entropy,
     total_loss,
 )
-from inference.modeling.network import ROUTE_FUSED, ROUTE_IMAGE, ROUTE_TEXT, AffectNet, Batch
+from inference.modeling.network import ROUTE_FUSED, ROUTE_IMAGE, ROUTE_TEXT, AffectEnsemble, AffectNet, Batch
 from tests.inference.factories import build_tiny_bert
 
 # Tiny models: one thread avoids OpenMP barrier stalls when the shared
@@ -184,6 +185,11 @@ def test_config_round_trips_through_json():
         ({"losses": {"contrastive": 1}}, "unknown losses keys"),
         ({"recipe": "finetune-all", "modalities": "text"}, "finetune-all"),
         ({"chain": ["desire", "desire"]}, "repeats"),
+        ({"ensemble": 3, "recipe": "finetune-text"}, "ensemble trains several networks on cached features"),
+        ({"ensemble": 3, "text_encoder": "bilstm"}, "frozen encoders"),
+        ({"ensemble": 17}, "ensemble must be at most 16"),
+        ({"ensemble": 0}, "ensemble must be a positive integer"),
+        ({"losses": {"label_smoothing": 0.6}}, "label_smoothing must be in"),
     ],
 )
 def test_invalid_config_is_refused_with_a_reason(data, message):
@@ -434,6 +440,75 @@ def test_unknown_labels_are_ignored_by_the_loss():
     torch.testing.assert_close(masked_cross_entropy(logits, labels, everything), expected)
     nothing = masked_cross_entropy(logits, torch.full((4,), -1), everything)
     assert float(nothing) == 0.0 and not math.isnan(float(nothing))
+
+
+def test_label_smoothing_spreads_a_share_of_the_target_over_every_label():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [0.0, 1.0, 3.0]])
+    labels = torch.tensor([0, 2, -1])
+    mask = torch.ones(3, dtype=torch.bool)
+    log_p = torch.log_softmax(logits[:2], -1)
+    # (1 - s) one-hot + s / n: the expected cross-entropy of the smoothed target, rows without a label left out.
+    targets = torch.nn.functional.one_hot(labels[:2], 3).float() * 0.8 + 0.2 / 3
+    expected = -(targets * log_p).sum(1).mean()
+    assert float(masked_cross_entropy(logits, labels, mask, smoothing=0.2)) == pytest.approx(float(expected))
+    assert float(masked_cross_entropy(logits, labels, mask)) == pytest.approx(float(-log_p[[0, 1], [0, 2]].mean()))
+    # Soft targets smooth the same way: a one-hot distribution gives the hard loss exactly, weighted or not.
+    one_hot = torch.nn.functional.one_hot(labels.clamp(min=0), 3).float()
+    one_hot[2] = 0.0
+    weight = torch.tensor([2.0, 1.0, 0.5])
+    for w in (None, weight):
+        hard = masked_cross_entropy(logits, labels, mask, w, smoothing=0.2)
+        assert float(soft_cross_entropy(logits, one_hot, mask, w, smoothing=0.2)) == pytest.approx(float(hard))
+
+
+def test_ensemble_answers_with_its_members_mean_probabilities():
+    config = TrainConfig(hidden_size=16, dropout=0.0, ensemble=3)
+    torch.manual_seed(0)
+    members = [AffectNet(config, SCHEMA, text_dim=16, image_dim=12) for _ in range(3)]
+    ensemble = AffectEnsemble(members).eval()
+    batch = synthetic_batch()
+    with torch.no_grad():
+        output = ensemble(batch)
+        outputs = [member(batch) for member in members]
+    assert set(output.logits) == {"fused", "text", "image"} and ensemble.heads is members[0].heads
+    for branch, tasks in output.logits.items():
+        for task, logits in tasks.items():
+            mean = torch.stack([torch.softmax(out.logits[branch][task], -1) for out in outputs]).mean(0)
+            torch.testing.assert_close(torch.softmax(logits, -1), mean)
+            # Different initial weights: the members disagree, so the mean is not any one of them.
+            assert not torch.allclose(torch.softmax(outputs[0].logits[branch][task], -1), mean, atol=1e-4)
+    assert torch.equal(output.route, outputs[0].route) and torch.equal(output.fused, outputs[0].fused)
+
+
+def test_ensemble_trains_its_members_apart_and_reloads_as_one_model(tiny_bert, records, tmp_path):
+    config = tiny_config(tiny_bert, epochs=2, ensemble=3)
+    result = train(config, records, schema=SCHEMA, cache_dir=tmp_path / "cache", artefact_dir=tmp_path / "run")
+    state = torch.load(Path(result.artefact_path) / "model.pt", weights_only=True)
+    heads = sorted(key for key in state if key.endswith("text_projection.0.weight"))
+    assert heads == [f"members.{k}.text_projection.0.weight" for k in range(3)]
+    assert not torch.equal(state[heads[0]], state[heads[1]])
+    model = load_model(result.artefact_path)
+    assert isinstance(model.net, AffectEnsemble) and len(model.net.members) == 3
+    test_records = [r for r in records if r["split"] == "test"]
+    predictions = predict(model, test_records, cache_dir=tmp_path / "cache")
+    # The reloaded ensemble reproduces the test metrics measured during training.
+    for task, n_labels in SCHEMA:
+        pairs = [
+            (r["labels"][task], p.tasks[task].label)
+            for r, p in zip(test_records, predictions)
+            if p.branch is not None and r["labels"][task] >= 0
+        ]
+        truth, predicted = zip(*pairs)
+        assert classification_metrics(truth, predicted, n_categories=n_labels) == result.test_metrics[task]
+    # One member is the plain network, saved without the ensemble's prefix, as before.
+    single = train(
+        tiny_config(tiny_bert, epochs=2),
+        records,
+        schema=SCHEMA,
+        cache_dir=tmp_path / "cache",
+        artefact_dir=tmp_path / "one",
+    )
+    assert "text_projection.0.weight" in torch.load(Path(single.artefact_path) / "model.pt", weights_only=True)
 
 
 def test_balanced_class_weights_favour_rare_classes():
