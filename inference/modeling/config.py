@@ -112,6 +112,10 @@ class TrainConfig:
         each from its own initial weights and batch order, predicting with
         their mean probabilities (network.AffectEnsemble); 1 = one network.
         Frozen encoders only (recipe "cached", no BiLSTM / CNN baseline).
+    joint_decoding: when the train split's gold labels nest one task in
+        another (every emotion has one sentiment), their heads answer
+        jointly and consistently (structure.decode_jointly); nothing
+        changes for labels that do not nest.
     device: "auto" picks CUDA when present.
     """
 
@@ -140,6 +144,7 @@ class TrainConfig:
     patience: int = 5
     targets: str = "hard"
     ensemble: int = 1
+    joint_decoding: bool = True
     device: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .encoders import (
 )
 from .features import Cancelled, FeatureCache, cached_features
 from .network import Batch, Network
+from .structure import Nesting, decode_jointly
 
 # Encoding batch sizes: frozen encoders in inference mode on a CPU.
 TEXT_ENCODE_BATCH = 64
@@ -310,9 +311,12 @@ def run_network(
     batch_size: int,
     should_stop: Callable[[], bool] | None = None,
     branches: bool = False,
+    nestings: Sequence[Nesting] = (),
 ) -> Outputs:
     """The network over the table in batches; branches=True also keeps each
-    head's own probabilities (to score unimodal heads against the fused one)."""
+    head's own probabilities (to score unimodal heads against the fused one).
+    nestings: nested tasks whose heads answer jointly (structure.decode_jointly),
+    in the routed and in every branch's probabilities."""
     net.eval()
     device = encoders.device
     probabilities: dict[str, list[np.ndarray]] = {}
@@ -338,7 +342,7 @@ def run_network(
                     store.append(value.float().cpu().numpy())
     join = lambda parts: np.concatenate(parts) if parts else None  # noqa: E731
     return Outputs(
-        probabilities={task: np.concatenate(parts) for task, parts in probabilities.items()},
+        probabilities=decode_jointly({task: np.concatenate(parts) for task, parts in probabilities.items()}, nestings),
         route=np.concatenate(routes) if routes else np.zeros(0, dtype=np.int64),
         has_text=table.has_text.numpy().copy(),
         has_image=table.has_image.numpy().copy(),
@@ -346,7 +350,7 @@ def run_network(
         image=join(image),
         fused=join(fused),
         branch_probabilities={
-            branch: {task: np.concatenate(parts) for task, parts in tasks.items()}
+            branch: decode_jointly({task: np.concatenate(parts) for task, parts in tasks.items()}, nestings)
             for branch, tasks in per_branch.items()
         },
     )

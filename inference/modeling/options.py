@@ -200,6 +200,14 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         label="Training targets",
         choices=(("hard", "gold labels (hard)"), ("soft", "label distributions (soft)")),
     ),
+    OptionSpec(
+        "joint_decoding",
+        bool,
+        "When the training labels nest one task in another (every emotion has one sentiment in MSED), "
+        "their heads answer together, so predictions never contradict each other; labels that do not nest "
+        "are unaffected.",
+        where=API_AND_COMMAND,
+    ),
     OptionSpec("class_weights", bool, "Weight rare classes up in the loss.", group="losses"),
     OptionSpec(
         "contrastive_weight",

@@ -23,6 +23,7 @@ from .data import Record, Schema, as_records, normalise_schema
 from .features import FeatureCache
 from .inputs import Encoders, Outputs, build_table, pick_device, run_network
 from .network import BRANCH_OF_ROUTE, ROUTE_FUSED, Network
+from .structure import Nesting
 from .training import ARTEFACT_META, ARTEFACT_WEIGHTS, _build_network
 
 # Records per chunk: bounds memory and sets how often progress is reported.
@@ -43,6 +44,11 @@ class TrainedModel:
     @property
     def task_keys(self) -> list[str]:
         return [key for key, _ in self.schema]
+
+    @property
+    def nestings(self) -> list[Nesting]:
+        """The nested tasks training found (joint_decoding); none in older artefacts."""
+        return [Nesting.from_dict(nesting) for nesting in self.meta.get("nestings") or ()]
 
 
 @dataclass
@@ -140,7 +146,9 @@ def _forward_chunks(
     for start in range(0, len(records), PREDICT_CHUNK):
         chunk = records[start : start + PREDICT_CHUNK]
         table = build_table(chunk, model.schema, model.encoders, cache, warnings=[], should_stop=should_stop)
-        outputs = run_network(model.net, table, model.encoders, batch_size=batch_size, should_stop=should_stop)
+        outputs = run_network(
+            model.net, table, model.encoders, batch_size=batch_size, should_stop=should_stop, nestings=model.nestings
+        )
         done += len(chunk)
         if on_progress is not None:
             on_progress(done, len(records))

@@ -33,6 +33,7 @@ from .features import Cancelled, FeatureCache
 from .inputs import Encoders, InputTable, Outputs, build_table, make_batch, pick_device, run_network
 from .losses import balanced_class_weights, total_loss
 from .network import ROUTE_FUSED, ROUTE_NONE, AffectEnsemble, AffectNet, Network
+from .structure import Nesting, find_nestings
 
 ARTEFACT_FORMAT = 1
 ARTEFACT_META = "artefact.json"
@@ -168,6 +169,7 @@ def train(
     if len(tables["dev"]) == 0:
         warnings.append("no dev items: no early stopping, the last epoch is kept")
 
+    nestings = find_nestings(tables["train"].labels.numpy(), schema) if config.joint_decoding else []
     # Seed again so the network's initial weights do not depend on whether
     # the features came from the cache or from a freshly loaded encoder.
     seed_everything(config.seed)
@@ -213,7 +215,9 @@ def train(
             optimizer.step()
         train_loss = loss_sum / n_train
 
-        dev_metrics, dev_score = evaluate(net, tables["dev"], encoders, schema, batch_size=max(config.batch_size, 64))
+        dev_metrics, dev_score = evaluate(
+            net, tables["dev"], encoders, schema, batch_size=max(config.batch_size, 64), nestings=nestings
+        )
         history.append({"epoch": epoch, "train_loss": train_loss, "dev_macro_f1": dev_score})
         if on_progress is not None:
             on_progress(epoch, config.epochs, train_loss, dev_score)
@@ -231,10 +235,12 @@ def train(
     net.load_state_dict(best_state)
     batch_size = max(config.batch_size, 64)
     dev_outputs = (
-        run_network(net, tables["dev"], encoders, batch_size=batch_size, branches=True) if len(tables["dev"]) else None
+        run_network(net, tables["dev"], encoders, batch_size=batch_size, branches=True, nestings=nestings)
+        if len(tables["dev"])
+        else None
     )
     test_outputs = (
-        run_network(net, tables["test"], encoders, batch_size=batch_size, branches=True)
+        run_network(net, tables["test"], encoders, batch_size=batch_size, branches=True, nestings=nestings)
         if len(tables["test"])
         else None
     )
@@ -288,6 +294,7 @@ def train(
         "test_metrics": test_metrics,
         "calibration": calibrations,
         "branch_metrics": branch_metrics,
+        "nestings": [nesting.to_dict() for nesting in nestings],
         "data_counts": counts,
         "warnings": warnings,
         "versions": _versions(),
@@ -301,13 +308,19 @@ def train(
 
 
 def evaluate(
-    net: Network, table: InputTable, encoders: Encoders, schema: Schema, *, batch_size: int
+    net: Network,
+    table: InputTable,
+    encoders: Encoders,
+    schema: Schema,
+    *,
+    batch_size: int,
+    nestings: Sequence[Nesting] = (),
 ) -> tuple[dict[str, dict], float | None]:
     """Per-task classification metrics of routed predictions on labelled
     items, and their mean macro-F1 (None when no task has labelled items)."""
     if len(table) == 0:
         return {}, None
-    return score(run_network(net, table, encoders, batch_size=batch_size), table, schema)
+    return score(run_network(net, table, encoders, batch_size=batch_size, nestings=nestings), table, schema)
 
 
 def score(outputs: Outputs | None, table: InputTable, schema: Schema) -> tuple[dict[str, dict], float | None]:

@@ -511,6 +511,31 @@ def test_ensemble_trains_its_members_apart_and_reloads_as_one_model(tiny_bert, r
     assert "text_projection.0.weight" in torch.load(Path(single.artefact_path) / "model.pt", weights_only=True)
 
 
+def test_nested_labels_are_found_in_training_and_predicted_consistently(tiny_bert, records, tmp_path):
+    # MSED's nesting: happiness positive, neutral neutral, the other four emotions negative.
+    parent = (0, 2, 1, 2, 2, 2)
+    nested = [
+        {**record, "id": f"n{i}", "labels": {"desire": i % 7, "sentiment": parent[i % 6], "emotion": i % 6}}
+        for i, record in enumerate(record for _ in range(3) for record in records)
+    ]
+    config = tiny_config(tiny_bert, epochs=1, recipe="cached")
+    result = train(config, nested, schema=SCHEMA, cache_dir=tmp_path / "c", artefact_dir=tmp_path / "joint")
+    model = load_model(result.artefact_path)
+    assert model.meta["nestings"] == [{"fine": "emotion", "coarse": "sentiment", "parent": list(parent)}]
+    predictions = predict(model, nested, cache_dir=tmp_path / "c")
+    routed = [p for p in predictions if p.branch is not None]
+    assert routed and all(parent[p.tasks["emotion"].label] == p.tasks["sentiment"].label for p in routed)
+
+    off = train(
+        tiny_config(tiny_bert, epochs=1, recipe="cached", joint_decoding=False),
+        nested,
+        schema=SCHEMA,
+        cache_dir=tmp_path / "c",
+        artefact_dir=tmp_path / "apart",
+    )
+    assert load_model(off.artefact_path).meta["nestings"] == []
+
+
 def test_balanced_class_weights_favour_rare_classes():
     weights = balanced_class_weights(np.array([0, 0, 0, 0, 0, 0, 1, 1, 2, -1]), 4)
     np.testing.assert_allclose(weights, [9 / (4 * 6), 9 / (4 * 2), 9 / (4 * 1), 1.0])
