@@ -89,15 +89,12 @@ def celery_worker_process(transactional_db, settings, tmp_path):
     """
     import os
     import subprocess
-    import sys
-    import time
     import uuid
-    from pathlib import Path
 
     import redis
-    from django.db import connection
 
     from config.celery import app
+    from tests.inference.workers import start_worker
 
     broker = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
     try:
@@ -105,51 +102,12 @@ def celery_worker_process(transactional_db, settings, tmp_path):
     except redis.RedisError as exc:  # pragma: no cover - environment problem, said plainly
         pytest.fail(f"Redis is not reachable at {broker}: {exc}. Start it (see .ci/run).")
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": broker,
-        "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "TEST_MODEL_DIR": str(settings.MODEL_DIR),
-    }
-    log = tmp_path / "worker.log"
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=root,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    proc = start_worker(settings, tmp_path, broker=broker, queue=queue, log_name="worker.log", what="The Celery worker")
     # Every task goes to this run's own queue (no per-kind routes here).
     old = {k: app.conf.get(k) for k in ("task_always_eager", "broker_url", "task_default_queue", "task_routes")}
     app.conf.update(task_always_eager=False, broker_url=broker, task_default_queue=queue, task_routes={})
     _drop_broker_pools(app)
     try:
-        deadline = time.time() + 60
-        while "ready" not in log.read_text():
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"The Celery worker did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        proc.log_path = log
         yield proc
     finally:
         app.conf.update(old)

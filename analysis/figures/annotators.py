@@ -12,6 +12,7 @@ from .style import (
     base_layout,
     finite_list,
     fmt,
+    group_bar,
     make_figure,
     plain,
     plain_all,
@@ -36,17 +37,7 @@ def annotator_agreement_figure(
             else f"{n} · {name}: undefined (no item with an untied majority of others)"
             for n, v, u in zip(names, shown, used[task])
         ]
-        data.append(
-            {
-                "type": "bar",
-                "name": name,
-                "x": names,
-                "y": shown,
-                "hovertext": hover,
-                "hoverinfo": "text",
-                "marker": {"color": PALETTE[index % len(PALETTE)]},
-            }
-        )
+        data.append(group_bar(name, names, shown, hover, index))
     return make_figure(
         data,
         base_layout(

@@ -18,6 +18,7 @@ from .style import (
     finite_list,
     finite_matrix,
     fmt,
+    group_bar,
     make_figure,
     plain,
     plain_all,
@@ -78,17 +79,7 @@ def within_groups_figure(
         hover = [
             f"{plain(group)}: {label} {fmt(v)} ({int(n)} items)" for label, v, n in zip(labels, shown, counts[group])
         ]
-        data.append(
-            {
-                "type": "bar",
-                "name": plain(group),
-                "x": labels,
-                "y": shown,
-                "hovertext": hover,
-                "hoverinfo": "text",
-                "marker": {"color": PALETTE[index % len(PALETTE)]},
-            }
-        )
+        data.append(group_bar(plain(group), labels, shown, hover, index))
     return make_figure(
         data,
         base_layout(

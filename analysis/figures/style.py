@@ -94,6 +94,20 @@ def finite_matrix(rows: Sequence[Sequence[Any]] | np.ndarray) -> list[list[float
     return [[finite(x) for x in row] for row in np.asarray(rows, dtype=object).tolist()]
 
 
+def group_bar(name: str, x: list[str], y: list[float | None], hover: list[str], index: int) -> dict[str, Any]:
+    """One trace of a grouped bar chart (barmode="group"): the bars of series
+    number `index`, in its palette colour, hover showing only `hover`."""
+    return {
+        "type": "bar",
+        "name": name,
+        "x": x,
+        "y": y,
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "marker": {"color": PALETTE[index % len(PALETTE)]},
+    }
+
+
 def base_layout(**kwargs: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {"template": TEMPLATE, "height": 380}
     layout.update(kwargs)

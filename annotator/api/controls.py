@@ -39,9 +39,19 @@ class UnmarkOut(serializers.Serializer):
     unmarked = serializers.IntegerField()
 
 
-class ControlsMark(ProjectMixin, APIView):
+# What marking and unmarking share: the project's leads only, and a body of item
+# ids (ControlItemsIn). Each subclass documents and answers its own POST. (A comment,
+# not a docstring: drf-spectacular would show a docstring as both operations' description.)
+class LeadControlsView(ProjectMixin, APIView):
     permission_classes = [IsAuthenticated, IsProjectLead]
 
+    def item_ids(self, request) -> list[int]:
+        data = ControlItemsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return data.validated_data["items"]
+
+
+class ControlsMark(LeadControlsView):
     @extend_schema(
         tags=TAGS,
         request=ControlItemsIn,
@@ -49,17 +59,12 @@ class ControlsMark(ProjectMixin, APIView):
         summary="Use items as control items, their adjudicated gold as the known answers",
     )
     def post(self, request, slug):
-        data = ControlItemsIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = controls.mark_from_gold(
-            project=self.get_project(), item_ids=data.validated_data["items"], lead=request.user
-        )
+        item_ids = self.item_ids(request)
+        result = controls.mark_from_gold(project=self.get_project(), item_ids=item_ids, lead=request.user)
         return Response(MarkOut({"marked": result.marked, "without_gold": result.without_gold}).data)
 
 
-class ControlsUnmark(ProjectMixin, APIView):
-    permission_classes = [IsAuthenticated, IsProjectLead]
-
+class ControlsUnmark(LeadControlsView):
     @extend_schema(
         tags=TAGS,
         request=ControlItemsIn,
@@ -67,7 +72,6 @@ class ControlsUnmark(ProjectMixin, APIView):
         summary="Stop using items as control items (their control answers become ordinary votes)",
     )
     def post(self, request, slug):
-        data = ControlItemsIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        n = controls.unmark(project=self.get_project(), item_ids=data.validated_data["items"], lead=request.user)
+        item_ids = self.item_ids(request)
+        n = controls.unmark(project=self.get_project(), item_ids=item_ids, lead=request.user)
         return Response(UnmarkOut({"unmarked": n}).data)

@@ -14,6 +14,8 @@ class ProjectOut(serializers.ModelSerializer):
 
     class Meta:
         model = Project
+        # By hand, in the order the API has always answered: every settings field
+        # (services.projects.SETTINGS_FIELDS) is here, which tests/annotator/test_api.py checks.
         fields = [
             "id",
             "name",

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Annotation, Vote
+from annotator.services.projects import SETTINGS_FIELDS
 from tests.factories import ItemFactory, allow_project_creation
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +69,15 @@ def test_a_schema_error_is_a_400_with_the_reason(api, project, lead):
     bad = {"tasks": [{"key": "t", "labels": [{"key": "a", "hotkey": "1"}, {"key": "b", "hotkey": "1"}]}]}
     response = api.put(reverse("api:project-schema", args=[project.slug]), bad, format="json")
     assert response.status_code == 400 and "hotkeys must be unique" in response.json()["detail"]
+
+
+def test_a_project_reads_back_every_setting_a_lead_can_change(api, project, lead):
+    """ProjectOut lists its fields by hand (in the order the API has always
+    answered); none of the settings (SETTINGS_FIELDS) may be missing."""
+    api.force_authenticate(lead)
+    body = api.get(reverse("api:project-detail", args=[project.slug])).json()
+    assert set(SETTINGS_FIELDS) <= set(body)
+    assert set(body) - set(SETTINGS_FIELDS) == {"id", "slug", "task_gold_strategies", "gold_computed_at", "created_at"}
 
 
 def test_an_annotator_cannot_change_settings(api, project, annotator):

@@ -1,4 +1,5 @@
-"""Waiting on runs that a real Celery worker executes, and starting a second worker."""
+"""Waiting on runs that a real Celery worker executes, and starting Celery workers
+(the celery_worker_process fixture's, and a second one)."""
 
 from __future__ import annotations
 
@@ -31,21 +32,36 @@ def finished(run) -> bool:
 
 
 def start_second_worker(settings, tmp_path) -> subprocess.Popen:
-    """Another worker on the same queue and database (the fixture's recipe)."""
-    from django.db import connection
-
+    """Another worker on the same queue and database as the celery_worker_process fixture's."""
     from config.celery import app
+
+    return start_worker(
+        settings,
+        tmp_path,
+        broker=app.conf.broker_url,
+        queue=app.conf.task_default_queue,
+        log_name="worker2.log",
+        what="The second worker",
+    )
+
+
+def start_worker(settings, tmp_path, *, broker: str, queue: str, log_name: str, what: str) -> subprocess.Popen:
+    """A real Celery worker process on `queue` of `broker`, on the test database,
+    logging to tmp_path/log_name (its path is proc.log_path); returns once it is
+    ready. The one recipe for the celery_worker_process fixture (tests/conftest.py)
+    and start_second_worker."""
+    from django.db import connection
 
     db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": app.conf.broker_url,
+        "CELERY_BROKER_URL": broker,
         "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "TEST_MODEL_DIR": str(settings.MODEL_DIR),
     }
-    log = tmp_path / "worker2.log"
+    log = tmp_path / log_name
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -57,7 +73,7 @@ def start_second_worker(settings, tmp_path) -> subprocess.Popen:
             "--pool",
             "solo",
             "-Q",
-            app.conf.task_default_queue,
+            queue,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -74,6 +90,6 @@ def start_second_worker(settings, tmp_path) -> subprocess.Popen:
     while "ready" not in log.read_text():
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            pytest.fail(f"The second worker did not start:\n{log.read_text()}")
+            pytest.fail(f"{what} did not start:\n{log.read_text()}")
         time.sleep(0.2)
     return proc
