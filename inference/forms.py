@@ -68,9 +68,15 @@ class RunOptionsForm(forms.Form):
             ]
 
     def options(self) -> dict:
-        """The options given; an empty field keeps its default (an unchecked
-        box is False, as a browser sends it)."""
-        data = {key: value for key, value in self.cleaned_data.items() if value not in (None, "")}
+        """The options the lead changed: an empty field, or one left at its
+        shown default, follows the chosen recipe (an unchecked box is False,
+        as a browser sends it, so unchecking a box checked by default counts)."""
+        changed = set(self.changed_data)
+        data = {
+            key: value
+            for key, value in self.cleaned_data.items()
+            if value not in (None, "") and (key in changed or key == "preset")
+        }
         data.pop("name", None)
         return data
 

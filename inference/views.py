@@ -27,6 +27,7 @@ from annotator.models import Membership
 
 from . import figures, reports, selectors
 from .forms import ExperimentForm, PolicyForm, TrainForm
+from .modeling.options import PRESET_CHOICES
 from .models import FINISHED_STATUSES, PredictionRun, RunStatus, TrainingRun
 from .services.files import hide_server_paths, offered_image_weights, offered_text_encoders, public_config
 from .services.prelabelling import mark_prelabeller, update_policy
@@ -48,7 +49,7 @@ def _task_orders(project) -> list[str]:
     return [" > ".join(order) for order in itertools.permutations(keys)] if len(keys) <= 4 else []
 
 
-def _start_page(request, project, form, template_form: str):
+def _start_page(request, project, form, template_form: str, *, recipe_error: str = ""):
     return render(
         request,
         "inference/run_create.html",
@@ -59,6 +60,8 @@ def _start_page(request, project, form, template_form: str):
             "text_encoders": offered_text_encoders(),
             "image_weights": offered_image_weights(),
             "task_orders": _task_orders(project),
+            "presets": PRESET_CHOICES,
+            "recipe_error": recipe_error,
             "train_gold": selectors.count_train_gold(project),
             "train_gold_items": selectors.count_train_items_with_gold(project),
         },
@@ -125,6 +128,15 @@ def _workers_line() -> dict:
 @project_view(role=LEAD)
 @require_http_methods(["GET", "POST"])
 def run_create(request, project):
+    if request.method == "POST" and request.POST.get("one_click"):
+        # A recipe's button: its options and nothing else (the full form sends every field).
+        try:
+            run = start_training_run(
+                project=project, user=request.user, options={"preset": request.POST.get("preset", "")}
+            )
+        except DomainError as exc:
+            return _start_page(request, project, TrainForm(user=request.user), "train", recipe_error=exc.message)
+        return redirect("inference:run-detail", slug=project.slug, run_id=run.pk)
     form = TrainForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:

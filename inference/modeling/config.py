@@ -116,6 +116,9 @@ class TrainConfig:
         another (every emotion has one sentiment), their heads answer
         jointly and consistently (structure.decode_jointly); nothing
         changes for labels that do not nest.
+    preset: the named recipe (inference.modeling.options.PRESETS) whose
+        options the run started from, for the record; None for a config
+        built without one.
     device: "auto" picks CUDA when present.
     """
 
@@ -145,6 +148,7 @@ class TrainConfig:
     targets: str = "hard"
     ensemble: int = 1
     joint_decoding: bool = True
+    preset: str | None = None
     device: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from annotator.errors import DomainError
 from annotator.models import Project
 
 from .. import selectors
-from ..modeling.options import FUSION_ALIASES, LOSS_OPTIONS, TRAIN_OPTIONS
+from ..modeling.options import DEFAULT_PRESET, FUSION_ALIASES, LOSS_OPTIONS, PRESETS, TRAIN_OPTIONS
 from ..storage import weights_dir
 from .files import offered_image_weights, offered_text_encoders
 
@@ -220,8 +220,17 @@ def build_train_config(
     if unknown:
         raise DomainError(f"Unknown training options: {', '.join(unknown)}.", field=unknown[0])
 
+    preset = str(options.get("preset") or DEFAULT_PRESET)
+    if preset not in PRESETS:
+        raise DomainError(f"Unknown recipe {preset!r}: choose {', '.join(PRESETS)}.", field="preset")
     values = TrainConfig().to_dict()
+    values.update({key: value for key, value in PRESETS[preset].items() if key != "losses"})
+    values["losses"].update(PRESETS[preset].get("losses", {}))
     values.update({key: value for key, value in options.items() if key != "losses"})
+    values["preset"] = preset
+    if "ensemble" not in options and _trains_an_encoder(values):
+        # The recipe's ensemble is of heads on cached features; fine-tuning trains one network.
+        values["ensemble"] = 1
     if "max_length" not in options:
         # Titles make texts longer: their own default (modeling.config.DEFAULT_MAX_LENGTHS).
         values["max_length"] = DEFAULT_MAX_LENGTHS.get(str(values["text_fields"]), values["max_length"])
@@ -251,6 +260,15 @@ def build_train_config(
     return config.to_dict()
 
 
+def _trains_an_encoder(values: Mapping[str, Any]) -> bool:
+    """Whether options (before validation) fine-tune an encoder, or train a BiLSTM / CNN text encoder."""
+    from inference.modeling.config import BASELINE_TEXT_ENCODERS
+
+    return values.get("recipe") != "cached" or (
+        values.get("text_encoder") in BASELINE_TEXT_ENCODERS and values.get("modalities") != "image"
+    )
+
+
 def describe_config(config: Mapping[str, Any]) -> str:
     """A short human summary: "MiniLM + EfficientNet-Lite0 · concat · cached · 30 epochs"."""
     modalities = config.get("modalities", "both")
@@ -262,6 +280,8 @@ def describe_config(config: Mapping[str, Any]) -> str:
         "both": f"{text} + {config.get('image_encoder')}",
     }[modalities]
     parts = [encoders]
+    if config.get("preset") and config["preset"] != DEFAULT_PRESET:
+        parts.insert(0, f"{config['preset']} recipe")
     if modalities != "image" and config.get("text_fields", "caption") != "caption":
         parts.append(f"reads {config['text_fields'].replace('+', ' + ')}")
     if modalities == "both":

@@ -55,6 +55,8 @@ def tiny_options(text_encoder: str, **overrides) -> dict:
         "patience": 0,
         "seed": 7,
         "max_length": 32,
+        # One network: the default recipe's ensemble is tested on its own (tests/inference/test_modeling.py).
+        "ensemble": 1,
     }
     options.update(overrides)
     return options

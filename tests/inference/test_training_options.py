@@ -29,10 +29,12 @@ from inference.modeling.config import (
 from inference.modeling.options import (
     API,
     COMMAND,
+    DEFAULT_PRESET,
     FORM,
     FUSION_ALIASES,
     LOSS_OPTIONS,
     OPTIONS_BY_NAME,
+    PRESETS,
     TRAIN_OPTIONS,
     options_for,
 )
@@ -53,15 +55,21 @@ def api_fields() -> dict:
 
 
 def test_every_option_is_a_field_of_train_config_with_its_default():
+    """The shown default is what the Train button does: the default recipe's value, else TrainConfig's."""
     config_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     loss_fields = {f.name for f in dataclasses.fields(LossConfig)}
+    recipe = PRESETS[DEFAULT_PRESET]
     for spec in TRAIN_OPTIONS:
         owner = LossConfig() if spec.group == "losses" else TrainConfig()
+        from_recipe = recipe.get("losses", {}) if spec.group == "losses" else recipe
         assert spec.name in (loss_fields if spec.group == "losses" else config_fields), spec.name
         if spec.name == "text_encoder":  # shown by the name leads choose, an alias of the same model
             assert TrainConfig.from_dict({"text_encoder": spec.default}).text_encoder == spec.default
+        elif spec.name == "preset":
+            assert spec.default == DEFAULT_PRESET
         else:
-            assert spec.default == getattr(owner, spec.name), spec.name
+            assert spec.default == from_recipe.get(spec.name, getattr(owner, spec.name)), spec.name
+    assert OPTIONS_BY_NAME["ensemble"].default == recipe["ensemble"] > TrainConfig().ensemble
 
 
 def test_choices_and_bounds_are_ones_train_config_accepts():
@@ -73,6 +81,7 @@ def test_choices_and_bounds_are_ones_train_config_accepts():
         "pooling": POOLINGS,
         "text_fields": TEXT_FIELDS,
         "targets": TARGETS,
+        "preset": tuple(PRESETS),
     }
     for spec in TRAIN_OPTIONS:
         for value in spec.choice_values:
@@ -148,3 +157,39 @@ def test_the_service_checks_the_described_bounds(project, spec):
         with pytest.raises(DomainError, match=f"{spec.name} must be between") as error:
             build_train_config(project, {spec.name: value})
         assert error.value.field == spec.name
+
+
+# ---------------------------------------------------------------- named recipes
+
+
+@pytest.mark.django_db
+def test_no_options_train_the_default_recipe_and_a_named_one_its_own(project):
+    plain = build_train_config(project, {})
+    assert plain["preset"] == DEFAULT_PRESET and plain["ensemble"] == PRESETS[DEFAULT_PRESET]["ensemble"]
+    assert plain["losses"]["unimodal_weight"] == PRESETS[DEFAULT_PRESET]["losses"]["unimodal_weight"]
+    accurate = build_train_config(project, {"preset": "accurate"})
+    for key, value in PRESETS["accurate"].items():
+        if key == "losses":
+            assert all(accurate["losses"][name] == v for name, v in value.items())
+        else:
+            assert accurate[key] == value, key
+    assert accurate["preset"] == "accurate"
+    # An option the lead gives wins over the recipe's.
+    assert build_train_config(project, {"preset": "accurate", "ensemble": 3})["ensemble"] == 3
+    assert build_train_config(project, {"unimodal_weight": 1.0})["losses"]["unimodal_weight"] == 1.0
+
+
+@pytest.mark.django_db
+def test_fine_tuning_trains_one_network_unless_the_lead_asks_for_an_ensemble(project):
+    assert build_train_config(project, {"recipe": "finetune-text"})["ensemble"] == 1
+    assert build_train_config(project, {"text_encoder": "bilstm"})["ensemble"] == 1
+    with pytest.raises(DomainError, match="ensemble trains several networks") as error:
+        build_train_config(project, {"recipe": "finetune-text", "ensemble": 3})
+    assert error.value.field == "ensemble"
+
+
+@pytest.mark.django_db
+def test_an_unknown_recipe_is_refused_by_name(project):
+    with pytest.raises(DomainError, match="Unknown recipe 'fastest'") as error:
+        build_train_config(project, {"preset": "fastest"})
+    assert error.value.field == "preset"

@@ -10,6 +10,8 @@ import pytest
 from django.urls import reverse
 
 from annotator.models import Item, PrelabelPolicy
+from inference.forms import TrainForm
+from inference.modeling.options import PRESETS
 from inference.models import PredictionRun, RunStatus, TrainingRun
 from inference.services.prelabelling import mark_prelabeller
 from inference.services.runs import start_training_run
@@ -146,6 +148,45 @@ def test_bad_training_options_come_back_as_form_errors(
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
     assert not TrainingRun.objects.exists()
+
+
+def test_a_recipe_trains_with_one_click_and_an_unknown_one_is_refused(lead_client, project, demo_items):
+    url = reverse("inference:run-create", args=[project.slug])
+    page = lead_client.get(url).content.decode()
+    for preset in PRESETS:
+        assert f'name="preset" value="{preset}"' in page and f"Train the {preset} recipe" in page
+    response = lead_client.post(url, {"one_click": "1", "preset": "accurate"})
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "inference:run-detail", args=[project.slug, run.pk]
+    )
+    assert run.config["preset"] == "accurate" and run.config["ensemble"] == PRESETS["accurate"]["ensemble"]
+    assert run.name.startswith("accurate recipe · ")
+
+    response = lead_client.post(url, {"one_click": "1", "preset": "<b>fastest</b>"})
+    assert response.status_code == 200 and TrainingRun.objects.count() == 1
+    assert "Unknown recipe" in response.context["recipe_error"]
+    html = response.content.decode()
+    assert "Unknown recipe &#x27;&lt;b&gt;fastest&lt;/b&gt;&#x27;" in html and "<b>fastest</b>" not in html
+
+
+@pytest.mark.parametrize("ensemble, expected", [(None, "recipe"), (3, 3)], ids=["left-as-shown", "changed"])
+def test_form_fields_left_at_their_shown_default_follow_the_chosen_recipe(
+    lead_client, project, demo_items, offered_tiny_bert, ensemble, expected
+):
+    shown = TrainForm.base_fields["ensemble"].initial
+    form = {
+        **tiny_options(offered_tiny_bert),
+        "preset": "accurate",
+        "ensemble": shown if ensemble is None else ensemble,
+        "contrastive_weight": 0,
+        "common_space_weight": 0,
+    }
+    response = lead_client.post(reverse("inference:run-create", args=[project.slug]), form)
+    assert response.status_code == 302, response.context["form"].errors
+    run = TrainingRun.objects.get()
+    assert run.config["ensemble"] == (PRESETS["accurate"]["ensemble"] if expected == "recipe" else expected)
+    assert run.config["ensemble"] != shown and run.config["epochs"] == 3
 
 
 def test_training_without_gold_labels_says_what_to_do(lead_client, project, offered_tiny_bert):
