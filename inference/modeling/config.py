@@ -112,6 +112,9 @@ class TrainConfig:
         each from its own initial weights and batch order, predicting with
         their mean probabilities (network.AffectEnsemble); 1 = one network.
         Frozen encoders only (recipe "cached", no BiLSTM / CNN baseline).
+    mixed_widths: an ensemble's members alternate between hidden_size and
+        twice it (member 0 hidden_size, member 1 twice, ...): members that
+        differ in more than their seed disagree more, and average better.
     joint_decoding: when the train split's gold labels nest one task in
         another (every emotion has one sentiment), their heads answer
         jointly and consistently (structure.decode_jointly); nothing
@@ -147,6 +150,7 @@ class TrainConfig:
     patience: int = 5
     targets: str = "hard"
     ensemble: int = 1
+    mixed_widths: bool = False
     joint_decoding: bool = True
     preset: str | None = None
     device: str = "auto"

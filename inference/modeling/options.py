@@ -37,7 +37,7 @@ _FROM_CONFIG = object()
 # no options. What each measured on MSED: README, "Model recipes".
 DEFAULT_PRESET = "default"
 PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"ensemble": 5, "losses": {"unimodal_weight": 0.5}},
+    "default": {"ensemble": 5, "mixed_widths": True, "losses": {"unimodal_weight": 0.5}},
     "accurate": {"ensemble": 10, "text_fields": "title+caption", "losses": {"unimodal_weight": 0.5}},
 }
 PRESET_CHOICES = (
@@ -303,6 +303,13 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         label="Ensemble members",
         minimum=1,
         maximum=MAX_ENSEMBLE,
+    ),
+    OptionSpec(
+        "mixed_widths",
+        bool,
+        "An ensemble's members alternate between the hidden size and twice it: members that differ in "
+        "more than their seed average better.",
+        where=API_AND_COMMAND,
     ),
     OptionSpec(
         "epochs",

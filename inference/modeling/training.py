@@ -10,6 +10,7 @@ Runs on CUDA when present (config.device = "auto"), else on the CPU.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import random
@@ -404,7 +405,7 @@ def _build_network(
         image_encoder = encoders.image_spec.build(pretrained=pretrained)
     members = [
         AffectNet(
-            config,
+            _member_config(config, member),
             schema,
             text_dim=encoders.text_dim,
             image_dim=encoders.image_dim,
@@ -412,9 +413,16 @@ def _build_network(
             image_encoder=image_encoder,
         )
         # An ensemble needs frozen encoders (TrainConfig.validate), so members share none.
-        for _ in range(config.ensemble)
+        for member in range(config.ensemble)
     ]
     return members[0] if config.ensemble == 1 else AffectEnsemble(members)
+
+
+def _member_config(config: TrainConfig, member: int) -> TrainConfig:
+    """Member `member`'s config: with mixed_widths, odd members are twice as wide."""
+    if config.mixed_widths and member % 2:
+        return dataclasses.replace(config, hidden_size=config.hidden_size * 2)
+    return config
 
 
 def _optimizer(net: Network, config: TrainConfig) -> torch.optim.Optimizer:

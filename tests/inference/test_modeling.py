@@ -481,12 +481,14 @@ def test_ensemble_answers_with_its_members_mean_probabilities():
 
 
 def test_ensemble_trains_its_members_apart_and_reloads_as_one_model(tiny_bert, records, tmp_path):
-    config = tiny_config(tiny_bert, epochs=2, ensemble=3)
+    config = tiny_config(tiny_bert, epochs=2, ensemble=3, mixed_widths=True)
     result = train(config, records, schema=SCHEMA, cache_dir=tmp_path / "cache", artefact_dir=tmp_path / "run")
     state = torch.load(Path(result.artefact_path) / "model.pt", weights_only=True)
     heads = sorted(key for key in state if key.endswith("text_projection.0.weight"))
     assert heads == [f"members.{k}.text_projection.0.weight" for k in range(3)]
-    assert not torch.equal(state[heads[0]], state[heads[1]])
+    assert not torch.equal(state[heads[0]], state[heads[2]])
+    # Mixed widths: the odd member is twice as wide as the others.
+    assert [state[key].shape[0] for key in heads] == [32, 64, 32]
     model = load_model(result.artefact_path)
     assert isinstance(model.net, AffectEnsemble) and len(model.net.members) == 3
     test_records = [r for r in records if r["split"] == "test"]
