@@ -173,7 +173,8 @@ def start_experiment(
 ) -> list[TrainingRun]:
     """Queue a grid of training runs sharing one experiment id: text-only,
     image-only and fused; each fusion strategy; each task order (MSED Tables
-    5, 6 and 8). options are the shared options of start_training_run."""
+    5, 6 and 8). options are the shared options of start_training_run; the
+    variants train one network each unless options ask for an ensemble."""
     from inference.modeling.config import FUSIONS, ConfigError, TrainConfig
 
     grids = list(dict.fromkeys(grids or ()))
@@ -185,7 +186,9 @@ def start_experiment(
             f"Unknown fusion in {', '.join(fusions)}; choose among {', '.join(FUSIONS)}.", field="fusions"
         )
     schema = selectors.get_project_schema(project)
-    config = build_train_config(project, options or {}, schema=schema, path_access=path_access_for(user))
+    # A grid compares architectures: one network per variant, unless the lead asks for an ensemble.
+    options = {"ensemble": 1, **(options or {})}
+    config = build_train_config(project, options, schema=schema, path_access=path_access_for(user))
     _require_train_gold(project)
     variants = experiment_variants(config, schema.keys, grids, fusions)
     if len(variants) > MAX_EXPERIMENT_RUNS:

@@ -190,6 +190,21 @@ def test_experiment_grid_covers_modalities_fusions_and_task_orders(
 
 
 @pytest.mark.django_db
+def test_an_experiment_compares_single_networks_unless_asked_for_ensembles(
+    project, demo_items, options, django_capture_on_commit_callbacks
+):
+    without = {key: value for key, value in options.items() if key != "ensemble"}
+    assert build_train_config(project, without)["ensemble"] > 1  # the default recipe trains an ensemble
+    with django_capture_on_commit_callbacks(execute=False):
+        runs = start_experiment(project=project, options=without, grids=["modalities"])
+    assert {run.config["ensemble"] for run in runs} == {1}
+    TrainingRun.objects.all().delete()  # one experiment at a time per project
+    with django_capture_on_commit_callbacks(execute=False):
+        asked = start_experiment(project=project, options={**without, "ensemble": 3}, grids=["modalities"])
+    assert {run.config["ensemble"] for run in asked} == {3}
+
+
+@pytest.mark.django_db
 def test_small_experiment_trains_every_run_and_compares_them(
     project, demo_items, options, django_capture_on_commit_callbacks
 ):
