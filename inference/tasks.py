@@ -64,9 +64,17 @@ def limit_torch_threads(**kwargs) -> None:
     """One intra-op thread per worker process: with several processes on a
     few cores, torch's default of one thread per core makes every process
     fight for every core (measured: a training step 18 ms with 1 thread,
-    0.6-1.5 s with 2 on a loaded 2-core machine). TORCH_THREADS overrides."""
+    0.6-1.5 s with 2 on a loaded 2-core machine). TORCH_THREADS overrides.
+
+    Frozen encoders are the exception: they encode on ENCODE_THREADS
+    threads (default: every core), since a batch of image convolutions
+    does scale with threads. `manage.py train` and `predict` use the same
+    policy, so their times are a worker's."""
     import os
 
     import torch
 
+    from .modeling.encoders import set_encode_threads
+
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
+    set_encode_threads(int(os.environ.get("ENCODE_THREADS", "0")) or os.cpu_count())

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -446,6 +447,33 @@ def image_is_readable(path: str) -> bool:
 # ------------------------------------------------------------ featurisers --
 
 
+# Threads the frozen encoders may use (None: the process's torch setting).
+# Workers train on one thread (inference.tasks: small training steps stall
+# when two OpenMP threads share a loaded machine) but encode on every core:
+# convolutions over a batch of images scale with threads.
+_encode_threads: int | None = None
+
+
+def set_encode_threads(threads: int | None) -> None:
+    """Let frozen encoders use `threads` torch threads while they encode (None: leave torch's setting)."""
+    global _encode_threads
+    _encode_threads = threads if threads and threads > 0 else None
+
+
+@contextmanager
+def encoding_threads():
+    """torch's intra-op threads set to set_encode_threads()'s number for the block, then restored."""
+    before = torch.get_num_threads()
+    if _encode_threads is None or _encode_threads == before:
+        yield
+        return
+    torch.set_num_threads(_encode_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class TextFeaturizer:
     """Frozen text encoder: list of texts -> float32 array (n, dim). Loads lazily,
     so a run whose texts are all cached never loads the model."""
@@ -461,7 +489,7 @@ class TextFeaturizer:
             self._tokenizer = self.spec.load_tokenizer()
             self._module = self.spec.build(self._tokenizer).to(self.device).eval()
         inputs = self.spec.tokenize(self._tokenizer, texts)
-        with torch.inference_mode():
+        with torch.inference_mode(), encoding_threads():
             out = self._module(**{key: value.to(self.device) for key, value in inputs.items()})
         return out.float().cpu().numpy()
 
@@ -492,7 +520,7 @@ class ImageFeaturizer:
             except Exception:
                 continue
         if tensors:
-            with torch.inference_mode():
+            with torch.inference_mode(), encoding_threads():
                 pixels = torch.stack(tensors).to(self.device).contiguous(memory_format=torch.channels_last)
                 features = self._module(pixels)
             out[rows] = features.float().cpu().numpy()

@@ -538,6 +538,23 @@ def test_nested_labels_are_found_in_training_and_predicted_consistently(tiny_ber
     assert load_model(off.artefact_path).meta["nestings"] == []
 
 
+def test_frozen_encoders_encode_on_their_own_thread_count_and_give_it_back():
+    from inference.modeling.encoders import encoding_threads, set_encode_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_encode_threads(before + 1)
+        with encoding_threads():
+            assert torch.get_num_threads() == before + 1
+        assert torch.get_num_threads() == before
+        set_encode_threads(None)
+        with encoding_threads():
+            assert torch.get_num_threads() == before
+    finally:
+        set_encode_threads(None)
+        torch.set_num_threads(before)
+
+
 def test_balanced_class_weights_favour_rare_classes():
     weights = balanced_class_weights(np.array([0, 0, 0, 0, 0, 0, 1, 1, 2, -1]), 4)
     np.testing.assert_allclose(weights, [9 / (4 * 6), 9 / (4 * 2), 9 / (4 * 1), 1.0])

@@ -17,6 +17,7 @@ from annotator.models import Project
 from inference.models import RunStatus, TrainingRun
 from inference.services.execution import execute_prediction_run
 from inference.services.runs import start_prediction_run
+from inference.tasks import limit_torch_threads
 
 
 class Command(BaseCommand):
@@ -37,6 +38,7 @@ class Command(BaseCommand):
             training_run = TrainingRun.objects.filter(pk=run, project=project).first()
             if training_run is None:
                 raise CommandError(f"Project {slug!r} has no training run {run}.")
+        limit_torch_threads()  # a worker's threads: one to score, every core to encode
         try:
             prediction = start_prediction_run(project=project, training_run=training_run, enqueue=False)
         except DomainError as exc:

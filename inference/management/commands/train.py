@@ -20,6 +20,7 @@ from inference.modeling.options import COMMAND, options_for
 from inference.models import RunStatus
 from inference.services.execution import execute_training_run
 from inference.services.runs import start_training_run
+from inference.tasks import limit_torch_threads
 
 
 class Command(BaseCommand):
@@ -43,6 +44,7 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"There is no project {slug!r}.")
         chosen = {spec.name: options[spec.name] for spec in options_for(COMMAND) if options[spec.name] is not None}
+        limit_torch_threads()  # a worker's threads: one to train, every core to encode
         try:
             run = start_training_run(project=project, options=chosen, name=name, enqueue=False)
         except DomainError as exc:
