@@ -37,8 +37,8 @@ _FROM_CONFIG = object()
 # no options. What each measured on MSED: README, "Model recipes".
 DEFAULT_PRESET = "default"
 PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"ensemble": 5, "mixed_widths": True, "losses": {"unimodal_weight": 0.5}},
-    "accurate": {"ensemble": 10, "mixed_widths": True, "losses": {"unimodal_weight": 0.5}},
+    "default": {"ensemble": 5, "hidden_size": 512, "losses": {"unimodal_weight": 0.5}},
+    "accurate": {"ensemble": 10, "hidden_size": 512, "losses": {"unimodal_weight": 0.5}},
 }
 PRESET_CHOICES = (
     ("default", "default: frozen encoders, an ensemble of 5 networks"),
