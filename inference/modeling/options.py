@@ -41,8 +41,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "accurate": {"ensemble": 10, "hidden_size": 512, "losses": {"unimodal_weight": 0.5}},
 }
 PRESET_CHOICES = (
-    ("default", "default: frozen encoders, an ensemble of 5 networks"),
-    ("accurate", "accurate: frozen encoders, an ensemble of 10 networks (twice the training time)"),
+    ("default", "default (5 networks)"),
+    ("accurate", "accurate (10 networks)"),
 )
 
 
