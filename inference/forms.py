@@ -72,11 +72,7 @@ class RunOptionsForm(forms.Form):
         shown default, follows the chosen recipe (an unchecked box is False,
         as a browser sends it, so unchecking a box checked by default counts)."""
         changed = set(self.changed_data)
-        data = {
-            key: value
-            for key, value in self.cleaned_data.items()
-            if value not in (None, "") and (key in changed or key == "preset")
-        }
+        data = {key: value for key, value in self.cleaned_data.items() if value not in (None, "") and key in changed}
         data.pop("name", None)
         return data
 

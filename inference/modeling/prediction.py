@@ -142,12 +142,13 @@ def _forward_chunks(
 ):
     _check_encoders(model)
     cache = FeatureCache(cache_dir) if cache_dir is not None else None
+    nestings = model.nestings
     done = 0
     for start in range(0, len(records), PREDICT_CHUNK):
         chunk = records[start : start + PREDICT_CHUNK]
         table = build_table(chunk, model.schema, model.encoders, cache, warnings=[], should_stop=should_stop)
         outputs = run_network(
-            model.net, table, model.encoders, batch_size=batch_size, should_stop=should_stop, nestings=model.nestings
+            model.net, table, model.encoders, batch_size=batch_size, should_stop=should_stop, nestings=nestings
         )
         done += len(chunk)
         if on_progress is not None:

@@ -206,7 +206,7 @@ def build_train_config(
     numbers outside their bounds (inference.modeling.options), encoders or weights the server does not offer
     (path_access: see path_access_for). Imports no torch.
     """
-    from inference.modeling.config import DEFAULT_MAX_LENGTHS, ConfigError, TrainConfig
+    from inference.modeling.config import DEFAULT_MAX_LENGTHS, ConfigError, LossConfig, TrainConfig
 
     schema = schema or selectors.get_project_schema(project)
     if not schema.tasks:
@@ -228,9 +228,6 @@ def build_train_config(
     values["losses"].update(PRESETS[preset].get("losses", {}))
     values.update({key: value for key, value in options.items() if key != "losses"})
     values["preset"] = preset
-    if "ensemble" not in options and _trains_an_encoder(values):
-        # The recipe's ensemble is of heads on cached features; fine-tuning trains one network.
-        values["ensemble"] = 1
     if "max_length" not in options:
         # Titles make texts longer: their own default (modeling.config.DEFAULT_MAX_LENGTHS).
         values["max_length"] = DEFAULT_MAX_LENGTHS.get(str(values["text_fields"]), values["max_length"])
@@ -247,6 +244,10 @@ def build_train_config(
             target[spec.name] = _number(target, spec.name, spec.type, minimum=spec.minimum, maximum=spec.maximum)
         elif spec.type is bool:
             target[spec.name] = _flag(target[spec.name])
+    draft = TrainConfig(**{**values, "losses": LossConfig(**values["losses"])})
+    if "ensemble" not in options and (draft.trains_text_encoder or draft.trains_image_encoder):
+        # The recipe's ensemble is of heads on cached features; fine-tuning trains one network.
+        values["ensemble"] = 1
     try:
         config = TrainConfig.from_dict(values)
         config.validate(schema.keys)
@@ -258,15 +259,6 @@ def build_train_config(
             f"Invalid option: {message}.", field=field if field in OPTION_KEYS + LOSS_KEYS else None
         ) from None
     return config.to_dict()
-
-
-def _trains_an_encoder(values: Mapping[str, Any]) -> bool:
-    """Whether options (before validation) fine-tune an encoder, or train a BiLSTM / CNN text encoder."""
-    from inference.modeling.config import BASELINE_TEXT_ENCODERS
-
-    return values.get("recipe") != "cached" or (
-        values.get("text_encoder") in BASELINE_TEXT_ENCODERS and values.get("modalities") != "image"
-    )
 
 
 def describe_config(config: Mapping[str, Any]) -> str:
