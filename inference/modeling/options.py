@@ -132,7 +132,8 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "text_encoder",
         str,
-        "all-MiniLM-L6-v2 (packaged), bilstm or cnn (MSED baselines), or a model an operator placed in the "
+        "all-MiniLM-L6-v2 or all-mpnet-base-v2 (packaged; mpnet is larger, slower and more accurate), bilstm or "
+        "cnn (MSED baselines), or a model an operator placed in the "
         "model folder's weights/ (GET train-options/ lists them). Staff may also give a folder inside MODEL_DIR.",
         offered=True,
         shown_default=OFFERED_DEFAULT_TEXT_ENCODER,

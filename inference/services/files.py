@@ -16,7 +16,7 @@ from django.conf import settings
 from .. import storage as model_files
 from ..storage import weights_dir
 
-PACKAGED_TEXT_ENCODERS = ("all-MiniLM-L6-v2", "bilstm", "cnn")
+PACKAGED_TEXT_ENCODERS = ("all-MiniLM-L6-v2", "all-mpnet-base-v2", "bilstm", "cnn")
 
 
 def offered_text_encoders() -> list[str]:

@@ -76,13 +76,13 @@ def _check_text_encoder(value: Any, access: str = PATHS_ANYWHERE, field: str = "
     folder inside MODEL_DIR; the operator any folder or a model in the local
     Hugging Face cache. A lead's unknown name gets the same answer whether or
     not such a path exists."""
-    from inference.modeling.config import BASELINE_TEXT_ENCODERS, MINILM_ALIASES
+    from inference.modeling.config import BASELINE_TEXT_ENCODERS, MINILM_ALIASES, MPNET_ALIASES
 
     name = str(value or "").strip()
     offered = offered_text_encoders()
     if not name:
         raise DomainError(f"Choose a text encoder: {', '.join(offered)}.", field=field)
-    if name in MINILM_ALIASES or name in BASELINE_TEXT_ENCODERS:
+    if name in MINILM_ALIASES or name in MPNET_ALIASES or name in BASELINE_TEXT_ENCODERS:
         return name
     if name in offered:
         return os.path.abspath(weights_dir() / name)
@@ -111,7 +111,7 @@ def _check_text_encoder(value: Any, access: str = PATHS_ANYWHERE, field: str = "
         return name
     raise DomainError(
         f"The text encoder {name!r} is neither a model folder on the server nor in its Hugging Face cache "
-        "(this server never downloads models). Use all-MiniLM-L6-v2, bilstm, cnn or a folder path.",
+        "(this server never downloads models). Use all-MiniLM-L6-v2, all-mpnet-base-v2, bilstm, cnn or a folder path.",
         field=field,
     )
 

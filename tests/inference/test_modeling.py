@@ -245,6 +245,30 @@ def test_feature_cache_treats_a_corrupt_file_as_a_miss(tmp_path):
     assert cache.get("text:x", key) is None
 
 
+def test_cached_features_sorted_by_size_batch_similar_inputs_and_keep_every_row_in_place(tmp_path):
+    from inference.modeling.features import cached_features
+
+    texts = ["a much longer caption here", "hi", "a medium one", "hi", "tiny", "the longest caption of them all"]
+    hashes = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
+    batches = []
+
+    def encode(batch):
+        batches.append(list(batch))
+        return np.array([[len(text), ord(text[0])] for text in batch], dtype=np.float32)
+
+    features, encoded = cached_features(
+        FeatureCache(tmp_path), "text:len", hashes, texts, encode, 2, batch_size=2, size=len
+    )
+
+    assert encoded == 5  # "hi" twice is encoded once
+    assert batches == [
+        ["hi", "tiny"],
+        ["a medium one", "a much longer caption here"],
+        ["the longest caption of them all"],
+    ]
+    np.testing.assert_array_equal(features, [[len(text), ord(text[0])] for text in texts])
+
+
 def test_cached_recipe_second_run_encodes_nothing(tiny_bert, records, tmp_path, monkeypatch):
     calls = {"text": 0, "image": 0}
     text_forward = encoders_module.HFTextEncoder.forward

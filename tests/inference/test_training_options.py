@@ -193,3 +193,13 @@ def test_an_unknown_recipe_is_refused_by_name(project):
     with pytest.raises(DomainError, match="Unknown recipe 'fastest'") as error:
         build_train_config(project, {"preset": "fastest"})
     assert error.value.field == "preset"
+
+
+@pytest.mark.django_db
+def test_the_packaged_text_encoders_are_offered_and_accepted_by_any_of_their_names(project):
+    from inference.services.files import offered_text_encoders
+
+    assert {"all-MiniLM-L6-v2", "all-mpnet-base-v2"} <= set(offered_text_encoders())
+    for name in ("all-mpnet-base-v2", "mpnet", "sentence-transformers/all-mpnet-base-v2"):
+        # Kept by name (not resolved to a path): the worker unpacks the model on its own disk.
+        assert build_train_config(project, {"text_encoder": name})["text_encoder"] == name
