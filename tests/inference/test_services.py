@@ -421,3 +421,10 @@ def test_describe_config_summarises_the_choices():
         }
     )
     assert text == "MiniLM + efficientnet-lite0 · add · desire → emotion · cached · 5 epochs · seed 1"
+
+
+def test_describe_config_names_the_packaged_text_encoders_short():
+    base = {"image_encoder": "efficientnet-lite0", "modalities": "text", "recipe": "cached", "epochs": 30, "seed": 0}
+    assert describe_config({**base, "text_encoder": "sentence-transformers/all-mpnet-base-v2"}).startswith("MPNet ·")
+    assert describe_config({**base, "text_encoder": "mpnet"}).startswith("MPNet ·")
+    assert describe_config({**base, "text_encoder": "minilm"}).startswith("MiniLM ·")
