@@ -96,6 +96,9 @@ def test_compose_runs_the_production_shape():
         assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
         assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
         assert any(v.startswith("media:") for v in services[name]["volumes"])
+        # all-mpnet-base-v2 is unpacked once onto the models volume, not into a container's home at every start.
+        assert env["PACKAGED_MODEL_DIR"].startswith(env["MODEL_DIR"] + "/")
+        assert any(v == f"models:{env['MODEL_DIR']}" for v in services[name]["volumes"])
     assert "gunicorn" in services["web"]["command"] and "celery" in services["worker"]["command"]
     # A worker per class of queue: long training never holds an import's slot.
     queues = {
