@@ -71,6 +71,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "default": {},
     "accurate": {"preset": "accurate"},
     "single": {"ensemble": 1},
+    "minilm": {"text_encoder": "all-MiniLM-L6-v2"},
     "title": {"text_fields": "title+caption"},
     "finetune-text": {"recipe": "finetune-text", "epochs": 6},
 }

@@ -3,7 +3,7 @@
 600 synthetic MSED-style items (annotator/demo.py, seed 0) with five
 simulated annotators' votes and majority gold, trained through the real
 services (an experiment of the "modalities" grid: text only, image only,
-text + image) with the default encoders, all-MiniLM-L6-v2 and
+text + image) with the default recipe's encoders, all-mpnet-base-v2 and
 EfficientNet-Lite0, and the `cached` recipe.
 
 The demo writes each label partly into the text and partly into the image
