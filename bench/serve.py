@@ -27,7 +27,10 @@ What it does:
    by BENCH_DATABASE_URL), migrates it and seeds one MSED project (3 tasks,
    5 votes per item, finish-items-first queue) with --items text items and
    one annotator account with an API token per simulated annotator
-   (bulk_create: a few seconds for 100k items).
+   (bulk_create: a few seconds for 100k items). With --order uncertain,
+   every item gets an Item.uncertainty drawn from a seeded generator (what
+   a pre-labeller's suggestions write), so the queue serves the model's
+   least certain items first, as it does for a lead who picked that order.
 2. Starts gunicorn on 127.0.0.1 (a free port), with the production settings
    (DEBUG off, persistent database connections, HTTPS redirect off for
    loopback), --workers x --threads gthread workers (default 2 x 2).
@@ -149,11 +152,19 @@ def seed(n_items: int, n_annotators: int, queue_order: str) -> dict:
         "love",
     ]
     rng = random.Random(7)
+    # The entropy a pre-labeller's suggestions would give each item (0 to ln 7 + ln 3 + ln 6 nats
+    # over MSED's three tasks); only the uncertain order reads it.
+    scored = queue_order == "uncertain"
     batch = 10_000
     for start in range(0, n_items, batch):
         Item.objects.bulk_create(
             [
-                Item(project=project, external_id=f"post-{i:07d}", text=" ".join(rng.choices(words, k=12)))
+                Item(
+                    project=project,
+                    external_id=f"post-{i:07d}",
+                    text=" ".join(rng.choices(words, k=12)),
+                    uncertainty=rng.uniform(0.0, 4.9) if scored else None,
+                )
                 for i in range(start, min(n_items, start + batch))
             ],
             batch_size=batch,
