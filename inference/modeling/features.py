@@ -137,6 +137,15 @@ def cached_features(
     return features, len(pending)
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in 4 MB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class Cancelled(Exception):
     """should_stop() answered True; the caller abandons the run."""
 

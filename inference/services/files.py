@@ -14,15 +14,15 @@ from typing import Any
 from django.conf import settings
 
 from .. import storage as model_files
+from ..modeling.config import BASELINE_TEXT_ENCODERS, PACKAGED_TEXT_ENCODERS
 from ..storage import weights_dir
-
-PACKAGED_TEXT_ENCODERS = ("all-MiniLM-L6-v2", "all-mpnet-base-v2", "bilstm", "cnn")
 
 
 def offered_text_encoders() -> list[str]:
-    """The packaged encoders, then each model folder an operator placed in
-    the models storage's weights/ (asked of the storage, never the disk)."""
-    return [*PACKAGED_TEXT_ENCODERS, *model_files.offered_weights()[0]]
+    """The packaged encoders, the MSED baselines, then each model folder an operator
+    placed in the models storage's weights/ (asked of the storage, never the disk)."""
+    packaged = [encoder.offered for encoder in PACKAGED_TEXT_ENCODERS]
+    return [*packaged, *BASELINE_TEXT_ENCODERS, *model_files.offered_weights()[0]]
 
 
 def offered_image_weights() -> list[str]:

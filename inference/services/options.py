@@ -21,6 +21,7 @@ from annotator.errors import DomainError
 from annotator.models import Project
 
 from .. import selectors
+from ..modeling.config import packaged_text_encoder
 from ..modeling.options import DEFAULT_PRESET, FUSION_ALIASES, LOSS_OPTIONS, PRESETS, TRAIN_OPTIONS
 from ..storage import weights_dir
 from .files import offered_image_weights, offered_text_encoders
@@ -76,13 +77,13 @@ def _check_text_encoder(value: Any, access: str = PATHS_ANYWHERE, field: str = "
     folder inside MODEL_DIR; the operator any folder or a model in the local
     Hugging Face cache. A lead's unknown name gets the same answer whether or
     not such a path exists."""
-    from inference.modeling.config import BASELINE_TEXT_ENCODERS, MINILM_ALIASES, MPNET_ALIASES
+    from inference.modeling.config import BASELINE_TEXT_ENCODERS
 
     name = str(value or "").strip()
     offered = offered_text_encoders()
     if not name:
         raise DomainError(f"Choose a text encoder: {', '.join(offered)}.", field=field)
-    if name in MINILM_ALIASES or name in MPNET_ALIASES or name in BASELINE_TEXT_ENCODERS:
+    if packaged_text_encoder(name) or name in BASELINE_TEXT_ENCODERS:
         return name
     if name in offered:
         return os.path.abspath(weights_dir() / name)
@@ -261,19 +262,12 @@ def build_train_config(
     return config.to_dict()
 
 
-_SHORT_TEXT_ENCODER_NAMES = {
-    "all-minilm-l6-v2": "MiniLM",
-    "minilm": "MiniLM",
-    "all-mpnet-base-v2": "MPNet",
-    "mpnet": "MPNet",
-}
-
-
 def describe_config(config: Mapping[str, Any]) -> str:
     """A short human summary: "MiniLM + EfficientNet-Lite0 · concat · cached · 30 epochs"."""
     modalities = config.get("modalities", "both")
-    text = Path(str(config.get("text_encoder", ""))).name or "?"
-    text = _SHORT_TEXT_ENCODER_NAMES.get(text.lower(), text)
+    name = str(config.get("text_encoder", ""))
+    packaged = packaged_text_encoder(name)
+    text = packaged.short if packaged else Path(name).name or "?"
     encoders = {
         "text": text,
         "image": str(config.get("image_encoder")),
