@@ -57,7 +57,7 @@ def packaged_text_encoder(name: str) -> PackagedTextEncoder | None:
 
 
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
-IMAGE_ENCODERS = ("efficientnet-lite0", "resnet18", "resnet50", "tiny-cnn")
+IMAGE_ENCODERS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "resnet18", "resnet50", "tiny-cnn")
 
 # concat / add / multiply / max / attention: MSED section 5.2.
 # tfn / lmf: the tensor and low-rank fusions of CH-SIMS section 4.2.

