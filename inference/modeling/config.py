@@ -70,12 +70,15 @@ POOLINGS = ("cls", "mean")
 RECIPES = ("cached", "finetune-text", "finetune-all")
 MODALITIES = ("both", "text", "image")
 # Which of an item's texts a model reads: its caption (Item.text), or its
-# title (MSED's Title column, kept in the item's metadata) then its caption.
-TEXT_FIELDS = ("caption", "title+caption")
+# title (MSED's Title column, kept in the item's metadata) then its caption;
+# "mixed": an ensemble's members alternate between the two (TEXT_VIEWS), so
+# they disagree more and average better.
+TEXT_FIELDS = ("caption", "title+caption", "mixed")
+TEXT_VIEWS = {"caption": ("caption",), "title+caption": ("title+caption",), "mixed": ("caption", "title+caption")}
 # Tokens per text when a person gives none, by text_fields. MSED train with
 # MiniLM's tokenizer: captions 15.5 tokens on average, 1.4% over 50;
 # title + caption 24.5, p99 70, 3.8% over 50 and 0.3% over 96.
-DEFAULT_MAX_LENGTHS = {"caption": 50, "title+caption": 96}
+DEFAULT_MAX_LENGTHS = {"caption": 50, "title+caption": 96, "mixed": 96}
 # hard: cross-entropy against each item's gold label. soft: against its
 # label distribution (the gold strategy's posterior or the vote shares,
 # built by the Django side; issue 14.4). Both are scored on hard gold.
@@ -130,8 +133,10 @@ class TrainConfig:
         for resnet18 / resnet50 (torchvision state dict); without one the
         ResNet starts from random weights and the run records a warning.
     pooling: "cls" or "mean" over a transformers encoder's last layer.
-    text_fields: one of TEXT_FIELDS, the text a model reads (data.model_text).
-    max_length: tokens per text (MSED pads or truncates to 50; see
+    text_fields: one of TEXT_FIELDS, the text a model reads (data.model_text);
+        "mixed" (an ensemble with frozen text features only): member m reads
+        TEXT_VIEWS["mixed"][m % 2], the caption or the title then the caption.
+    max_length: tokens per text, in every view (MSED pads or truncates to 50; see
         DEFAULT_MAX_LENGTHS for what the options service picks).
     chain: task keys in inference order (MSED Table 8), or None for
         independent heads.
@@ -277,6 +282,12 @@ class TrainConfig:
                 "ensemble trains several networks on cached features: it needs frozen encoders "
                 "(recipe cached, not a BiLSTM / CNN text encoder)"
             )
+        if len(self.text_views) > 1 and self.modalities != "image" and self.ensemble < len(self.text_views):
+            # An ensemble already needs frozen encoders (checked above).
+            raise ConfigError(
+                f"text_fields {self.text_fields} gives an ensemble's members different texts: it needs "
+                f"ensemble >= {len(self.text_views)}"
+            )
         if not losses.contrastive_temperature > 0:
             raise ConfigError(f"losses.contrastive_temperature must be > 0, got {losses.contrastive_temperature}")
         if self.recipe == "finetune-all" and self.modalities == "text":
@@ -288,6 +299,11 @@ class TrainConfig:
                 raise ConfigError(f"chain repeats a task: {self.chain}")
             if task_keys is not None and sorted(self.chain) != sorted(task_keys):
                 raise ConfigError(f"chain {self.chain} must order exactly the project's tasks {list(task_keys)}")
+
+    @property
+    def text_views(self) -> tuple[str, ...]:
+        """The text fields the members read, in turn (one for all but "mixed")."""
+        return TEXT_VIEWS[self.text_fields]
 
     @property
     def uses_baseline_text_encoder(self) -> bool:

@@ -3,6 +3,7 @@ batched forward passes shared by training and prediction."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,13 @@ class Encoders:
         uses_text = config.modalities in ("both", "text")
         uses_image = config.modalities in ("both", "image")
         self.text_spec = TextEncoderSpec.from_config(config) if uses_text else None
+        # One spec per text view (config.text_views): the same encoder reading
+        # other fields has features of its own in the cache.
+        self.text_view_specs = (
+            tuple(dataclasses.replace(self.text_spec, text_fields=view) for view in config.text_views)
+            if self.text_spec
+            else ()
+        )
         self.image_spec = ImageEncoderSpec.from_config(config) if uses_image else None
         self.trains_text = config.trains_text_encoder
         self.trains_image = config.trains_image_encoder
@@ -146,13 +154,20 @@ def build_table(
 
     An image that is missing or unreadable is dropped (the item counts as
     text-only) with a warning naming the item; nothing else is guessed.
-    Texts are what the config's text_fields make of each record.
+    Texts are what the config's text_fields make of each record. With
+    several text views ("mixed") text_features is (N, views, dim), view v
+    being what config.text_views[v] makes of each record (zeros where a view
+    has no text), and an item has text when any view does; texts are the
+    first view's.
     """
-    records = with_model_text(records, encoders.config.text_fields)
+    views = [with_model_text(records, view) for view in encoders.config.text_views]
+    records = views[0]
     n = len(records)
     texts = [record.text for record in records]
     paths = [record.image_path for record in records]
-    has_text = np.array([encoders.text_spec is not None and record.has_text for record in records], dtype=bool)
+    has_text = np.array(
+        [encoders.text_spec is not None and any(view[row].has_text for view in views) for row in range(n)], dtype=bool
+    )
     has_image = np.array([encoders.image_spec is not None and record.has_image for record in records], dtype=bool)
     labels = label_matrix(records, schema)
     own_text, own_image = label_matrix(records, schema, "text_labels"), label_matrix(records, schema, "image_labels")
@@ -195,25 +210,26 @@ def build_table(
             )
 
     if encoders.text_featurizer is not None:
-        rows = np.flatnonzero(has_text)
-        featurizer = encoders.text_featurizer
-        features = np.zeros((n, encoders.text_dim), dtype=np.float32)
-        if rows.size:
+        features = np.zeros((n, len(views), encoders.text_dim), dtype=np.float32)
+        for column, (spec, view) in enumerate(zip(encoders.text_view_specs, views, strict=True)):
+            rows = np.array([row for row in np.flatnonzero(has_text) if view[row].has_text], dtype=np.int64)
+            if not rows.size:
+                continue
             encoded, count = cached_features(
                 cache,
-                encoders.text_spec.identity,
-                [records[row].text_sha256 for row in rows],
-                [texts[row] for row in rows],
-                featurizer.encode,
+                spec.identity,
+                [view[row].text_sha256 for row in rows],
+                [view[row].text for row in rows],
+                encoders.text_featurizer.encode,
                 encoders.text_dim,
                 batch_size=TEXT_ENCODE_BATCH,
                 should_stop=should_stop,
                 on_batch=(lambda done, total: on_encode("text", done, total)) if on_encode else None,
                 size=len,
             )
-            features[rows] = encoded
-            table.encoded["text"] = count
-        table.text_features = torch.from_numpy(features)
+            features[rows, column] = encoded
+            table.encoded["text"] += count
+        table.text_features = torch.from_numpy(features[:, 0] if len(views) == 1 else features)
 
     if encoders.image_featurizer is not None:
         rows = np.flatnonzero(has_image)

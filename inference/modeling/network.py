@@ -33,7 +33,9 @@ class Batch:
     """One minibatch. Rows are items; tensors with a leading B are per item.
 
     text_features (B, Dt) / image_features (B, Di): frozen encoder outputs
-    (zeros where the modality is missing), or None when the network encodes
+    (zeros where the modality is missing); text_features is (B, views, Dt)
+    when an ensemble's members read different texts (TrainConfig.text_views),
+    each member taking its own view. None when the network encodes
     that modality itself from text_inputs (token tensors of the rows with
     text only) or pixels (n_with_image, 3, S, S).
     labels, text_labels, image_labels: (B, n_tasks) int64, -1 for unknown;
@@ -107,9 +109,13 @@ class AffectNet(nn.Module):
         image_dim: int,
         text_encoder: nn.Module | None = None,
         image_encoder: nn.Module | None = None,
+        text_view: int = 0,
     ):
+        """text_view: which of several text views (Batch.text_features of
+        shape (B, views, Dt)) this network reads."""
         super().__init__()
         hidden = config.hidden_size
+        self.text_view = text_view
         self.modalities = config.modalities
         self.unimodal_heads = config.unimodal_heads
         self.uses_text = config.modalities in ("both", "text")
@@ -166,7 +172,10 @@ class AffectNet(nn.Module):
         route = self.route(has_text, has_image)
         t = v = z = None
         if self.uses_text:
-            raw = self._encode(self.text_encoder, batch.text_inputs, batch.text_features, has_text, self.text_dim)
+            features = batch.text_features
+            if features is not None and features.dim() == 3:
+                features = features[:, self.text_view]
+            raw = self._encode(self.text_encoder, batch.text_inputs, features, has_text, self.text_dim)
             t = self.text_projection(raw)
         if self.uses_image:
             raw = self._encode(self.image_encoder, batch.pixels, batch.image_features, has_image, self.image_dim)

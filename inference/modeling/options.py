@@ -156,10 +156,14 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         "text_fields",
         str,
         "Which text the model reads: the caption, or the title (MSED's Title column, kept when importing) "
-        "followed by the caption. Title and caption are longer, so max_length then defaults to {title_length} "
-        "tokens instead of {caption_length}.",
+        "followed by the caption, or (mixed, an ensemble only) each: the members take turns. Title and caption "
+        "are longer, so max_length then defaults to {title_length} tokens instead of {caption_length}.",
         label="Text",
-        choices=(("caption", "caption"), ("title+caption", "title, then caption")),
+        choices=(
+            ("caption", "caption"),
+            ("title+caption", "title, then caption"),
+            ("mixed", "ensemble members take turns: caption, title then caption"),
+        ),
     ),
     OptionSpec(
         "image_encoder",

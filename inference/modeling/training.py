@@ -411,6 +411,7 @@ def _build_network(
             image_dim=encoders.image_dim,
             text_encoder=text_encoder,
             image_encoder=image_encoder,
+            text_view=member % len(config.text_views),
         )
         # An ensemble needs frozen encoders (TrainConfig.validate), so members share none.
         for member in range(config.ensemble)

@@ -276,8 +276,11 @@ def describe_config(config: Mapping[str, Any]) -> str:
     parts = [encoders]
     if config.get("preset") and config["preset"] != DEFAULT_PRESET:
         parts.insert(0, f"{config['preset']} recipe")
-    if modalities != "image" and config.get("text_fields", "caption") != "caption":
-        parts.append(f"reads {config['text_fields'].replace('+', ' + ')}")
+    text_fields = config.get("text_fields", "caption")
+    if modalities != "image" and text_fields == "mixed":
+        parts.append("members read caption or title + caption")
+    elif modalities != "image" and text_fields != "caption":
+        parts.append(f"reads {text_fields.replace('+', ' + ')}")
     if modalities == "both":
         parts.append(str(config.get("fusion")))
     if config.get("chain"):

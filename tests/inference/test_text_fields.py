@@ -141,3 +141,70 @@ def test_training_records_carry_the_imported_title(project):
     assert records[items[0].pk]["title"] == Item.objects.get(pk=items[0].pk).metadata["title"] != ""
     assert records[items[1].pk]["title"] == ""
     assert records[items[2].pk]["title"] == ""
+
+
+# ------------------------------------------------ mixed: members take turns ----
+
+
+def test_mixed_text_needs_an_ensemble_of_frozen_features(tiny_bert):
+    with pytest.raises(ValueError, match="ensemble >= 2"):
+        tiny_text_config(tiny_bert, text_fields="mixed").validate()
+    with pytest.raises(ValueError, match="frozen encoders"):
+        tiny_text_config(tiny_bert, text_fields="mixed", ensemble=2, recipe="finetune-text").validate()
+    tiny_text_config(tiny_bert, text_fields="mixed", ensemble=2).validate()
+    # An image-only model reads no text, so its text fields do not matter.
+    TrainConfig(modalities="image", image_encoder="tiny-cnn", text_fields="mixed").validate()
+
+
+def test_mixed_members_read_their_own_view_and_prediction_reads_the_same(tiny_bert, tmp_path):
+    import torch
+
+    from inference.modeling.inputs import Encoders, build_table
+
+    records = titled_records()
+    # One item without a caption: its caption view is empty, its titled view is not.
+    records[0]["text"] = ""
+    config = tiny_text_config(tiny_bert, text_fields="mixed", ensemble=3, max_length=32)
+    cache_dir = tmp_path / "cache"
+    result = train(config, records, schema=SCHEMA, cache_dir=cache_dir, artefact_dir=tmp_path / "mixed")
+    # Each view encodes its own texts: 23 captions and 24 "title. caption".
+    assert result.encoded["text"] == 2 * len(records) - 1
+
+    encoders = Encoders(config, torch.device("cpu"))
+    table = build_table([Record.from_value(r) for r in records], SCHEMA, encoders, FeatureCache(cache_dir), warnings=[])
+    assert tuple(table.text_features.shape) == (len(records), 2, encoders.text_dim)
+    assert bool(table.has_text[0]) and not table.text_features[0, 0].any() and table.text_features[0, 1].any()
+    # The two views differ wherever an item has a title.
+    assert not torch.allclose(table.text_features[1, 0], table.text_features[1, 1])
+
+    model = load_model(result.artefact_path)
+    assert [member.text_view for member in model.net.members] == [0, 1, 0]
+    before = FeatureCache(cache_dir)
+    predictions = predict(model, records, cache_dir=cache_dir)
+    assert len(predictions) == len(records) and before.misses == 0
+
+    # Each member answers from its own view: swapping the views changes the
+    # ensemble's answer, so no member reads the other's texts.
+    swapped = table.text_features.flip(1)
+    batch = lambda features: make_text_batch(table, features)  # noqa: E731
+    with torch.inference_mode():
+        model.net.eval()
+        first = model.net(batch(table.text_features)).logits["text"]["desire"]
+        second = model.net(batch(swapped)).logits["text"]["desire"]
+    assert not torch.allclose(first, second)
+
+
+def make_text_batch(table, features):
+    from inference.modeling.network import Batch
+
+    return Batch(has_text=table.has_text, has_image=table.has_image, text_features=features)
+
+
+@pytest.mark.django_db
+def test_the_service_describes_mixed_text_and_gives_it_the_longer_length(project):
+    mixed = build_train_config(project, {"text_fields": "mixed", "ensemble": 4})
+    assert mixed["max_length"] == DEFAULT_MAX_LENGTHS["title+caption"]
+    assert "members read caption or title + caption" in describe_config(mixed)
+    with pytest.raises(DomainError) as caught:
+        build_train_config(project, {"text_fields": "mixed", "ensemble": 1})
+    assert caught.value.field == "text_fields"
