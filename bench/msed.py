@@ -73,6 +73,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "single": {"ensemble": 1},
     "minilm": {"text_encoder": "all-MiniLM-L6-v2"},
     "title": {"text_fields": "title+caption"},
+    "lite2": {"image_encoder": "efficientnet-lite2"},
     "finetune-text": {"recipe": "finetune-text", "epochs": 6},
 }
 

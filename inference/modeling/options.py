@@ -43,6 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "accurate": {
         "text_encoder": "all-mpnet-base-v2",
+        "text_fields": "mixed",
         "ensemble": 10,
         "hidden_size": 512,
         "losses": {"unimodal_weight": 0.5},
@@ -50,7 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 PRESET_CHOICES = (
     ("default", "default (5 networks)"),
-    ("accurate", "accurate (10 networks)"),
+    ("accurate", "accurate (10 networks, reading caption or title + caption in turns)"),
 )
 
 

@@ -229,9 +229,6 @@ def build_train_config(
     values["losses"].update(PRESETS[preset].get("losses", {}))
     values.update({key: value for key, value in options.items() if key != "losses"})
     values["preset"] = preset
-    if "max_length" not in options:
-        # Titles make texts longer: their own default (modeling.config.DEFAULT_MAX_LENGTHS).
-        values["max_length"] = DEFAULT_MAX_LENGTHS.get(str(values["text_fields"]), values["max_length"])
     values["losses"] = {**values["losses"], **losses}
     values["text_encoder"] = _check_text_encoder(values["text_encoder"], path_access)
     values["image_weights"] = _check_weights_file(values.get("image_weights"), path_access)
@@ -249,6 +246,12 @@ def build_train_config(
     if "ensemble" not in options and (draft.trains_text_encoder or draft.trains_image_encoder):
         # The recipe's ensemble is of heads on cached features; fine-tuning trains one network.
         values["ensemble"] = 1
+    if "text_fields" not in options and values["text_fields"] == "mixed" and values["ensemble"] < 2:
+        # The recipe's members take turns at the texts; one network reads the captions.
+        values["text_fields"] = "caption"
+    if "max_length" not in options:
+        # Titles make texts longer: their own default (modeling.config.DEFAULT_MAX_LENGTHS).
+        values["max_length"] = DEFAULT_MAX_LENGTHS.get(str(values["text_fields"]), values["max_length"])
     try:
         config = TrainConfig.from_dict(values)
         config.validate(schema.keys)

@@ -16,6 +16,7 @@ from annotator.errors import DomainError
 from inference.api import TrainIn
 from inference.forms import TrainForm
 from inference.modeling.config import (
+    DEFAULT_MAX_LENGTHS,
     FUSIONS,
     IMAGE_ENCODERS,
     MODALITIES,
@@ -38,7 +39,7 @@ from inference.modeling.options import (
     TRAIN_OPTIONS,
     options_for,
 )
-from inference.services.options import LOSS_KEYS, OPTION_KEYS, build_train_config
+from inference.services.options import LOSS_KEYS, OPTION_KEYS, build_train_config, describe_config
 
 
 def command_actions() -> dict[str, argparse.Action]:
@@ -184,6 +185,21 @@ def test_fine_tuning_trains_one_network_unless_the_lead_asks_for_an_ensemble(pro
     with pytest.raises(DomainError, match="ensemble trains several networks") as error:
         build_train_config(project, {"recipe": "finetune-text", "ensemble": 3})
     assert error.value.field == "ensemble"
+
+
+@pytest.mark.django_db
+def test_the_accurate_recipe_takes_turns_at_the_texts_unless_one_network_trains(project):
+    accurate = build_train_config(project, {"preset": "accurate"})
+    assert accurate["text_fields"] == "mixed" and accurate["max_length"] == DEFAULT_MAX_LENGTHS["mixed"] == 96
+    assert "members read caption or title + caption" in describe_config(accurate)
+    # One network cannot take turns: it reads the captions, at the captions' length.
+    for options in ({"ensemble": 1}, {"recipe": "finetune-text"}):
+        single = build_train_config(project, {"preset": "accurate", **options})
+        assert (single["text_fields"], single["max_length"], single["ensemble"]) == ("caption", 50, 1), options
+    # Unless the lead asked for turns: then the clash is named.
+    with pytest.raises(DomainError, match="needs ensemble >= 2") as error:
+        build_train_config(project, {"preset": "accurate", "ensemble": 1, "text_fields": "mixed"})
+    assert error.value.field == "text_fields"
 
 
 @pytest.mark.django_db
