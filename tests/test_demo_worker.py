@@ -42,6 +42,11 @@ def _manage(args, env):
     )
 
 
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT at its default, so Python turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.worker
 def test_make_demo_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path):
@@ -63,6 +68,9 @@ def test_make_demo_serves_with_a_live_worker_and_ctrl_c_stops_both(tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # A terminal's foreground job takes Ctrl-C; a test run started in the
+        # background (`cmd &` without job control) would pass SIGINT on ignored.
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 60

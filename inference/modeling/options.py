@@ -51,7 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 PRESET_CHOICES = (
     ("default", "default (5 networks)"),
-    ("accurate", "accurate (10 networks, reading caption or title + caption in turns)"),
+    ("accurate", "accurate (10 networks, two texts)"),
 )
 
 
@@ -163,7 +163,7 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         choices=(
             ("caption", "caption"),
             ("title+caption", "title, then caption"),
-            ("mixed", "ensemble members take turns: caption, title then caption"),
+            ("mixed", "both, members taking turns"),
         ),
     ),
     OptionSpec(
@@ -174,8 +174,8 @@ TRAIN_OPTIONS: tuple[OptionSpec, ...] = (
         "about 1.6x and 3x slower.",
         choices=(
             ("efficientnet-lite0", "EfficientNet-Lite0 (packaged weights)"),
-            ("efficientnet-lite1", "EfficientNet-Lite1 (packaged weights, 240 px)"),
-            ("efficientnet-lite2", "EfficientNet-Lite2 (packaged weights, 260 px)"),
+            ("efficientnet-lite1", "EfficientNet-Lite1 (240 px)"),
+            ("efficientnet-lite2", "EfficientNet-Lite2 (260 px)"),
             ("resnet18", "ResNet-18 (weights file below)"),
             ("resnet50", "ResNet-50 (weights file below)"),
             ("tiny-cnn", "Tiny CNN (from scratch, for tests)"),
