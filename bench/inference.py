@@ -29,7 +29,6 @@ run on 6k items < 120 s. Results go to bench/results/inference.json under
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import os
 import sys
@@ -46,13 +45,14 @@ import torch
 
 from bench.common import format_table, write_results
 from inference.modeling import FeatureCache, LossConfig, TrainConfig, load_model, predict, train
-from inference.modeling.data import Record, model_text
+from inference.modeling.data import as_records, with_model_text
 from inference.modeling.encoders import (
     ImageEncoderSpec,
     ImageFeaturizer,
     TextEncoderSpec,
     TextFeaturizer,
 )
+from inference.modeling.inputs import Encoders
 from inference.modeling.options import DEFAULT_PRESET, PRESETS
 
 RESULTS_FILE = "inference.json"
@@ -112,17 +112,18 @@ def fill_cache(cache_dir: Path, records: list[dict], config: TrainConfig) -> flo
     started = time.perf_counter()
     cache = FeatureCache(cache_dir)
     rng = np.random.default_rng(1)
-    text_spec, image_spec = TextEncoderSpec.from_config(config), ImageEncoderSpec.from_config(config)
-    # Every text the config reads (one per text view: caption, title + caption).
-    text_specs = [dataclasses.replace(text_spec, text_fields=view) for view in config.text_views]
+    encoders = Encoders(config, torch.device("cpu"))  # specs only: nothing is encoded here
+    text_spec, image_spec = encoders.text_spec, encoders.image_spec
+    # Every text the config reads, one per text view (caption; title + caption), as the app's tables key them.
+    views = [(spec, with_model_text(as_records(records), spec.text_fields)) for spec in encoders.text_view_specs]
     text_centres = rng.normal(0, 1, (7, text_spec.dim)).astype(np.float32)
     image_centres = rng.normal(0, 1, (7, image_spec.dim)).astype(np.float32)
-    for record in records:
+    for row, record in enumerate(records):
         desire = record["labels"]["desire"]
-        for spec in text_specs:
-            text = model_text(Record.from_value(record), spec.text_fields)
-            text_hash = hashlib.sha256(text.encode()).hexdigest()
-            cache.put(spec.identity, text_hash, text_centres[desire] * 0.3 + rng.normal(0, 1, text_spec.dim))
+        for spec, view in views:
+            cache.put(
+                spec.identity, view[row].text_sha256, text_centres[desire] * 0.3 + rng.normal(0, 1, text_spec.dim)
+            )
         cache.put(
             image_spec.identity, record["image_sha256"], image_centres[desire] * 0.2 + rng.normal(0, 1, image_spec.dim)
         )

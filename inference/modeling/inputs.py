@@ -165,9 +165,11 @@ def build_table(
     n = len(records)
     texts = [record.text for record in records]
     paths = [record.image_path for record in records]
-    has_text = np.array(
-        [encoders.text_spec is not None and any(view[row].has_text for view in views) for row in range(n)], dtype=bool
+    # (views, N): which texts each view has; an item has text when any view does.
+    view_has_text = np.array([[record.has_text for record in view] for view in views], dtype=bool).reshape(
+        len(views), n
     )
+    has_text = view_has_text.any(axis=0) & (encoders.text_spec is not None)
     has_image = np.array([encoders.image_spec is not None and record.has_image for record in records], dtype=bool)
     labels = label_matrix(records, schema)
     own_text, own_image = label_matrix(records, schema, "text_labels"), label_matrix(records, schema, "image_labels")
@@ -212,7 +214,7 @@ def build_table(
     if encoders.text_featurizer is not None:
         features = np.zeros((n, len(views), encoders.text_dim), dtype=np.float32)
         for column, (spec, view) in enumerate(zip(encoders.text_view_specs, views, strict=True)):
-            rows = np.array([row for row in np.flatnonzero(has_text) if view[row].has_text], dtype=np.int64)
+            rows = np.flatnonzero(has_text & view_has_text[column])
             if not rows.size:
                 continue
             encoded, count = cached_features(
